@@ -1,0 +1,84 @@
+//! The five capability sets of `process.capabilities`, applied with the caps crate.
+
+use anyhow::{Result, anyhow};
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+use std::str::FromStr;
+
+/// Capability names as given in config.json, resolved for this kernel. Names the kernel
+/// does not know are skipped with a warning, as runc does.
+fn to_set(names: Option<&oci_spec::runtime::Capabilities>) -> CapsHashSet {
+    let mut out = CapsHashSet::new();
+    for c in names.into_iter().flatten() {
+        let name = c.to_string();
+        let name = if name.starts_with("CAP_") {
+            name
+        } else {
+            format!("CAP_{}", name.to_uppercase())
+        };
+        match Capability::from_str(&name) {
+            Ok(cap) if caps::all().contains(&cap) => {
+                out.insert(cap);
+            }
+            _ => crate::logging::warn(&format!(
+                "ignoring unknown or unsupported capability {name:?}"
+            )),
+        }
+    }
+    out
+}
+
+pub struct CapabilityPlan {
+    bounding: CapsHashSet,
+    effective: CapsHashSet,
+    permitted: CapsHashSet,
+    inheritable: CapsHashSet,
+    ambient: CapsHashSet,
+}
+
+pub fn plan(c: &LinuxCapabilities) -> CapabilityPlan {
+    CapabilityPlan {
+        bounding: to_set(c.bounding().as_ref()),
+        effective: to_set(c.effective().as_ref()),
+        permitted: to_set(c.permitted().as_ref()),
+        inheritable: to_set(c.inheritable().as_ref()),
+        ambient: to_set(c.ambient().as_ref()),
+    }
+}
+
+impl CapabilityPlan {
+    /// Drops from the bounding set what the container may never regain. Needs CAP_SETPCAP,
+    /// so it runs before the switch to the container user.
+    pub fn apply_bounding(&self) -> Result<()> {
+        for cap in caps::all() {
+            if !self.bounding.contains(&cap) {
+                match caps::drop(None, CapSet::Bounding, cap) {
+                    Ok(()) => {}
+                    Err(e) => return Err(anyhow!("dropping {cap} from the bounding set: {e}")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the remaining sets; runs after the switch to the container user.
+    pub fn apply_rest(&self) -> Result<()> {
+        // Each capset must keep effective within permitted, and inheritable may only grow
+        // while CAP_SETPCAP is still effective: hence this order.
+        caps::set(None, CapSet::Inheritable, &self.inheritable)
+            .map_err(|e| anyhow!("setting inheritable capabilities: {e}"))?;
+        caps::set(None, CapSet::Effective, &self.effective)
+            .map_err(|e| anyhow!("setting effective capabilities: {e}"))?;
+        caps::set(None, CapSet::Permitted, &self.permitted)
+            .map_err(|e| anyhow!("setting permitted capabilities: {e}"))?;
+        // Ambient capabilities need to be both permitted and inheritable; the kernel refuses
+        // the others, and runc only warns about them.
+        let _ = caps::clear(None, CapSet::Ambient);
+        for cap in &self.ambient {
+            if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
+                crate::logging::debug(&format!("can't raise ambient capability {cap}: {e}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Cgroups: one interface, a v1 driver (including the hybrid layout, where v1 controllers
+//! sit beside a cgroup2 mount) and a v2 driver (unified hierarchy), chosen by looking at
+//! what the host has mounted.
+
+mod hierarchy;
+mod v1;
+mod v2;
+
+pub use hierarchy::{Hierarchy, host_hierarchies};
+
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// What every driver offers to the rest of rrun.
+pub trait CgroupDriver {
+    /// The container's cgroup directories, one per hierarchy.
+    fn paths(&self) -> Vec<PathBuf>;
+    /// Creates the directories (and parents) and moves `pid` into them.
+    fn enter(&self, pid: i32) -> Result<()>;
+    /// Pids of every process in the container's cgroup.
+    fn procs(&self) -> Result<Vec<i32>>;
+    /// Removes the container's directories; they must be empty of processes.
+    fn destroy(&self) -> Result<()>;
+}
+
+pub fn is_unified_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// The driver for a new container, from its `linux.cgroupsPath` (empty: derived from the id).
+pub fn for_container(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn CgroupDriver>> {
+    let path = match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    if let Some(s) = path.to_str()
+        && s.contains(':')
+        && !s.starts_with('/')
+    {
+        anyhow::bail!(
+            "linux.cgroupsPath: {s:?} is a systemd slice path, which needs --systemd-cgroup and a running systemd; rrun has no systemd cgroup driver yet"
+        );
+    }
+    let hierarchies = host_hierarchies()?;
+    if is_unified_host() {
+        Ok(Box::new(v2::V2::new(&hierarchies, &path)?))
+    } else {
+        Ok(Box::new(v1::V1::new(&hierarchies, &path)))
+    }
+}
+
+/// The driver for an existing container whose directories were recorded at create time.
+pub fn from_paths(paths: Vec<PathBuf>) -> Box<dyn CgroupDriver> {
+    if is_unified_host() {
+        Box::new(v2::V2::from_dir(
+            paths.into_iter().next().unwrap_or_default(),
+        ))
+    } else {
+        Box::new(v1::V1::from_dirs(paths))
+    }
+}
+
+/// Removes one cgroup directory, retrying briefly: the kernel releases a cgroup a moment
+/// after its last process is reaped.
+fn remove_dir(dir: &Path) -> Result<()> {
+    for attempt in 0..100 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 99 => {
+                std::thread::sleep(std::time::Duration::from_millis(if attempt < 10 {
+                    1
+                } else {
+                    10
+                }))
+            }
+            Err(e) => return Err(anyhow::anyhow!("removing cgroup {}: {e}", dir.display())),
+        }
+    }
+    Ok(())
+}
+
+fn read_procs(dir: &Path) -> Result<Vec<i32>> {
+    let data = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "reading {}: {e}",
+                dir.join("cgroup.procs").display()
+            ));
+        }
+    };
+    Ok(data.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+fn write_pid(dir: &Path, pid: i32) -> Result<()> {
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
+        anyhow::anyhow!(
+            "adding pid {pid} to {}: {e}",
+            dir.join("cgroup.procs").display()
+        )
+    })
+}

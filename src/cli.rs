@@ -1,0 +1,160 @@
+//! The command line, flag for flag runc's, so engines can call rrun exactly as they call runc.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rrun",
+    version,
+    about = "rrun: an OCI container runtime, a drop-in replacement for runc"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Root directory for storage of container state
+    #[arg(long, default_value = "/run/rrun")]
+    pub root: String,
+    /// Set the log file to write rrun logs to (default is stderr only)
+    #[arg(long)]
+    pub log: Option<String>,
+    /// Set the log format
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd for cgroups (cgroupsPath of the form slice:prefix:name)
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Ignore cgroup permission errors: true, false or auto
+    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
+    pub rootless: String,
+    /// Path to the criu binary (accepted for compatibility; checkpointing is not supported)
+    #[arg(long, hide = true)]
+    pub criu: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container
+    Create(CreateArgs),
+    /// Start a created container
+    Start(IdArg),
+    /// Create and start a container
+    Run(RunArgs),
+    /// Output the state of a container
+    State(IdArg),
+    /// Send a signal to the container's init process
+    Kill(KillArgs),
+    /// Delete a container and everything it holds
+    Delete(DeleteArgs),
+    /// List containers started by rrun with the given root
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Create a new specification file (config.json)
+    Spec(SpecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IdArg {
+    /// The container id
+    pub id: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// The container id
+    pub id: String,
+    /// Path to the root of the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root to jail the process inside the rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+    /// Disable the use of the subreaper used to reap reparented processes
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// The container id
+    pub id: String,
+    /// Signal name or number (default SIGTERM)
+    pub signal: Option<String>,
+    /// Send the signal to all processes in the container
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The container id
+    pub id: String,
+    /// Forcibly delete the container if it is still running (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Select one of: table or json
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// Display only container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// Path to the root of the bundle directory
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+    /// Generate a configuration for a rootless container
+    #[arg(long = "rootless", id = "spec_rootless")]
+    pub rootless: bool,
+}

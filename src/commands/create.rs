@@ -1,0 +1,21 @@
+use crate::cli::CreateArgs;
+use crate::container::create::{CreateOptions, Created, create};
+use crate::state::Store;
+use anyhow::{Context, Result};
+
+pub fn options(a: &CreateArgs, foreground: bool) -> CreateOptions {
+    CreateOptions {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+        foreground,
+    }
+}
+
+pub fn run(store: &Store, a: &CreateArgs) -> Result<Created> {
+    create(store, &options(a, false)).context("create")
+}

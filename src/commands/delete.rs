@@ -1,0 +1,22 @@
+use crate::cli::DeleteArgs;
+use crate::container::{self, Status};
+use crate::state::Store;
+use anyhow::{Context, Result, bail};
+
+pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
+    let c = match store.open(&a.id) {
+        Ok(c) => c,
+        // runc: deleting a container that does not exist with --force is not an error.
+        Err(_) if a.force && crate::state::validate_id(&a.id).is_ok() => return Ok(()),
+        Err(e) => return Err(e).context("delete"),
+    };
+    let status = container::status(&c);
+    if matches!(status, Status::Running | Status::Paused) && !a.force {
+        bail!(
+            "delete: cannot delete container {} that is not stopped: {}",
+            a.id,
+            status.as_str()
+        );
+    }
+    container::destroy(&c).context("delete")
+}

@@ -1,0 +1,28 @@
+//! One thin file per subcommand: parse-level checks and output; the work is below them.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::cli::{Command, Global};
+use anyhow::Result;
+
+/// Runs one command; returns the process exit code.
+pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
+    let store = crate::state::Store::new(&global.root);
+    match command {
+        Command::Create(a) => create::run(&store, &a).map(|_| 0),
+        Command::Start(a) => start::run(&store, &a.id).map(|_| 0),
+        Command::Run(a) => run::run(&store, &a),
+        Command::State(a) => state::run(&store, &a.id).map(|_| 0),
+        Command::Kill(a) => kill::run(&store, &a).map(|_| 0),
+        Command::Delete(a) => delete::run(&store, &a).map(|_| 0),
+        Command::List(a) => list::run(&store, &a).map(|_| 0),
+        Command::Spec(a) => spec::run(&a).map(|_| 0),
+    }
+}

@@ -1,0 +1,31 @@
+use crate::cli::RunArgs;
+use crate::container::{self, foreground};
+use crate::state::Store;
+use anyhow::{Context, Result};
+
+pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
+    let opts = super::create::options(&a.create, !a.detach);
+    if a.detach {
+        let created = crate::container::create::create(store, &opts).context("run")?;
+        let c = store.open(&created.record.id).context("run")?;
+        container::start(&c).context("run")?;
+        return Ok(0);
+    }
+    if !a.no_subreaper {
+        crate::syscalls::set_child_subreaper().context("run: becoming subreaper")?;
+    }
+    let signals = foreground::block_signals().context("run")?;
+    let created = crate::container::create::create(store, &opts).context("run")?;
+    let result = (|| {
+        let c = store.open(&created.record.id)?;
+        container::start(&c)?;
+        drop(c);
+        foreground::wait(created.pid, signals, created.console)
+    })();
+    if !a.keep
+        && let Ok(c) = store.open(&created.record.id)
+    {
+        container::destroy(&c).context("run: removing container")?;
+    }
+    result.context("run")
+}

@@ -1,0 +1,13 @@
+use crate::container::{self, Status};
+use crate::state::Store;
+use anyhow::{Context, Result, anyhow, bail};
+
+pub fn run(store: &Store, id: &str) -> Result<()> {
+    let c = store.open(id).context("start")?;
+    match container::status(&c) {
+        Status::Created => {}
+        Status::Stopped => bail!("start: cannot start a container that has stopped"),
+        _ => bail!("start: cannot start an already running container"),
+    }
+    container::start(&c).map_err(|e| anyhow!("start: {e:#}"))
+}

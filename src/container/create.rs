@@ -1,0 +1,235 @@
+//! `create`, parent side: validate the bundle, reserve the id, clone init into its
+//! namespaces, give it ids, oom score and cgroup, wait until it has built the container,
+//! and record it. On any failure everything made so far is undone.
+
+use crate::cgroups::{self, CgroupDriver};
+use crate::config;
+use crate::init::{
+    self, InitArgs,
+    handshake::{self, Message},
+};
+use crate::namespaces;
+use crate::state::{self, ContainerRecord, EXEC_FIFO, Store};
+use crate::syscalls::{CloneResult, clone_process};
+use anyhow::{Context, Result, anyhow, bail};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// `run` in the foreground: rrun itself receives the pty master.
+    pub foreground: bool,
+}
+
+pub struct Created {
+    pub pid: i32,
+    pub record: ContainerRecord,
+    /// The pty master, when rrun holds the terminal itself (`run` without a console socket).
+    pub console: Option<OwnedFd>,
+}
+
+/// Undoes a partial create when dropped before `disarm`.
+struct Rollback {
+    dir: Option<PathBuf>,
+    pid: Option<i32>,
+    cgroup: Option<Box<dyn CgroupDriver>>,
+}
+
+impl Rollback {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.pid = None;
+        self.cgroup = None;
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
+    state::validate_id(&opts.id)?;
+    let bundle = config::load_bundle(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: must be set"))?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && !opts.foreground {
+        bail!("cannot allocate tty if rrun will detach without setting console socket");
+    }
+    if !terminal && opts.console_socket.is_some() {
+        bail!("cannot use console socket if rrun will not detach or allocate tty");
+    }
+    let ns_plan = namespaces::plan(spec)?;
+    if !ns_plan
+        .clone_flags
+        .contains(nix::sched::CloneFlags::CLONE_NEWNS)
+        && !ns_plan
+            .late_unshare
+            .contains(nix::sched::CloneFlags::CLONE_NEWNS)
+        && !ns_plan
+            .child_joins
+            .iter()
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount)
+    {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let cgroup = cgroups::for_container(cgroups_path.as_deref(), &opts.id)?;
+    let cgroup_paths = cgroup.paths();
+
+    let dir = store.reserve(&opts.id)?;
+    let _lock = state::lock_dir(&dir)?;
+    let mut rollback = Rollback {
+        dir: Some(dir.clone()),
+        pid: None,
+        cgroup: None,
+    };
+
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
+
+    // The console socket: the caller's (containerd, Podman) or our own pair for `run`.
+    let (console_child, console_parent): (Option<OwnedFd>, Option<OwnedFd>) =
+        match (&opts.console_socket, terminal) {
+            (Some(path), true) => (Some(connect_console(path)?), None),
+            (None, true) => {
+                let (a, b) = nix::sys::socket::socketpair(
+                    nix::sys::socket::AddressFamily::Unix,
+                    nix::sys::socket::SockType::Stream,
+                    None,
+                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                )
+                .map_err(|e| anyhow!("socketpair: {e}"))?;
+                (Some(a), Some(b))
+            }
+            _ => (None, None),
+        };
+
+    let (parent_end, child_end) = handshake::pair()?;
+    namespaces::parent_prepare(&ns_plan, spec)?;
+    let clone_flags = ns_plan.clone_flags.bits();
+    let pid =
+        match clone_process(clone_flags).map_err(|e| anyhow!("cloning container init: {e}"))? {
+            CloneResult::Child => {
+                drop(parent_end);
+                // Never returns: init execs the container process or exits.
+                init::run(InitArgs {
+                    spec,
+                    bundle: &bundle.dir,
+                    rootfs: &bundle.rootfs,
+                    namespaces: &ns_plan,
+                    channel: child_end,
+                    fifo: &fifo,
+                    console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
+                    no_pivot: opts.no_pivot,
+                    preserve_fds: opts.preserve_fds,
+                    cgroup_paths: &cgroup_paths,
+                    keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+                })
+            }
+            CloneResult::Parent(pid) => pid,
+        };
+    drop(child_end);
+    drop(console_child);
+    rollback.pid = Some(pid);
+
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+            .context("process.oomScoreAdj: writing oom_score_adj")?;
+    }
+    if ns_plan.new_user {
+        namespaces::write_id_maps(pid, spec)?;
+    }
+    cgroup.enter(pid)?;
+    rollback.cgroup = Some(cgroup);
+    parent_end.send(&Message::Go)?;
+
+    match parent_end.recv()? {
+        Some(Message::Ready) => {}
+        Some(Message::Failed { message }) => bail!("{message}"),
+        _ => bail!(
+            "container init exited before the container was built ({})",
+            reap_status(pid)
+        ),
+    }
+    let console = match console_parent {
+        Some(sock) => Some(crate::tty::recv_fd(sock.as_raw_fd())?),
+        None => None,
+    };
+
+    let (pid_start_time, _) =
+        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+    let record = ContainerRecord {
+        id: opts.id.clone(),
+        pid,
+        pid_start_time,
+        bundle: bundle.dir.display().to_string(),
+        rootfs: bundle.rootfs.display().to_string(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_paths,
+        oci_version: spec.version().clone(),
+    };
+    state::save_record(&dir, &record)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    parent_end.send(&Message::Created)?;
+    rollback.disarm();
+    Ok(Created {
+        pid,
+        record,
+        console,
+    })
+}
+
+fn connect_console(path: &Path) -> Result<OwnedFd> {
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| anyhow!("connecting to console socket {}: {e}", path.display()))?;
+    Ok(OwnedFd::from(stream))
+}
+
+/// Writes the pid file atomically (runc writes the bare number, no newline).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path)?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("writing pid file {}", path.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing pid file {}", path.display()))
+}
+
+fn reap_status(pid: i32) -> String {
+    match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,142 @@
+//! `run` in the foreground: rrun stays the parent of init, forwards the signals it gets,
+//! copies the terminal when it holds the pty, and exits with the container's status.
+
+use anyhow::{Result, anyhow};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Blocks every signal rrun forwards, so they queue on a signalfd instead of killing us.
+/// Must happen before init is cloned; init unblocks them before exec.
+pub fn block_signals() -> Result<SignalFd> {
+    let mut set = SigSet::all();
+    set.remove(Signal::SIGKILL);
+    set.remove(Signal::SIGSTOP);
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .map_err(|e| anyhow!("blocking signals: {e}"))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| anyhow!("signalfd: {e}"))
+}
+
+/// The shell convention for a child's end: its exit code, or 128 + the signal.
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Waits for init to exit, forwarding signals (and copying the terminal if `console`).
+pub fn wait(pid: i32, signals: SignalFd, console: Option<OwnedFd>) -> Result<i32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let _raw = console.as_ref().map(|_| crate::tty::RawMode::enter());
+    if let Some(m) = &console
+        && let Some((rows, cols)) = crate::tty::window_size(0)
+    {
+        let _ = crate::tty::set_window_size(m.as_raw_fd(), rows, cols);
+    }
+    let stdin = std::io::stdin();
+    let mut stdin_open = console.is_some();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(m) = &console {
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+            if stdin_open {
+                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(anyhow!("poll: {e}")),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if ready.len() > 2 && ready[2] {
+            match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => write_all(
+                    console.as_ref().map(|m| m.as_raw_fd()).unwrap_or(-1),
+                    &buf[..n],
+                ),
+            }
+        }
+        if ready.len() > 1
+            && ready[1]
+            && let Some(m) = &console
+            && let Ok(n) = nix::unistd::read(m, &mut buf)
+        {
+            write_all(1, &buf[..n]);
+        }
+        if ready[0] {
+            while let Ok(Some(info)) = signals.read_signal() {
+                let sig = info.ssi_signo as i32;
+                if sig == libc::SIGCHLD {
+                    if let Some(code) = reap(pid)? {
+                        if let Some(m) = &console {
+                            drain(m, &mut buf);
+                        }
+                        return Ok(code);
+                    }
+                } else if sig == libc::SIGWINCH {
+                    if let (Some(m), Some((rows, cols))) = (&console, crate::tty::window_size(0)) {
+                        let _ = crate::tty::set_window_size(m.as_raw_fd(), rows, cols);
+                    }
+                } else {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::try_from(sig).ok());
+                }
+            }
+        }
+    }
+}
+
+/// Reaps every exited child (rrun is a subreaper); returns init's exit code once it is gone.
+fn reap(pid: i32) -> Result<Option<i32>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return Ok(None),
+            Ok(status) if status.pid() == Some(Pid::from_raw(pid)) => return Ok(exit_code(status)),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(anyhow!("waitpid: {e}")),
+        }
+    }
+}
+
+fn drain(master: &OwnedFd, buf: &mut [u8]) {
+    let _ = nix::fcntl::fcntl(
+        master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    while let Ok(n) = nix::unistd::read(master, buf) {
+        if n == 0 {
+            break;
+        }
+        write_all(1, &buf[..n]);
+    }
+}
+
+fn write_all(fd: i32, mut data: &[u8]) {
+    if fd < 0 {
+        return;
+    }
+    // SAFETY-free: the fd is only borrowed for the duration of this call.
+    let borrowed = unsafe_borrow(fd);
+    while !data.is_empty() {
+        match nix::unistd::write(borrowed, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
+    crate::syscalls::borrow_fd(fd)
+}

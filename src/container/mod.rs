@@ -1,0 +1,208 @@
+//! A container as the commands see it: its record, its live status, and the operations
+//! that act on its processes and resources.
+
+pub mod create;
+pub mod foreground;
+
+use crate::cgroups;
+use crate::state::{ContainerRecord, LockedContainer};
+use anyhow::{Context, Result, anyhow, bail};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// Field 22 of /proc/PID/stat (start time) and field 3 (state), or None if no such process.
+pub fn proc_stat(pid: i32) -> Option<(u64, char)> {
+    let data = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &data[data.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((start, state))
+}
+
+/// Whether the recorded init still runs: same pid *and* same start time, and not a zombie.
+pub fn init_alive(record: &ContainerRecord) -> bool {
+    if record.pid <= 0 {
+        return false;
+    }
+    matches!(proc_stat(record.pid), Some((start, state)) if start == record.pid_start_time && state != 'Z' && state != 'X')
+}
+
+pub fn status(c: &LockedContainer) -> Status {
+    if !init_alive(&c.record) {
+        return Status::Stopped;
+    }
+    if c.fifo_path().exists() {
+        return Status::Created;
+    }
+    if is_frozen(&c.record) {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+fn is_frozen(record: &ContainerRecord) -> bool {
+    record.cgroup_paths.iter().any(|p| {
+        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
+}
+
+/// Sends `sig` to init, through a pidfd so a recycled pid can never be hit.
+pub fn signal_init(record: &ContainerRecord, sig: i32) -> Result<()> {
+    let pidfd = crate::syscalls::pidfd_open(record.pid)
+        .map_err(|e| anyhow!("container init {} is gone: {e}", record.pid))?;
+    // The pidfd pins the process; check it is still ours before signalling.
+    if !init_alive(record) {
+        bail!("container not running");
+    }
+    crate::syscalls::pidfd_send_signal(&pidfd, sig)
+        .map_err(|e| anyhow!("sending signal {sig} to pid {}: {e}", record.pid))
+}
+
+/// Signals every process in the container's cgroup (and init, should the cgroup be gone).
+pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
+    let driver = cgroups::from_paths(record.cgroup_paths.clone());
+    let mut pids = driver.procs().unwrap_or_default();
+    if init_alive(record) && !pids.contains(&record.pid) {
+        pids.push(record.pid);
+    }
+    for pid in pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::try_from(sig).ok(),
+        );
+    }
+    Ok(())
+}
+
+/// Kills everything in the container and waits until it is gone.
+pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
+    thaw(record);
+    let pidfd = if init_alive(record) {
+        crate::syscalls::pidfd_open(record.pid).ok()
+    } else {
+        None
+    };
+    signal_all(record, libc::SIGKILL)?;
+    if let Some(fd) = pidfd {
+        wait_pidfd(&fd, Duration::from_secs(10));
+    }
+    let driver = cgroups::from_paths(record.cgroup_paths.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while driver.procs().map(|p| !p.is_empty()).unwrap_or(false) {
+        if Instant::now() > deadline {
+            bail!(
+                "processes of container {} did not exit after SIGKILL",
+                record.id
+            );
+        }
+        signal_all(record, libc::SIGKILL)?;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn thaw(record: &ContainerRecord) {
+    for p in &record.cgroup_paths {
+        let _ = std::fs::write(p.join("freezer.state"), "THAWED");
+        if p.join("cgroup.freeze").exists() {
+            let _ = std::fs::write(p.join("cgroup.freeze"), "0");
+        }
+    }
+}
+
+fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    let _ = poll(&mut fds, ms);
+}
+
+/// Removes everything the container owns: its processes, cgroups and state directory.
+pub fn destroy(c: &LockedContainer) -> Result<()> {
+    kill_and_wait(&c.record)?;
+    cgroups::from_paths(c.record.cgroup_paths.clone()).destroy()?;
+    std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
+}
+
+pub mod spec;
+
+/// The JSON `state` prints, field for field runc's (engines parse it).
+#[derive(serde::Serialize, Debug)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub annotations: std::collections::HashMap<String, String>,
+}
+
+pub fn oci_state(c: &LockedContainer) -> OciState {
+    let status = status(c);
+    let r = &c.record;
+    OciState {
+        oci_version: if r.oci_version.is_empty() {
+            "1.0.2".into()
+        } else {
+            r.oci_version.clone()
+        },
+        id: r.id.clone(),
+        pid: if status == Status::Stopped { 0 } else { r.pid },
+        status: status.as_str().into(),
+        bundle: r.bundle.clone(),
+        rootfs: r.rootfs.clone(),
+        created: r.created.clone(),
+        owner: r.owner.clone(),
+        annotations: r.annotations.clone(),
+    }
+}
+
+/// Lets a created container's init exec the user process: one byte down the exec fifo,
+/// then the fifo is removed, which is what makes the status `running`.
+pub fn start(c: &LockedContainer) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = c.fifo_path();
+    // Non-blocking: if init is gone there is no reader and open fails with ENXIO at once.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                anyhow!("cannot start a container that has stopped")
+            } else {
+                anyhow!("opening {}: {e}", fifo.display())
+            }
+        })?;
+    f.write_all(b"0")
+        .map_err(|e| anyhow!("writing {}: {e}", fifo.display()))?;
+    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
+}

@@ -1,0 +1,110 @@
+//! The message protocol between the rrun parent and the container's init.
+//!
+//! Both ends of one SOCK_SEQPACKET socketpair; each message is one JSON datagram, so
+//! message boundaries need no framing and a dead peer shows up as end-of-file.
+//!
+//! ```text
+//!  rrun (parent)                              init (child)
+//!  clone() ─────────────────────────────────▶ waits for "go"
+//!  uid/gid maps, oom_score_adj, cgroup
+//!  "go" ────────────────────────────────────▶ joins namespaces, mounts, pivot_root,
+//!                                             console, protections, user, capabilities
+//!       ◀──────────────────────────────────── "ready"  or  "failed" + message
+//!  state.json, pid file
+//!  "created" ───────────────────────────────▶ waits on exec.fifo for `start`, then exec
+//! ```
+//!
+//! If the parent dies at any point, init reads end-of-file and exits, so a killed `create`
+//! never leaves a half-built container waiting forever.
+
+use anyhow::{Result, anyhow};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Message {
+    /// Parent → init: ids are mapped and the cgroup joined; build the container.
+    Go,
+    /// Init → parent: the container is built; init waits for `start`.
+    Ready,
+    /// Init → parent: setup failed at the step the message names.
+    Failed { message: String },
+    /// Parent → init: the state is saved; the container officially exists.
+    Created,
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| anyhow!("socketpair: {e}"))?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Message) -> Result<()> {
+        let data = serde_json::to_vec(msg)?;
+        nix::sys::socket::send(
+            self.fd.as_raw_fd(),
+            &data,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        )
+        .map_err(|e| anyhow!("sending {msg:?}: {e}"))?;
+        Ok(())
+    }
+
+    /// The next message, or None when the peer has gone.
+    pub fn recv(&self) -> Result<Option<Message>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match nix::sys::socket::recv(
+                self.fd.as_raw_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::empty(),
+            ) {
+                Ok(0) => return Ok(None),
+                Ok(n) => {
+                    return Ok(Some(
+                        serde_json::from_slice(&buf[..n])
+                            .map_err(|e| anyhow!("bad handshake message: {e}"))?,
+                    ));
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(anyhow!("receiving handshake message: {e}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_eof_is_none() {
+        let (a, b) = pair().unwrap();
+        a.send(&Message::Go).unwrap();
+        a.send(&Message::Failed {
+            message: "mounting \"proc\": EPERM".into(),
+        })
+        .unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Go));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Message::Failed {
+                message: "mounting \"proc\": EPERM".into()
+            })
+        );
+        drop(a);
+        assert_eq!(b.recv().unwrap(), None);
+    }
+}

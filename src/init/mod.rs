@@ -1,0 +1,208 @@
+//! The container's init: the child rrun clones. It builds the container from inside its
+//! namespaces, reports to the parent over the handshake channel, waits for `start`, and
+//! execs the user's process, which keeps its pid (no extra process, no re-exec of rrun).
+
+pub mod handshake;
+
+use crate::capabilities;
+use crate::namespaces::NamespacePlan;
+use crate::process;
+use crate::rootfs::{self, RootfsPlan};
+use anyhow::{Context, Result, anyhow};
+use handshake::{Channel, Message};
+use oci_spec::runtime::Spec;
+use std::ffi::CString;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Everything init needs; it lives in the memory init inherited from the parent.
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub namespaces: &'a NamespacePlan,
+    pub channel: Channel,
+    pub fifo: &'a Path,
+    pub console_socket: Option<RawFd>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub cgroup_paths: &'a [PathBuf],
+    /// Name of the fresh session keyring, unless `--no-new-keyring`.
+    pub keyring: Option<String>,
+}
+
+/// Runs init to the exec of the user process; never returns.
+pub fn run(args: InitArgs) -> ! {
+    let failed = |channel: &Channel, e: anyhow::Error| -> ! {
+        let _ = channel.send(&Message::Failed {
+            message: format!("{e:#}"),
+        });
+        crate::syscalls::exit_immediately(1)
+    };
+    let prepared = match setup(&args) {
+        Ok(p) => p,
+        Err(e) => failed(&args.channel, e),
+    };
+    if let Err(e) = args.channel.send(&Message::Ready) {
+        failed(&args.channel, e);
+    }
+    // Wait until the parent has recorded the container; end-of-file means it died.
+    match args.channel.recv() {
+        Ok(Some(Message::Created)) => {}
+        _ => crate::syscalls::exit_immediately(1),
+    }
+    drop(args.channel);
+    wait_for_start(&prepared.fifo);
+    exec(prepared, args.preserve_fds)
+}
+
+/// What setup leaves for the last steps.
+struct Prepared {
+    fifo: OwnedFd,
+    exe: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+}
+
+fn setup(a: &InitArgs) -> Result<Prepared> {
+    match a.channel.recv()? {
+        Some(Message::Go) => {}
+        _ => crate::syscalls::exit_immediately(1),
+    }
+    let spec = a.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("process: must be set"))?;
+    if a.namespaces.new_user {
+        // Become the namespace's root, so files we create belong to the container's root.
+        crate::syscalls::set_ids(0, 0, &[])
+            .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
+    }
+    crate::namespaces::child_join(a.namespaces)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| anyhow!("setting hostname {h:?}: {e}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        set_domainname(d)?;
+    }
+    // Opened now, while the state directory is still reachable; O_RDWR never blocks.
+    let fifo = nix::fcntl::open(
+        a.fifo,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
+    let plan = RootfsPlan {
+        spec,
+        bundle: a.bundle,
+        rootfs: a.rootfs,
+        user_ns: a.namespaces.user_ns,
+        cgroup_ns: a.namespaces.new_cgroup,
+        cgroup_paths: a.cgroup_paths,
+    };
+    rootfs::prepare(&plan)?;
+    rootfs::pivot(a.rootfs, a.no_pivot)?;
+    write_sysctls(spec)?;
+    if process.terminal().unwrap_or(false) {
+        let sock = a
+            .console_socket
+            .ok_or_else(|| anyhow!("process.terminal is set but no console socket was given"))?;
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::tty::setup_console(sock, size)?;
+    }
+    rootfs::protect(spec)?;
+    nix::unistd::chdir(process.cwd())
+        .map_err(|e| anyhow!("process.cwd: chdir to {}: {e}", process.cwd().display()))?;
+    process::apply_rlimits(process)?;
+    if let Some(name) = &a.keyring {
+        match crate::syscalls::join_session_keyring(name) {
+            Ok(()) => {}
+            // Kernels without keyrings, or a seccomp profile of the host that denies them.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {}
+            Err(e) => return Err(anyhow!("joining session keyring {name}: {e}")),
+        }
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
+    }
+    let caps = process.capabilities().as_ref().map(capabilities::plan);
+    if let Some(c) = &caps {
+        c.apply_bounding()?;
+    }
+    crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
+    process::switch_user(process)?;
+    if let Some(c) = &caps {
+        c.apply_rest()?;
+    }
+    crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    let env = process::environment(process);
+    let args = process.args().clone().unwrap_or_default();
+    let exe = process::find_executable(&args[0], &env)?;
+    Ok(Prepared {
+        fifo,
+        exe: process::path_cstring(&exe)?,
+        argv: process::cstrings(&args)?,
+        env: process::cstrings(&env)?,
+    })
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    std::fs::write("/proc/sys/kernel/domainname", name)
+        .map_err(|e| anyhow!("setting domainname {name:?}: {e}"))
+}
+
+fn write_sysctls(spec: &Spec) -> Result<()> {
+    let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(());
+    };
+    for (key, value) in sysctls {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        if key.is_empty() || key.starts_with(['.', '/']) || key.contains("..") {
+            return Err(anyhow!("linux.sysctl: invalid key {key:?}"));
+        }
+        std::fs::write(&path, &value)
+            .with_context(|| format!("linux.sysctl: writing {key}={value}"))?;
+    }
+    Ok(())
+}
+
+/// Blocks until `start` writes to the fifo. Any other outcome means nobody will start us.
+fn wait_for_start(fifo: &OwnedFd) {
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(fifo, &mut buf) {
+            Ok(1) => return,
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => crate::syscalls::exit_immediately(1),
+        }
+    }
+}
+
+fn exec(p: Prepared, preserve_fds: u32) -> ! {
+    // Nothing of rrun's may reach the container: every fd past stdio and the preserved
+    // ones closes on exec (CVE-2024-21626 was a leaked fd).
+    let _ = crate::syscalls::cloexec_from(3 + preserve_fds);
+    drop(p.fifo);
+    reset_signals();
+    let err = crate::syscalls::execve(&p.exe, &p.argv, &p.env);
+    eprintln!("rrun: exec {:?}: {err}", p.exe);
+    crate::syscalls::exit_immediately(127)
+}
+
+/// The process starts with default dispositions and nothing blocked: rrun ignores SIGPIPE
+/// (as every Rust program does) and `run` blocks signals to forward them.
+pub fn reset_signals() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            let _ = crate::syscalls::default_signal_disposition(sig);
+        }
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}

@@ -1,0 +1,149 @@
+//! runc-compatible logging: `--log FILE`, `--log-format text|json`, `--debug`.
+//! Engines (containerd's go-runc, Podman) read the last `error` entry of the log file to
+//! show the user why a command failed, so errors always go both to stderr and the log.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+struct Logger {
+    file: Option<File>,
+    format: Format,
+    debug: bool,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Sets up the global logger. A log file that cannot be opened is reported and ignored.
+pub fn init(path: Option<&str>, format: Format, debug: bool) {
+    let file = path.filter(|p| !p.is_empty()).and_then(|p| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| eprintln!("rrun: opening log file {p:?}: {e}"))
+            .ok()
+    });
+    let _ = LOGGER.set(Logger {
+        file,
+        format,
+        debug,
+    });
+}
+
+pub fn debug_enabled() -> bool {
+    LOGGER.get().is_some_and(|l| l.debug)
+}
+
+fn write(level: &str, msg: &str, to_stderr: bool) {
+    let Some(logger) = LOGGER.get() else {
+        if to_stderr {
+            eprintln!("rrun: {msg}");
+        }
+        return;
+    };
+    if let Some(mut file) = logger.file.as_ref() {
+        let _ = file.write_all(format_entry(logger.format, level, msg, &rfc3339_now()).as_bytes());
+    }
+    if to_stderr {
+        eprintln!("rrun: {msg}");
+    }
+}
+
+/// One log line in logrus' text or JSON shape, as runc writes them.
+pub fn format_entry(format: Format, level: &str, msg: &str, time: &str) -> String {
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::json!({"level": level, "msg": msg, "time": time})
+        ),
+        Format::Text => format!(
+            "time=\"{time}\" level={level} msg={}\n",
+            serde_json::Value::from(msg)
+        ),
+    }
+}
+
+pub fn error(msg: &str) {
+    write("error", msg, true);
+}
+
+pub fn warn(msg: &str) {
+    write("warning", msg, true);
+}
+
+pub fn debug(msg: &str) {
+    if debug_enabled() {
+        write("debug", msg, LOGGER.get().is_some_and(|l| l.file.is_none()));
+    }
+}
+
+/// The current time as RFC 3339 with nanoseconds, UTC, e.g. `2026-11-24T19:08:40.123456789Z`.
+pub fn rfc3339_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_nanos())
+}
+
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's well-known algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(rfc3339(1_795_545_000, 0), "2026-11-24T18:30:00.000000000Z");
+    }
+
+    #[test]
+    fn json_entry_has_level_msg_time() {
+        let line = format_entry(Format::Json, "error", "boom \"x\"", "T");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["level"], "error");
+        assert_eq!(v["msg"], "boom \"x\"");
+        assert_eq!(v["time"], "T");
+    }
+
+    #[test]
+    fn text_entry_quotes_message() {
+        assert_eq!(
+            format_entry(Format::Text, "error", "a \"b\"", "T"),
+            "time=\"T\" level=error msg=\"a \\\"b\\\"\"\n"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Namespaces: which ones the container gets new, which it joins by path, and in what
+//! order, split between the rrun parent (before clone) and the init (after clone).
+//!
+//! - New namespaces are created by the clone itself, so init is pid 1 of a new pid
+//!   namespace without an extra fork. A new cgroup namespace is the exception: it is
+//!   unshared by init *after* the parent moved it into its cgroup, so that cgroup is its root.
+//! - pid and time namespaces given by path only affect children, so the parent joins
+//!   them before cloning (no extra fork either). A new time namespace is unshared by the
+//!   parent too, since its offsets must be written before any process lives in it.
+//! - Other namespaces given by path are joined by init, the user namespace first.
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+pub struct NamespacePlan {
+    /// Namespaces created by clone().
+    pub clone_flags: CloneFlags,
+    /// Namespaces init unshares itself after joining those by path.
+    pub late_unshare: CloneFlags,
+    /// Namespaces init joins, in order, with fds opened before the clone.
+    pub child_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// pid/time namespaces the parent joins before the clone.
+    pub parent_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    pub new_time: bool,
+    pub new_user: bool,
+    pub user_ns: bool,
+    pub new_cgroup: bool,
+}
+
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+pub fn name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let user_joined = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_some());
+    let mut p = NamespacePlan {
+        clone_flags: CloneFlags::empty(),
+        late_unshare: CloneFlags::empty(),
+        child_joins: Vec::new(),
+        parent_joins: Vec::new(),
+        new_time: false,
+        new_user: false,
+        user_ns: false,
+        new_cgroup: false,
+    };
+    // The user namespace is joined first so every later join/unshare happens inside it.
+    let mut ordered = namespaces.clone();
+    ordered.sort_by_key(|n| n.typ() != LinuxNamespaceType::User);
+    for ns in &ordered {
+        let t = ns.typ();
+        if t == LinuxNamespaceType::User {
+            p.user_ns = true;
+        }
+        match ns.path() {
+            Some(path) if !path.as_os_str().is_empty() => {
+                let fd = open_ns(t, path)?;
+                if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                    p.parent_joins.push((t, fd));
+                } else {
+                    p.child_joins.push((t, fd));
+                }
+            }
+            _ => match t {
+                LinuxNamespaceType::Time => p.new_time = true,
+                LinuxNamespaceType::Cgroup => {
+                    p.new_cgroup = true;
+                    p.late_unshare |= flag(t);
+                }
+                LinuxNamespaceType::User => {
+                    p.new_user = true;
+                    p.clone_flags |= flag(t);
+                }
+                LinuxNamespaceType::Pid if user_joined => {
+                    bail!(
+                        "linux.namespaces: a new pid namespace inside a joined user namespace is not supported yet"
+                    )
+                }
+                // Created after joining the user namespace, so that it owns them.
+                _ if user_joined => p.late_unshare |= flag(t),
+                _ => p.clone_flags |= flag(t),
+            },
+        }
+    }
+    Ok(p)
+}
+
+fn open_ns(t: LinuxNamespaceType, path: &PathBuf) -> Result<OwnedFd> {
+    let fd: OwnedFd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        anyhow!(
+            "linux.namespaces: opening {} namespace path {}: {e}",
+            name(t),
+            path.display()
+        )
+    })?;
+    Ok(fd)
+}
+
+fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
+    nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
+}
+
+/// Parent side, before clone: join pid/time namespaces and create a new time namespace.
+pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
+    for (t, fd) in &p.parent_joins {
+        setns(*t, fd)?;
+    }
+    if p.new_time {
+        nix::sched::unshare(flag(LinuxNamespaceType::Time))
+            .map_err(|e| anyhow!("creating time namespace: {e}"))?;
+        if let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) {
+            let mut text = String::new();
+            for (clock, off) in offsets {
+                let clock = match clock.as_str() {
+                    "monotonic" => "monotonic",
+                    "boottime" => "boottime",
+                    other => bail!("linux.timeOffsets: unknown clock {other:?}"),
+                };
+                text.push_str(&format!(
+                    "{clock} {} {}\n",
+                    off.secs().unwrap_or(0),
+                    off.nanosecs().unwrap_or(0)
+                ));
+            }
+            std::fs::write("/proc/self/timens_offsets", text)
+                .context("writing /proc/self/timens_offsets")?;
+        }
+    }
+    Ok(())
+}
+
+/// Parent side, after clone: the id mappings of a new user namespace.
+pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    let (uid, gid) = (fmt(linux.uid_mappings()), fmt(linux.gid_mappings()));
+    if !uid.is_empty() {
+        std::fs::write(format!("/proc/{pid}/uid_map"), &uid)
+            .map_err(|e| anyhow!("linux.uidMappings: writing uid_map: {e}"))?;
+    }
+    if !gid.is_empty() {
+        std::fs::write(format!("/proc/{pid}/gid_map"), &gid)
+            .map_err(|e| anyhow!("linux.gidMappings: writing gid_map: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Init side: join the namespaces given by path, then unshare the late ones.
+pub fn child_join(p: &NamespacePlan) -> Result<()> {
+    for (t, fd) in &p.child_joins {
+        setns(*t, fd)?;
+    }
+    if !p.late_unshare.is_empty() {
+        nix::sched::unshare(p.late_unshare).map_err(|e| anyhow!("unsharing namespaces: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_clones_all_but_cgroup() {
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"},{"type":"cgroup"},{"type":"user"}]}}"#,
+        )
+        .unwrap();
+        let p = plan(&spec).unwrap();
+        assert_eq!(
+            p.clone_flags,
+            CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWNET
+                | CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWUSER
+        );
+        assert_eq!(p.late_unshare, CloneFlags::CLONE_NEWCGROUP);
+        assert!(p.new_user && p.user_ns && p.new_cgroup);
+    }
+
+    #[test]
+    fn missing_namespace_path_names_the_field() {
+        let spec: Spec = serde_json::from_str(r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"network","path":"/nonexistent/ns"}]}}"#).unwrap();
+        let err = plan(&spec).err().unwrap().to_string();
+        assert!(
+            err.starts_with("linux.namespaces: opening net namespace path /nonexistent/ns"),
+            "{err}"
+        );
+    }
+}

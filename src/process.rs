@@ -1,0 +1,135 @@
+//! The container process itself: resource limits, user and groups, environment, the
+//! executable's lookup in the container's PATH, and the final exec.
+
+use anyhow::{Result, anyhow, bail};
+use oci_spec::runtime::{PosixRlimitType, Process};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
+    (match t {
+        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as libc::c_int
+}
+
+pub fn apply_rlimits(process: &Process) -> Result<()> {
+    for r in process.rlimits().iter().flatten() {
+        crate::syscalls::set_rlimit(rlimit_resource(r.typ()), r.soft(), r.hard())
+            .map_err(|e| anyhow!("process.rlimits: setting {}: {e}", r.typ()))?;
+    }
+    Ok(())
+}
+
+/// Switches to the container user. Supplementary groups are only set where the kernel
+/// allows it (not in a user namespace whose setgroups is denied).
+pub fn switch_user(process: &Process) -> Result<()> {
+    let user = process.user();
+    let groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    crate::syscalls::set_ids(user.uid(), user.gid(), &groups)
+        .map_err(|e| anyhow!("switching to uid {} gid {}: {e}", user.uid(), user.gid()))
+}
+
+/// The environment of the process, with HOME added from the container's /etc/passwd
+/// when the config does not set it (as runc does).
+pub fn environment(process: &Process) -> Vec<String> {
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+/// Finds the executable like execvp, in the PATH of the process's own environment.
+pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        return check_executable(Path::new(arg0)).map(|_| PathBuf::from(arg0));
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(arg0);
+        if check_executable(&candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    bail!("exec: {arg0:?}: executable file not found in $PATH")
+}
+
+fn check_executable(p: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => bail!("exec: {:?}: is a directory", p.display().to_string()),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+            bail!("exec: {:?}: permission denied", p.display().to_string())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => bail!("exec: {:?}: {e}", p.display().to_string()),
+    }
+}
+
+pub fn cstrings<I: IntoIterator<Item = S>, S: AsRef<[u8]>>(items: I) -> Result<Vec<CString>> {
+    items
+        .into_iter()
+        .map(|s| {
+            CString::new(s.as_ref())
+                .map_err(|_| anyhow!("argument or environment entry contains a NUL byte"))
+        })
+        .collect()
+}
+
+pub fn path_cstring(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| anyhow!("path contains a NUL byte"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_in_path_and_reports_missing() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        assert!(find_executable("sh", &env).unwrap().ends_with("sh"));
+        let err = find_executable("no-such-cmd", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "exec: \"no-such-cmd\": executable file not found in $PATH"
+        );
+        assert!(find_executable("sh", &[]).is_err(), "no PATH, no lookup");
+        assert!(
+            find_executable("/bin", &env)
+                .unwrap_err()
+                .to_string()
+                .contains("is a directory")
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! /dev inside the container: the standard device nodes, `linux.devices`, and the links
+//! every program expects (/dev/fd, /dev/stdin, /dev/ptmx, ...).
+
+use super::mount::{MountContext, bind};
+use super::options::MountOptions;
+use super::secure::RootDir;
+use anyhow::{Context, Result, anyhow};
+use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::path::{Path, PathBuf};
+
+/// A device node to create: path inside the container, kind, numbers, permissions, owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    pub path: PathBuf,
+    pub kind: SFlag,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The devices runc always provides.
+pub fn default_devices() -> Vec<DeviceNode> {
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(p, major, minor)| DeviceNode {
+        path: p.into(),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
+}
+
+pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode> {
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        other => {
+            return Err(anyhow!(
+                "linux.devices: {}: unsupported device type {other:?}",
+                d.path().display()
+            ));
+        }
+    };
+    Ok(DeviceNode {
+        path: d.path().clone(),
+        kind,
+        major: d.major() as u64,
+        minor: d.minor() as u64,
+        mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+        uid: d.uid().unwrap_or(0),
+        gid: d.gid().unwrap_or(0),
+    })
+}
+
+/// Creates one node. In a user namespace mknod is not allowed, so the host's node is
+/// bind-mounted instead (as runc does).
+pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()> {
+    let describe = || format!("creating device {}", node.path.display());
+    if user_ns {
+        let opts = MountOptions {
+            flags: libc::MS_BIND,
+            ..Default::default()
+        };
+        return bind(ctx.root, &node.path, &node.path, &opts).with_context(describe);
+    }
+    let root: &RootDir = ctx.root;
+    let parent_path = node.path.parent().unwrap_or(Path::new("/"));
+    let parent = root.mkdir_all(parent_path, 0o755).with_context(describe)?;
+    let name = node
+        .path
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: not a file path", node.path.display()))?;
+    match mknodat(
+        &parent,
+        name,
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        makedev(node.major, node.minor),
+    ) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(anyhow!("{e}")).with_context(describe),
+    }
+    nix::unistd::fchownat(
+        &parent,
+        name,
+        Some(node.uid.into()),
+        Some(node.gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| anyhow!("chown: {e}"))
+    .with_context(describe)
+}
+
+/// Links every container gets, like runc's: /dev/fd, std streams, /dev/core, /dev/ptmx.
+pub fn create_links(root: &RootDir) -> Result<()> {
+    let dev = root.mkdir_all(Path::new("/dev"), 0o755)?;
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    for (target, name) in links {
+        match nix::unistd::symlinkat(target, &dev, name) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(anyhow!("creating symlink /dev/{name}: {e}")),
+        }
+    }
+    // /dev/ptmx must be the one of the container's own devpts instance.
+    let _ = nix::unistd::unlinkat(&dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir);
+    nix::unistd::symlinkat("pts/ptmx", &dev, "ptmx")
+        .map_err(|e| anyhow!("creating symlink /dev/ptmx: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_devices_convert() {
+        let d: LinuxDevice = serde_json::from_str(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":8630,"uid":1,"gid":2}"#).unwrap();
+        let n = from_spec(&d).unwrap();
+        assert_eq!(
+            (n.kind, n.major, n.minor, n.mode, n.uid, n.gid),
+            (SFlag::S_IFCHR, 10, 229, 0o666, 1, 2)
+        );
+    }
+
+    #[test]
+    fn defaults_match_runc() {
+        let names: Vec<_> = default_devices().into_iter().map(|d| d.path).collect();
+        assert_eq!(names.len(), 6);
+        assert!(names.contains(&PathBuf::from("/dev/tty")));
+    }
+}

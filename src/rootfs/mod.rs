@@ -1,0 +1,180 @@
+//! The container's root filesystem: mounts from config.json, /dev, pivot_root, and the
+//! protections (masked and read-only paths, read-only root) applied before the user process.
+
+pub mod cgroupfs;
+pub mod devices;
+pub mod mount;
+pub mod options;
+pub mod paths;
+pub mod secure;
+
+use anyhow::{Context, Result, anyhow};
+use mount::{MountContext, flags};
+use nix::mount::{MntFlags, mount as sys_mount, umount2};
+use oci_spec::runtime::Spec;
+use secure::RootDir;
+use std::path::{Path, PathBuf};
+
+pub struct RootfsPlan<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub user_ns: bool,
+    pub cgroup_ns: bool,
+    pub cgroup_paths: &'a [PathBuf],
+}
+
+/// Sets up everything below the rootfs while the host's filesystem is still visible:
+/// propagation, the rootfs bind, each mount, /dev, and the working directory.
+pub fn prepare(plan: &RootfsPlan) -> Result<()> {
+    let linux = plan.spec.linux().as_ref();
+    let propagation = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+        .and_then(options::propagation_flag)
+        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+    // Our mounts must not leak back to the host: make the whole tree a slave (or what the
+    // config asked for) of the host's before touching anything.
+    sys_mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        flags(propagation),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
+    if propagation & libc::MS_SHARED != 0 {
+        // pivot_root refuses a new root whose parent mount is shared.
+        make_parent_mount_private(plan.rootfs)?;
+    }
+    sys_mount(
+        Some(plan.rootfs),
+        plan.rootfs,
+        None::<&str>,
+        flags(libc::MS_BIND | libc::MS_REC),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("bind-mounting rootfs {}: {e}", plan.rootfs.display()))?;
+    let root = RootDir::open(plan.rootfs)
+        .with_context(|| format!("opening rootfs {}", plan.rootfs.display()))?;
+    let ctx = MountContext {
+        bundle: plan.bundle,
+        root: &root,
+        cgroup_ns: plan.cgroup_ns,
+        cgroup_paths: plan.cgroup_paths,
+    };
+    let mounts = plan.spec.mounts().clone().unwrap_or_default();
+    for m in &mounts {
+        mount::mount_entry(&ctx, m)?;
+    }
+    let dev_is_bound = mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+    });
+    if !dev_is_bound {
+        for node in devices::default_devices() {
+            devices::create(&ctx, &node, plan.user_ns)?;
+        }
+        devices::create_links(&root)?;
+    }
+    for d in linux.and_then(|l| l.devices().clone()).unwrap_or_default() {
+        devices::create(&ctx, &devices::from_spec(&d)?, plan.user_ns)?;
+    }
+    if let Some(process) = plan.spec.process() {
+        root.mkdir_all(process.cwd(), 0o755)
+            .with_context(|| format!("creating cwd {}", process.cwd().display()))?;
+    }
+    Ok(())
+}
+
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let mount_point = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    sys_mount(
+        None::<&str>,
+        &mount_point,
+        None::<&str>,
+        flags(libc::MS_PRIVATE),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("making {} private: {e}", mount_point.display()))
+}
+
+/// Makes the rootfs the container's `/`. pivot_root with the old root stacked on the new
+/// one, then detached: no directory is needed inside the rootfs for the old root.
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        nix::unistd::chdir(rootfs).map_err(|e| anyhow!("chdir to rootfs: {e}"))?;
+        sys_mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            flags(libc::MS_MOVE),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("moving rootfs to /: {e}"))?;
+        nix::unistd::chroot(".").map_err(|e| anyhow!("chroot: {e}"))?;
+        return nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"));
+    }
+    let old_root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening old root: {e}"))?;
+    nix::unistd::chdir(rootfs).map_err(|e| anyhow!("chdir to rootfs: {e}"))?;
+    crate::syscalls::pivot_root(Path::new("."), Path::new("."))
+        .map_err(|e| anyhow!("pivot_root: {e}"))?;
+    nix::unistd::fchdir(&old_root).map_err(|e| anyhow!("fchdir to old root: {e}"))?;
+    // Unmounting the old root must not propagate to the host's mounts.
+    sys_mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        flags(libc::MS_SLAVE | libc::MS_REC),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("making old root slave: {e}"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmounting old root: {e}"))?;
+    drop(old_root);
+    nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))
+}
+
+/// After pivot_root: read-only and masked paths, then the read-only root.
+pub fn protect(spec: &Spec) -> Result<()> {
+    let root = RootDir::open(Path::new("/")).context("opening /")?;
+    if let Some(linux) = spec.linux() {
+        for p in linux.readonly_paths().iter().flatten() {
+            paths::make_readonly(&root, p)?;
+        }
+        for p in linux.masked_paths().iter().flatten() {
+            paths::mask(&root, p)?;
+        }
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        // By path, not through /proc/self/fd: the container may have no /proc.
+        let keep = mount::locked_flags(Path::new("/"))?
+            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        sys_mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            flags(libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("remounting / read-only: {e}"))?;
+    }
+    Ok(())
+}

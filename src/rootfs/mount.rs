@@ -1,0 +1,180 @@
+//! One entry of config.json's `mounts`, mounted inside the rootfs.
+
+use super::options::{self, MountOptions};
+use super::secure::{RootDir, fd_path};
+use anyhow::{Context, Result, anyhow};
+use nix::mount::{MsFlags, mount};
+use oci_spec::runtime::Mount;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// What mounting needs to know beyond the entry itself.
+pub struct MountContext<'a> {
+    pub bundle: &'a Path,
+    pub root: &'a RootDir,
+    pub cgroup_ns: bool,
+    pub cgroup_paths: &'a [PathBuf],
+}
+
+pub fn flags(bits: libc::c_ulong) -> MsFlags {
+    MsFlags::from_bits_retain(bits)
+}
+
+pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
+    let typ = m.typ().as_deref().unwrap_or("");
+    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+    let dest = m.destination();
+    let source = m.source().clone().unwrap_or_default();
+    let describe = || {
+        format!(
+            "mounting {:?} on {:?}",
+            source.display().to_string(),
+            dest.display().to_string()
+        )
+    };
+    if opts.is_bind() || typ == "bind" {
+        let src = if source.is_relative() {
+            ctx.bundle.join(&source)
+        } else {
+            source.clone()
+        };
+        bind(ctx.root, &src, dest, &opts).with_context(describe)?;
+    } else if typ == "cgroup" {
+        super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
+    } else {
+        let target = ctx
+            .root
+            .mkdir_all(dest, 0o755)
+            .with_context(|| format!("creating mount point {:?}", dest))?;
+        let src_str = if source.as_os_str().is_empty() {
+            PathBuf::from(typ)
+        } else {
+            source.clone()
+        };
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        let result = mount(
+            Some(&src_str),
+            &fd_path(&target),
+            Some(typ),
+            flags(opts.flags),
+            data,
+        );
+        match result {
+            Ok(()) => {}
+            // sysfs can't be mounted without a network namespace of our own: bind the host's,
+            // read-only where asked, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+                let fallback = MountOptions {
+                    flags: opts.flags | libc::MS_BIND | libc::MS_REC,
+                    ..Default::default()
+                };
+                bind(ctx.root, Path::new("/sys"), dest, &fallback).with_context(describe)?;
+            }
+            Err(e) => {
+                return Err(anyhow!("{e}")).with_context(|| format!("{} (type {typ})", describe()));
+            }
+        }
+    }
+    apply_propagation(ctx.root, dest, &opts.propagation).with_context(describe)
+}
+
+/// Bind-mounts `src` (a host path) onto `dest` inside the root, then applies the flags
+/// the bind itself ignores (ro, nosuid, ...) with a remount.
+pub fn bind(root: &RootDir, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let meta = std::fs::metadata(src).map_err(|e| anyhow!("source {}: {e}", src.display()))?;
+    let target = if meta.is_dir() {
+        root.mkdir_all(dest, 0o755)?
+    } else {
+        root.create_file(dest, 0o644)?
+    };
+    let rec = opts.flags & libc::MS_REC;
+    mount(
+        Some(src),
+        &fd_path(&target),
+        None::<&str>,
+        flags(libc::MS_BIND | rec),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    if extra != 0 {
+        let mounted = reopen(root, dest)?;
+        remount_bind(&mounted, extra)?;
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with extra flags, keeping the flags the kernel locks in a user
+/// namespace (nosuid, nodev, noexec, atime) that we may not clear.
+pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
+    let path = fd_path(target);
+    let base = libc::MS_BIND | libc::MS_REMOUNT;
+    match mount(
+        None::<&str>,
+        &path,
+        None::<&str>,
+        flags(base | extra),
+        None::<&str>,
+    ) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EPERM) => {
+            let locked = locked_flags(&path)?;
+            mount(
+                None::<&str>,
+                &path,
+                None::<&str>,
+                flags(base | extra | locked),
+                None::<&str>,
+            )
+            .map_err(|e| anyhow!("remounting: {e}"))
+        }
+        Err(e) => Err(anyhow!("remounting: {e}")),
+    }
+}
+
+/// The mount flags currently in effect on `path`, as mount(2) flags.
+pub fn locked_flags(path: &Path) -> Result<libc::c_ulong> {
+    use nix::sys::statvfs::FsFlags;
+    let st =
+        nix::sys::statvfs::statvfs(path).map_err(|e| anyhow!("statvfs {}: {e}", path.display()))?;
+    let f = st.flags();
+    let mut out = 0;
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+        (FsFlags::ST_NODEV, libc::MS_NODEV),
+        (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+        (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the mount that now sits on `dest` (the fd taken before mounting points below it).
+pub fn reopen(root: &RootDir, dest: &Path) -> Result<OwnedFd> {
+    root.open_in_root(dest, libc::O_PATH)
+        .with_context(|| format!("reopening {:?}", dest))
+}
+
+fn apply_propagation(root: &RootDir, dest: &Path, propagation: &[libc::c_ulong]) -> Result<()> {
+    if propagation.is_empty() {
+        return Ok(());
+    }
+    let target = reopen(root, dest)?;
+    for p in propagation {
+        mount(
+            None::<&str>,
+            &fd_path(&target),
+            None::<&str>,
+            flags(*p),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("setting propagation: {e}"))?;
+    }
+    Ok(())
+}

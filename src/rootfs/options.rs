@@ -1,0 +1,125 @@
+//! Parsing of mount options as they appear in config.json (`ro`, `nosuid`, `rbind`,
+//! `rshared`, `size=64k`, ...) into mount(2) flags, propagation changes and fs data.
+
+use libc::c_ulong;
+
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for the mount call itself.
+    pub flags: c_ulong,
+    /// Propagation changes applied with separate mount calls after the mount.
+    pub propagation: Vec<c_ulong>,
+    /// Options the filesystem interprets (`size=`, `mode=`, `newinstance`, ...), comma-joined.
+    pub data: String,
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags & libc::MS_BIND != 0
+    }
+}
+
+/// Known option names: (name, clear?, flag).
+const FLAGS: &[(&str, bool, c_ulong)] = &[
+    ("async", true, libc::MS_SYNCHRONOUS),
+    ("atime", true, libc::MS_NOATIME),
+    ("bind", false, libc::MS_BIND),
+    ("defaults", false, 0),
+    ("dev", true, libc::MS_NODEV),
+    ("diratime", true, libc::MS_NODIRATIME),
+    ("dirsync", false, libc::MS_DIRSYNC),
+    ("exec", true, libc::MS_NOEXEC),
+    ("iversion", false, libc::MS_I_VERSION),
+    ("lazytime", false, libc::MS_LAZYTIME),
+    ("loud", true, libc::MS_SILENT),
+    ("mand", false, libc::MS_MANDLOCK),
+    ("noatime", false, libc::MS_NOATIME),
+    ("nodev", false, libc::MS_NODEV),
+    ("nodiratime", false, libc::MS_NODIRATIME),
+    ("noexec", false, libc::MS_NOEXEC),
+    ("noiversion", true, libc::MS_I_VERSION),
+    ("nolazytime", true, libc::MS_LAZYTIME),
+    ("nomand", true, libc::MS_MANDLOCK),
+    ("norelatime", true, libc::MS_RELATIME),
+    ("nostrictatime", true, libc::MS_STRICTATIME),
+    ("nosuid", false, libc::MS_NOSUID),
+    ("rbind", false, libc::MS_BIND | libc::MS_REC),
+    ("relatime", false, libc::MS_RELATIME),
+    ("remount", false, libc::MS_REMOUNT),
+    ("ro", false, libc::MS_RDONLY),
+    ("rw", true, libc::MS_RDONLY),
+    ("silent", false, libc::MS_SILENT),
+    ("strictatime", false, libc::MS_STRICTATIME),
+    ("suid", true, libc::MS_NOSUID),
+    ("sync", false, libc::MS_SYNCHRONOUS),
+];
+
+pub fn propagation_flag(name: &str) -> Option<c_ulong> {
+    Some(match name {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    })
+}
+
+pub fn parse(options: &[String]) -> MountOptions {
+    let mut out = MountOptions::default();
+    let mut data = Vec::new();
+    for opt in options {
+        if let Some(&(_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
+            if clear {
+                out.flags &= !flag;
+            } else {
+                out.flags |= flag;
+            }
+        } else if let Some(p) = propagation_flag(opt) {
+            out.propagation.push(p);
+        } else if opt == "tmpcopyup" || opt == "idmap" || opt == "ridmap" {
+            // runc extensions handled elsewhere (or not yet); never passed to the kernel.
+        } else {
+            data.push(opt.as_str());
+        }
+    }
+    out.data = data.join(",");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn splits_flags_propagation_and_data() {
+        let o = parse(&s(&[
+            "nosuid",
+            "rbind",
+            "ro",
+            "rslave",
+            "mode=755",
+            "size=65536k",
+        ]));
+        assert_eq!(
+            o.flags,
+            libc::MS_NOSUID | libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY
+        );
+        assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert!(o.is_bind());
+    }
+
+    #[test]
+    fn later_options_override_earlier() {
+        assert_eq!(parse(&s(&["ro", "rw"])).flags, 0);
+        assert_eq!(parse(&s(&["rw", "ro"])).flags, libc::MS_RDONLY);
+    }
+}

@@ -1,0 +1,153 @@
+//! Opening and creating paths *inside* the container's rootfs without ever leaving it.
+//!
+//! Every lookup goes through openat2(RESOLVE_IN_ROOT): a symlink in the rootfs that points
+//! to `/` or `../..` resolves to the rootfs itself, never to the host. Mounts then target
+//! the opened file through `/proc/self/fd/N`, so a path swapped after the check can't
+//! redirect them (the mount-destination race of CVE-2021-30465).
+
+use crate::syscalls::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+pub struct RootDir {
+    fd: OwnedFd,
+}
+
+/// The path through which the kernel reaches an open file: mount(2) and friends accept it.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `path` made relative, with `.` dropped and `..` applied lexically (never above the root).
+pub fn clean_relative(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+impl RootDir {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let fd = openat2(libc::AT_FDCWD, path, libc::O_PATH | libc::O_DIRECTORY, 0, 0)?;
+        Ok(RootDir { fd })
+    }
+
+    /// Opens `path` (read as relative to the rootfs) with symlinks resolved inside the root.
+    pub fn open_in_root(&self, path: &Path, flags: i32) -> io::Result<OwnedFd> {
+        let rel = clean_relative(path);
+        let rel = if rel.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel
+        };
+        openat2(
+            self.fd.as_raw_fd(),
+            &rel,
+            flags,
+            0,
+            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        )
+    }
+
+    /// Creates every missing directory of `path` inside the root; returns an O_PATH fd of it.
+    pub fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+        let rel = clean_relative(path);
+        let mut current = self.open_in_root(Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
+        let mut prefix = PathBuf::new();
+        for name in rel.components() {
+            prefix.push(name);
+            match self.open_in_root(&prefix, libc::O_PATH | libc::O_DIRECTORY) {
+                Ok(fd) => current = fd,
+                Err(e) if errno(&e) == libc::ENOENT => {
+                    match nix::sys::stat::mkdirat(
+                        &current,
+                        name.as_os_str(),
+                        nix::sys::stat::Mode::from_bits_truncate(mode),
+                    ) {
+                        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    current = self.open_in_root(&prefix, libc::O_PATH | libc::O_DIRECTORY)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(current)
+    }
+
+    /// Makes sure a regular file (or any non-directory) exists at `path`; returns an O_PATH fd.
+    pub fn create_file(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+        match self.open_in_root(path, libc::O_PATH) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if errno(&e) != libc::ENOENT => return Err(e),
+            Err(_) => {}
+        }
+        let rel = clean_relative(path);
+        let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new("")), 0o755)?;
+        let Some(name) = rel.file_name() else {
+            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+        };
+        match nix::fcntl::openat(
+            &parent,
+            name,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_EXCL
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        ) {
+            Ok(fd) => drop(fd),
+            Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.open_in_root(path, libc::O_PATH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn cleans_paths_lexically() {
+        assert_eq!(
+            clean_relative(Path::new("/a/./b/../c")),
+            PathBuf::from("a/c")
+        );
+        assert_eq!(
+            clean_relative(Path::new("/../../etc")),
+            PathBuf::from("etc")
+        );
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_root() {
+        let base = std::env::temp_dir().join(format!("rrun-secure-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        symlink("/", root.join("escape")).unwrap();
+        symlink("../../..", root.join("up")).unwrap();
+        let r = RootDir::open(&root).unwrap();
+        // Creating through a symlink to "/" must land inside the root, not on the host.
+        r.mkdir_all(Path::new("/escape/rrun-made-this"), 0o755)
+            .unwrap();
+        assert!(root.join("rrun-made-this").is_dir());
+        r.create_file(Path::new("/up/file"), 0o644).unwrap();
+        assert!(root.join("file").is_file());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
