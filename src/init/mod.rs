@@ -74,6 +74,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("process: must be set"))?;
+    // Opened now, while the state directory is reachable and we are still
+    // the host's root (before becoming the user namespace's root); O_RDWR never blocks.
+    let fifo = nix::fcntl::open(a.fifo, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     if a.namespaces.new_user {
         // Become the namespace's root, so files we create belong to the container's root.
         crate::syscalls::set_ids(0, 0, &[])
@@ -87,13 +91,6 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    // Opened now, while the state directory is still reachable; O_RDWR never blocks.
-    let fifo = nix::fcntl::open(
-        a.fifo,
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     let plan = RootfsPlan {
         spec,
         bundle: a.bundle,

@@ -1,0 +1,43 @@
+# rrun: build, test, demo, install, bench. Every target installs what it needs itself
+# (Debian packages through apt-get) so it works on a fresh machine as root.
+
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+RELEASE := target/release/rrun
+APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+.PHONY: all build test lint unit-and-integration deps toolchain demo install bench clean
+
+all: build
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
+
+# busybox-static is what the test bundles and the demo are made of.
+deps:
+	@dpkg -s busybox-static >/dev/null 2>&1 || { apt-get update -qq && $(APT) busybox-static; }
+
+build: toolchain
+	$(CARGO) build --release
+
+lint: toolchain
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit-and-integration: toolchain deps
+	$(CARGO) test
+
+test: lint unit-and-integration
+
+demo: build deps
+	scripts/demo.sh $(RELEASE)
+
+install: build
+	install -D -m 0755 $(RELEASE) $(DESTDIR)$(PREFIX)/sbin/rrun
+
+bench: build deps
+	bench/run.sh $(RELEASE)
+
+clean:
+	$(CARGO) clean
+	rm -rf build

@@ -1,0 +1,271 @@
+//! Helpers for the integration tests: busybox bundles, running the real rrun binary,
+//! and checks that a test left nothing behind on the host.
+
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const RRUN: &str = env!("CARGO_BIN_EXE_rrun");
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique name for this test process and call: ids, directories.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let p = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An OCI bundle: a busybox rootfs and rrun's default config with the given args.
+pub struct Bundle {
+    pub dir: TempDir,
+    pub config: Value,
+}
+
+pub fn busybox_rootfs(rootfs: &Path) {
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static must be installed at /bin/busybox");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let link = bin.join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link).unwrap();
+        }
+    }
+    for d in ["proc", "sys", "dev", "etc", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+}
+
+impl Bundle {
+    pub fn new(args: &[&str]) -> Self {
+        let dir = TempDir::new("rrun-bundle");
+        busybox_rootfs(&dir.path().join("rootfs"));
+        let out = Command::new(RRUN).args(["spec", "--bundle"]).arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "rrun spec failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        let b = Bundle { dir, config };
+        b.write();
+        b
+    }
+
+    pub fn sh(script: &str) -> Self {
+        Bundle::new(&["sh", "-c", script])
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    /// Changes the config with a closure and writes it.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Value)) -> &mut Self {
+        f(&mut self.config);
+        self.write();
+        self
+    }
+
+    pub fn write(&self) {
+        std::fs::write(self.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+    }
+}
+
+/// A private state root for one test, with the helpers to drive rrun against it.
+pub struct Runtime {
+    pub root: TempDir,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whatever a failing test left in its root is force-deleted, so one failure does not
+/// leave containers running on the machine.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.root.path()) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.cmd().args(["delete", "--force", &id]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            }
+        }
+    }
+}
+
+impl Runtime {
+    pub fn new() -> Self {
+        Runtime { root: TempDir::new("rrun-root") }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(RRUN);
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    /// Runs rrun to completion. Commands that leave a container running must not use this
+    /// with pipes (see `create`); `run_detached` handles `run -d`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `rrun run` of a bundle in the foreground; returns (stdout, stderr, exit code).
+    pub fn run_bundle(&self, b: &Bundle) -> (String, String, i32) {
+        let id = unique("run");
+        let out = self.cmd().args(["run", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+    }
+
+    /// Runs the bundle and returns its stdout, failing the test on a non-zero exit.
+    pub fn output_of(&self, b: &Bundle) -> String {
+        let (out, err, code) = self.run_bundle(b);
+        assert_eq!(code, 0, "container failed: stdout={out:?} stderr={err:?}");
+        assert!(err.is_empty(), "unexpected stderr: {err}");
+        out
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.run(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `rrun create`. The container inherits rrun's stdio, so it gets a file, not a pipe
+    /// whose end-of-file would only come when the container exits.
+    pub fn create(&self, b: &Bundle, id: &str) {
+        let log = b.path().join(format!("{id}.stderr"));
+        let status = self
+            .cmd()
+            .args(["create", "--bundle"])
+            .arg(b.path())
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "create {id}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "rrun {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs rrun expecting failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(1), "rrun {args:?} should fail with 1; stdout={}", String::from_utf8_lossy(&out.stdout));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!err.contains("panicked") && !err.contains("internal error"), "rrun panicked: {err}");
+        err
+    }
+
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.root.path().join(id)
+    }
+}
+
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// What a container could leave on the host: mounts, cgroup directories, processes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostSnapshot {
+    mounts: BTreeSet<String>,
+}
+
+impl HostSnapshot {
+    pub fn take() -> Self {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        HostSnapshot { mounts: info.lines().map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" ")).collect() }
+    }
+}
+
+/// Asserts that nothing of container `id` remains: state dir, cgroup dirs, processes,
+/// and that the host's mount table is what it was.
+pub fn assert_no_leftovers(rt: &Runtime, id: &str, before: &HostSnapshot) {
+    assert!(!rt.state_dir(id).exists(), "state dir of {id} left behind");
+    assert_eq!(&HostSnapshot::take(), before, "host mounts changed");
+    let dirs = cgroup_dirs_named(id);
+    assert!(dirs.is_empty(), "cgroups left behind: {dirs:?}");
+    let procs = processes_mentioning(id);
+    assert!(procs.is_empty(), "processes left behind: {procs:?}");
+}
+
+/// Every cgroup directory named `id`, in every hierarchy, up to a few levels deep.
+pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: usize, out: &mut Vec<PathBuf>) {
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if e.file_name() == id {
+                    out.push(e.path());
+                }
+                walk(&e.path(), id, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 5, &mut out);
+    out
+}
+
+/// Pids of processes whose command line mentions `needle` (other than this test).
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}

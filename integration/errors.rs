@@ -1,0 +1,135 @@
+//! Bad input: every one gets a clear one-line error, exit 1, and leaves nothing behind.
+
+use crate::common::*;
+use serde_json::json;
+
+fn create_fails(rt: &Runtime, b: &Bundle) -> String {
+    let id = unique("bad");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert_no_leftovers(rt, &id, &before);
+    err
+}
+
+#[test]
+fn missing_config_json() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    assert!(create_fails(&rt, &b).contains("config.json not found"));
+}
+
+#[test]
+fn invalid_json_names_the_field() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["process"]["user"]["uid"] = json!("root"));
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("process.user.uid"), "{err}");
+    std::fs::write(b.path().join("config.json"), "{ not json").unwrap();
+    assert!(create_fails(&rt, &b).contains("config.json"));
+}
+
+#[test]
+fn missing_rootfs_and_empty_args() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["root"]["path"] = json!("no-such-rootfs"));
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("root.path") && err.contains("no-such-rootfs"), "{err}");
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["process"]["args"] = json!([]));
+    assert!(create_fails(&rt, &b).contains("process.args"));
+}
+
+#[test]
+fn bad_mount_type_reports_the_mount_and_cleans_up() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/bad", "type": "nosuchfs", "source": "none"})));
+    let err = create_fails(&rt, &b);
+    assert!(err.contains("mounting \"none\" on \"/bad\"") && err.contains("nosuchfs"), "{err}");
+}
+
+#[test]
+fn bad_namespace_path_and_hostname_without_uts() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network"));
+    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "network", "path": "/no/such/ns"})));
+    assert!(create_fails(&rt, &b).contains("/no/such/ns"));
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "uts"));
+    assert!(create_fails(&rt, &b).contains("hostname"));
+}
+
+#[test]
+fn unknown_id_for_every_command() {
+    let rt = Runtime::new();
+    for cmd in ["state", "start", "kill", "delete"] {
+        let err = rt.fails(&[cmd, "nonexistent-id"]);
+        assert!(err.contains("does not exist"), "{cmd}: {err}");
+    }
+    // runc: delete --force of a missing container succeeds.
+    rt.ok(&["delete", "--force", "nonexistent-id"]);
+}
+
+#[test]
+fn invalid_ids_are_refused() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("true");
+    for id in ["../escape", "a/b", "..", "with space"] {
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), id]);
+        assert!(err.contains("invalid container id"), "{id}: {err}");
+    }
+    assert!(!rt.root.path().parent().unwrap().join("escape").exists());
+}
+
+#[test]
+fn duplicate_id_is_refused_without_harm() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("dup");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].clone();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("already exists"), "{err}");
+    let s = rt.state(&id);
+    assert_eq!(s["pid"], pid);
+    assert_eq!(s["status"], "created");
+    rt.ok(&["delete", &id]);
+}
+
+#[test]
+fn start_twice_and_start_stopped() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("twice");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    assert!(rt.fails(&["start", &id]).contains("already running"));
+    rt.ok(&["kill", &id, "KILL"]);
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    assert!(rt.fails(&["start", &id]).contains("stopped"));
+    assert!(rt.fails(&["kill", &id]).contains("not running"));
+    rt.ok(&["delete", &id]);
+}
+
+#[test]
+fn bad_flags_and_signals() {
+    let rt = Runtime::new();
+    let out = rt.run(&["create", "--no-such-flag", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
+    let out = rt.run(&["state"]);
+    assert_eq!(out.status.code(), Some(1), "missing argument is a usage error");
+    let out = rt.run(&["--log-format", "xml", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("badsig");
+    rt.create(&b, &id);
+    assert!(rt.fails(&["kill", &id, "SIGNOPE"]).contains("signal"));
+    assert_eq!(rt.state(&id)["status"], "created");
+    rt.ok(&["delete", &id]);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real rrun binary on real busybox bundles. They need root and
+//! busybox-static at /bin/busybox (`make test` installs it).
+
+mod common;
+mod errors;
+mod lifecycle;
+mod namespaces;
+mod process;
+mod rootfs;
+mod terminal;

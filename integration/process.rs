@@ -1,0 +1,106 @@
+//! The container process: user, capabilities, rlimits, env, cwd, umask, oom score, fds.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::Stdio;
+
+#[test]
+fn user_and_groups_are_applied() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("id -u; id -g; id -G");
+    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 1002]}));
+    assert_eq!(rt.output_of(&b), "1000\n1001\n1001 5 1002\n");
+}
+
+#[test]
+fn capabilities_and_no_new_privileges_are_applied() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("grep -E '^(CapBnd|CapEff|CapPrm|NoNewPrivs)' /proc/self/status");
+    let out = rt.output_of(&b);
+    // CAP_AUDIT_WRITE(29) | CAP_KILL(5) | CAP_NET_BIND_SERVICE(10) = 0x20000420
+    assert!(out.contains("CapBnd:\t0000000020000420"), "{out}");
+    assert!(out.contains("CapEff:\t0000000020000420"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000020000420"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}
+
+#[test]
+fn rlimits_are_applied() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("ulimit -Sn; ulimit -Hn; ulimit -Sc");
+    b.edit(|c| {
+        c["process"]["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "soft": 1111, "hard": 2222},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}
+        ])
+    });
+    assert_eq!(rt.output_of(&b), "1111\n2222\n0\n");
+}
+
+#[test]
+fn env_cwd_and_home() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("pwd; echo $FOO; echo $HOME");
+    b.edit(|c| {
+        c["process"]["cwd"] = json!("/work/dir");
+        c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    });
+    assert_eq!(rt.output_of(&b), "/work/dir\nbar baz\n/root\n");
+}
+
+#[test]
+fn umask_and_oom_score_adj() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("umask; cat /proc/self/oom_score_adj");
+    b.edit(|c| {
+        c["process"]["user"]["umask"] = json!(0o077);
+        c["process"]["oomScoreAdj"] = json!(123);
+    });
+    assert_eq!(rt.output_of(&b), "0077\n123\n");
+}
+
+#[test]
+fn no_rrun_fd_reaches_the_container() {
+    let rt = Runtime::new();
+    // ls opens the directory itself as fd 3.
+    let b = Bundle::sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    assert_eq!(rt.output_of(&b), "0 1 2 3 ");
+}
+
+#[test]
+fn preserve_fds_passes_extra_fds() {
+    use std::os::unix::process::CommandExt;
+    let rt = Runtime::new();
+    let b = Bundle::sh("cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    let dir = TempDir::new("rrun-fds");
+    std::fs::write(dir.path().join("f"), "passed through fd 3\n").unwrap();
+    let file = std::fs::File::open(dir.path().join("f")).unwrap();
+    let id = unique("fds");
+    let mut cmd = rt.cmd();
+    cmd.args(["run", "--preserve-fds", "1", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null());
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: dup2 and fcntl in the child between fork and exec is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself keeps close-on-exec, so clear it explicitly.
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "passed through fd 3\n0 1 2 3 4 ");
+}
+
+#[test]
+fn missing_executable_fails_at_create_with_clear_error() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["no-such-command"]);
+    let id = unique("noexe");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("exec: \"no-such-command\": executable file not found in $PATH"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+}

@@ -1,0 +1,93 @@
+//! process.terminal: the pty master over --console-socket, and `run` holding the pty itself.
+
+use crate::common::*;
+use serde_json::json;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+/// Receives one fd with SCM_RIGHTS, as containerd's console socket does.
+fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (OwnedFd, String) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    let n = msg.bytes;
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            fd = Some(fds[0]);
+        }
+    }
+    drop(msg);
+    let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // SAFETY: the fd was just received and is owned by nothing else.
+    (unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) }, name)
+}
+
+#[test]
+fn console_socket_receives_pty_master() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("tty; [ -t 0 ] && [ -t 1 ] && echo both-ttys; stty size");
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 33, "width": 101});
+    });
+    let dir = TempDir::new("rrun-console");
+    let sock_path = dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let id = unique("tty");
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        recv_fd(&conn)
+    });
+    let status = rt
+        .cmd()
+        .args(["create", "--console-socket", sock_path.to_str().unwrap(), "--bundle", b.path().to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (master, name) = receiver.join().unwrap();
+    assert!(name.starts_with("/dev/pts/"), "payload is the pty name: {name}");
+    rt.ok(&["start", &id]);
+    let mut file = std::fs::File::from(master);
+    let mut text = String::new();
+    // Reading the master ends with EIO once the container has exited.
+    let mut buf = [0u8; 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("both-ttys"), "{text:?}");
+    assert!(text.contains("33 101"), "console size applied: {text:?}");
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    rt.ok(&["delete", &id]);
+}
+
+#[test]
+fn run_in_foreground_holds_the_terminal_itself() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("tty; echo done");
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let (out, err, code) = rt.run_bundle(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/dev/pts/0") && out.contains("done"), "{out:?}");
+}
+
+#[test]
+fn detached_terminal_without_console_socket_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let id = unique("ttyrefused");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("console socket"), "{err}");
+    assert!(!rt.state_dir(&id).exists());
+}
