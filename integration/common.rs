@@ -14,7 +14,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique name for this test process and call: ids, directories.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A scratch directory removed on drop.
@@ -46,7 +50,8 @@ pub struct Bundle {
 pub fn busybox_rootfs(rootfs: &Path) {
     let bin = rootfs.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static must be installed at /bin/busybox");
+    std::fs::copy("/bin/busybox", bin.join("busybox"))
+        .expect("busybox-static must be installed at /bin/busybox");
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         let link = bin.join(applet);
@@ -57,7 +62,11 @@ pub fn busybox_rootfs(rootfs: &Path) {
     for d in ["proc", "sys", "dev", "etc", "tmp"] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
 }
 
@@ -65,9 +74,19 @@ impl Bundle {
     pub fn new(args: &[&str]) -> Self {
         let dir = TempDir::new("rrun-bundle");
         busybox_rootfs(&dir.path().join("rootfs"));
-        let out = Command::new(RRUN).args(["spec", "--bundle"]).arg(dir.path()).output().unwrap();
-        assert!(out.status.success(), "rrun spec failed: {}", String::from_utf8_lossy(&out.stderr));
-        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        let out = Command::new(RRUN)
+            .args(["spec", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rrun spec failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
         let b = Bundle { dir, config };
@@ -95,7 +114,11 @@ impl Bundle {
     }
 
     pub fn write(&self) {
-        std::fs::write(self.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 }
 
@@ -117,7 +140,13 @@ impl Drop for Runtime {
         if let Ok(entries) = std::fs::read_dir(self.root.path()) {
             for e in entries.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self.cmd().args(["delete", "--force", &id]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+                let _ = self
+                    .cmd()
+                    .args(["delete", "--force", &id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
     }
@@ -125,7 +154,9 @@ impl Drop for Runtime {
 
 impl Runtime {
     pub fn new() -> Self {
-        Runtime { root: TempDir::new("rrun-root") }
+        Runtime {
+            root: TempDir::new("rrun-root"),
+        }
     }
 
     pub fn cmd(&self) -> Command {
@@ -143,8 +174,19 @@ impl Runtime {
     /// `rrun run` of a bundle in the foreground; returns (stdout, stderr, exit code).
     pub fn run_bundle(&self, b: &Bundle) -> (String, String, i32) {
         let id = unique("run");
-        let out = self.cmd().args(["run", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).output().unwrap();
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+        let out = self
+            .cmd()
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(&id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
     }
 
     /// Runs the bundle and returns its stdout, failing the test on a non-zero exit.
@@ -157,7 +199,11 @@ impl Runtime {
 
     pub fn state(&self, id: &str) -> Value {
         let out = self.run(&["state", id]);
-        assert!(out.status.success(), "state {id}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -175,21 +221,37 @@ impl Runtime {
             .stderr(std::fs::File::create(&log).unwrap())
             .status()
             .unwrap();
-        assert!(status.success(), "create {id}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            status.success(),
+            "create {id}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "rrun {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rrun {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs rrun expecting failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(1), "rrun {args:?} should fail with 1; stdout={}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "rrun {args:?} should fail with 1; stdout={}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!err.contains("panicked") && !err.contains("internal error"), "rrun panicked: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("internal error"),
+            "rrun panicked: {err}"
+        );
         err
     }
 
@@ -201,7 +263,10 @@ impl Runtime {
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -215,7 +280,12 @@ pub struct HostSnapshot {
 impl HostSnapshot {
     pub fn take() -> Self {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        HostSnapshot { mounts: info.lines().map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" ")).collect() }
+        HostSnapshot {
+            mounts: info
+                .lines()
+                .map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" "))
+                .collect(),
+        }
     }
 }
 
@@ -236,7 +306,9 @@ pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
         if depth == 0 {
             return;
         }
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 if e.file_name() == id {
@@ -256,7 +328,9 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }

@@ -37,7 +37,10 @@ fn missing_rootfs_and_empty_args() {
     let mut b = Bundle::sh("true");
     b.edit(|c| c["root"]["path"] = json!("no-such-rootfs"));
     let err = create_fails(&rt, &b);
-    assert!(err.contains("root.path") && err.contains("no-such-rootfs"), "{err}");
+    assert!(
+        err.contains("root.path") && err.contains("no-such-rootfs"),
+        "{err}"
+    );
     let mut b = Bundle::sh("true");
     b.edit(|c| c["process"]["args"] = json!([]));
     assert!(create_fails(&rt, &b).contains("process.args"));
@@ -47,20 +50,43 @@ fn missing_rootfs_and_empty_args() {
 fn bad_mount_type_reports_the_mount_and_cleans_up() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("true");
-    b.edit(|c| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/bad", "type": "nosuchfs", "source": "none"})));
+    b.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/bad", "type": "nosuchfs", "source": "none"}))
+    });
     let err = create_fails(&rt, &b);
-    assert!(err.contains("mounting \"none\" on \"/bad\"") && err.contains("nosuchfs"), "{err}");
+    assert!(
+        err.contains("mounting \"none\" on \"/bad\"") && err.contains("nosuchfs"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_namespace_path_and_hostname_without_uts() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("true");
-    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network"));
-    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "network", "path": "/no/such/ns"})));
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network")
+    });
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network", "path": "/no/such/ns"}))
+    });
     assert!(create_fails(&rt, &b).contains("/no/such/ns"));
     let mut b = Bundle::sh("true");
-    b.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "uts"));
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "uts")
+    });
     assert!(create_fails(&rt, &b).contains("hostname"));
 }
 
@@ -123,7 +149,11 @@ fn bad_flags_and_signals() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
     let out = rt.run(&["state"]);
-    assert_eq!(out.status.code(), Some(1), "missing argument is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "missing argument is a usage error"
+    );
     let out = rt.run(&["--log-format", "xml", "list"]);
     assert_eq!(out.status.code(), Some(1));
     let b = Bundle::new(&["sleep", "1000"]);

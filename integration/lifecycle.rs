@@ -29,20 +29,35 @@ fn state_follows_the_lifecycle() {
     let pid = s["pid"].as_i64().unwrap();
     assert!(pid > 0);
     // The created container's init is alive and already in its own pid namespace.
-    assert_ne!(std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(), std::fs::read_link("/proc/self/ns/pid").unwrap());
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
+        std::fs::read_link("/proc/self/ns/pid").unwrap()
+    );
 
     rt.ok(&["start", &id]);
     let s = rt.state(&id);
     assert_eq!(s["status"], "running");
-    assert_eq!(s["pid"].as_i64().unwrap(), pid, "init keeps its pid through exec");
-    wait_until("exec of sleep", || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with("sleep")));
+    assert_eq!(
+        s["pid"].as_i64().unwrap(),
+        pid,
+        "init keeps its pid through exec"
+    );
+    wait_until("exec of sleep", || {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep"))
+    });
 
     rt.ok(&["kill", &id, "KILL"]);
     wait_until("stopped", || rt.state(&id)["status"] == "stopped");
     assert_eq!(rt.state(&id)["pid"], 0);
     rt.ok(&["delete", &id]);
     assert_no_leftovers(&rt, &id, &before);
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(") Z"));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z")
+    );
 }
 
 #[test]
@@ -57,7 +72,11 @@ fn container_is_placed_in_its_own_cgroup_and_it_is_removed() {
     assert!(!dirs.is_empty(), "no cgroup named after the container");
     for d in &dirs {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
-        assert!(procs.lines().any(|l| l == pid.to_string()), "{pid} not in {}", d.display());
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{pid} not in {}",
+            d.display()
+        );
     }
     rt.ok(&["delete", &id]);
     assert_no_leftovers(&rt, &id, &before);
@@ -72,7 +91,9 @@ fn absolute_cgroups_path_is_used() {
     let id = unique("abscg");
     rt.create(&b, &id);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/rrun-test/{name}/cgroup.procs")).unwrap();
+    let procs =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids/rrun-test/{name}/cgroup.procs"))
+            .unwrap();
     assert_eq!(procs.trim(), pid.to_string());
     rt.ok(&["delete", &id]);
     assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/pids/rrun-test/{name}")).exists());
@@ -88,8 +109,15 @@ fn delete_force_kills_a_running_container() {
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
     let err = rt.fails(&["delete", &id]);
-    assert!(err.contains("cannot delete container") && err.contains("running"), "{err}");
-    assert_eq!(rt.state(&id)["status"], "running", "a refused delete changes nothing");
+    assert!(
+        err.contains("cannot delete container") && err.contains("running"),
+        "{err}"
+    );
+    assert_eq!(
+        rt.state(&id)["status"],
+        "running",
+        "a refused delete changes nothing"
+    );
     rt.ok(&["delete", "--force", &id]);
     assert_no_leftovers(&rt, &id, &before);
     assert!(processes_mentioning(&marker).is_empty());
@@ -105,7 +133,12 @@ fn delete_of_created_container_kills_init() {
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
     rt.ok(&["delete", &id]);
     assert_no_leftovers(&rt, &id, &before);
-    wait_until("init gone", || !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap().is_empty());
+    wait_until("init gone", || {
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap()
+                .is_empty()
+    });
 }
 
 #[test]
@@ -117,9 +150,16 @@ fn kill_default_signal_is_term_and_all_reaches_every_process() {
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    wait_until("trap installed", || std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| s.lines().any(|l| l.starts_with("SigCgt:") && !l.ends_with("0000000000000000"))));
+    wait_until("trap installed", || {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("SigCgt:") && !l.ends_with("0000000000000000"))
+        })
+    });
     rt.ok(&["kill", &id]);
-    wait_until("stopped after TERM", || rt.state(&id)["status"] == "stopped");
+    wait_until("stopped after TERM", || {
+        rt.state(&id)["status"] == "stopped"
+    });
     rt.ok(&["delete", &id]);
 
     let b = Bundle::sh("sleep 1000 & sleep 1000 & wait");
@@ -127,7 +167,9 @@ fn kill_default_signal_is_term_and_all_reaches_every_process() {
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
     rt.ok(&["kill", "--all", &id, "9"]);
-    wait_until("stopped after kill --all", || rt.state(&id)["status"] == "stopped");
+    wait_until("stopped after kill --all", || {
+        rt.state(&id)["status"] == "stopped"
+    });
     rt.ok(&["delete", &id]);
 }
 
@@ -136,12 +178,24 @@ fn run_forwards_signals_and_reports_128_plus_signal() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("sig");
-    let mut child = rt.cmd().args(["run", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).spawn().unwrap();
-    wait_until("running", || rt.run(&["state", &id]).status.success() && rt.state(&id)["status"] == "running");
+    let mut child = rt
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("running", || {
+        rt.run(&["state", &id]).status.success() && rt.state(&id)["status"] == "running"
+    });
     rt.ok(&["kill", &id, "SIGKILL"]);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(137));
-    assert!(!rt.state_dir(&id).exists(), "run removes the container after it exits");
+    assert!(
+        !rt.state_dir(&id).exists(),
+        "run removes the container after it exits"
+    );
 }
 
 #[test]
@@ -150,18 +204,43 @@ fn run_detach_keep_and_pid_file() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("detach");
     let pidfile = b.path().join("init.pid");
-    let status = rt.cmd().args(["run", "-d", "--pid-file"]).arg(&pidfile).args(["--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let status = rt
+        .cmd()
+        .args(["run", "-d", "--pid-file"])
+        .arg(&pidfile)
+        .args(["--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success());
     let s = rt.state(&id);
     assert_eq!(s["status"], "running");
-    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), s["pid"].to_string());
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        s["pid"].to_string()
+    );
     rt.ok(&["delete", "-f", &id]);
 
     let b = Bundle::sh("exit 0");
     let id = unique("keep");
-    let out = rt.cmd().args(["run", "--keep", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).output().unwrap();
+    let out = rt
+        .cmd()
+        .args(["run", "--keep", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(rt.state(&id)["status"], "stopped", "--keep leaves the stopped container");
+    assert_eq!(
+        rt.state(&id)["status"],
+        "stopped",
+        "--keep leaves the stopped container"
+    );
     rt.ok(&["delete", &id]);
 }
 
@@ -175,9 +254,15 @@ fn list_shows_containers_in_table_json_and_quiet() {
     let table = rt.ok(&["list"]);
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
     let row = lines.next().unwrap();
-    assert!(row.starts_with(&id) && row.contains("created") && row.contains(b.path().to_str().unwrap()), "{row}");
+    assert!(
+        row.starts_with(&id) && row.contains("created") && row.contains(b.path().to_str().unwrap()),
+        "{row}"
+    );
     let json: serde_json::Value = serde_json::from_str(&rt.ok(&["list", "-f", "json"])).unwrap();
     assert_eq!(json[0]["id"], id.as_str());
     assert_eq!(json[0]["status"], "created");
@@ -190,16 +275,29 @@ fn spec_writes_runc_default_and_refuses_to_overwrite() {
     let dir = TempDir::new("rrun-spec");
     let rt = Runtime::new();
     rt.ok(&["spec", "--bundle", dir.path().to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(v["process"]["args"], json!(["sh"]));
     assert_eq!(v["root"]["path"], "rootfs");
     assert_eq!(v["process"]["terminal"], true);
     let err = rt.fails(&["spec", "--bundle", dir.path().to_str().unwrap()]);
     assert!(err.contains("exists"), "{err}");
     let dir2 = TempDir::new("rrun-spec-rootless");
-    rt.ok(&["spec", "--rootless", "--bundle", dir2.path().to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir2.path().join("config.json")).unwrap()).unwrap();
-    assert!(v["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "user"));
+    rt.ok(&[
+        "spec",
+        "--rootless",
+        "--bundle",
+        dir2.path().to_str().unwrap(),
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir2.path().join("config.json")).unwrap()).unwrap();
+    assert!(
+        v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "user")
+    );
 }
 
 #[test]
@@ -207,7 +305,18 @@ fn log_file_gets_json_errors() {
     let rt = Runtime::new();
     let dir = TempDir::new("rrun-log");
     let log = dir.path().join("log.json");
-    let out = rt.cmd().args(["--log", log.to_str().unwrap(), "--log-format", "json", "state", "no-such-container"]).output().unwrap();
+    let out = rt
+        .cmd()
+        .args([
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "no-such-container",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     let line = std::fs::read_to_string(&log).unwrap();
@@ -222,14 +331,97 @@ fn a_reused_pid_is_not_taken_for_the_container() {
     let rt = Runtime::new();
     let b = Bundle::sh("exit 0");
     let id = unique("reuse");
-    let out = rt.cmd().args(["run", "--keep", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null()).output().unwrap();
+    let out = rt
+        .cmd()
+        .args(["run", "--keep", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     // Point the record at a live, unrelated process (this test) with the recorded start time.
     let state_file = rt.state_dir(&id).join("state.json");
-    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
     rec["pid"] = json!(std::process::id());
     std::fs::write(&state_file, serde_json::to_vec(&rec).unwrap()).unwrap();
     assert_eq!(rt.state(&id)["status"], "stopped");
     assert!(rt.fails(&["kill", &id, "KILL"]).contains("not running"));
     rt.ok(&["delete", &id]);
+}
+
+/// Each hook kind records its stdin and the mount namespace it ran in.
+#[test]
+fn hooks_run_at_their_moments_with_state_on_stdin() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let log = b.path().join("hooks.log");
+    let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo \"{kind} $(readlink /proc/self/ns/mnt) $s\" >> {}", log.display())]});
+    b.edit(|c| {
+        c["annotations"] = json!({"org.test": "yes"});
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    let id = unique("hooks");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let container_mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .unwrap()
+        .display()
+        .to_string();
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt")
+        .unwrap()
+        .display()
+        .to_string();
+    rt.ok(&["start", &id]);
+    rt.ok(&["delete", "-f", &id]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{text}"
+    );
+    for l in &lines {
+        let (kind, rest) = l.split_once(' ').unwrap();
+        let (ns, state) = rest.split_once(' ').unwrap();
+        let expected_ns = if kind == "createContainer" {
+            &container_mnt
+        } else {
+            &host_mnt
+        };
+        assert_eq!(ns, expected_ns, "{kind} ran in the wrong mount namespace");
+        let s: serde_json::Value = serde_json::from_str(state).unwrap();
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["bundle"], b.path().to_str().unwrap());
+        assert_eq!(s["annotations"]["org.test"], "yes");
+        if kind != "poststop" {
+            assert_eq!(s["pid"], pid, "{kind} gets the init pid");
+        }
+    }
+}
+
+#[test]
+fn failing_create_hook_aborts_and_cleans_up() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}));
+    let id = unique("badhook");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("createRuntime hook #0 (/bin/false)"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
 }

@@ -4,20 +4,35 @@ use crate::common::*;
 use serde_json::json;
 
 fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().display().to_string()
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 #[test]
 fn new_namespaces_and_pid_1() {
     let rt = Runtime::new();
-    let b = Bundle::sh("echo $$; for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done; ls /sys/class/net");
+    let b = Bundle::sh(
+        "echo $$; for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done; ls /sys/class/net",
+    );
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "the process is pid 1 of its pid namespace");
-    for (i, kind) in ["pid", "net", "ipc", "uts", "mnt", "cgroup"].iter().enumerate() {
-        assert_ne!(lines[i + 1], host_ns(kind), "{kind} namespace is the host's");
+    for (i, kind) in ["pid", "net", "ipc", "uts", "mnt", "cgroup"]
+        .iter()
+        .enumerate()
+    {
+        assert_ne!(
+            lines[i + 1],
+            host_ns(kind),
+            "{kind} namespace is the host's"
+        );
     }
-    assert_eq!(lines[7], "lo", "a new network namespace has only loopback: {out}");
+    assert_eq!(
+        lines[7], "lo",
+        "a new network namespace has only loopback: {out}"
+    );
 }
 
 #[test]
@@ -25,7 +40,10 @@ fn cgroup_namespace_root_is_the_container_cgroup() {
     let rt = Runtime::new();
     let out = rt.output_of(&Bundle::sh("cat /proc/self/cgroup"));
     for line in out.lines() {
-        assert!(line.ends_with(":/"), "cgroup namespace root must be the container's cgroup: {out}");
+        assert!(
+            line.ends_with(":/"),
+            "cgroup namespace root must be the container's cgroup: {out}"
+        );
     }
 }
 
@@ -47,10 +65,21 @@ fn joins_namespaces_by_path() {
     let id = unique("nsowner");
     rt.create(&first, &id);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let target_net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap().display().to_string();
-    let target_uts = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap().display().to_string();
-    let target_pid = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap().display().to_string();
-    let mut b = Bundle::sh("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; hostname");
+    let target_net = std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .display()
+        .to_string();
+    let target_uts = std::fs::read_link(format!("/proc/{pid}/ns/uts"))
+        .unwrap()
+        .display()
+        .to_string();
+    let target_pid = std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .unwrap()
+        .display()
+        .to_string();
+    let mut b = Bundle::sh(
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; hostname",
+    );
     b.edit(|c| {
         c["hostname"] = json!(null);
         c["linux"]["namespaces"] = json!([
@@ -61,32 +90,52 @@ fn joins_namespaces_by_path() {
         ]);
     });
     let out = rt.output_of(&b);
-    assert_eq!(out, format!("{target_net}\n{target_uts}\n{target_pid}\nrrun\n"));
+    assert_eq!(
+        out,
+        format!("{target_net}\n{target_uts}\n{target_pid}\nrrun\n")
+    );
     rt.ok(&["delete", "-f", &id]);
 }
 
 #[test]
 fn user_namespace_with_mappings() {
     let rt = Runtime::new();
-    let mut b = Bundle::sh("id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /tmp/owned; touch /tmp/made");
+    let mut b = Bundle::sh(
+        "id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /tmp/owned; touch /tmp/made",
+    );
     std::fs::create_dir_all(b.rootfs().join("tmp")).unwrap();
     std::fs::write(b.rootfs().join("tmp/owned"), "").unwrap();
     std::os::unix::fs::chown(b.rootfs().join("tmp/owned"), Some(100000), Some(100000)).unwrap();
     std::os::unix::fs::chown(b.rootfs().join("tmp"), Some(100000), Some(100000)).unwrap();
     b.edit(|c| {
         c["root"]["readonly"] = json!(false);
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     });
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     assert_eq!(lines[0], "0");
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
-    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
     assert_eq!(lines[3], "0", "host uid 100000 is root inside");
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(b.rootfs().join("tmp/made")).unwrap().uid(), 100000, "files made inside belong to the mapped uid");
+    assert_eq!(
+        std::fs::metadata(b.rootfs().join("tmp/made"))
+            .unwrap()
+            .uid(),
+        100000,
+        "files made inside belong to the mapped uid"
+    );
 }
 
 #[test]
@@ -94,10 +143,22 @@ fn time_namespace_offsets() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("cut -d. -f1 /proc/uptime");
     b.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
         c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 365, "nanosecs": 0}});
     });
     let inside: u64 = rt.output_of(&b).trim().parse().unwrap();
-    let host: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!(inside >= 86400 * 365 + host as u64 - 5, "uptime inside {inside} vs host {host}");
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        inside >= 86400 * 365 + host as u64 - 5,
+        "uptime inside {inside} vs host {host}"
+    );
 }

@@ -8,7 +8,9 @@ use std::process::Stdio;
 fn user_and_groups_are_applied() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("id -u; id -g; id -G");
-    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 1002]}));
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 1002]})
+    });
     assert_eq!(rt.output_of(&b), "1000\n1001\n1001 5 1002\n");
 }
 
@@ -77,7 +79,10 @@ fn preserve_fds_passes_extra_fds() {
     let file = std::fs::File::open(dir.path().join("f")).unwrap();
     let id = unique("fds");
     let mut cmd = rt.cmd();
-    cmd.args(["run", "--preserve-fds", "1", "--bundle"]).arg(b.path()).arg(&id).stdin(Stdio::null());
+    cmd.args(["run", "--preserve-fds", "1", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null());
     let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
     // SAFETY: dup2 and fcntl in the child between fork and exec is async-signal-safe.
     unsafe {
@@ -90,8 +95,15 @@ fn preserve_fds_passes_extra_fds() {
         });
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "passed through fd 3\n0 1 2 3 4 ");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "passed through fd 3\n0 1 2 3 4 "
+    );
 }
 
 #[test]
@@ -101,6 +113,9 @@ fn missing_executable_fails_at_create_with_clear_error() {
     let id = unique("noexe");
     let before = HostSnapshot::take();
     let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert!(err.contains("exec: \"no-such-command\": executable file not found in $PATH"), "{err}");
+    assert!(
+        err.contains("exec: \"no-such-command\": executable file not found in $PATH"),
+        "{err}"
+    );
     assert_no_leftovers(&rt, &id, &before);
 }

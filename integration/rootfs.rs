@@ -8,18 +8,37 @@ use serde_json::json;
 fn default_mounts_are_in_place() {
     let rt = Runtime::new();
     let out = rt.output_of(&Bundle::sh("cat /proc/self/mountinfo"));
-    let find = |dest: &str| out.lines().find(|l| l.split(' ').nth(4) == Some(dest)).unwrap_or_else(|| panic!("{dest} not mounted:\n{out}")).to_string();
-    assert!(find("/").contains(" ro,"), "root is read-only: {}", find("/"));
+    let find = |dest: &str| {
+        out.lines()
+            .find(|l| l.split(' ').nth(4) == Some(dest))
+            .unwrap_or_else(|| panic!("{dest} not mounted:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        find("/").contains(" ro,"),
+        "root is read-only: {}",
+        find("/")
+    );
     assert!(find("/proc").contains(" - proc "));
     assert!(find("/dev").contains(" - tmpfs ") && find("/dev").contains("nosuid"));
     assert!(find("/dev/pts").contains(" - devpts "));
     let shm = find("/dev/shm");
-    assert!(shm.contains("nosuid,nodev,noexec") && shm.contains("size=65536k"), "{shm}");
+    assert!(
+        shm.contains("nosuid,nodev,noexec") && shm.contains("size=65536k"),
+        "{shm}"
+    );
     assert!(find("/dev/mqueue").contains(" - mqueue "));
     assert!(find("/sys").contains(" ro,") && find("/sys").contains(" - sysfs "));
-    assert!(out.lines().any(|l| l.split(' ').nth(4).is_some_and(|d| d.starts_with("/sys/fs/cgroup"))));
+    assert!(out.lines().any(|l| {
+        l.split(' ')
+            .nth(4)
+            .is_some_and(|d| d.starts_with("/sys/fs/cgroup"))
+    }));
     // Nothing of the host's mount table is visible.
-    assert!(!out.contains("/work"), "host mounts leak into the container:\n{out}");
+    assert!(
+        !out.contains("/work"),
+        "host mounts leak into the container:\n{out}"
+    );
 }
 
 #[test]
@@ -28,7 +47,10 @@ fn root_is_the_rootfs_and_readonly() {
     let b = Bundle::sh("ls /; touch /newfile 2>&1; echo rc=$?");
     let out = rt.output_of(&b);
     assert!(out.contains("bin\n") && out.contains("proc\n"), "{out}");
-    assert!(out.contains("Read-only file system") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("rc=1"),
+        "{out}"
+    );
     assert!(!b.rootfs().join("newfile").exists());
 }
 
@@ -38,23 +60,37 @@ fn writable_root_when_not_readonly() {
     let mut b = Bundle::sh("echo data > /written && cat /written");
     b.edit(|c| c["root"]["readonly"] = json!(false));
     assert_eq!(rt.output_of(&b), "data\n");
-    assert_eq!(std::fs::read_to_string(b.rootfs().join("written")).unwrap(), "data\n");
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("written")).unwrap(),
+        "data\n"
+    );
 }
 
 #[test]
 fn masked_and_readonly_paths() {
     let rt = Runtime::new();
     // Masked files differ between kernels: use the first of the default list this one has.
-    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
-    assert!(std::fs::read(masked).map(|d| !d.is_empty()).unwrap_or(true), "{masked} has content on the host");
-    let mut b = Bundle::sh(&format!("wc -c < {masked}; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1; echo rc=$?"));
+    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
+    assert!(
+        std::fs::read(masked).map(|d| !d.is_empty()).unwrap_or(true),
+        "{masked} has content on the host"
+    );
+    let mut b = Bundle::sh(&format!(
+        "wc -c < {masked}; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1; echo rc=$?"
+    ));
     b.edit(|c| c["root"]["readonly"] = json!(false));
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0].trim(), "0", "masked {masked} reads empty: {out}");
     assert_eq!(lines[1].trim(), "0", "masked directory is empty: {out}");
     assert!(out.contains("Read-only file system"), "{out}");
-    assert!(!out.contains("rc=0"), "writes to read-only paths must fail: {out}");
+    assert!(
+        !out.contains("rc=0"),
+        "writes to read-only paths must fail: {out}"
+    );
 }
 
 #[test]
@@ -62,7 +98,9 @@ fn bind_mounts_tmpfs_options_and_relative_sources() {
     let rt = Runtime::new();
     let host = TempDir::new("rrun-bind-src");
     std::fs::write(host.path().join("hello.txt"), "from the host\n").unwrap();
-    let mut b = Bundle::sh("cat /data/hello.txt; touch /data/x 2>&1 | grep -c Read-only; cat /rel/file; grep ' /scratch ' /proc/self/mountinfo");
+    let mut b = Bundle::sh(
+        "cat /data/hello.txt; touch /data/x 2>&1 | grep -c Read-only; cat /rel/file; grep ' /scratch ' /proc/self/mountinfo",
+    );
     std::fs::create_dir_all(b.path().join("reldir")).unwrap();
     std::fs::write(b.path().join("reldir/file"), "relative to bundle\n").unwrap();
     b.edit(|c| {
@@ -76,14 +114,21 @@ fn bind_mounts_tmpfs_options_and_relative_sources() {
     assert_eq!(lines[0], "from the host");
     assert_eq!(lines[1], "1", "ro bind mount refuses writes: {out}");
     assert_eq!(lines[2], "relative to bundle");
-    assert!(lines[3].contains("size=1024k") && lines[3].contains("mode=700") && lines[3].contains("nosuid"), "{out}");
+    assert!(
+        lines[3].contains("size=1024k")
+            && lines[3].contains("mode=700")
+            && lines[3].contains("nosuid"),
+        "{out}"
+    );
     assert!(!host.path().join("x").exists());
 }
 
 #[test]
 fn devices_default_and_from_config() {
     let rt = Runtime::new();
-    let mut b = Bundle::sh("stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/mydev; readlink /dev/fd; readlink /dev/ptmx; readlink /dev/stdin; echo hi > /dev/null && echo null-ok");
+    let mut b = Bundle::sh(
+        "stat -c '%n %F %t:%T %a' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/mydev; readlink /dev/fd; readlink /dev/ptmx; readlink /dev/stdin; echo hi > /dev/null && echo null-ok",
+    );
     b.edit(|c| c["linux"]["devices"] = json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 0, "gid": 0}]));
     let out = rt.output_of(&b);
     for expect in [
@@ -104,7 +149,9 @@ fn devices_default_and_from_config() {
 #[test]
 fn mount_destination_symlink_cannot_escape_rootfs() {
     let rt = Runtime::new();
-    let mut b = Bundle::sh("cat /proc/self/mountinfo | grep -c escape-marker; ls /etc/escape-marker-dir 2>/dev/null | wc -l");
+    let mut b = Bundle::sh(
+        "cat /proc/self/mountinfo | grep -c escape-marker; ls /etc/escape-marker-dir 2>/dev/null | wc -l",
+    );
     // /evil -> / on the host would put the tmpfs on the host's /etc if followed.
     std::os::unix::fs::symlink("/etc", b.rootfs().join("evil")).unwrap();
     std::os::unix::fs::symlink("../../../../..", b.rootfs().join("up")).unwrap();
@@ -115,9 +162,19 @@ fn mount_destination_symlink_cannot_escape_rootfs() {
     });
     let before = HostSnapshot::take();
     let out = rt.output_of(&b);
-    assert_eq!(out.lines().next(), Some("2"), "both mounts exist inside the container: {out}");
-    assert!(!std::path::Path::new("/etc/escape-marker-dir").exists(), "mount point created on the host");
-    assert!(b.rootfs().join("etc/escape-marker-dir").is_dir(), "resolved inside the rootfs instead");
+    assert_eq!(
+        out.lines().next(),
+        Some("2"),
+        "both mounts exist inside the container: {out}"
+    );
+    assert!(
+        !std::path::Path::new("/etc/escape-marker-dir").exists(),
+        "mount point created on the host"
+    );
+    assert!(
+        b.rootfs().join("etc/escape-marker-dir").is_dir(),
+        "resolved inside the rootfs instead"
+    );
     assert!(b.rootfs().join("tmp/escape-marker-2").is_dir());
     assert_eq!(HostSnapshot::take(), before);
 }
@@ -127,8 +184,19 @@ fn no_pivot_runs_too() {
     let rt = Runtime::new();
     let b = Bundle::sh("ls / | head -1; cat /proc/self/mountinfo | wc -l");
     let id = unique("nopivot");
-    let out = rt.cmd().args(["run", "--no-pivot", "--bundle"]).arg(b.path()).arg(&id).stdin(std::process::Stdio::null()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rt
+        .cmd()
+        .args(["run", "--no-pivot", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("bin\n"));
 }
 

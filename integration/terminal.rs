@@ -12,7 +12,13 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (OwnedFd, String) {
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
     let n = msg.bytes;
     let mut fd = None;
     for c in msg.cmsgs().unwrap() {
@@ -23,7 +29,10 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (OwnedFd, String) {
     drop(msg);
     let name = String::from_utf8_lossy(&buf[..n]).into_owned();
     // SAFETY: the fd was just received and is owned by nothing else.
-    (unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) }, name)
+    (
+        unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) },
+        name,
+    )
 }
 
 #[test]
@@ -44,7 +53,14 @@ fn console_socket_receives_pty_master() {
     });
     let status = rt
         .cmd()
-        .args(["create", "--console-socket", sock_path.to_str().unwrap(), "--bundle", b.path().to_str().unwrap(), &id])
+        .args([
+            "create",
+            "--console-socket",
+            sock_path.to_str().unwrap(),
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -52,7 +68,10 @@ fn console_socket_receives_pty_master() {
         .unwrap();
     assert!(status.success());
     let (master, name) = receiver.join().unwrap();
-    assert!(name.starts_with("/dev/pts/"), "payload is the pty name: {name}");
+    assert!(
+        name.starts_with("/dev/pts/"),
+        "payload is the pty name: {name}"
+    );
     rt.ok(&["start", &id]);
     let mut file = std::fs::File::from(master);
     let mut text = String::new();
@@ -78,7 +97,10 @@ fn run_in_foreground_holds_the_terminal_itself() {
     b.edit(|c| c["process"]["terminal"] = json!(true));
     let (out, err, code) = rt.run_bundle(&b);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("/dev/pts/0") && out.contains("done"), "{out:?}");
+    assert!(
+        out.contains("/dev/pts/0") && out.contains("done"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod container;
+mod hooks;
 mod init;
 mod logging;
 mod namespaces;

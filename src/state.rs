@@ -33,6 +33,9 @@ pub struct ContainerRecord {
     pub cgroup_paths: Vec<PathBuf>,
     #[serde(default)]
     pub oci_version: String,
+    /// The hooks of config.json: poststart and poststop run after create has returned.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Validates a container id as runc does: letters, digits, `_ + - .`; not `.` or `..`.

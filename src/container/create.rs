@@ -147,6 +147,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                     preserve_fds: opts.preserve_fds,
                     cgroup_paths: &cgroup_paths,
                     keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+                    // In the init, before pivot_root, /proc is still the host's: it tells the
+                    // init's host pid, which the createContainer/startContainer hooks must get.
+                    hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), &bundle, spec),
                 })
             }
             CloneResult::Parent(pid) => pid,
@@ -166,13 +169,29 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     rollback.cgroup = Some(cgroup);
     parent_end.send(&Message::Go)?;
 
-    match parent_end.recv()? {
-        Some(Message::Ready) => {}
-        Some(Message::Failed { message }) => bail!("{message}"),
-        _ => bail!(
-            "container init exited before the container was built ({})",
-            reap_status(pid)
-        ),
+    loop {
+        match parent_end.recv()? {
+            Some(Message::Ready) => break,
+            Some(Message::RunCreateHooks) => {
+                let state = hook_state(&opts.id, "creating", pid, &bundle, spec);
+                if let Some(hooks) = spec.hooks() {
+                    #[allow(deprecated)]
+                    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
+                    crate::hooks::run_all("prestart", prestart, &state)?;
+                    crate::hooks::run_all(
+                        "createRuntime",
+                        hooks.create_runtime().as_deref().unwrap_or(&[]),
+                        &state,
+                    )?;
+                }
+                parent_end.send(&Message::HooksDone)?;
+            }
+            Some(Message::Failed { message }) => bail!("{message}"),
+            _ => bail!(
+                "container init exited before the container was built ({})",
+                reap_status(pid)
+            ),
+        }
     }
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_fd(sock.as_raw_fd())?),
@@ -192,6 +211,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup_paths,
         oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
     };
     state::save_record(&dir, &record)?;
     if let Some(p) = &opts.pid_file {
@@ -232,4 +252,30 @@ fn reap_status(pid: i32) -> String {
         Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
         other => format!("{other:?}"),
     }
+}
+
+fn hook_state(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &config::Bundle,
+    spec: &oci_spec::runtime::Spec,
+) -> String {
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    crate::hooks::state_json(
+        id,
+        status,
+        pid,
+        &bundle.dir.display().to_string(),
+        &annotations,
+        spec.version(),
+    )
+}
+
+/// The calling process's pid as the host's /proc sees it.
+fn host_pid_of_self() -> i32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
 }

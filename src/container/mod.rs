@@ -105,7 +105,7 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
     };
     signal_all(record, libc::SIGKILL)?;
     if let Some(fd) = pidfd {
-        wait_pidfd(&fd, Duration::from_secs(10));
+        let _ = wait_pidfd(&fd, Duration::from_secs(10));
     }
     let driver = cgroups::from_paths(record.cgroup_paths.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -131,18 +131,30 @@ fn thaw(record: &ContainerRecord) {
     }
 }
 
-fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) {
+/// Waits until the process behind `fd` exits; false if it still runs after `timeout`.
+pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
-    let _ = poll(&mut fds, ms);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => return false,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Removes everything the container owns: its processes, cgroups and state directory.
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
     cgroups::from_paths(c.record.cgroup_paths.clone()).destroy()?;
+    run_record_hooks(&c.record, "poststop", "stopped");
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
 }
 
@@ -204,5 +216,30 @@ pub fn start(c: &LockedContainer) -> Result<()> {
         })?;
     f.write_all(b"0")
         .map_err(|e| anyhow!("writing {}: {e}", fifo.display()))?;
-    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
+    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+    run_record_hooks(&c.record, "poststart", "running");
+    Ok(())
+}
+
+/// Runs the poststart or poststop hooks recorded at create; failures are warnings.
+fn run_record_hooks(r: &ContainerRecord, kind: &str, status: &str) {
+    let Some(hooks) = &r.hooks else { return };
+    let list = if kind == "poststart" {
+        hooks.poststart()
+    } else {
+        hooks.poststop()
+    };
+    let Some(list) = list.as_deref().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    let pid = if status == "stopped" { 0 } else { r.pid };
+    let state = crate::hooks::state_json(
+        &r.id,
+        status,
+        pid,
+        &r.bundle,
+        &r.annotations,
+        &r.oci_version,
+    );
+    crate::hooks::run_all_warn(kind, list, &state);
 }

@@ -7,7 +7,10 @@
 //!  rrun (parent)                              init (child)
 //!  clone() ─────────────────────────────────▶ waits for "go"
 //!  uid/gid maps, oom_score_adj, cgroup
-//!  "go" ────────────────────────────────────▶ joins namespaces, mounts, pivot_root,
+//!  "go" ────────────────────────────────────▶ joins namespaces, mounts
+//!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
+//!  prestart + createRuntime hooks
+//!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
 //!                                             console, protections, user, capabilities
 //!       ◀──────────────────────────────────── "ready"  or  "failed" + message
 //!  state.json, pid file
@@ -33,6 +36,11 @@ pub enum Message {
     Failed { message: String },
     /// Parent → init: the state is saved; the container officially exists.
     Created,
+    /// Init → parent: mounts are done, pivot_root is next: run prestart and createRuntime
+    /// hooks now (sent only when the config has some).
+    RunCreateHooks,
+    /// Parent → init: those hooks succeeded.
+    HooksDone,
 }
 
 pub struct Channel {

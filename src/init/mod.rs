@@ -29,6 +29,8 @@ pub struct InitArgs<'a> {
     pub cgroup_paths: &'a [PathBuf],
     /// Name of the fresh session keyring, unless `--no-new-keyring`.
     pub keyring: Option<String>,
+    /// The state JSON for createContainer and startContainer hooks.
+    pub hook_state: String,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -53,6 +55,13 @@ pub fn run(args: InitArgs) -> ! {
     }
     drop(args.channel);
     wait_for_start(&prepared.fifo);
+    if let Some(hooks) = args.spec.hooks() {
+        let start_hooks = hooks.start_container().as_deref().unwrap_or(&[]);
+        if let Err(e) = crate::hooks::run_all("startContainer", start_hooks, &args.hook_state) {
+            eprintln!("rrun: {e:#}");
+            crate::syscalls::exit_immediately(1);
+        }
+    }
     exec(prepared, args.preserve_fds)
 }
 
@@ -76,8 +85,12 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         .ok_or_else(|| anyhow!("process: must be set"))?;
     // Opened now, while the state directory is reachable and we are still
     // the host's root (before becoming the user namespace's root); O_RDWR never blocks.
-    let fifo = nix::fcntl::open(a.fifo, nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
+    let fifo = nix::fcntl::open(
+        a.fifo,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     if a.namespaces.new_user {
         // Become the namespace's root, so files we create belong to the container's root.
         crate::syscalls::set_ids(0, 0, &[])
@@ -100,6 +113,25 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         cgroup_paths: a.cgroup_paths,
     };
     rootfs::prepare(&plan)?;
+    if let Some(hooks) = spec.hooks() {
+        let has =
+            |h: &Option<Vec<oci_spec::runtime::Hook>>| h.as_ref().is_some_and(|v| !v.is_empty());
+        #[allow(deprecated)]
+        let parent_hooks = has(hooks.prestart()) || has(hooks.create_runtime());
+        if parent_hooks {
+            a.channel.send(&Message::RunCreateHooks)?;
+            match a.channel.recv()? {
+                Some(Message::HooksDone) => {}
+                _ => crate::syscalls::exit_immediately(1),
+            }
+        }
+        // Inside the container's mount namespace, before pivot_root, as the spec says.
+        crate::hooks::run_all(
+            "createContainer",
+            hooks.create_container().as_deref().unwrap_or(&[]),
+            &a.hook_state,
+        )?;
+    }
     rootfs::pivot(a.rootfs, a.no_pivot)?;
     write_sysctls(spec)?;
     if process.terminal().unwrap_or(false) {
