@@ -26,7 +26,6 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (OwnedFd, String) {
             fd = Some(fds[0]);
         }
     }
-    drop(msg);
     let name = String::from_utf8_lossy(&buf[..n]).into_owned();
     // SAFETY: the fd was just received and is owned by nothing else.
     (
