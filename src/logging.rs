@@ -79,8 +79,10 @@ pub fn warn(msg: &str) {
     write("warning", msg, true);
 }
 
+/// Debug lines carry a timestamp, so `--debug` shows where create's time goes.
 pub fn debug(msg: &str) {
     if debug_enabled() {
+        let msg = &format!("[{}] {msg}", rfc3339_now());
         write("debug", msg, LOGGER.get().is_some_and(|l| l.file.is_none()));
     }
 }

@@ -8,7 +8,10 @@ pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
     for id in store.ids().context("list")? {
         // A container deleted while we list is simply not shown.
         if let Ok(c) = store.open(&id) {
-            states.push(container::oci_state(&c));
+            let mut s = container::oci_state(&c);
+            // runc's list names the owner of the state directory.
+            s.owner = owner_name(&c.dir);
+            states.push(s);
         }
     }
     if a.quiet {
@@ -58,4 +61,16 @@ fn table(states: &[container::OciState]) -> String {
         out.push('\n');
     }
     out
+}
+
+fn owner_name(dir: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else { return String::new() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[0].to_string())
+        .unwrap_or_else(|| format!("#{uid}"))
 }

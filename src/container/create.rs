@@ -157,6 +157,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);
+    crate::logging::debug(&format!("create {}: cloned init {pid} with flags {:#x}", opts.id, clone_flags));
 
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -167,6 +168,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     cgroup.enter(pid)?;
     rollback.cgroup = Some(cgroup);
+    crate::logging::debug(&format!("create {}: init {pid} joined its cgroups, building the container", opts.id));
     parent_end.send(&Message::Go)?;
 
     loop {
@@ -213,6 +215,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
     };
+    crate::logging::debug(&format!("create {}: container built", opts.id));
     state::save_record(&dir, &record)?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, pid)?;
