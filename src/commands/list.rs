@@ -65,7 +65,9 @@ fn table(states: &[container::OciState]) -> String {
 
 fn owner_name(dir: &std::path::Path) -> String {
     use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else { return String::new() };
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+        return String::new();
+    };
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()

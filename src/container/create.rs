@@ -157,7 +157,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);
-    crate::logging::debug(&format!("create {}: cloned init {pid} with flags {:#x}", opts.id, clone_flags));
+    crate::logging::debug(&format!(
+        "create {}: cloned init {pid} with flags {:#x}",
+        opts.id, clone_flags
+    ));
 
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -168,7 +171,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     cgroup.enter(pid)?;
     rollback.cgroup = Some(cgroup);
-    crate::logging::debug(&format!("create {}: init {pid} joined its cgroups, building the container", opts.id));
+    crate::logging::debug(&format!(
+        "create {}: init {pid} joined its cgroups, building the container",
+        opts.id
+    ));
     parent_end.send(&Message::Go)?;
 
     loop {
