@@ -163,3 +163,18 @@ fn bad_flags_and_signals() {
     assert_eq!(rt.state(&id)["status"], "created");
     rt.ok(&["delete", &id]);
 }
+
+#[test]
+fn force_delete_removes_what_a_killed_create_left() {
+    let rt = Runtime::new();
+    let id = unique("halfmade");
+    // A create killed before it saved the state leaves only its directory and fifo.
+    std::fs::create_dir_all(rt.state_dir(&id)).unwrap();
+    std::fs::write(rt.state_dir(&id).join("exec.fifo"), "").unwrap();
+    assert!(rt.fails(&["state", &id]).contains("does not exist"));
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!rt.state_dir(&id).exists());
+    let b = Bundle::sh("true");
+    rt.create(&b, &id);
+    rt.ok(&["delete", &id]);
+}

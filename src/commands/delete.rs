@@ -7,7 +7,15 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
     let c = match store.open(&a.id) {
         Ok(c) => c,
         // runc: deleting a container that does not exist with --force is not an error.
-        Err(_) if a.force && crate::state::validate_id(&a.id).is_ok() => return Ok(()),
+        // A directory without a state file is what a create killed half-way leaves.
+        Err(_) if a.force && crate::state::validate_id(&a.id).is_ok() => {
+            let dir = store.dir(&a.id);
+            if dir.is_dir() && !dir.join(crate::state::STATE_FILE).exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("delete: removing {}", dir.display()))?;
+            }
+            return Ok(());
+        }
         Err(e) => return Err(e).context("delete"),
     };
     let status = container::status(&c);
