@@ -13,9 +13,12 @@ all: build
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
 
-# busybox-static is what the test bundles and the demo are made of.
+# busybox-static is what the test bundles and the demo are made of; gcc builds the static
+# syscall probe of the security tests; containers-common has the engines' seccomp profile.
+TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common
 deps:
-	@dpkg -s busybox-static >/dev/null 2>&1 || { apt-get update -qq && $(APT) busybox-static; }
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
 build: toolchain
 	$(CARGO) build --release

@@ -7,4 +7,5 @@ mod lifecycle;
 mod namespaces;
 mod process;
 mod rootfs;
+mod security;
 mod terminal;

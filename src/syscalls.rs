@@ -253,3 +253,38 @@ pub fn borrow_fd(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
     // owned by the caller's frame for the duration of the write).
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): installs a BPF program; with the NEW_LISTENER flag
+/// the kernel returns the notification fd.
+pub fn seccomp_set_filter(
+    program: &[crate::seccomp::bpf::SockFilter],
+    flags: u32,
+) -> io::Result<Option<OwnedFd>> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const crate::seccomp::bpf::SockFilter,
+    }
+    const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    let prog = SockFprog {
+        len: program.len() as u16,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: `prog` points to `program`, which outlives the call; the kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as libc::c_ulong,
+            &prog as *const SockFprog,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & crate::seccomp::FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER the return value is a new fd owned by nobody else.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as RawFd) }));
+    }
+    Ok(None)
+}

@@ -94,6 +94,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     {
         bail!("linux.namespaces: a mount namespace is required");
     }
+    // Compiled before anything is made, so a bad profile fails the create cleanly.
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some((crate::seccomp::compile(s)?, s)),
+        None => None,
+    };
     let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cgroup = cgroups::for_container(cgroups_path.as_deref(), &opts.id)?;
     let cgroup_paths = cgroup.paths();
@@ -127,6 +132,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             _ => (None, None),
         };
 
+    let seccomp_listener = match &seccomp {
+        Some((filter, s)) if filter.uses_notify => {
+            Some(connect_seccomp_listener(s, &opts.id, &bundle, spec)?)
+        }
+        _ => None,
+    };
     let (parent_end, child_end) = handshake::pair()?;
     namespaces::parent_prepare(&ns_plan, spec)?;
     let clone_flags = ns_plan.clone_flags.bits();
@@ -150,6 +161,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                     // In the init, before pivot_root, /proc is still the host's: it tells the
                     // init's host pid, which the createContainer/startContainer hooks must get.
                     hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), &bundle, spec),
+                    seccomp: seccomp.as_ref().map(|(f, _)| f),
+                    seccomp_listener: seccomp_listener.map(|(sock, mut message)| {
+                        let pid = host_pid_of_self();
+                        message["pid"] = pid.into();
+                        message["state"]["pid"] = pid.into();
+                        (sock, message.to_string())
+                    }),
                 })
             }
             CloneResult::Parent(pid) => pid,
@@ -287,4 +305,34 @@ fn host_pid_of_self() -> i32 {
         .ok()
         .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
         .unwrap_or(0)
+}
+
+/// Connects to `linux.seccomp.listenerPath` now, while the host's filesystem is in view;
+/// the listener fd is sent over it just before exec, with runc's message: the container
+/// process state, `listenerMetadata`, and the fd named `seccompFd`.
+fn connect_seccomp_listener(
+    s: &oci_spec::runtime::LinuxSeccomp,
+    id: &str,
+    bundle: &config::Bundle,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<(OwnedFd, serde_json::Value)> {
+    let Some(path) = s.listener_path() else {
+        bail!("linux.seccomp.listenerPath: must be set when an action is SCMP_ACT_NOTIFY")
+    };
+    let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+        anyhow!(
+            "linux.seccomp.listenerPath: connecting to {}: {e}",
+            path.display()
+        )
+    })?;
+    let state: serde_json::Value =
+        serde_json::from_str(&hook_state(id, "creating", 0, bundle, spec))?;
+    let message = serde_json::json!({
+        "ociVersion": spec.version(),
+        "fds": ["seccompFd"],
+        "pid": 0,
+        "metadata": s.listener_metadata().clone().unwrap_or_default(),
+        "state": state,
+    });
+    Ok((OwnedFd::from(stream), message))
 }

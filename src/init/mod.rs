@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow};
 use handshake::{Channel, Message};
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Everything init needs; it lives in the memory init inherited from the parent.
@@ -31,6 +31,10 @@ pub struct InitArgs<'a> {
     pub keyring: Option<String>,
     /// The state JSON for createContainer and startContainer hooks.
     pub hook_state: String,
+    /// The compiled `linux.seccomp` filter, if any.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The socket connected to `listenerPath`, and the message sent with the listener fd.
+    pub seccomp_listener: Option<(OwnedFd, String)>,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -53,7 +57,6 @@ pub fn run(args: InitArgs) -> ! {
         Ok(Some(Message::Created)) => {}
         _ => crate::syscalls::exit_immediately(1),
     }
-    drop(args.channel);
     wait_for_start(&prepared.fifo);
     if let Some(hooks) = args.spec.hooks() {
         let start_hooks = hooks.start_container().as_deref().unwrap_or(&[]);
@@ -62,7 +65,7 @@ pub fn run(args: InitArgs) -> ! {
             crate::syscalls::exit_immediately(1);
         }
     }
-    exec(prepared, args.preserve_fds)
+    exec(prepared, &args)
 }
 
 /// What setup leaves for the last steps.
@@ -71,6 +74,8 @@ struct Prepared {
     exe: CString,
     argv: Vec<CString>,
     env: Vec<CString>,
+    caps: Option<capabilities::CapabilityPlan>,
+    no_new_privs: bool,
 }
 
 fn setup(a: &InitArgs) -> Result<Prepared> {
@@ -162,12 +167,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if let Some(c) = &caps {
         c.apply_bounding()?;
     }
+    // Keep the permitted set across the switch of user: seccomp may still need
+    // CAP_SYS_ADMIN, and the final sets are applied just before exec.
     crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
     process::switch_user(process)?;
-    if let Some(c) = &caps {
-        c.apply_rest()?;
-    }
-    crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let env = process::environment(process);
@@ -178,6 +181,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         exe: process::path_cstring(&exe)?,
         argv: process::cstrings(&args)?,
         env: process::cstrings(&env)?,
+        caps,
+        no_new_privs: process.no_new_privileges().unwrap_or(false),
     })
 }
 
@@ -213,15 +218,42 @@ fn wait_for_start(fifo: &OwnedFd) {
     }
 }
 
-fn exec(p: Prepared, preserve_fds: u32) -> ! {
+fn exec(p: Prepared, a: &InitArgs) -> ! {
     // Nothing of rrun's may reach the container: every fd past stdio and the preserved
     // ones closes on exec (CVE-2024-21626 was a leaked fd).
-    let _ = crate::syscalls::cloexec_from(3 + preserve_fds);
-    drop(p.fifo);
+    let _ = crate::syscalls::cloexec_from(3 + a.preserve_fds);
     reset_signals();
+    if let Err(e) = finalize_privileges(&p, a) {
+        eprintln!("rrun: {e:#}");
+        crate::syscalls::exit_immediately(1);
+    }
     let err = crate::syscalls::execve(&p.exe, &p.argv, &p.env);
     eprintln!("rrun: exec {:?}: {err}", p.exe);
     crate::syscalls::exit_immediately(127)
+}
+
+/// The last steps before exec, as late as they can be so that they never block rrun's own
+/// work: the seccomp filter (while CAP_SYS_ADMIN or no_new_privs still allows loading it),
+/// the notify listener handed over, then the final capability sets.
+fn finalize_privileges(p: &Prepared, a: &InitArgs) -> Result<()> {
+    if let Some(filter) = a.seccomp {
+        if !p.no_new_privs {
+            let _ = caps::raise(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_ADMIN,
+            );
+        }
+        let listener = crate::seccomp::install(filter)?;
+        if let (Some(listener), Some((sock, message))) = (listener, &a.seccomp_listener) {
+            crate::tty::send_fd(sock.as_raw_fd(), listener.as_raw_fd(), message)
+                .map_err(|e| anyhow!("linux.seccomp.listenerPath: {e:#}"))?;
+        }
+    }
+    if let Some(c) = &p.caps {
+        c.apply_rest()?;
+    }
+    crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))
 }
 
 /// The process starts with default dispositions and nothing blocked: rrun ignores SIGPIPE

@@ -1,0 +1,260 @@
+//! Seccomp and capabilities, checked from inside the container with a static probe.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+
+/// The probe (integration/probe.c) built once, statically, so it runs in a busybox rootfs.
+fn probe_binary() -> &'static std::path::Path {
+    static PROBE: OnceLock<std::path::PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("rrun-probe-{}", std::process::id()));
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/integration/probe.c");
+        let status = std::process::Command::new("gcc")
+            .args(["-static", "-no-pie", "-O1", "-o"])
+            .arg(&out)
+            .arg(src)
+            .status()
+            .expect("gcc is needed for the probe");
+        assert!(status.success(), "building the probe failed");
+        out
+    })
+}
+
+fn probe_bundle(tests: &[&str]) -> Bundle {
+    let mut args = vec!["/bin/probe"];
+    args.extend_from_slice(tests);
+    let mut b = Bundle::new(&args);
+    std::fs::copy(probe_binary(), b.rootfs().join("bin/probe")).unwrap();
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    b
+}
+
+fn results(out: &str) -> std::collections::HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn seccomp_errno_rule_applies_to_native_and_compat_syscalls() {
+    let rt = Runtime::new();
+    let mut b = probe_bundle(&["mkdir", "i386-mkdir", "getpid"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+        })
+    });
+    let r = results(&rt.output_of(&b));
+    assert_eq!(r["mkdir"], "EACCES");
+    assert_eq!(
+        r["i386-mkdir"], "EACCES",
+        "the i386 ABI gets the profile's answer too"
+    );
+    assert_eq!(r["getpid"], "0");
+    assert!(!b.rootfs().join("tmp/probe-i386").exists());
+}
+
+#[test]
+fn seccomp_compat_syscall_without_its_arch_is_killed_not_allowed() {
+    let rt = Runtime::new();
+    let mut b = probe_bundle(&["mkdir", "i386-mkdir"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        })
+    });
+    let (out, _, code) = rt.run_bundle(&b);
+    assert_eq!(results(&out)["mkdir"], "EPERM");
+    assert_eq!(
+        code,
+        128 + libc::SIGSYS,
+        "an i386 syscall on an x86_64-only filter kills"
+    );
+    assert!(!b.rootfs().join("tmp/probe-i386").exists());
+}
+
+#[test]
+fn seccomp_args_kill_action_and_filter_without_no_new_privileges() {
+    let rt = Runtime::new();
+    let mut b = probe_bundle(&["personality-ok", "getpid", "personality-bad"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_KILL_PROCESS",
+                          "args": [{"index": 0, "value": 0xffff_ffffu64, "valueTwo": 0x0040000, "op": "SCMP_CMP_MASKED_EQ"}]}]
+        })
+    });
+    let (out, err, code) = rt.run_bundle(&b);
+    let r = results(&out);
+    assert_eq!(
+        r.get("personality-ok").map(String::as_str),
+        Some("0"),
+        "{out} {err}"
+    );
+    assert_eq!(r["getpid"], "0");
+    assert!(!r.contains_key("personality-bad"));
+    assert_eq!(code, 128 + libc::SIGSYS);
+}
+
+/// Converts an engine-format profile (Podman's and Docker's, with archMap, includes and
+/// excludes) to `linux.seccomp` for x86_64 and the given capabilities, as the engines do.
+fn engine_profile_to_oci(profile: &Value, caps: &[&str]) -> Value {
+    let mut arches = vec![json!("SCMP_ARCH_X86_64")];
+    for m in profile["archMap"].as_array().unwrap() {
+        if m["architecture"] == "SCMP_ARCH_X86_64" {
+            arches.extend(m["subArchitectures"].as_array().unwrap().iter().cloned());
+        }
+    }
+    let has_all_caps = |v: &Value| {
+        v.as_array()
+            .is_none_or(|l| l.iter().all(|c| caps.contains(&c.as_str().unwrap())))
+    };
+    let has_any_cap = |v: &Value| {
+        v.as_array()
+            .is_some_and(|l| l.iter().any(|c| caps.contains(&c.as_str().unwrap())))
+    };
+    let arch_ok = |inc: &Value, exc: &Value| {
+        inc.as_array()
+            .is_none_or(|l| l.is_empty() || l.iter().any(|a| a == "amd64"))
+            && !exc
+                .as_array()
+                .is_some_and(|l| l.iter().any(|a| a == "amd64"))
+    };
+    let mut syscalls = Vec::new();
+    for s in profile["syscalls"].as_array().unwrap() {
+        let (inc, exc) = (&s["includes"], &s["excludes"]);
+        if !has_all_caps(&inc["caps"])
+            || has_any_cap(&exc["caps"])
+            || !arch_ok(&inc["arches"], &exc["arches"])
+        {
+            continue;
+        }
+        let mut rule = json!({"names": s["names"], "action": s["action"]});
+        if !s["args"].is_null() {
+            rule["args"] = s["args"].clone();
+        }
+        if !s["errnoRet"].is_null() {
+            rule["errnoRet"] = s["errnoRet"].clone();
+        }
+        syscalls.push(rule);
+    }
+    json!({"defaultAction": profile["defaultAction"], "defaultErrnoRet": profile["defaultErrnoRet"], "architectures": arches, "syscalls": syscalls})
+}
+
+#[test]
+fn engine_default_profile_runs_ordinary_work_and_denies_the_rest() {
+    let path = "/usr/share/containers/seccomp.json";
+    let profile: Value = serde_json::from_slice(
+        &std::fs::read(path)
+            .expect("golang-github-containers-common provides the engines' default profile"),
+    )
+    .unwrap();
+    let rt = Runtime::new();
+    let mut b = probe_bundle(&[
+        "getpid",
+        "mkdir",
+        "personality-ok",
+        "personality-bad",
+        "i386-personality-bad",
+        "kcmp",
+        "unshare",
+        "mount",
+    ]);
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    b.edit(|c| c["linux"]["seccomp"] = engine_profile_to_oci(&profile, &caps));
+    let r = results(&rt.output_of(&b));
+    assert_eq!(r["getpid"], "0");
+    assert_eq!(r["mkdir"], "0");
+    assert_eq!(r["personality-ok"], "0");
+    // Not in the allow list: the profile's default errno (ENOSYS), on both ABIs.
+    assert_eq!(r["personality-bad"], "ENOSYS");
+    assert_eq!(r["i386-personality-bad"], "ENOSYS");
+    // Allowed only with CAP_SYS_PTRACE: the excludes rule answers EPERM.
+    assert_eq!(r["kcmp"], "EPERM");
+    // This profile allows unshare and mount; without CAP_SYS_ADMIN the kernel refuses them.
+    assert_eq!(r["unshare"], "EPERM");
+    assert_eq!(r["mount"], "EPERM");
+
+    // A busybox shell does ordinary work under the same profile.
+    let mut sh = Bundle::sh(
+        "echo hi > /tmp/f && cat /tmp/f && ls / | wc -l && ps | wc -l && sleep 0 && echo done",
+    );
+    sh.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["seccomp"] = engine_profile_to_oci(&profile, &caps);
+    });
+    let out = rt.output_of(&sh);
+    assert!(out.starts_with("hi\n") && out.ends_with("done\n"), "{out}");
+}
+
+#[test]
+fn seccomp_notify_listener_receives_the_fd_and_metadata() {
+    use std::os::unix::net::UnixListener;
+    let rt = Runtime::new();
+    let dir = TempDir::new("rrun-notify");
+    let sock = dir.path().join("listener.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut b = probe_bundle(&["getpid"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "meta-data-1",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+    let receiver = std::thread::spawn(move || {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::AsRawFd;
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let got_fd = msg
+            .cmsgs()
+            .unwrap()
+            .any(|c| matches!(c, ControlMessageOwned::ScmRights(ref f) if f.len() == 1));
+        let n = msg.bytes;
+        (got_fd, String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    let out = rt.output_of(&b);
+    assert_eq!(results(&out)["getpid"], "0");
+    let (got_fd, text) = receiver.join().unwrap();
+    assert!(got_fd, "no listener fd came with the message");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["metadata"], "meta-data-1");
+    assert_eq!(v["fds"], json!(["seccompFd"]));
+    assert!(v["pid"].as_i64().unwrap() > 0);
+    assert_eq!(v["state"]["pid"], v["pid"]);
+}
+
+#[test]
+fn bad_seccomp_profile_is_refused_at_create() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOPE"}));
+    let id = unique("badseccomp");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("linux.seccomp.defaultAction"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("listenerPath"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+}

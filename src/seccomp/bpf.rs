@@ -1,0 +1,105 @@
+//! A tiny classic-BPF assembler with symbolic labels for the 32-bit `ja` jumps; the
+//! conditional jumps it emits only ever skip a few local instructions.
+
+pub const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+pub const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+pub const JGT_K: u16 = 0x25;
+pub const JGE_K: u16 = 0x35;
+pub const JA: u16 = 0x05;
+pub const AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+pub const RET_K: u16 = 0x06;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label(usize);
+
+#[derive(Default)]
+pub struct Assembler {
+    insns: Vec<SockFilter>,
+    /// Index of each `ja` and the label it jumps to.
+    fixups: Vec<(usize, Label)>,
+    labels: Vec<Option<usize>>,
+}
+
+impl Assembler {
+    pub fn label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() - 1)
+    }
+
+    /// Places `l` at the next instruction.
+    pub fn bind(&mut self, l: Label) {
+        self.labels[l.0] = Some(self.insns.len());
+    }
+
+    pub fn emit(&mut self, code: u16, jt: u8, jf: u8, k: u32) {
+        self.insns.push(SockFilter { code, jt, jf, k });
+    }
+
+    pub fn load(&mut self, offset: u32) {
+        self.emit(LD_W_ABS, 0, 0, offset);
+    }
+
+    pub fn ret(&mut self, action: u32) {
+        self.emit(RET_K, 0, 0, action);
+    }
+
+    pub fn jump(&mut self, to: Label) {
+        self.fixups.push((self.insns.len(), to));
+        self.emit(JA, 0, 0, 0);
+    }
+
+    pub fn finish(mut self) -> Result<Vec<SockFilter>, String> {
+        for (at, label) in &self.fixups {
+            let target = self.labels[label.0].ok_or("unbound label")?;
+            if target <= *at {
+                return Err("backward jump".into());
+            }
+            self.insns[*at].k = (target - at - 1) as u32;
+        }
+        if self.insns.len() > 4096 {
+            return Err(format!(
+                "filter has {} instructions, the kernel allows 4096",
+                self.insns.len()
+            ));
+        }
+        Ok(self.insns)
+    }
+}
+
+/// Runs a program on one seccomp_data, as the kernel would: used by the unit tests to
+/// check the compiler's output without installing anything.
+#[cfg(test)]
+pub fn interpret(prog: &[SockFilter], data: &[u8]) -> u32 {
+    let mut pc = 0;
+    let mut a: u32 = 0;
+    loop {
+        let i = prog[pc];
+        pc += 1;
+        match i.code {
+            LD_W_ABS => {
+                a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap())
+            }
+            AND_K => a &= i.k,
+            RET_K => return i.k,
+            JA => pc += i.k as usize,
+            JEQ_K | JGT_K | JGE_K => {
+                let taken = match i.code {
+                    JEQ_K => a == i.k,
+                    JGT_K => a > i.k,
+                    _ => a >= i.k,
+                };
+                pc += if taken { i.jt } else { i.jf } as usize;
+            }
+            other => panic!("unknown opcode {other:#x}"),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Seccomp: `linux.seccomp` compiled to a classic BPF program (no libseccomp), with the
+//! native and compat x86 architectures, every action and argument operator, and the
+//! notify listener handed to `listenerPath`.
+//!
+//! Program layout: dispatch on `seccomp_data.arch`, then one section per architecture
+//! that compares the syscall number against each rule, its argument checks, and finally
+//! returns the default action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of
+//! the syscall number.
+
+pub mod bpf;
+mod tables;
+
+use anyhow::{Result, anyhow, bail};
+use bpf::{AND_K, Assembler, JEQ_K, JGE_K, JGT_K, Label, SockFilter};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator,
+};
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const RET_KILL_THREAD: u32 = 0;
+// Offsets in struct seccomp_data.
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_ARGS: u32 = 16;
+
+pub const FLAG_TSYNC: u32 = 1;
+pub const FLAG_LOG: u32 = 2;
+pub const FLAG_SPEC_ALLOW: u32 = 4;
+pub const FLAG_NEW_LISTENER: u32 = 8;
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Abi {
+    X86_64,
+    I386,
+    X32,
+}
+
+impl Abi {
+    fn table(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Abi::X86_64 => tables::X86_64,
+            Abi::I386 => tables::I386,
+            Abi::X32 => tables::X32,
+        }
+    }
+
+    fn number(self, name: &str) -> Option<u32> {
+        let t = self.table();
+        t.binary_search_by(|(n, _)| n.cmp(&name))
+            .ok()
+            .map(|i| t[i].1)
+    }
+}
+
+pub struct Filter {
+    pub program: Vec<SockFilter>,
+    pub flags: u32,
+    pub uses_notify: bool,
+}
+
+fn action_value(action: LinuxSeccompAction, errno_ret: Option<u32>) -> u32 {
+    let data = errno_ret.unwrap_or(libc::EPERM as u32) & 0xffff;
+    match action {
+        LinuxSeccompAction::ScmpActErrno => 0x0005_0000 | data,
+        LinuxSeccompAction::ScmpActTrace => 0x7ff0_0000 | data,
+        other => other.as_u32(None),
+    }
+}
+
+/// Which ABIs the filter covers: the native one always, the compat ones when listed.
+fn abis(s: &LinuxSeccomp) -> Vec<Abi> {
+    let mut out = vec![Abi::X86_64];
+    for a in s.architectures().iter().flatten() {
+        let abi = match a {
+            Arch::ScmpArchX86 => Abi::I386,
+            Arch::ScmpArchX32 => Abi::X32,
+            _ => continue,
+        };
+        if !out.contains(&abi) {
+            out.push(abi);
+        }
+    }
+    out
+}
+
+pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    let default = action_value(s.default_action(), s.default_errno_ret());
+    let abis = abis(s);
+    let mut asm = Assembler::default();
+    let sections: Vec<(Abi, Label)> = abis.iter().map(|a| (*a, asm.label())).collect();
+    // Architecture dispatch. x32 is reached from the x86_64 section.
+    asm.load(OFF_ARCH);
+    for (abi, label) in &sections {
+        let arch = match abi {
+            Abi::X86_64 => AUDIT_ARCH_X86_64,
+            Abi::I386 => AUDIT_ARCH_I386,
+            Abi::X32 => continue,
+        };
+        asm.emit(JEQ_K, 0, 1, arch);
+        asm.jump(*label);
+    }
+    asm.ret(RET_KILL_THREAD);
+    let mut uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify;
+    for (abi, label) in &sections {
+        asm.bind(*label);
+        asm.load(OFF_NR);
+        if *abi == Abi::X86_64 {
+            // An x32 syscall on a filter without x32 is a foreign architecture.
+            asm.emit(JGE_K, 0, 1, X32_SYSCALL_BIT);
+            match sections.iter().find(|(a, _)| *a == Abi::X32) {
+                Some((_, x32)) => asm.jump(*x32),
+                None => asm.ret(RET_KILL_THREAD),
+            }
+        }
+        for rule in s.syscalls().iter().flatten() {
+            let action = action_value(rule.action(), rule.errno_ret());
+            uses_notify |= rule.action() == LinuxSeccompAction::ScmpActNotify;
+            let args = rule.args().clone().unwrap_or_default();
+            for name in rule.names() {
+                // Names this kernel or architecture lacks are skipped, as libseccomp does.
+                let Some(nr) = abi.number(name) else { continue };
+                emit_rule(&mut asm, nr, &args, action)?;
+            }
+        }
+        asm.ret(default);
+    }
+    let program = asm.finish().map_err(|e| anyhow!("linux.seccomp: {e}"))?;
+    let mut flags = 0;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
+        };
+    }
+    if uses_notify {
+        // TSYNC and NEW_LISTENER exclude each other; init is single-threaded anyway.
+        flags = (flags & !FLAG_TSYNC) | FLAG_NEW_LISTENER;
+    } else {
+        flags &= !FLAG_WAIT_KILLABLE_RECV;
+    }
+    Ok(Filter {
+        program,
+        flags,
+        uses_notify,
+    })
+}
+
+/// One rule: syscall number, all argument conditions (ANDed), then the action.
+/// The accumulator holds the syscall number on entry and on exit.
+fn emit_rule(asm: &mut Assembler, nr: u32, args: &[LinuxSeccompArg], action: u32) -> Result<()> {
+    if args.is_empty() {
+        asm.emit(JEQ_K, 0, 1, nr);
+        asm.ret(action);
+        return Ok(());
+    }
+    let next = asm.label();
+    asm.emit(JEQ_K, 1, 0, nr);
+    asm.jump(next);
+    for arg in args {
+        if arg.index() > 5 {
+            bail!(
+                "linux.seccomp: argument index {} is out of range 0-5",
+                arg.index()
+            );
+        }
+        emit_arg_check(asm, arg, next);
+    }
+    asm.ret(action);
+    asm.bind(next);
+    asm.load(OFF_NR);
+    Ok(())
+}
+
+/// Falls through when the 64-bit argument satisfies the condition, jumps to `fail` if not.
+/// Arguments are compared as 64-bit unsigned values, high word first.
+fn emit_arg_check(asm: &mut Assembler, arg: &LinuxSeccompArg, fail: Label) {
+    let lo_off = OFF_ARGS + 8 * arg.index() as u32;
+    let hi_off = lo_off + 4;
+    let split = |v: u64| ((v >> 32) as u32, v as u32);
+    let (vhi, vlo) = split(arg.value());
+    match arg.op() {
+        LinuxSeccompOperator::ScmpCmpEq => {
+            asm.load(hi_off);
+            asm.emit(JEQ_K, 0, 2, vhi);
+            asm.load(lo_off);
+            asm.emit(JEQ_K, 1, 0, vlo);
+            asm.jump(fail);
+        }
+        LinuxSeccompOperator::ScmpCmpNe => {
+            asm.load(hi_off);
+            asm.emit(JEQ_K, 0, 3, vhi);
+            asm.load(lo_off);
+            asm.emit(JEQ_K, 0, 1, vlo);
+            asm.jump(fail);
+        }
+        LinuxSeccompOperator::ScmpCmpGt | LinuxSeccompOperator::ScmpCmpGe => {
+            let low_op = if arg.op() == LinuxSeccompOperator::ScmpCmpGt {
+                JGT_K
+            } else {
+                JGE_K
+            };
+            asm.load(hi_off);
+            asm.emit(JGT_K, 4, 0, vhi);
+            asm.emit(JEQ_K, 0, 2, vhi);
+            asm.load(lo_off);
+            asm.emit(low_op, 1, 0, vlo);
+            asm.jump(fail);
+        }
+        LinuxSeccompOperator::ScmpCmpLt | LinuxSeccompOperator::ScmpCmpLe => {
+            // a < v is !(a >= v); a <= v is !(a > v).
+            let low_op = if arg.op() == LinuxSeccompOperator::ScmpCmpLt {
+                JGE_K
+            } else {
+                JGT_K
+            };
+            asm.load(hi_off);
+            asm.emit(JGT_K, 3, 0, vhi);
+            asm.emit(JEQ_K, 0, 3, vhi);
+            asm.load(lo_off);
+            asm.emit(low_op, 0, 1, vlo);
+            asm.jump(fail);
+        }
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            // value is the mask, valueTwo the datum: (arg & value) == valueTwo.
+            let (mhi, mlo) = (vhi, vlo);
+            let (dhi, dlo) = split(arg.value_two().unwrap_or(0));
+            asm.load(hi_off);
+            asm.emit(AND_K, 0, 0, mhi);
+            asm.emit(JEQ_K, 0, 3, dhi);
+            asm.load(lo_off);
+            asm.emit(AND_K, 0, 0, mlo);
+            asm.emit(JEQ_K, 1, 0, dlo);
+            asm.jump(fail);
+        }
+    }
+}
+
+/// Installs the filter on the calling thread; returns the notify listener if it has one.
+pub fn install(f: &Filter) -> Result<Option<std::os::fd::OwnedFd>> {
+    let mut flags = f.flags;
+    loop {
+        match crate::syscalls::seccomp_set_filter(&f.program, flags) {
+            Ok(fd) => return Ok(fd),
+            // Kernels before 5.19 lack WAIT_KILLABLE_RECV: run without it, as runc does.
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    && flags & FLAG_WAIT_KILLABLE_RECV != 0 =>
+            {
+                flags &= !FLAG_WAIT_KILLABLE_RECV
+            }
+            Err(e) => return Err(anyhow!("loading seccomp filter: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

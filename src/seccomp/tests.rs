@@ -1,0 +1,207 @@
+use super::*;
+
+fn data(arch: u32, nr: u32, args: [u64; 6]) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.extend_from_slice(&nr.to_ne_bytes());
+    d.extend_from_slice(&arch.to_ne_bytes());
+    d.extend_from_slice(&0u64.to_ne_bytes());
+    for a in args {
+        d.extend_from_slice(&a.to_ne_bytes());
+    }
+    d
+}
+
+fn filter(json: &str) -> Filter {
+    compile(&serde_json::from_str(json).unwrap()).unwrap()
+}
+
+fn run(f: &Filter, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    bpf::interpret(&f.program, &data(arch, nr, args))
+}
+
+const ALLOW: u32 = 0x7fff_0000;
+const EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+
+#[test]
+fn default_and_named_actions_per_architecture() {
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+            "syscalls":[{"names":["read","write","no_such_syscall"],"action":"SCMP_ACT_ALLOW"},
+                        {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 0, [0; 6]), ALLOW, "x86_64 read");
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, 2, [0; 6]),
+        EPERM,
+        "x86_64 open: default"
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_I386, 3, [0; 6]), ALLOW, "i386 read is 3");
+    assert_eq!(
+        run(&f, AUDIT_ARCH_I386, 0, [0; 6]),
+        EPERM,
+        "i386 restart_syscall: default"
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, [0; 6]),
+        ALLOW,
+        "x32 read"
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, 83, [0; 6]),
+        0x0005_0000 | 38,
+        "mkdir with errnoRet"
+    );
+    assert_eq!(
+        run(&f, 0xc000_00b7, 0, [0; 6]),
+        RET_KILL_THREAD,
+        "foreign architecture"
+    );
+}
+
+#[test]
+fn compat_syscalls_do_not_slip_through_without_the_arch() {
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 83, [0; 6]), EPERM);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_I386, 39, [0; 6]),
+        RET_KILL_THREAD,
+        "i386 not listed: killed, not allowed"
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 83, [0; 6]),
+        RET_KILL_THREAD,
+        "x32 not listed"
+    );
+}
+
+#[test]
+fn every_argument_operator_on_64_bit_values() {
+    let rule = |op: &str, value: u64, two: u64| {
+        filter(&format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{"names":["personality"],"action":"SCMP_ACT_ERRNO",
+                "args":[{{"index":1,"value":{value},"valueTwo":{two},"op":"{op}"}}]}}]}}"#
+        ))
+    };
+    let nr = 135; // personality on x86_64
+    let hit = |f: &Filter, v: u64| run(f, AUDIT_ARCH_X86_64, nr, [0, v, 0, 0, 0, 0]) == EPERM;
+    let big = 0x1_0000_0005u64;
+    let cases: &[(&str, u64, u64, &[(u64, bool)])] = &[
+        (
+            "SCMP_CMP_EQ",
+            big,
+            0,
+            &[(big, true), (5, false), (0x2_0000_0005, false)],
+        ),
+        (
+            "SCMP_CMP_NE",
+            big,
+            0,
+            &[(big, false), (5, true), (0x1_0000_0006, true)],
+        ),
+        (
+            "SCMP_CMP_GT",
+            big,
+            0,
+            &[
+                (big, false),
+                (big + 1, true),
+                (0x2_0000_0000, true),
+                (u32::MAX as u64, false),
+            ],
+        ),
+        (
+            "SCMP_CMP_GE",
+            big,
+            0,
+            &[(big, true), (big - 1, false), (0x2_0000_0000, true)],
+        ),
+        (
+            "SCMP_CMP_LT",
+            big,
+            0,
+            &[
+                (big, false),
+                (big - 1, true),
+                (0x2_0000_0000, false),
+                (7, true),
+            ],
+        ),
+        (
+            "SCMP_CMP_LE",
+            big,
+            0,
+            &[(big, true), (big + 1, false), (0, true)],
+        ),
+        (
+            "SCMP_CMP_MASKED_EQ",
+            0xff00_0000_00ff,
+            0x1200_0000_0034,
+            &[
+                (0x1234_5678_9a34, true),
+                (0x1200_0000_0035, false),
+                (0x1300_0000_0034, false),
+            ],
+        ),
+    ];
+    for (op, value, two, checks) in cases {
+        let f = rule(op, *value, *two);
+        for (v, expect) in *checks {
+            assert_eq!(hit(&f, *v), *expect, "{op} value={value:#x} arg={v:#x}");
+        }
+        // Other syscalls and the other arguments are untouched.
+        assert_eq!(
+            run(&f, AUDIT_ARCH_X86_64, 0, [0, *value, 0, 0, 0, 0]),
+            ALLOW
+        );
+    }
+}
+
+#[test]
+fn several_args_are_anded_and_rules_ored() {
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":1,"value":9,"op":"SCMP_CMP_EQ"}]},
+            {"names":["kill"],"action":"SCMP_ACT_KILL_PROCESS","args":[{"index":1,"value":15,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    let kill = 62;
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, kill, [1, 9, 0, 0, 0, 0]), EPERM);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, kill, [2, 9, 0, 0, 0, 0]), ALLOW);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, kill, [2, 15, 0, 0, 0, 0]),
+        0x8000_0000
+    );
+}
+
+#[test]
+fn actions_and_flags() {
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_LOG","flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_TSYNC"],"syscalls":[
+            {"names":["read"],"action":"SCMP_ACT_TRAP"},{"names":["write"],"action":"SCMP_ACT_TRACE","errnoRet":3},
+            {"names":["open"],"action":"SCMP_ACT_KILL"},{"names":["close"],"action":"SCMP_ACT_KILL_THREAD"},
+            {"names":["getpid"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 0, [0; 6]), 0x0003_0000);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 1, [0; 6]), 0x7ff0_0003);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 2, [0; 6]), 0);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 3, [0; 6]), 0);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 39, [0; 6]), 0x7fc0_0000);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, 60, [0; 6]),
+        0x7ffc_0000,
+        "default LOG"
+    );
+    assert!(f.uses_notify);
+    assert_eq!(
+        f.flags,
+        FLAG_LOG | FLAG_NEW_LISTENER,
+        "TSYNC dropped for the listener"
+    );
+}
+
+#[test]
+fn default_errno_ret() {
+    let f = filter(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 0, [0; 6]), 0x0005_0000 | 38);
+}
