@@ -87,7 +87,9 @@ fn every_argument_operator_on_64_bit_values() {
     let nr = 135; // personality on x86_64
     let hit = |f: &Filter, v: u64| run(f, AUDIT_ARCH_X86_64, nr, [0, v, 0, 0, 0, 0]) == EPERM;
     let big = 0x1_0000_0005u64;
-    let cases: &[(&str, u64, u64, &[(u64, bool)])] = &[
+    // (operator, value, valueTwo, [(argument, matches?)])
+    type Case<'a> = (&'a str, u64, u64, &'a [(u64, bool)]);
+    let cases: &[Case] = &[
         (
             "SCMP_CMP_EQ",
             big,
