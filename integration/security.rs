@@ -258,3 +258,154 @@ fn bad_seccomp_profile_is_refused_at_create() {
     assert!(err.contains("listenerPath"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
 }
+
+/// Every capability this test process has, for a privileged container (this machine's
+/// root lacks some, e.g. CAP_SYS_RESOURCE, and no process can grant more than it has).
+fn all_caps() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    let eff = u64::from_str_radix(eff, 16).unwrap();
+    let names = [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    names
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| eff & (1 << bit) != 0)
+        .map(|(_, n)| format!("CAP_{n}"))
+        .collect()
+}
+
+/// CVE-2019-5736: a container process that sees rrun's init before it execs (here: a
+/// second container joins the first one's pid namespace) takes an fd of /proc/<pid>/exe
+/// and, once the init has exec'd, reopens it for writing to overwrite the runtime. Even a
+/// privileged attacker (every capability, so ptrace checks don't stop it) must fail: the
+/// init runs from a sealed in-memory copy of rrun. The write is only tried once the test has
+/// seen that the init's exe is that copy, so a broken defence never touches the real binary.
+#[test]
+fn container_cannot_reach_the_rrun_binary_through_proc_exe() {
+    let rt = Runtime::new();
+    let mut attacker = Bundle::sh(
+        "while [ ! -e /tmp/go ]; do sleep 0.02; done; \
+         for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = 1 ] || [ $n = $$ ] || victim=$n; done; \
+         exec 3< /proc/$victim/exe && echo opened > /tmp/opened || echo refused > /tmp/opened; \
+         while [ ! -e /tmp/go2 ]; do sleep 0.02; done; \
+         ( printf x >> /proc/self/fd/3 ) 2> /tmp/err && echo WRITABLE > /tmp/result.tmp || echo refused > /tmp/result.tmp; \
+         mv /tmp/result.tmp /tmp/result; sleep 1000",
+    );
+    let caps = all_caps();
+    attacker.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = json!(caps);
+        }
+    });
+    let a_id = unique("attacker");
+    rt.create(&attacker, &a_id);
+    rt.ok(&["start", &a_id]);
+    let a_pid = rt.state(&a_id)["pid"].as_i64().unwrap();
+
+    let mut victim = Bundle::new(&["sleep", "1000"]);
+    victim.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "pid", "path": format!("/proc/{a_pid}/ns/pid")}));
+    });
+    let v_id = unique("victim");
+    rt.create(&victim, &v_id);
+    let v_pid = rt.state(&v_id)["pid"].as_i64().unwrap();
+    let exe = std::fs::read_link(format!("/proc/{v_pid}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy().starts_with("/memfd:rrun"),
+        "init runs from a sealed copy, not {}",
+        exe.display()
+    );
+
+    std::fs::write(attacker.rootfs().join("tmp/go"), "").unwrap();
+    wait_until("attacker opened the exe", || {
+        attacker.rootfs().join("tmp/opened").exists()
+    });
+    rt.ok(&["start", &v_id]);
+    wait_until("victim exec'd", || {
+        std::fs::read_to_string(format!("/proc/{v_pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep"))
+    });
+    std::fs::write(attacker.rootfs().join("tmp/go2"), "").unwrap();
+    wait_until("attacker result", || {
+        attacker.rootfs().join("tmp/result").exists()
+    });
+    let result = std::fs::read_to_string(attacker.rootfs().join("tmp/result")).unwrap();
+    let err = std::fs::read_to_string(attacker.rootfs().join("tmp/err")).unwrap_or_default();
+    assert_eq!(
+        result.trim(),
+        "refused",
+        "the runtime's binary could be written ({err})"
+    );
+    rt.ok(&["delete", "-f", &v_id]);
+    rt.ok(&["delete", "-f", &a_id]);
+}
+
+/// CVE-2024-21626: process.cwd resolves inside the rootfs and never through an fd of rrun.
+#[test]
+fn cwd_cannot_escape_the_rootfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("pwd");
+    b.edit(|c| c["process"]["cwd"] = json!("/../../../../../tmp"));
+    assert_eq!(rt.output_of(&b), "/tmp\n");
+    for fd in 3..12 {
+        let mut b = Bundle::sh("pwd; ls");
+        b.edit(|c| c["process"]["cwd"] = json!(format!("/proc/self/fd/{fd}")));
+        let (out, err, code) = rt.run_bundle(&b);
+        assert_ne!(code, 0, "cwd /proc/self/fd/{fd} was accepted: {out}");
+        assert!(err.contains("process.cwd") || err.contains("cwd"), "{err}");
+    }
+}

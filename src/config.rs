@@ -30,8 +30,9 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
 
 /// Parses config.json, reporting the path of the offending field on type errors.
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    match serde_path_to_error::deserialize::<_, Spec>(de) {
+    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+    filter_capabilities(&mut value)?;
+    match serde_path_to_error::deserialize::<_, Spec>(value) {
         Ok(spec) => Ok(spec),
         Err(e) => {
             let path = e.path().to_string();
@@ -41,6 +42,45 @@ pub fn parse_spec(data: &[u8]) -> Result<Spec> {
             bail!("{path}: {}", e.inner())
         }
     }
+}
+
+/// Capability names this build does not know are dropped with a warning, as runc does for
+/// names the kernel lacks; a name that is not a capability name at all is an error.
+fn filter_capabilities(config: &mut serde_json::Value) -> Result<()> {
+    let Some(sets) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return Ok(());
+    };
+    for (set, names) in sets.iter_mut() {
+        let Some(list) = names.as_array_mut() else {
+            continue;
+        };
+        let mut kept = Vec::with_capacity(list.len());
+        for (i, name) in list.iter().enumerate() {
+            let Some(text) = name.as_str() else {
+                bail!("process.capabilities.{set}[{i}]: expected a capability name, got {name}")
+            };
+            let well_formed = text.len() > 4
+                && text.starts_with("CAP_")
+                && text[4..]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if !well_formed {
+                bail!("process.capabilities.{set}[{i}]: malformed capability name {text:?}");
+            }
+            if serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok() {
+                kept.push(name.clone());
+            } else {
+                crate::logging::warn(&format!(
+                    "process.capabilities.{set}: ignoring unknown capability {text:?}"
+                ));
+            }
+        }
+        *list = kept;
+    }
+    Ok(())
 }
 
 /// Checks what the runtime needs before creating anything; returns the absolute rootfs.
@@ -132,6 +172,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("process.user.uid:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_capabilities_are_dropped_and_malformed_refused() {
+        let base = |caps: &str| {
+            format!(
+                r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","capabilities":{{"bounding":{caps}}}}}}}"#
+            )
+        };
+        let spec = parse_spec(base(r#"["CAP_KILL","CAP_NOT_YET_INVENTED"]"#).as_bytes()).unwrap();
+        let bounding = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
+        assert_eq!(bounding.len(), 1);
+        let err = parse_spec(base(r#"["kill"]"#).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "process.capabilities.bounding[0]: malformed capability name \"kill\""
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod namespaces;
 mod process;
 mod rootfs;
 mod seccomp;
+mod selfexe;
 mod signals;
 mod state;
 mod syscalls;

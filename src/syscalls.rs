@@ -288,3 +288,58 @@ pub fn seccomp_set_filter(
     }
     Ok(None)
 }
+
+/// PR_SET_DUMPABLE: a non-dumpable process's /proc entries (exe, fd, mem) are closed to
+/// anyone without CAP_SYS_PTRACE over it.
+pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes an integer flag and no pointers.
+    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, dumpable as libc::c_ulong, 0, 0, 0) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// memfd_create(2) with close-on-exec and sealing allowed.
+pub fn memfd_create(name: &str) -> io::Result<OwnedFd> {
+    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(fd))
+}
+
+pub fn get_seals(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GET_SEALS takes no argument beyond the fd.
+    let ret = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub fn add_seals(fd: RawFd, seals: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_ADD_SEALS takes an integer argument.
+    let ret = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// fexecve(3): executes the file behind `fd`. Only returns on failure.
+pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated and point to CStrings that outlive the call.
+    unsafe { libc::fexecve(fd, a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}

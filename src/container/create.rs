@@ -80,6 +80,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if !terminal && opts.console_socket.is_some() {
         bail!("cannot use console socket if rrun will not detach or allocate tty");
     }
+    let joins_pid_namespace = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_some()
+            })
+        });
+    if joins_pid_namespace {
+        // Processes already in that namespace will see our init before it execs.
+        crate::selfexe::ensure_sealed()?;
+    }
     let ns_plan = namespaces::plan(spec)?;
     if !ns_plan
         .clone_flags

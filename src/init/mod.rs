@@ -79,6 +79,9 @@ struct Prepared {
 }
 
 fn setup(a: &InitArgs) -> Result<Prepared> {
+    // Until it execs, init is a copy of rrun: not dumpable, so no process of the container
+    // may open /proc/<init>/exe (the host's rrun binary, CVE-2019-5736) or ptrace it.
+    crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     match a.channel.recv()? {
         Some(Message::Go) => {}
         _ => crate::syscalls::exit_immediately(1),
@@ -149,8 +152,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         crate::tty::setup_console(sock, size)?;
     }
     rootfs::protect(spec)?;
-    nix::unistd::chdir(process.cwd())
-        .map_err(|e| anyhow!("process.cwd: chdir to {}: {e}", process.cwd().display()))?;
+    enter_cwd(process.cwd())?;
     process::apply_rlimits(process)?;
     if let Some(name) = &a.keyring {
         match crate::syscalls::join_session_keyring(name) {
@@ -184,6 +186,26 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         caps,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
     })
+}
+
+/// Enters `process.cwd` resolved inside the container's root, refusing magic links: a cwd of
+/// `/proc/self/fd/N` must never land on a directory of the host through an fd of rrun's
+/// (CVE-2024-21626). The result is checked to be reachable from the container's root.
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    let root =
+        rootfs::secure::RootDir::open(Path::new("/")).map_err(|e| anyhow!("opening /: {e}"))?;
+    let dir = root
+        .open_in_root(cwd, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| anyhow!("process.cwd: {}: {e}", cwd.display()))?;
+    nix::unistd::fchdir(&dir)
+        .map_err(|e| anyhow!("process.cwd: chdir to {}: {e}", cwd.display()))?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(anyhow!(
+            "process.cwd: {} is outside the container's root",
+            cwd.display()
+        )),
+    }
 }
 
 fn set_domainname(name: &str) -> Result<()> {
