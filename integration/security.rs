@@ -409,3 +409,74 @@ fn cwd_cannot_escape_the_rootfs() {
         assert!(err.contains("process.cwd") || err.contains("cwd"), "{err}");
     }
 }
+
+/// A rootfs whose /dev/null is a link to a sensitive procfs file must not get that file
+/// bound over its masked paths.
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /proc/timer_list | wc -c");
+    std::fs::create_dir_all(b.rootfs().join("dev")).unwrap();
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", b.rootfs().join("dev/null"))
+        .unwrap();
+    b.edit(|c| {
+        // No /dev tmpfs: the rootfs's own /dev is used.
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        c["linux"]["maskedPaths"] = json!(["/proc/timer_list"]);
+    });
+    let id = unique("fakenull");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("/dev/null"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// /sys and /proc/sys are read-only in the default config; writes fail.
+#[test]
+fn proc_sys_and_sys_are_not_writable() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "(echo 1 > /proc/sys/vm/drop_caches) 2>&1; (echo x > /sys/kernel/uevent_helper) 2>&1; (echo 0 > /proc/sys/kernel/printk) 2>&1; echo end",
+    );
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    let out = rt.output_of(&b);
+    assert_eq!(out.matches("Read-only file system").count(), 3, "{out}");
+}
+
+/// Without AppArmor or SELinux on the host, labels are ignored as runc ignores them (this
+/// machine has neither; where one is enabled the label is applied instead).
+#[test]
+fn lsm_labels_are_ignored_when_the_lsm_is_disabled() {
+    if std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        || std::path::Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        eprintln!("an LSM is enabled here: this test covers hosts without one");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo ran; cat /proc/self/attr/current 2>/dev/null; true");
+    b.edit(|c| {
+        c["process"]["apparmorProfile"] = json!("no-such-profile");
+        c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+        c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+    });
+    let id = unique("lsm");
+    let out = rt
+        .cmd()
+        .args(["--debug", "run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ran\n"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ignoring process.apparmorProfile"),
+        "a debug line says the profile is ignored: {err}"
+    );
+}

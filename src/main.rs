@@ -9,6 +9,7 @@ mod container;
 mod hooks;
 mod init;
 mod logging;
+mod lsm;
 mod namespaces;
 mod process;
 mod rootfs;

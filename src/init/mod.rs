@@ -173,6 +173,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // CAP_SYS_ADMIN, and the final sets are applied just before exec.
     crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
     process::switch_user(process)?;
+    crate::lsm::set_exec_labels(process)?;
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let env = process::environment(process);

@@ -62,6 +62,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         root: &root,
         cgroup_ns: plan.cgroup_ns,
         cgroup_paths: plan.cgroup_paths,
+        mount_label: linux.and_then(|l| l.mount_label().as_deref()),
     };
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
     for m in &mounts {

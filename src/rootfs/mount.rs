@@ -14,6 +14,7 @@ pub struct MountContext<'a> {
     pub root: &'a RootDir,
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
+    pub mount_label: Option<&'a str>,
 }
 
 pub fn flags(bits: libc::c_ulong) -> MsFlags {
@@ -51,7 +52,8 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
         } else {
             source.clone()
         };
-        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
+        let data = (!data.is_empty()).then_some(data.as_str());
         let result = mount(
             Some(&src_str),
             &fd_path(&target),

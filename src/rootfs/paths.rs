@@ -33,8 +33,9 @@ pub fn mask(root: &RootDir, path: &str) -> Result<()> {
             None::<&str>,
         )
     } else {
+        let null = open_null_device(root)?;
         mount(
-            Some("/dev/null"),
+            Some(&fd_path(&null)),
             &target,
             None::<&str>,
             flags(libc::MS_BIND),
@@ -63,4 +64,28 @@ pub fn make_readonly(root: &RootDir, path: &str) -> Result<()> {
         locked_flags(&fd_path(&mounted))? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
     remount_bind(&mounted, libc::MS_RDONLY | keep)
         .map_err(|e| anyhow!("making {path} read-only: {e}"))
+}
+
+/// The container's /dev/null, checked to be the real null device: a rootfs that replaces
+/// it with a symlink or another file must not choose what masks a path (the 2025 runc
+/// advisories on maskedPaths).
+fn open_null_device(root: &RootDir) -> Result<std::os::fd::OwnedFd> {
+    let dev = root
+        .open_in_root(Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| anyhow!("opening /dev: {e}"))?;
+    let fd = crate::syscalls::openat2(
+        std::os::fd::AsRawFd::as_raw_fd(&dev),
+        Path::new("null"),
+        libc::O_PATH,
+        0,
+        crate::syscalls::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(|e| anyhow!("/dev/null: {e} (it must be the null device, not a link)"))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| anyhow!("/dev/null: {e}"))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+        return Err(anyhow!(
+            "/dev/null is not the null device; refusing to use it to mask paths"
+        ));
+    }
+    Ok(fd)
 }
