@@ -189,6 +189,19 @@ impl Runtime {
         )
     }
 
+    /// `rrun run EXTRA... --bundle B ID` to completion (foreground, stdin /dev/null).
+    pub fn run_with(&self, b: &Bundle, id: &str, extra: &[&str]) -> Output {
+        self.cmd()
+            .arg("run")
+            .args(extra)
+            .arg("--bundle")
+            .arg(b.path())
+            .arg(id)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// Runs the bundle and returns its stdout, failing the test on a non-zero exit.
     pub fn output_of(&self, b: &Bundle) -> String {
         let (out, err, code) = self.run_bundle(b);
@@ -342,4 +355,34 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Receives one message and the fd sent with it (SCM_RIGHTS), as containerd's console
+/// socket and a seccomp agent's listener socket do.
+pub fn recv_with_fd(
+    sock: &std::os::unix::net::UnixStream,
+) -> (Option<std::os::fd::OwnedFd>, String) {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is owned by nothing else.
+            fd = fds
+                .first()
+                .map(|f| unsafe { std::os::fd::OwnedFd::from_raw_fd(*f) });
+        }
+    }
+    let n = msg.bytes;
+    (fd, String::from_utf8_lossy(&buf[..n]).into_owned())
 }

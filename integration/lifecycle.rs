@@ -227,14 +227,7 @@ fn run_detach_keep_and_pid_file() {
 
     let b = Bundle::sh("exit 0");
     let id = unique("keep");
-    let out = rt
-        .cmd()
-        .args(["run", "--keep", "--bundle"])
-        .arg(b.path())
-        .arg(&id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = rt.run_with(&b, &id, &["--keep"]);
     assert!(out.status.success());
     assert_eq!(
         rt.state(&id)["status"],
@@ -331,14 +324,7 @@ fn a_reused_pid_is_not_taken_for_the_container() {
     let rt = Runtime::new();
     let b = Bundle::sh("exit 0");
     let id = unique("reuse");
-    let out = rt
-        .cmd()
-        .args(["run", "--keep", "--bundle"])
-        .arg(b.path())
-        .arg(&id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = rt.run_with(&b, &id, &["--keep"]);
     assert!(out.status.success());
     // Point the record at a live, unrelated process (this test) with the recorded start time.
     let state_file = rt.state_dir(&id).join("state.json");

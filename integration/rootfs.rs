@@ -184,14 +184,7 @@ fn no_pivot_runs_too() {
     let rt = Runtime::new();
     let b = Bundle::sh("ls / | head -1; cat /proc/self/mountinfo | wc -l");
     let id = unique("nopivot");
-    let out = rt
-        .cmd()
-        .args(["run", "--no-pivot", "--bundle"])
-        .arg(b.path())
-        .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = rt.run_with(&b, &id, &["--no-pivot"]);
     assert!(
         out.status.success(),
         "{}",

@@ -211,25 +211,9 @@ fn seccomp_notify_listener_receives_the_fd_and_metadata() {
         })
     });
     let receiver = std::thread::spawn(move || {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        use std::os::fd::AsRawFd;
         let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let got_fd = msg
-            .cmsgs()
-            .unwrap()
-            .any(|c| matches!(c, ControlMessageOwned::ScmRights(ref f) if f.len() == 1));
-        let n = msg.bytes;
-        (got_fd, String::from_utf8_lossy(&buf[..n]).into_owned())
+        let (fd, text) = recv_with_fd(&conn);
+        (fd.is_some(), text)
     });
     let out = rt.output_of(&b);
     assert_eq!(results(&out)["getpid"], "0");

@@ -3,36 +3,7 @@
 use crate::common::*;
 use serde_json::json;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-
-/// Receives one fd with SCM_RIGHTS, as containerd's console socket does.
-fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (OwnedFd, String) {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let n = msg.bytes;
-    let mut fd = None;
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            fd = Some(fds[0]);
-        }
-    }
-    let name = String::from_utf8_lossy(&buf[..n]).into_owned();
-    // SAFETY: the fd was just received and is owned by nothing else.
-    (
-        unsafe { OwnedFd::from_raw_fd(fd.expect("no fd received")) },
-        name,
-    )
-}
 
 #[test]
 fn console_socket_receives_pty_master() {
@@ -48,7 +19,8 @@ fn console_socket_receives_pty_master() {
     let id = unique("tty");
     let receiver = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
-        recv_fd(&conn)
+        let (fd, name) = recv_with_fd(&conn);
+        (fd.expect("no fd received"), name)
     });
     let status = rt
         .cmd()
