@@ -73,7 +73,7 @@ pub fn setup_console(console_socket: RawFd, size: Option<(u16, u16)>) -> Result<
     send_fd(console_socket, master.as_raw_fd(), &slave_name)?;
     drop(master);
     nix::unistd::setsid().map_err(|e| anyhow!("setsid: {e}"))?;
-    // SAFETY-relevant ioctl lives in nix; TIOCSCTTY makes the slave our controlling tty.
+    // TIOCSCTTY makes the slave our controlling terminal.
     tiocsctty(slave.as_raw_fd())?;
     nix::unistd::dup2_stdin(&slave).map_err(|e| anyhow!("dup2 console: {e}"))?;
     nix::unistd::dup2_stdout(&slave).map_err(|e| anyhow!("dup2 console: {e}"))?;

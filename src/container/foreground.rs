@@ -126,8 +126,7 @@ fn write_all(fd: i32, mut data: &[u8]) {
     if fd < 0 {
         return;
     }
-    // SAFETY-free: the fd is only borrowed for the duration of this call.
-    let borrowed = unsafe_borrow(fd);
+    let borrowed = crate::syscalls::borrow_fd(fd);
     while !data.is_empty() {
         match nix::unistd::write(borrowed, data) {
             Ok(n) => data = &data[n..],
@@ -135,8 +134,4 @@ fn write_all(fd: i32, mut data: &[u8]) {
             Err(_) => return,
         }
     }
-}
-
-fn unsafe_borrow(fd: i32) -> std::os::fd::BorrowedFd<'static> {
-    crate::syscalls::borrow_fd(fd)
 }
