@@ -411,3 +411,11 @@ fn failing_create_hook_aborts_and_cleans_up() {
     assert!(err.contains("createRuntime hook #0 (/bin/false)"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
 }
+
+#[test]
+fn version_is_in_runcs_shape() {
+    let out = Runtime::new().ok(&["--version"]);
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("rrun version "), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("spec: ")), "{out}");
+}

@@ -6,14 +6,22 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "rrun",
-    version,
+    disable_version_flag = true,
     about = "rrun: an OCI container runtime, a drop-in replacement for runc"
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// `rrun --version`, shaped like runc's (engines read the first line's third word).
+pub fn version_text() -> String {
+    format!("rrun version {}\nspec: 1.2.0\n", env!("CARGO_PKG_VERSION"))
 }
 
 #[derive(Args, Debug, Clone)]

@@ -34,12 +34,20 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let Some(command) = cli.command else {
+        if cli.version {
+            print!("{}", cli::version_text());
+            std::process::exit(0);
+        }
+        let _ = <cli::Cli as clap::CommandFactory>::command().print_help();
+        std::process::exit(1);
+    };
     let format = match cli.global.log_format {
         cli::LogFormat::Text => logging::Format::Text,
         cli::LogFormat::Json => logging::Format::Json,
     };
     logging::init(cli.global.log.as_deref(), format, cli.global.debug);
-    let code = match commands::dispatch(&cli.global, cli.command) {
+    let code = match commands::dispatch(&cli.global, command) {
         Ok(code) => code,
         Err(e) => {
             logging::error(&format!("{e:#}"));
