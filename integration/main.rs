@@ -1,6 +1,7 @@
 //! Integration tests: the real rrun binary on real busybox bundles. They need root and
 //! busybox-static at /bin/busybox (`make test` installs it).
 
+mod cgroups;
 mod common;
 mod errors;
 mod lifecycle;

@@ -80,6 +80,88 @@ pub enum Command {
     List(ListArgs),
     /// Create a new specification file (config.json)
     Spec(SpecArgs),
+    /// Suspend all processes of a container
+    Pause(IdArg),
+    /// Resume all processes of a paused container
+    Resume(IdArg),
+    /// List the processes of a container (extra arguments go to ps)
+    Ps(PsArgs),
+    /// Update the resource limits of a running container
+    Update(UpdateArgs),
+    /// Print container statistics and events (OOM) as JSON
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// The container id
+    pub id: String,
+    /// Select one of: table or json
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// Arguments for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// The container id
+    pub id: String,
+    /// Print the container's statistics once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between statistics, e.g. 5s, 500ms
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// The container id
+    pub id: String,
+    /// A JSON file with linux.resources to apply ("-" for stdin); other flags are ignored
+    #[arg(short = 'r', long = "resources")]
+    pub resources: Option<String>,
+    /// Memory limit (in bytes, or with a k/m/g suffix)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Total memory plus swap; -1 for unlimited swap
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// Memory reservation (soft limit)
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Kernel TCP buffer memory limit (cgroup v1)
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids; -1 for unlimited
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 //! what the host has mounted.
 
 mod hierarchy;
+pub mod resources;
 mod v1;
 mod v2;
 
@@ -21,6 +22,86 @@ pub trait CgroupDriver {
     fn procs(&self) -> Result<Vec<i32>>;
     /// Removes the container's directories; they must be empty of processes.
     fn destroy(&self) -> Result<()>;
+    /// Applies `linux.resources`; `device_nodes` are the config's devices, always allowed.
+    fn apply(
+        &self,
+        r: &oci_spec::runtime::LinuxResources,
+        device_nodes: &[(char, i64, i64)],
+    ) -> Result<()>;
+    /// Freezes (pause) or thaws (resume) every process, waiting until the kernel is done.
+    fn set_frozen(&self, frozen: bool) -> Result<()>;
+    /// The container's statistics in runc's `events --stats` schema.
+    fn stats(&self) -> Result<serde_json::Value>;
+    /// How many times the kernel's OOM killer has acted in the container.
+    fn oom_count(&self) -> u64;
+
+    /// `update`: new limits, without touching the device rules set at create.
+    fn apply_limits(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            anyhow::bail!("linux.resources.devices: device rules can't be changed by update");
+        }
+        self.apply_resources_only(r)
+    }
+    /// Applies the limits of `r` but not its device rules.
+    fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()>;
+}
+
+/// Performs planned writes; `dir_for` maps a controller to the directory holding its files.
+fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf>) -> Result<()> {
+    for w in writes {
+        let Some(dir) = dir_for(w.controller) else {
+            anyhow::bail!(
+                "linux.resources.{}: the {} cgroup controller is not available on this host",
+                w.field,
+                w.controller
+            );
+        };
+        let (file, value) = w
+            .candidates
+            .iter()
+            .find(|(f, _)| dir.join(f).exists())
+            .unwrap_or(&w.candidates[0]);
+        let path = dir.join(file);
+        std::fs::write(&path, value).map_err(|e| {
+            anyhow::anyhow!(
+                "linux.resources.{}: writing {value:?} to {}: {e}",
+                w.field,
+                path.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits until `check` holds (the freezer works asynchronously), up to a few seconds.
+fn wait_for(what: &str, check: impl Fn() -> bool) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !check() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn read_u64(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `key value` lines (memory.stat, cpu.stat) as a map.
+fn read_keyed(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once(' ')
+                .and_then(|(k, v)| v.trim().parse().ok().map(|v| (k.to_string(), v)))
+        })
+        .collect()
 }
 
 pub fn is_unified_host() -> bool {

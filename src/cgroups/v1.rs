@@ -1,7 +1,11 @@
 //! cgroup v1: one directory per mounted hierarchy (and, on hybrid hosts, the cgroup2 one).
 
-use super::{CgroupDriver, Hierarchy, read_procs, remove_dir, write_pid};
+use super::{
+    CgroupDriver, Hierarchy, host_hierarchies, perform, read_keyed, read_procs, read_u64,
+    remove_dir, resources, wait_for, write_pid,
+};
 use anyhow::{Context, Result};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 pub struct V1 {
@@ -17,6 +21,22 @@ impl V1 {
 
     pub fn from_dirs(dirs: Vec<PathBuf>) -> Self {
         V1 { dirs }
+    }
+
+    /// The container's directory in the hierarchy of `controller` ("unified" for the
+    /// cgroup2 hierarchy of a hybrid host).
+    fn dir_for(&self, hierarchies: &[Hierarchy], controller: &str) -> Option<PathBuf> {
+        let h = hierarchies.iter().find(|h| {
+            if controller == "unified" {
+                h.is_v2()
+            } else {
+                h.controllers.iter().any(|c| c == controller)
+            }
+        })?;
+        self.dirs
+            .iter()
+            .find(|d| d.starts_with(&h.mount_point))
+            .cloned()
     }
 
     /// The directory used to list processes: any v1 hierarchy holds all of them; prefer
@@ -37,9 +57,14 @@ impl CgroupDriver for V1 {
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
+        let unified = host_hierarchies()?.into_iter().find(|h| h.is_v2());
         for dir in &self.dirs {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating cgroup {}", dir.display()))?;
+            // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
+            if let Some(u) = unified.as_ref().filter(|u| dir.starts_with(&u.mount_point)) {
+                super::v2::enable_controllers(&u.mount_point, dir);
+            }
             if dir.join("cpuset.cpus").exists() {
                 inherit_cpuset(dir)?;
             }
@@ -63,6 +88,155 @@ impl CgroupDriver for V1 {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn apply(
+        &self,
+        r: &oci_spec::runtime::LinuxResources,
+        device_nodes: &[(char, i64, i64)],
+    ) -> Result<()> {
+        self.apply_resources_only(r)?;
+        let hierarchies = host_hierarchies()?;
+        if self.dir_for(&hierarchies, "devices").is_some() {
+            let writes =
+                resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]), device_nodes);
+            perform(&writes, |c| self.dir_for(&hierarchies, c))?;
+        }
+        Ok(())
+    }
+
+    fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let hierarchies = host_hierarchies()?;
+        let mut writes = resources::v1_writes(r)?;
+        // Hybrid hosts have hugetlb only in their cgroup2 hierarchy: use its v2 files.
+        if self.dir_for(&hierarchies, "hugetlb").is_none() {
+            for w in writes.iter_mut().filter(|w| w.controller == "hugetlb") {
+                w.controller = "unified";
+                for (file, _) in w.candidates.iter_mut() {
+                    *file = file.replace(".limit_in_bytes", ".max");
+                }
+            }
+        }
+        order_memory_writes(&mut writes, self.dir_for(&hierarchies, "memory").as_deref());
+        perform(&writes, |c| self.dir_for(&hierarchies, c))
+    }
+
+    fn oom_count(&self) -> u64 {
+        let Ok(hierarchies) = host_hierarchies() else {
+            return 0;
+        };
+        self.dir_for(&hierarchies, "memory")
+            .map(|d| {
+                read_keyed(&d.join("memory.oom_control"))
+                    .get("oom_kill")
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let hierarchies = host_hierarchies()?;
+        let dir = self
+            .dir_for(&hierarchies, "freezer")
+            .context("the freezer cgroup controller is not mounted")?;
+        let state = if frozen { "FROZEN" } else { "THAWED" };
+        let file = dir.join("freezer.state");
+        std::fs::write(&file, state)
+            .with_context(|| format!("writing {state} to {}", file.display()))?;
+        wait_for(&format!("{} to read {state}", file.display()), || {
+            std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == state)
+        })
+    }
+
+    fn stats(&self) -> Result<Value> {
+        let hierarchies = host_hierarchies()?;
+        let dir = |c: &str| self.dir_for(&hierarchies, c);
+        let mut data = json!({});
+        if let Some(d) = dir("cpuacct") {
+            let percpu: Vec<u64> = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            let stat = read_keyed(&d.join("cpuacct.stat"));
+            // cpuacct.stat counts clock ticks (USER_HZ, 100 on Linux); runc reports ns.
+            let ticks_to_ns = 10_000_000;
+            data["cpu"]["usage"] = json!({
+                "total": read_u64(&d.join("cpuacct.usage")),
+                "percpu": percpu,
+                "kernel": stat.get("system").copied().unwrap_or(0) * ticks_to_ns,
+                "user": stat.get("user").copied().unwrap_or(0) * ticks_to_ns,
+            });
+        }
+        if let Some(d) = dir("cpu") {
+            let s = read_keyed(&d.join("cpu.stat"));
+            data["cpu"]["throttling"] = json!({"periods": s.get("nr_periods"), "throttledPeriods": s.get("nr_throttled"), "throttledTime": s.get("throttled_time")});
+        }
+        if let Some(d) = dir("memory") {
+            let entry = |prefix: &str| {
+                json!({
+                    "limit": read_u64(&d.join(format!("{prefix}.limit_in_bytes"))),
+                    "usage": read_u64(&d.join(format!("{prefix}.usage_in_bytes"))),
+                    "max": read_u64(&d.join(format!("{prefix}.max_usage_in_bytes"))),
+                    "failcnt": read_u64(&d.join(format!("{prefix}.failcnt"))),
+                })
+            };
+            let raw = read_keyed(&d.join("memory.stat"));
+            data["memory"] = json!({
+                "cache": raw.get("cache").copied().unwrap_or(0),
+                "usage": entry("memory"),
+                "swap": entry("memory.memsw"),
+                "kernel": entry("memory.kmem"),
+                "kernelTCP": entry("memory.kmem.tcp"),
+                "raw": raw,
+            });
+        }
+        if let Some(d) = dir("pids") {
+            data["pids"] = json!({"current": read_u64(&d.join("pids.current")), "limit": read_u64(&d.join("pids.max"))});
+        }
+        if let Some(d) = dir("blkio") {
+            data["blkio"] = json!({
+                "ioServiceBytesRecursive": blkio_entries(&d.join("blkio.throttle.io_service_bytes_recursive")),
+                "ioServicedRecursive": blkio_entries(&d.join("blkio.throttle.io_serviced_recursive")),
+            });
+        }
+        if let Some(d) = dir("unified") {
+            data["hugetlb"] = super::v2::hugetlb_stats(&d);
+        }
+        Ok(data)
+    }
+}
+
+/// blkio's `MAJ:MIN Op value` lines as runc's entries.
+fn blkio_entries(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (ma, mi) = f.first()?.split_once(':')?;
+            Some(json!({"major": ma.parse::<u64>().ok()?, "minor": mi.parse::<u64>().ok()?, "op": f.get(1)?, "value": f.get(2)?.parse::<u64>().ok()?}))
+        })
+        .collect()
+}
+
+/// memory.limit_in_bytes may not exceed memory.memsw.limit_in_bytes: when the new swap
+/// limit raises memsw, it must be written first.
+fn order_memory_writes(writes: &mut [resources::Write], memory_dir: Option<&Path>) {
+    let find = |ws: &[resources::Write], f: &str| ws.iter().position(|w| w.candidates[0].0 == f);
+    let (Some(limit), Some(swap)) = (
+        find(writes, "memory.limit_in_bytes"),
+        find(writes, "memory.memsw.limit_in_bytes"),
+    ) else {
+        return;
+    };
+    let current = memory_dir
+        .map(|d| read_u64(&d.join("memory.memsw.limit_in_bytes")))
+        .unwrap_or(u64::MAX);
+    let new_swap: i64 = writes[swap].candidates[0].1.parse().unwrap_or(-1);
+    if (new_swap < 0 || new_swap as u64 > current) && swap > limit {
+        writes.swap(limit, swap);
     }
 }
 

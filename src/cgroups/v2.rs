@@ -1,8 +1,12 @@
 //! cgroup v2: one directory in the unified hierarchy; controllers are enabled in
 //! `cgroup.subtree_control` of every ancestor so limits can be set on the container.
 
-use super::{CgroupDriver, Hierarchy, read_procs, remove_dir, write_pid};
+use super::{
+    CgroupDriver, Hierarchy, perform, read_keyed, read_procs, read_u64, remove_dir, resources,
+    wait_for, write_pid,
+};
 use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 pub struct V2 {
@@ -27,21 +31,22 @@ impl V2 {
             dir,
         }
     }
+}
 
-    /// Enables every available controller from the root down to the container's parent.
-    /// Best effort: a parent with processes of its own can't delegate, and the container
-    /// still runs, only without limits on those controllers.
-    fn enable_controllers(&self) {
-        let Ok(rel) = self.dir.strip_prefix(&self.root) else {
-            return;
-        };
-        let mut current = self.root.clone();
-        for component in rel.parent().into_iter().flat_map(|p| p.components()) {
-            delegate(&current);
-            current.push(component);
-        }
+/// Enables every available controller from `root` down to the parent of `dir`. Best
+/// effort: a parent with processes of its own can't delegate, and the container still
+/// runs, only without those controllers (applying one of their limits then fails with an
+/// error naming the file).
+pub fn enable_controllers(root: &Path, dir: &Path) {
+    let Ok(rel) = dir.strip_prefix(root) else {
+        return;
+    };
+    let mut current = root.to_path_buf();
+    for component in rel.parent().into_iter().flat_map(|p| p.components()) {
         delegate(&current);
+        current.push(component);
     }
+    delegate(&current);
 }
 
 fn delegate(dir: &Path) {
@@ -65,7 +70,7 @@ impl CgroupDriver for V2 {
     fn enter(&self, pid: i32) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating cgroup {}", self.dir.display()))?;
-        self.enable_controllers();
+        enable_controllers(&self.root, &self.dir);
         write_pid(&self.dir, pid)
     }
 
@@ -76,4 +81,89 @@ impl CgroupDriver for V2 {
     fn destroy(&self) -> Result<()> {
         remove_dir(&self.dir)
     }
+
+    fn apply(
+        &self,
+        r: &oci_spec::runtime::LinuxResources,
+        _device_nodes: &[(char, i64, i64)],
+    ) -> Result<()> {
+        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            // The eBPF device filter of cgroup v2 is not built yet (issue 4).
+            crate::logging::debug(
+                "linux.resources.devices: device rules are not enforced on cgroup v2 yet",
+            );
+        }
+        self.apply_resources_only(r)
+    }
+
+    fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        perform(&resources::v2_writes(r)?, |_| Some(self.dir.clone()))
+    }
+
+    fn oom_count(&self) -> u64 {
+        read_keyed(&self.dir.join("memory.events"))
+            .get("oom_kill")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let file = self.dir.join("cgroup.freeze");
+        std::fs::write(&file, if frozen { "1" } else { "0" })
+            .with_context(|| format!("writing {}", file.display()))?;
+        let want = if frozen { "frozen 1" } else { "frozen 0" };
+        wait_for(
+            &format!("{} to say {want}", self.dir.join("cgroup.events").display()),
+            || {
+                std::fs::read_to_string(self.dir.join("cgroup.events"))
+                    .is_ok_and(|s| s.lines().any(|l| l == want))
+            },
+        )
+    }
+
+    fn stats(&self) -> Result<Value> {
+        let d = &self.dir;
+        let cpu = read_keyed(&d.join("cpu.stat"));
+        let mem = read_keyed(&d.join("memory.stat"));
+        let events = read_keyed(&d.join("memory.events"));
+        let max_or_zero = |f: &str| read_u64(&d.join(f));
+        Ok(json!({
+            "cpu": {
+                "usage": {
+                    "total": cpu.get("usage_usec").copied().unwrap_or(0) * 1000,
+                    "kernel": cpu.get("system_usec").copied().unwrap_or(0) * 1000,
+                    "user": cpu.get("user_usec").copied().unwrap_or(0) * 1000,
+                },
+                "throttling": {"periods": cpu.get("nr_periods"), "throttledPeriods": cpu.get("nr_throttled"), "throttledTime": cpu.get("throttled_usec").map(|v| v * 1000)},
+            },
+            "memory": {
+                "cache": mem.get("file").copied().unwrap_or(0),
+                "usage": {"limit": max_or_zero("memory.max"), "usage": read_u64(&d.join("memory.current")), "max": read_u64(&d.join("memory.peak")), "failcnt": events.get("max").copied().unwrap_or(0)},
+                "swap": {"limit": max_or_zero("memory.swap.max"), "usage": read_u64(&d.join("memory.swap.current")), "failcnt": 0},
+                "raw": mem,
+            },
+            "pids": {"current": read_u64(&d.join("pids.current")), "limit": max_or_zero("pids.max")},
+            "hugetlb": hugetlb_stats(d),
+        }))
+    }
+}
+
+/// hugetlb.<size>.current/max/events of a cgroup2 directory, keyed by page size.
+pub fn hugetlb_stats(dir: &Path) -> Value {
+    let mut out = serde_json::Map::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(size) = name
+            .strip_prefix("hugetlb.")
+            .and_then(|n| n.strip_suffix(".current"))
+        else {
+            continue;
+        };
+        let events = read_keyed(&dir.join(format!("hugetlb.{size}.events")));
+        out.insert(
+            size.to_string(),
+            json!({"usage": read_u64(&e.path()), "max": read_u64(&dir.join(format!("hugetlb.{size}.max"))), "failcnt": events.get("max").copied().unwrap_or(0)}),
+        );
+    }
+    Value::Object(out)
 }

@@ -2,12 +2,16 @@
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::cli::{Command, Global};
 use anyhow::Result;
@@ -24,5 +28,10 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::Delete(a) => delete::run(&store, &a).map(|_| 0),
         Command::List(a) => list::run(&store, &a).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
+        Command::Pause(a) => pause::run(&store, &a.id, true).map(|_| 0),
+        Command::Resume(a) => pause::run(&store, &a.id, false).map(|_| 0),
+        Command::Ps(a) => ps::run(&store, &a).map(|_| 0),
+        Command::Update(a) => update::run(&store, &a).map(|_| 0),
+        Command::Events(a) => events::run(&store, &a).map(|_| 0),
     }
 }

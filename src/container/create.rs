@@ -202,6 +202,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     cgroup.enter(pid)?;
     rollback.cgroup = Some(cgroup);
+    let default_resources = oci_spec::runtime::LinuxResources::default();
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&default_resources);
+    if let Some(cg) = &rollback.cgroup {
+        cg.apply(resources, &device_nodes(spec))?;
+    }
     crate::logging::debug(&format!(
         "create {}: init {pid} joined its cgroups, building the container",
         opts.id
@@ -348,4 +357,25 @@ fn connect_seccomp_listener(
         "state": state,
     });
     Ok((OwnedFd::from(stream), message))
+}
+
+/// The config's own device nodes (type, major, minor): the devices cgroup always allows them.
+fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<(char, i64, i64)> {
+    use oci_spec::runtime::LinuxDeviceType;
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    devices
+        .iter()
+        .filter_map(|d| {
+            let t = match d.typ() {
+                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+                LinuxDeviceType::B => 'b',
+                _ => return None,
+            };
+            Some((t, d.major(), d.minor()))
+        })
+        .collect()
 }

@@ -1,0 +1,353 @@
+//! Cgroup resources, update, pause/resume, ps and events, checked against the kernel's
+//! files and behaviour (cgroup v1 on this host; hugetlb in its hybrid cgroup2 hierarchy).
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::io::BufRead;
+use std::process::Stdio;
+
+fn with_resources(script: &str, resources: Value) -> Bundle {
+    let mut b = Bundle::sh(script);
+    b.edit(|c| c["linux"]["resources"] = resources);
+    b
+}
+
+#[test]
+fn memory_limit_is_set_and_enforced() {
+    let rt = Runtime::new();
+    let limit = 32 << 20;
+    let b = with_resources(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/memory/memory.soft_limit_in_bytes; \
+         dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo rc=$?",
+        json!({"memory": {"limit": limit, "swap": limit, "reservation": 16 << 20}}),
+    );
+    let out = rt.output_of(&b);
+    assert_eq!(
+        out,
+        format!("{limit}\n{limit}\n{}\nrc=137\n", 16 << 20),
+        "a 64M buffer is OOM-killed under a 32M limit"
+    );
+}
+
+#[test]
+fn pids_limit_stops_forks() {
+    let rt = Runtime::new();
+    let b = with_resources(
+        "cat /sys/fs/cgroup/pids/pids.max; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1 | head -1; echo done",
+        json!({"pids": {"limit": 4}}),
+    );
+    let out = rt.output_of(&b);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("4"));
+    assert!(
+        out.contains("can't fork") || out.contains("Resource temporarily unavailable"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cpu_and_cpuset_settings_are_in_the_files() {
+    let rt = Runtime::new();
+    let b = with_resources(
+        "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us; grep Cpus_allowed_list /proc/self/status",
+        json!({"cpu": {"shares": 512, "quota": 25000, "period": 50000, "cpus": "0", "mems": "0"}}),
+    );
+    assert_eq!(
+        rt.output_of(&b),
+        "512\n50000\n25000\nCpus_allowed_list:\t0\n"
+    );
+}
+
+#[test]
+fn hugetlb_limit_goes_to_the_hybrid_cgroup2_hierarchy() {
+    let rt = Runtime::new();
+    let b = with_resources(
+        "sleep 1000",
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 21}]}),
+    );
+    let id = unique("huge");
+    rt.create(&b, &id);
+    let dir = cgroup_dirs_named(&id)
+        .into_iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/unified"))
+        .expect("a cgroup in the cgroup2 hierarchy");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("hugetlb.2MB.max"))
+            .unwrap()
+            .trim(),
+        (4u64 << 21).to_string()
+    );
+    rt.ok(&["delete", &id]);
+}
+
+#[test]
+fn devices_cgroup_denies_unlisted_devices() {
+    let rt = Runtime::new();
+    let disk = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| std::path::Path::new(&format!("/dev/{n}")).exists())
+        .unwrap();
+    let dev = std::fs::read_to_string(format!("/sys/block/{disk}/dev")).unwrap();
+    let (major, minor) = dev.trim().split_once(':').unwrap();
+    let script =
+        "dd if=/dev/disk of=/dev/null bs=512 count=1 2>&1 | grep -c 'not permitted'; echo end";
+    let mut denied = Bundle::sh(script);
+    let mount = json!({"destination": "/dev/disk", "type": "bind", "source": format!("/dev/{disk}"), "options": ["bind"]});
+    denied.edit(|c| c["mounts"].as_array_mut().unwrap().push(mount.clone()));
+    assert_eq!(
+        rt.output_of(&denied),
+        "1\nend\n",
+        "a bound host disk is not readable without a rule"
+    );
+    let mut allowed = Bundle::sh(script);
+    allowed.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(mount.clone());
+        c["linux"]["resources"]["devices"].as_array_mut().unwrap().push(json!({"allow": true, "type": "b", "major": major.parse::<i64>().unwrap(), "minor": minor.parse::<i64>().unwrap(), "access": "r"}));
+    });
+    assert_eq!(rt.output_of(&allowed), "0\nend\n", "a rule allows it");
+}
+
+#[test]
+fn pause_resume_and_kill_while_paused() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("pause");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    assert!(rt.fails(&["resume", &id]).contains("not paused"));
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.state(&id)["status"], "paused");
+    let dir = cgroup_dirs_named(&id)
+        .into_iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/freezer"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("freezer.state"))
+            .unwrap()
+            .trim(),
+        "FROZEN"
+    );
+    assert!(rt.fails(&["pause", &id]).contains("already paused"));
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.ok(&["pause", &id]);
+    let before = HostSnapshot::take();
+    rt.ok(&["delete", "--force", &id]);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("sleep 1000 & sleep 1001 & wait");
+    let id = unique("ps");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    wait_until("children", || {
+        serde_json::from_str::<Vec<i64>>(&rt.ok(&["ps", "--format", "json", &id]))
+            .unwrap()
+            .len()
+            == 3
+    });
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "-f", "json", &id])).unwrap();
+    assert!(pids.contains(&pid));
+    let table = rt.ok(&["ps", &id]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains("PID"));
+    assert_eq!(lines.clone().count(), 3, "{table}");
+    assert!(table.contains("sleep 1001"));
+    let custom = rt.ok(&["ps", &id, "-o", "pid,comm"]);
+    assert!(
+        custom
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with("PID"),
+        "{custom}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert!(rt.fails(&["ps", &id]).contains("does not exist"));
+}
+
+#[test]
+fn update_changes_limits_from_flags_and_json() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("update");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    rt.ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "20",
+        "--cpu-shares",
+        "256",
+        "--cpu-quota",
+        "30000",
+        "--cpu-period",
+        "60000",
+        &id,
+    ]);
+    let dir = |h: &str| {
+        cgroup_dirs_named(&id)
+            .into_iter()
+            .find(|d| d.starts_with(format!("/sys/fs/cgroup/{h}")))
+            .unwrap()
+    };
+    let read = |h: &str, f: &str| {
+        std::fs::read_to_string(dir(h).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        read("memory", "memory.memsw.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(read("pids", "pids.max"), "20");
+    assert_eq!(read("cpu", "cpu.shares"), "256");
+    assert_eq!(
+        (
+            read("cpu", "cpu.cfs_quota_us"),
+            read("cpu", "cpu.cfs_period_us")
+        ),
+        ("30000".into(), "60000".into())
+    );
+    let file = b.path().join("res.json");
+    std::fs::write(
+        &file,
+        r#"{"pids": {"limit": 33}, "memory": {"limit": 268435456, "swap": 536870912}}"#,
+    )
+    .unwrap();
+    rt.ok(&["update", "-r", file.to_str().unwrap(), &id]);
+    assert_eq!(read("pids", "pids.max"), "33");
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        "268435456",
+        "raising limit and swap together works"
+    );
+    let mut child = rt
+        .cmd()
+        .args(["update", "-r", "-", &id])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        br#"{"pids": {"limit": 44}}"#,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(read("pids", "pids.max"), "44");
+    assert!(
+        rt.fails(&["update", "--memory", "lots", &id])
+            .contains("--memory")
+    );
+    assert!(
+        rt.fails(&["update", "--cpuset-cpus", "99", &id])
+            .contains("cpuset.cpus")
+    );
+    rt.ok(&["delete", "-f", &id]);
+    assert!(
+        rt.fails(&["update", "--pids-limit", "5", &id])
+            .contains("does not exist")
+    );
+}
+
+#[test]
+fn events_stats_in_runc_schema() {
+    let rt = Runtime::new();
+    let b = with_resources(
+        "sleep 1000",
+        json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}}),
+    );
+    let id = unique("stats");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let v: Value = serde_json::from_str(rt.ok(&["events", "--stats", &id]).trim()).unwrap();
+    assert_eq!(v["type"], "stats");
+    assert_eq!(v["id"], id.as_str());
+    let d = &v["data"];
+    assert_eq!(d["memory"]["usage"]["limit"], 64u64 << 20);
+    assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
+    assert_eq!(d["pids"]["current"], 1);
+    assert_eq!(d["pids"]["limit"], 50);
+    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
+    assert!(d["cpu"]["usage"]["percpu"].is_array());
+    assert!(d["memory"]["raw"]["rss"].is_u64() || d["memory"]["raw"]["anon"].is_u64());
+    rt.ok(&["delete", "-f", &id]);
+    assert!(
+        rt.fails(&["events", "--stats", &id])
+            .contains("does not exist")
+    );
+}
+
+#[test]
+fn events_stream_reports_oom() {
+    let rt = Runtime::new();
+    let b = with_resources(
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1000",
+        json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}}),
+    );
+    let mut b = b;
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    let id = unique("oom");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let mut events = rt
+        .cmd()
+        .args(["events", "--interval", "200ms", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(events.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "stats");
+    std::fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+    let mut saw_oom = false;
+    for line in lines.by_ref().take(100) {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["type"] == "oom" {
+            assert_eq!(v["id"], id.as_str());
+            saw_oom = true;
+            break;
+        }
+    }
+    assert!(saw_oom, "no oom event");
+    rt.ok(&["delete", "-f", &id]);
+    let status = events.wait().unwrap();
+    assert!(status.success(), "events ends when the container is gone");
+}
+
+#[test]
+fn resources_the_host_cannot_apply_fail_cleanly() {
+    let rt = Runtime::new();
+    for (resources, field) in [
+        (json!({"cpu": {"cpus": "99"}}), "cpuset.cpus"),
+        (
+            json!({"unified": {"memory.high": "1"}}),
+            "linux.resources.unified",
+        ),
+        (json!({"memory": {"swappiness": 300}}), "swappiness"),
+    ] {
+        let b = with_resources("true", resources);
+        let id = unique("badres");
+        let before = HostSnapshot::take();
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(err.contains(field), "{field}: {err}");
+        assert_no_leftovers(&rt, &id, &before);
+    }
+}

@@ -1,0 +1,580 @@
+//! `linux.resources` turned into cgroup file writes, for v1 and for v2, as pure functions
+//! (the drivers perform the writes), so every conversion is unit-tested without root.
+
+use anyhow::{Result, bail};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+/// One value to write. The first candidate file that exists is used (v1 kernels with BFQ
+/// have `blkio.bfq.weight` instead of `blkio.weight`, for example).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub controller: &'static str,
+    pub candidates: Vec<(String, String)>,
+    /// The config field it comes from, for error messages.
+    pub field: &'static str,
+}
+
+fn w(
+    controller: &'static str,
+    field: &'static str,
+    file: impl Into<String>,
+    value: impl ToString,
+) -> Write {
+    Write {
+        controller,
+        candidates: vec![(file.into(), value.to_string())],
+        field,
+    }
+}
+
+fn limit_or_max(v: i64) -> String {
+    if v < 0 { "max".into() } else { v.to_string() }
+}
+
+/// runc's conversion of cpu shares (2..262144) to cgroup v2 cpu.weight (1..10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        0
+    } else {
+        1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+    }
+}
+
+/// runc's conversion of blkio weight (10..1000) to io.weight (1..10000).
+pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    if weight == 0 {
+        0
+    } else {
+        1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
+    }
+}
+
+pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
+    let mut out = Vec::new();
+    if let Some(m) = r.memory() {
+        if let Some(v) = m.limit() {
+            out.push(w("memory", "memory.limit", "memory.limit_in_bytes", v));
+        }
+        if let Some(v) = m.swap() {
+            out.push(w("memory", "memory.swap", "memory.memsw.limit_in_bytes", v));
+        }
+        if let Some(v) = m.reservation() {
+            out.push(w(
+                "memory",
+                "memory.reservation",
+                "memory.soft_limit_in_bytes",
+                v,
+            ));
+        }
+        if let Some(v) = m.kernel_tcp() {
+            out.push(w(
+                "memory",
+                "memory.kernelTCP",
+                "memory.kmem.tcp.limit_in_bytes",
+                v,
+            ));
+        }
+        if let Some(v) = m.swappiness() {
+            if v > 100 {
+                bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
+            }
+            out.push(w("memory", "memory.swappiness", "memory.swappiness", v));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            out.push(w(
+                "memory",
+                "memory.disableOOMKiller",
+                "memory.oom_control",
+                1,
+            ));
+        }
+        if m.use_hierarchy() == Some(true) {
+            out.push(w(
+                "memory",
+                "memory.useHierarchy",
+                "memory.use_hierarchy",
+                1,
+            ));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.shares() {
+            out.push(w("cpu", "cpu.shares", "cpu.shares", v));
+        }
+        // The period first: a quota is checked against the period in force.
+        if let Some(v) = c.period() {
+            out.push(w("cpu", "cpu.period", "cpu.cfs_period_us", v));
+        }
+        if let Some(v) = c.quota() {
+            out.push(w("cpu", "cpu.quota", "cpu.cfs_quota_us", v));
+        }
+        if let Some(v) = c.burst() {
+            out.push(w("cpu", "cpu.burst", "cpu.cfs_burst_us", v));
+        }
+        if let Some(v) = c.realtime_period() {
+            out.push(w("cpu", "cpu.realtimePeriod", "cpu.rt_period_us", v));
+        }
+        if let Some(v) = c.realtime_runtime() {
+            out.push(w("cpu", "cpu.realtimeRuntime", "cpu.rt_runtime_us", v));
+        }
+        if let Some(v) = c.idle() {
+            out.push(w("cpu", "cpu.idle", "cpu.idle", v));
+        }
+        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.cpus", "cpuset.cpus", v));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
+        }
+    }
+    if let Some(p) = r.pids() {
+        out.push(w(
+            "pids",
+            "pids.limit",
+            "pids.max",
+            if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            },
+        ));
+    }
+    if let Some(b) = r.block_io() {
+        if let Some(v) = b.weight() {
+            out.push(Write {
+                controller: "blkio",
+                candidates: vec![
+                    ("blkio.weight".into(), v.to_string()),
+                    ("blkio.bfq.weight".into(), v.to_string()),
+                ],
+                field: "blockIO.weight",
+            });
+        }
+        if let Some(v) = b.leaf_weight() {
+            out.push(w("blkio", "blockIO.leafWeight", "blkio.leaf_weight", v));
+        }
+        for d in b.weight_device().iter().flatten() {
+            if let Some(v) = d.weight() {
+                let value = format!("{}:{} {v}", d.major(), d.minor());
+                out.push(Write {
+                    controller: "blkio",
+                    candidates: vec![
+                        ("blkio.weight_device".into(), value.clone()),
+                        ("blkio.bfq.weight_device".into(), value),
+                    ],
+                    field: "blockIO.weightDevice",
+                });
+            }
+            if let Some(v) = d.leaf_weight() {
+                out.push(w(
+                    "blkio",
+                    "blockIO.weightDevice",
+                    "blkio.leaf_weight_device",
+                    format!("{}:{} {v}", d.major(), d.minor()),
+                ));
+            }
+        }
+        for (list, file, field) in [
+            (
+                b.throttle_read_bps_device(),
+                "blkio.throttle.read_bps_device",
+                "blockIO.throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "blkio.throttle.write_bps_device",
+                "blockIO.throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "blkio.throttle.read_iops_device",
+                "blockIO.throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "blkio.throttle.write_iops_device",
+                "blockIO.throttleWriteIOPSDevice",
+            ),
+        ] {
+            for d in list.iter().flatten() {
+                out.push(w(
+                    "blkio",
+                    field,
+                    file,
+                    format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                ));
+            }
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        out.push(w(
+            "hugetlb",
+            "hugepageLimits",
+            format!("hugetlb.{}.limit_in_bytes", h.page_size()),
+            h.limit(),
+        ));
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            out.push(w("net_cls", "network.classID", "net_cls.classid", id));
+        }
+        for p in n.priorities().iter().flatten() {
+            out.push(w(
+                "net_prio",
+                "network.priorities",
+                "net_prio.ifpriomap",
+                format!("{} {}", p.name(), p.priority()),
+            ));
+        }
+    }
+    out.extend(rdma_writes(r));
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        bail!("linux.resources.unified: only supported on cgroup v2, and this host uses cgroup v1");
+    }
+    Ok(out)
+}
+
+fn rdma_writes(r: &LinuxResources) -> Vec<Write> {
+    let mut out = Vec::new();
+    for (dev, limits) in r.rdma().iter().flatten() {
+        let mut parts = vec![dev.clone()];
+        if let Some(h) = limits.hca_handles() {
+            parts.push(format!("hca_handle={h}"));
+        }
+        if let Some(o) = limits.hca_objects() {
+            parts.push(format!("hca_object={o}"));
+        }
+        out.push(w("rdma", "rdma", "rdma.max", parts.join(" ")));
+    }
+    out
+}
+
+pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
+    let mut out = Vec::new();
+    if let Some(m) = r.memory() {
+        if let Some(v) = m.limit() {
+            out.push(w("memory", "memory.limit", "memory.max", limit_or_max(v)));
+        }
+        if let Some(v) = m.reservation() {
+            out.push(w(
+                "memory",
+                "memory.reservation",
+                "memory.low",
+                limit_or_max(v),
+            ));
+        }
+        if let Some(swap) = m.swap() {
+            // v1's swap is memory + swap; v2's swap.max is the swap alone.
+            let value = match (swap, m.limit()) {
+                (-1, _) => "max".to_string(),
+                (0, _) => "0".to_string(),
+                (s, Some(l)) if l > 0 => {
+                    if s < l {
+                        bail!("linux.resources.memory.swap: {s} is lower than memory.limit {l}");
+                    }
+                    (s - l).to_string()
+                }
+                (_, _) => bail!("linux.resources.memory.swap: needs memory.limit on cgroup v2"),
+            };
+            out.push(w("memory", "memory.swap", "memory.swap.max", value));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.shares().filter(|s| *s > 0) {
+            out.push(w("cpu", "cpu.shares", "cpu.weight", shares_to_weight(v)));
+        }
+        if c.quota().is_some() || c.period().is_some() {
+            let quota = c
+                .quota()
+                .filter(|q| *q > 0)
+                .map(|q| q.to_string())
+                .unwrap_or_else(|| "max".into());
+            out.push(w(
+                "cpu",
+                "cpu.quota",
+                "cpu.max",
+                format!("{quota} {}", c.period().unwrap_or(100_000)),
+            ));
+        }
+        if let Some(v) = c.burst() {
+            out.push(w("cpu", "cpu.burst", "cpu.max.burst", v));
+        }
+        if c.realtime_period().is_some() || c.realtime_runtime().is_some() {
+            bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
+        }
+        if let Some(v) = c.idle() {
+            out.push(w("cpu", "cpu.idle", "cpu.idle", v));
+        }
+        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.cpus", "cpuset.cpus", v));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
+        }
+    }
+    if let Some(p) = r.pids() {
+        out.push(w(
+            "pids",
+            "pids.limit",
+            "pids.max",
+            if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            },
+        ));
+    }
+    if let Some(b) = r.block_io() {
+        if let Some(v) = b.weight() {
+            out.push(Write {
+                controller: "io",
+                candidates: vec![
+                    ("io.bfq.weight".into(), v.to_string()),
+                    ("io.weight".into(), blkio_weight_to_io_weight(v).to_string()),
+                ],
+                field: "blockIO.weight",
+            });
+        }
+        for d in b.weight_device().iter().flatten() {
+            if let Some(v) = d.weight() {
+                let dev = format!("{}:{}", d.major(), d.minor());
+                out.push(Write {
+                    controller: "io",
+                    candidates: vec![
+                        ("io.bfq.weight".into(), format!("{dev} {v}")),
+                        (
+                            "io.weight".into(),
+                            format!("{dev} {}", blkio_weight_to_io_weight(v)),
+                        ),
+                    ],
+                    field: "blockIO.weightDevice",
+                });
+            }
+        }
+        for (list, key) in [
+            (b.throttle_read_bps_device(), "rbps"),
+            (b.throttle_write_bps_device(), "wbps"),
+            (b.throttle_read_iops_device(), "riops"),
+            (b.throttle_write_iops_device(), "wiops"),
+        ] {
+            for d in list.iter().flatten() {
+                out.push(w(
+                    "io",
+                    "blockIO.throttle",
+                    "io.max",
+                    format!("{}:{} {key}={}", d.major(), d.minor(), d.rate()),
+                ));
+            }
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        out.push(w(
+            "hugetlb",
+            "hugepageLimits",
+            format!("hugetlb.{}.max", h.page_size()),
+            h.limit(),
+        ));
+    }
+    out.extend(rdma_writes(r));
+    for (key, value) in r.unified().iter().flatten() {
+        if key.contains('/') || key.starts_with('.') || !key.contains('.') {
+            bail!("linux.resources.unified: invalid key {key:?}");
+        }
+        let controller = key.split('.').next().unwrap_or("");
+        out.push(Write {
+            controller: static_controller(controller),
+            candidates: vec![(key.clone(), value.clone())],
+            field: "unified",
+        });
+    }
+    Ok(out)
+}
+
+fn static_controller(name: &str) -> &'static str {
+    [
+        "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc", "cgroup",
+    ]
+    .into_iter()
+    .find(|c| *c == name)
+    .unwrap_or("unified")
+}
+
+/// The devices every container may use (runc's list), before the config's own rules.
+pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
+    vec![
+        ('c', -1, -1, "m"),
+        ('b', -1, -1, "m"),
+        ('c', 1, 3, "rwm"),
+        ('c', 1, 8, "rwm"),
+        ('c', 1, 7, "rwm"),
+        ('c', 5, 0, "rwm"),
+        ('c', 1, 5, "rwm"),
+        ('c', 1, 9, "rwm"),
+        ('c', 5, 1, "rwm"),
+        ('c', 136, -1, "rwm"),
+        ('c', 5, 2, "rwm"),
+        ('c', 10, 200, "rwm"),
+    ]
+}
+
+/// v1 `devices.allow`/`devices.deny` lines: deny everything, the config's rules in order,
+/// the standard devices, then the config's own device nodes.
+pub fn v1_device_writes(rules: &[LinuxDeviceCgroup], nodes: &[(char, i64, i64)]) -> Vec<Write> {
+    let num = |n: i64| {
+        if n < 0 {
+            "*".to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    let mut out = vec![w("devices", "devices", "devices.deny", "a")];
+    for r in rules {
+        let t = match r.typ() {
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
+            Some(LinuxDeviceType::B) => 'b',
+            _ => 'a',
+        };
+        let line = if t == 'a' && r.major().is_none() && r.minor().is_none() {
+            "a".to_string()
+        } else {
+            format!(
+                "{t} {}:{} {}",
+                num(r.major().unwrap_or(-1)),
+                num(r.minor().unwrap_or(-1)),
+                r.access().as_deref().unwrap_or("rwm")
+            )
+        };
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        out.push(w("devices", "devices", file, line));
+    }
+    // The standard devices come after the config's rules (as in runc), so a config's
+    // "deny all" does not take them away.
+    for (t, ma, mi, acc) in default_device_rules() {
+        out.push(w(
+            "devices",
+            "devices",
+            "devices.allow",
+            format!("{t} {}:{} {acc}", num(ma), num(mi)),
+        ));
+    }
+    for (t, ma, mi) in nodes {
+        out.push(w(
+            "devices",
+            "devices",
+            "devices.allow",
+            format!("{t} {ma}:{mi} rwm"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn files(ws: &[Write]) -> Vec<(String, String)> {
+        ws.iter().map(|w| w.candidates[0].clone()).collect()
+    }
+
+    #[test]
+    fn v1_memory_cpu_pids() {
+        let r = res(
+            r#"{"memory":{"limit":1048576,"swap":2097152,"reservation":524288,"swappiness":10,"disableOOMKiller":true},
+                      "cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0","mems":"0"},"pids":{"limit":10}}"#,
+        );
+        let f = files(&v1_writes(&r).unwrap());
+        for expect in [
+            ("memory.limit_in_bytes", "1048576"),
+            ("memory.memsw.limit_in_bytes", "2097152"),
+            ("memory.soft_limit_in_bytes", "524288"),
+            ("memory.swappiness", "10"),
+            ("memory.oom_control", "1"),
+            ("cpu.shares", "512"),
+            ("cpu.cfs_quota_us", "50000"),
+            ("cpuset.cpus", "0"),
+            ("pids.max", "10"),
+        ] {
+            assert!(
+                f.contains(&(expect.0.into(), expect.1.into())),
+                "{expect:?} in {f:?}"
+            );
+        }
+        let period = f.iter().position(|x| x.0 == "cpu.cfs_period_us").unwrap();
+        let quota = f.iter().position(|x| x.0 == "cpu.cfs_quota_us").unwrap();
+        assert!(period < quota, "period is written before quota");
+    }
+
+    #[test]
+    fn v2_conversions_follow_runc() {
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
+        let r = res(
+            r#"{"memory":{"limit":1048576,"swap":3145728,"reservation":-1},"cpu":{"shares":1024,"quota":20000,"period":50000},"pids":{"limit":-1},
+                      "blockIO":{"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1000}]},"hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
+                      "unified":{"memory.high":"900000"}}"#,
+        );
+        let f = files(&v2_writes(&r).unwrap());
+        for expect in [
+            ("memory.max", "1048576"),
+            ("memory.swap.max", "2097152"),
+            ("memory.low", "max"),
+            ("cpu.weight", "39"),
+            ("cpu.max", "20000 50000"),
+            ("pids.max", "max"),
+            ("io.max", "8:0 rbps=1000"),
+            ("hugetlb.2MB.max", "4194304"),
+            ("memory.high", "900000"),
+        ] {
+            assert!(
+                f.contains(&(expect.0.into(), expect.1.into())),
+                "{expect:?} in {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let e = v1_writes(&res(r#"{"unified":{"memory.high":"1"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.unified"), "{e}");
+        let e = v2_writes(&res(r#"{"unified":{"../../etc/passwd":"1"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid key"), "{e}");
+        let e = v2_writes(&res(r#"{"memory":{"limit":100,"swap":50}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.memory.swap"), "{e}");
+    }
+
+    #[test]
+    fn v1_devices_deny_all_then_allow() {
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]"#).unwrap();
+        let f = files(&v1_device_writes(&rules, &[('c', 4, 64)]));
+        assert_eq!(f[0], ("devices.deny".into(), "a".into()));
+        assert!(f.contains(&("devices.allow".into(), "c 1:3 rwm".into())));
+        assert!(f.contains(&("devices.allow".into(), "c 136:* rwm".into())));
+        let deny_all = f
+            .iter()
+            .rposition(|x| x == &("devices.deny".to_string(), "a".to_string()))
+            .unwrap();
+        let fuse = f.iter().position(|x| x.1 == "c 10:229 rw").unwrap();
+        assert!(deny_all < fuse);
+        assert_eq!(
+            f.last().unwrap(),
+            &("devices.allow".to_string(), "c 4:64 rwm".to_string())
+        );
+    }
+}
