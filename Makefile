@@ -6,7 +6,7 @@ PREFIX  ?= /usr/local
 RELEASE := target/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build test lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build test test-v2 lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -30,7 +30,11 @@ lint: toolchain
 unit-and-integration: toolchain deps
 	$(CARGO) test
 
-test: lint unit-and-integration
+# The same integration tests on a pure cgroup v2 kernel, in a QEMU guest (this host is v1).
+test-v2: toolchain deps
+	scripts/v2-guest.sh
+
+test: lint unit-and-integration test-v2
 
 demo: build deps
 	scripts/demo.sh $(RELEASE)

@@ -16,15 +16,27 @@ fn with_resources(script: &str, resources: Value) -> Bundle {
 fn memory_limit_is_set_and_enforced() {
     let rt = Runtime::new();
     let limit = 32 << 20;
+    // v1's swap limit is memory + swap, v2's swap.max the swap alone.
+    let (files, expected) = if cgroup_v2() {
+        (
+            "memory.max memory.swap.max memory.low",
+            format!("{limit}\n0\n{}\n", 16 << 20),
+        )
+    } else {
+        (
+            "memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes memory/memory.soft_limit_in_bytes",
+            format!("{limit}\n{limit}\n{}\n", 16 << 20),
+        )
+    };
     let b = with_resources(
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/memory/memory.soft_limit_in_bytes; \
-         dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo rc=$?",
+        &format!(
+            "cd /sys/fs/cgroup && cat {files}; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo rc=$?"
+        ),
         json!({"memory": {"limit": limit, "swap": limit, "reservation": 16 << 20}}),
     );
-    let out = rt.output_of(&b);
     assert_eq!(
-        out,
-        format!("{limit}\n{limit}\n{}\nrc=137\n", 16 << 20),
+        rt.output_of(&b),
+        format!("{expected}rc=137\n"),
         "a 64M buffer is OOM-killed under a 32M limit"
     );
 }
@@ -32,13 +44,19 @@ fn memory_limit_is_set_and_enforced() {
 #[test]
 fn pids_limit_stops_forks() {
     let rt = Runtime::new();
+    let file = if cgroup_v2() {
+        "/sys/fs/cgroup/pids.max"
+    } else {
+        "/sys/fs/cgroup/pids/pids.max"
+    };
     let b = with_resources(
-        "cat /sys/fs/cgroup/pids/pids.max; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1 | head -1; echo done",
+        &format!(
+            "cat {file}; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done 2>&1 | head -1; echo done"
+        ),
         json!({"pids": {"limit": 4}}),
     );
     let out = rt.output_of(&b);
-    let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("4"));
+    assert_eq!(out.lines().next(), Some("4"));
     assert!(
         out.contains("can't fork") || out.contains("Resource temporarily unavailable"),
         "{out}"
@@ -48,18 +66,27 @@ fn pids_limit_stops_forks() {
 #[test]
 fn cpu_and_cpuset_settings_are_in_the_files() {
     let rt = Runtime::new();
+    // v2: shares become cpu.weight as runc converts them, quota and period one cpu.max.
+    let (files, expected) = if cgroup_v2() {
+        ("cpu.weight cpu.max cpuset.cpus", "20\n25000 50000\n0\n")
+    } else {
+        (
+            "cpu/cpu.shares cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us cpuset/cpuset.cpus",
+            "512\n50000\n25000\n0\n",
+        )
+    };
     let b = with_resources(
-        "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us; grep Cpus_allowed_list /proc/self/status",
+        &format!("cd /sys/fs/cgroup && cat {files}; grep Cpus_allowed_list /proc/self/status"),
         json!({"cpu": {"shares": 512, "quota": 25000, "period": 50000, "cpus": "0", "mems": "0"}}),
     );
     assert_eq!(
         rt.output_of(&b),
-        "512\n50000\n25000\nCpus_allowed_list:\t0\n"
+        format!("{expected}Cpus_allowed_list:\t0\n")
     );
 }
 
 #[test]
-fn hugetlb_limit_goes_to_the_hybrid_cgroup2_hierarchy() {
+fn hugetlb_limit_is_applied() {
     let rt = Runtime::new();
     let b = with_resources(
         "sleep 1000",
@@ -67,10 +94,11 @@ fn hugetlb_limit_goes_to_the_hybrid_cgroup2_hierarchy() {
     );
     let id = unique("huge");
     rt.create(&b, &id);
+    // On the hybrid v1 host hugetlb lives in the cgroup2 hierarchy, so it is v2's file there too.
     let dir = cgroup_dirs_named(&id)
         .into_iter()
-        .find(|d| d.starts_with("/sys/fs/cgroup/unified"))
-        .expect("a cgroup in the cgroup2 hierarchy");
+        .find(|d| d.join("hugetlb.2MB.max").exists())
+        .expect("a cgroup with hugetlb files");
     assert_eq!(
         std::fs::read_to_string(dir.join("hugetlb.2MB.max"))
             .unwrap()
@@ -119,16 +147,25 @@ fn pause_resume_and_kill_while_paused() {
     assert!(rt.fails(&["resume", &id]).contains("not paused"));
     rt.ok(&["pause", &id]);
     assert_eq!(rt.state(&id)["status"], "paused");
-    let dir = cgroup_dirs_named(&id)
-        .into_iter()
-        .find(|d| d.starts_with("/sys/fs/cgroup/freezer"))
-        .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(dir.join("freezer.state"))
-            .unwrap()
-            .trim(),
-        "FROZEN"
-    );
+    if cgroup_v2() {
+        let dir = cgroup_dirs_named(&id).remove(0);
+        assert!(
+            std::fs::read_to_string(dir.join("cgroup.events"))
+                .unwrap()
+                .contains("frozen 1")
+        );
+    } else {
+        let dir = cgroup_dirs_named(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/freezer"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("freezer.state"))
+                .unwrap()
+                .trim(),
+            "FROZEN"
+        );
+    }
     assert!(rt.fails(&["pause", &id]).contains("already paused"));
     rt.ok(&["resume", &id]);
     assert_eq!(rt.state(&id)["status"], "running");
@@ -180,8 +217,7 @@ fn update_changes_limits_from_flags_and_json() {
     let id = unique("update");
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
-    rt.ok(&[
-        "update",
+    let flags = [
         "--memory",
         "64m",
         "--memory-swap",
@@ -194,12 +230,16 @@ fn update_changes_limits_from_flags_and_json() {
         "30000",
         "--cpu-period",
         "60000",
-        &id,
-    ]);
+    ];
+    let mut args = vec!["update"];
+    args.extend_from_slice(&flags);
+    args.push(&id);
+    rt.ok(&args);
+    let v2 = cgroup_v2();
     let dir = |h: &str| {
         cgroup_dirs_named(&id)
             .into_iter()
-            .find(|d| d.starts_with(format!("/sys/fs/cgroup/{h}")))
+            .find(|d| v2 || d.starts_with(format!("/sys/fs/cgroup/{h}")))
             .unwrap()
     };
     let read = |h: &str, f: &str| {
@@ -208,23 +248,37 @@ fn update_changes_limits_from_flags_and_json() {
             .trim()
             .to_string()
     };
-    assert_eq!(
-        read("memory", "memory.limit_in_bytes"),
-        (64u64 << 20).to_string()
-    );
-    assert_eq!(
-        read("memory", "memory.memsw.limit_in_bytes"),
-        (128u64 << 20).to_string()
-    );
+    let memory_limit = || {
+        if v2 {
+            read("memory", "memory.max")
+        } else {
+            read("memory", "memory.limit_in_bytes")
+        }
+    };
+    assert_eq!(memory_limit(), (64u64 << 20).to_string());
+    if v2 {
+        assert_eq!(
+            read("memory", "memory.swap.max"),
+            (64u64 << 20).to_string(),
+            "v2 swap.max is swap minus memory"
+        );
+        assert_eq!(read("cpu", "cpu.weight"), "10");
+        assert_eq!(read("cpu", "cpu.max"), "30000 60000");
+    } else {
+        assert_eq!(
+            read("memory", "memory.memsw.limit_in_bytes"),
+            (128u64 << 20).to_string()
+        );
+        assert_eq!(read("cpu", "cpu.shares"), "256");
+        assert_eq!(
+            (
+                read("cpu", "cpu.cfs_quota_us"),
+                read("cpu", "cpu.cfs_period_us")
+            ),
+            ("30000".into(), "60000".into())
+        );
+    }
     assert_eq!(read("pids", "pids.max"), "20");
-    assert_eq!(read("cpu", "cpu.shares"), "256");
-    assert_eq!(
-        (
-            read("cpu", "cpu.cfs_quota_us"),
-            read("cpu", "cpu.cfs_period_us")
-        ),
-        ("30000".into(), "60000".into())
-    );
     let file = b.path().join("res.json");
     std::fs::write(
         &file,
@@ -234,7 +288,7 @@ fn update_changes_limits_from_flags_and_json() {
     rt.ok(&["update", "-r", file.to_str().unwrap(), &id]);
     assert_eq!(read("pids", "pids.max"), "33");
     assert_eq!(
-        read("memory", "memory.limit_in_bytes"),
+        memory_limit(),
         "268435456",
         "raising limit and swap together works"
     );
@@ -285,7 +339,12 @@ fn events_stats_in_runc_schema() {
     assert_eq!(d["pids"]["current"], 1);
     assert_eq!(d["pids"]["limit"], 50);
     assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
-    assert!(d["cpu"]["usage"]["percpu"].is_array());
+    if !cgroup_v2() {
+        assert!(
+            d["cpu"]["usage"]["percpu"].is_array(),
+            "v1 reports per-cpu usage"
+        );
+    }
     assert!(d["memory"]["raw"]["rss"].is_u64() || d["memory"]["raw"]["anon"].is_u64());
     rt.ok(&["delete", "-f", &id]);
     assert!(
@@ -335,12 +394,20 @@ fn events_stream_reports_oom() {
 #[test]
 fn resources_the_host_cannot_apply_fail_cleanly() {
     let rt = Runtime::new();
-    for (resources, field) in [
-        (json!({"cpu": {"cpus": "99"}}), "cpuset.cpus"),
+    let host_specific = if cgroup_v2() {
+        (
+            json!({"unified": {"memory.no_such_file": "1"}}),
+            "memory.no_such_file",
+        )
+    } else {
         (
             json!({"unified": {"memory.high": "1"}}),
             "linux.resources.unified",
-        ),
+        )
+    };
+    for (resources, field) in [
+        (json!({"cpu": {"cpus": "99"}}), "cpuset.cpus"),
+        host_specific,
         (json!({"memory": {"swappiness": 300}}), "swappiness"),
     ] {
         let b = with_resources("true", resources);

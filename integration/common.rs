@@ -165,10 +165,30 @@ impl Runtime {
         c
     }
 
-    /// Runs rrun to completion. Commands that leave a container running must not use this
-    /// with pipes (see `create`); `run_detached` handles `run -d`.
+    /// Runs rrun to completion. Its output goes through files, not pipes: a container that
+    /// a command leaves behind inherits them, and a pipe would then never reach its end.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+        let base = self
+            .root
+            .path()
+            .join(format!(".out-{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let (out_path, err_path) = (base.with_extension("stdout"), base.with_extension("stderr"));
+        let status = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .unwrap();
+        let output = Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(out_path);
+        let _ = std::fs::remove_file(err_path);
+        output
     }
 
     /// `rrun run` of a bundle in the foreground; returns (stdout, stderr, exit code).
@@ -271,6 +291,12 @@ impl Runtime {
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.root.path().join(id)
     }
+}
+
+/// Whether this host runs the unified cgroup v2 hierarchy (the QEMU guest of
+/// `make test-v2`) rather than v1.
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {

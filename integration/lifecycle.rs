@@ -91,12 +91,14 @@ fn absolute_cgroups_path_is_used() {
     let id = unique("abscg");
     rt.create(&b, &id);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let procs =
-        std::fs::read_to_string(format!("/sys/fs/cgroup/pids/rrun-test/{name}/cgroup.procs"))
-            .unwrap();
+    let dir = format!(
+        "/sys/fs/cgroup/{}rrun-test/{name}",
+        if cgroup_v2() { "" } else { "pids/" }
+    );
+    let procs = std::fs::read_to_string(format!("{dir}/cgroup.procs")).unwrap();
     assert_eq!(procs.trim(), pid.to_string());
     rt.ok(&["delete", &id]);
-    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/pids/rrun-test/{name}")).exists());
+    assert!(!std::path::Path::new(&dir).exists());
 }
 
 #[test]

@@ -62,7 +62,12 @@ fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf
             .find(|(f, _)| dir.join(f).exists())
             .unwrap_or(&w.candidates[0]);
         let path = dir.join(file);
-        std::fs::write(&path, value).map_err(|e| {
+        // Never create a file: a missing one means the controller is not available here.
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            std::io::Write::write_all(&mut f, value.as_bytes())
+        };
+        write().map_err(|e| {
             anyhow::anyhow!(
                 "linux.resources.{}: writing {value:?} to {}: {e}",
                 w.field,

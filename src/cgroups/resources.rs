@@ -252,6 +252,11 @@ fn rdma_writes(r: &LinuxResources) -> Vec<Write> {
 pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
+        // cgroup v2 has no per-cgroup swappiness: a valid value is ignored (as runc does),
+        // an invalid one is still an error.
+        if let Some(v) = m.swappiness().filter(|v| *v > 100) {
+            bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
+        }
         if let Some(v) = m.limit() {
             out.push(w("memory", "memory.limit", "memory.max", limit_or_max(v)));
         }
