@@ -78,8 +78,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up 2>/dev/null
 echo "guest: kernel \$(uname -r), cgroup controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
 cd /tmp
-# The v2 eBPF device filter is not built yet, so its test is v1-only for now.
-${V2_GUEST_CMD:-RUST_BACKTRACE=0 $test_bin --test-threads=2 --skip devices_cgroup ${filters[*]}}
+${V2_GUEST_CMD:-RUST_BACKTRACE=0 $test_bin --test-threads=2 ${filters[*]}}
 echo "V2-GUEST-EXIT \$?"
 poweroff -f
 INIT

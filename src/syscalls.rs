@@ -344,3 +344,58 @@ pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     unsafe { libc::fexecve(fd, a.as_ptr(), e.as_ptr()) };
     io::Error::last_os_error()
 }
+
+/// bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program.
+pub fn bpf_load_cgroup_device_prog(
+    insns: &[crate::cgroups::devices_bpf::Insn],
+) -> io::Result<OwnedFd> {
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+    let license = b"Apache\0";
+    // union bpf_attr, PROG_LOAD part: prog_type, insn_cnt, insns, license, then zeros.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
+    attr[4..8].copy_from_slice(&(insns.len() as u32).to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    // SAFETY: attr points to a buffer of the size passed; the pointers in it (insns,
+    // license) stay valid for the duration of the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            attr.as_ptr(),
+            attr.len() as u32,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(own_fd(fd as RawFd))
+}
+
+/// bpf(BPF_PROG_ATTACH) of a device program to a cgroup, alongside its ancestors' ones.
+pub fn bpf_attach_cgroup_device(cgroup_fd: RawFd, prog_fd: RawFd) -> io::Result<()> {
+    const BPF_PROG_ATTACH: libc::c_long = 8;
+    const BPF_CGROUP_DEVICE: u32 = 6;
+    const BPF_F_ALLOW_MULTI: u32 = 2;
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&(cgroup_fd as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(prog_fd as u32).to_ne_bytes());
+    attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
+    attr[12..16].copy_from_slice(&BPF_F_ALLOW_MULTI.to_ne_bytes());
+    // SAFETY: attr is a plain buffer of the size passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            attr.as_ptr(),
+            attr.len() as u32,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

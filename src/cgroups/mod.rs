@@ -2,6 +2,7 @@
 //! sit beside a cgroup2 mount) and a v2 driver (unified hierarchy), chosen by looking at
 //! what the host has mounted.
 
+pub mod devices_bpf;
 mod hierarchy;
 pub mod resources;
 mod v1;

@@ -85,15 +85,12 @@ impl CgroupDriver for V2 {
     fn apply(
         &self,
         r: &oci_spec::runtime::LinuxResources,
-        _device_nodes: &[(char, i64, i64)],
+        device_nodes: &[(char, i64, i64)],
     ) -> Result<()> {
-        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            // The eBPF device filter of cgroup v2 is not built yet (issue 4).
-            crate::logging::debug(
-                "linux.resources.devices: device rules are not enforced on cgroup v2 yet",
-            );
-        }
-        self.apply_resources_only(r)
+        self.apply_resources_only(r)?;
+        let lines =
+            resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]), device_nodes);
+        super::devices_bpf::attach(&self.dir, &super::devices_bpf::rules_from_v1_writes(&lines))
     }
 
     fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
