@@ -124,12 +124,10 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         let total: usize = checks.iter().map(Vec::len).sum::<usize>() + 2;
         let mut emitted = 0;
         for group in checks {
-            for (i, mut ins) in group.iter().copied().enumerate() {
+            for mut ins in group.iter().copied() {
                 emitted += 1;
-                if i == 0 || ins.code == JNE_X {
-                    if ins.code == JNE_K || ins.code == JNE_X {
-                        ins.off = (total - emitted) as i16;
-                    }
+                if ins.code == JNE_K || ins.code == JNE_X {
+                    ins.off = (total - emitted) as i16;
                 }
                 p.push(ins);
             }
