@@ -415,3 +415,119 @@ fn resources_the_host_cannot_apply_fail_cleanly() {
         assert_no_leftovers(&rt, &id, &before);
     }
 }
+
+#[test]
+fn update_check_before_update_refuses_a_limit_below_usage() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("checkupd");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let file = b.path().join("res.json");
+    std::fs::write(
+        &file,
+        r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#,
+    )
+    .unwrap();
+    let err = rt.fails(&["update", "-r", file.to_str().unwrap(), &id]);
+    assert!(err.contains("below the current usage"), "{err}");
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn systemd_cgroups_path_without_systemd_is_a_clear_error() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!("system.slice:rrun:test"));
+    let id = unique("slice");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        err.contains("linux.cgroupsPath") && err.contains("systemd"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// Block IO throttling on the first disk (the QEMU guest gets one for this test).
+#[test]
+fn block_io_throttle_is_applied() {
+    let rt = Runtime::new();
+    let disk = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("vd") || n.starts_with("sd") || n.starts_with("nvme"));
+    let disk = disk.expect("a disk to throttle");
+    let dev = std::fs::read_to_string(format!("/sys/block/{disk}/dev"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let b = with_resources(
+        "sleep 1000",
+        json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}], "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}}),
+    );
+    let id = unique("blkio");
+    rt.create(&b, &id);
+    if cgroup_v2() {
+        let dir = cgroup_dirs_named(&id).remove(0);
+        let io_max = std::fs::read_to_string(dir.join("io.max")).unwrap();
+        assert!(
+            io_max.contains(&format!("{dev} rbps=1048576 wbps=max riops=max wiops=100")),
+            "{io_max}"
+        );
+    } else {
+        let dir = cgroup_dirs_named(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/blkio"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("blkio.throttle.read_bps_device"))
+                .unwrap()
+                .trim(),
+            format!("{dev} 1048576")
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("blkio.throttle.write_iops_device"))
+                .unwrap()
+                .trim(),
+            format!("{dev} 100")
+        );
+    }
+    rt.ok(&["delete", &id]);
+}
+
+/// `unified` sets cgroup v2 files as given; on v1 it is refused (see the test above).
+#[test]
+fn unified_keys_on_v2_and_network_on_v1() {
+    let rt = Runtime::new();
+    if cgroup_v2() {
+        let b = with_resources(
+            "cat /sys/fs/cgroup/memory.high /sys/fs/cgroup/pids.max",
+            json!({"unified": {"memory.high": "50000000", "pids.max": "77"}}),
+        );
+        assert_eq!(
+            rt.output_of(&b),
+            "49999872\n77\n",
+            "memory.high is rounded down to pages"
+        );
+    } else {
+        // This host mounts no net_cls hierarchy: the config can't be applied, and says so.
+        let b = with_resources("true", json!({"network": {"classID": 1048577}}));
+        let id = unique("netcls");
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(
+            err.contains("network.classID") && err.contains("net_cls"),
+            "{err}"
+        );
+    }
+}

@@ -57,6 +57,11 @@ for bin in "$rrun" "$test_bin"; do
 done
 # V2_GUEST_EXTRA=DIR puts DIR at /extra in the guest (bundles and scripts to debug with).
 if [ -n "${V2_GUEST_EXTRA:-}" ]; then cp -a "$V2_GUEST_EXTRA" "$root/extra"; fi
+# virtio block is a module in this kernel: bring the ones the test disk needs.
+mkdir -p "$root/modules"
+for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+    find "$work/kernel/lib/modules" -name "$m.ko*" -exec cp {} "$root/modules/" \;
+done
 filters=("$@")
 [ ${#filters[@]} -gt 0 ] || filters=(cgroups:: lifecycle:: errors:: process:: namespaces:: rootfs:: terminal::)
 cat > "$root/init" <<INIT
@@ -75,6 +80,12 @@ mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs 
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Two passes: busybox insmod does not resolve dependencies, so order does not matter.
+for pass in 1 2; do
+    for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+        [ -e /modules/\$m.ko ] && insmod /modules/\$m.ko 2>/dev/null
+    done
+done
 ip link set lo up 2>/dev/null
 echo "guest: kernel \$(uname -r), cgroup controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
 cd /tmp
@@ -85,9 +96,11 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initrd.cpio"
 
+# A small disk, so block IO limits have a device to apply to.
+[ -f "$work/disk.img" ] || truncate -s 16M "$work/disk.img"
 log=$work/console.log
-timeout 1200 qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic -no-reboot \
-    -kernel "$kernel" -initrd "$work/initrd.cpio" \
+timeout --kill-after=10 600 qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic -no-reboot \
+    -kernel "$kernel" -initrd "$work/initrd.cpio" -drive "file=$work/disk.img,format=raw,if=virtio,readonly=on" \
     -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all" | tee "$log"
 code=$(grep -a -o 'V2-GUEST-EXIT [0-9]*' "$log" | tail -1 | awk '{print $2}')
 [ -n "$code" ] || { echo "v2 guest: the tests did not finish" >&2; exit 1; }

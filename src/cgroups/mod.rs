@@ -41,8 +41,24 @@ pub trait CgroupDriver {
         if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             anyhow::bail!("linux.resources.devices: device rules can't be changed by update");
         }
+        if let Some(m) = r
+            .memory()
+            .as_ref()
+            .filter(|m| m.check_before_update() == Some(true))
+        {
+            // As runc: refuse a limit below what the container already uses.
+            if let (Some(limit), Some(usage)) = (m.limit().filter(|l| *l > 0), self.memory_usage())
+                && (limit as u64) < usage
+            {
+                anyhow::bail!(
+                    "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
+                );
+            }
+        }
         self.apply_resources_only(r)
     }
+    /// Bytes of memory the container uses now, if the memory controller is there.
+    fn memory_usage(&self) -> Option<u64>;
     /// Applies the limits of `r` but not its device rules.
     fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()>;
 }

@@ -121,6 +121,12 @@ impl CgroupDriver for V1 {
         perform(&writes, |c| self.dir_for(&hierarchies, c))
     }
 
+    fn memory_usage(&self) -> Option<u64> {
+        let hierarchies = host_hierarchies().ok()?;
+        self.dir_for(&hierarchies, "memory")
+            .map(|d| read_u64(&d.join("memory.usage_in_bytes")))
+    }
+
     fn oom_count(&self) -> u64 {
         let Ok(hierarchies) = host_hierarchies() else {
             return 0;

@@ -97,6 +97,11 @@ impl CgroupDriver for V2 {
         perform(&resources::v2_writes(r)?, |_| Some(self.dir.clone()))
     }
 
+    fn memory_usage(&self) -> Option<u64> {
+        let f = self.dir.join("memory.current");
+        f.exists().then(|| read_u64(&f))
+    }
+
     fn oom_count(&self) -> u64 {
         read_keyed(&self.dir.join("memory.events"))
             .get("oom_kill")
