@@ -531,3 +531,26 @@ fn unified_keys_on_v2_and_network_on_v1() {
         );
     }
 }
+
+/// The remaining memory and cpu knobs: in their v1 files, or their v2 equivalents where v2
+/// has one (v2 has no swappiness, OOM-killer switch or TCP buffer limit: those are ignored).
+#[test]
+fn more_memory_and_cpu_knobs() {
+    let rt = Runtime::new();
+    let resources = json!({
+        "memory": {"limit": 64 << 20, "swappiness": 20, "disableOOMKiller": true, "kernelTCP": 16 << 20, "useHierarchy": true},
+        "cpu": {"quota": 50000, "period": 100000, "burst": 1000, "idle": 1},
+    });
+    let (script, expected) = if cgroup_v2() {
+        (
+            "cd /sys/fs/cgroup && cat cpu.max.burst cpu.idle memory.max",
+            format!("1000\n1\n{}\n", 64 << 20),
+        )
+    } else {
+        (
+            "cd /sys/fs/cgroup && cat memory/memory.swappiness memory/memory.kmem.tcp.limit_in_bytes cpu/cpu.cfs_burst_us cpu/cpu.idle memory/memory.use_hierarchy; grep oom_kill_disable memory/memory.oom_control",
+            format!("20\n{}\n1000\n1\n1\noom_kill_disable 1\n", 16 << 20),
+        )
+    };
+    assert_eq!(rt.output_of(&with_resources(script, resources)), expected);
+}
