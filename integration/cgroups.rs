@@ -554,3 +554,37 @@ fn more_memory_and_cpu_knobs() {
     };
     assert_eq!(rt.output_of(&with_resources(script, resources)), expected);
 }
+
+/// blockIO.weight: io.bfq.weight (the weight itself) or io.weight (runc's conversion) on
+/// v2, blkio.weight or blkio.bfq.weight on v1; a kernel with none of them (no BFQ or CFQ,
+/// no io cost controller) refuses it with an error naming the file.
+#[test]
+fn block_io_weight() {
+    let rt = Runtime::new();
+    let b = with_resources("sleep 1000", json!({"blockIO": {"weight": 500}}));
+    let id = unique("bioweight");
+    let out = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    if out.status.success() {
+        let dirs = cgroup_dirs_named(&id);
+        let read = |f: &str| {
+            dirs.iter()
+                .map(|d| d.join(f))
+                .find(|p| p.exists())
+                .map(|p| std::fs::read_to_string(p).unwrap())
+        };
+        let value = read("io.bfq.weight")
+            .or_else(|| read("io.weight"))
+            .or_else(|| read("blkio.weight"))
+            .or_else(|| read("blkio.bfq.weight"))
+            .expect("a weight file");
+        assert!(value.contains("500") || value.contains("4950"), "{value}");
+        rt.ok(&["delete", &id]);
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("blockIO.weight") && (err.contains("blkio.weight") || err.contains("io.")),
+            "{err}"
+        );
+        assert!(!rt.state_dir(&id).exists());
+    }
+}
