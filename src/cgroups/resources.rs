@@ -49,6 +49,33 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
     }
 }
 
+/// The writes that are the same file and value on v1 and v2: cpu.idle, the cpuset, pids.
+fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
+    if let Some(c) = r.cpu() {
+        if let Some(v) = c.idle() {
+            out.push(w("cpu", "cpu.idle", "cpu.idle", v));
+        }
+        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.cpus", "cpuset.cpus", v));
+        }
+        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
+            out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
+        }
+    }
+    if let Some(p) = r.pids() {
+        out.push(w(
+            "pids",
+            "pids.limit",
+            "pids.max",
+            if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            },
+        ));
+    }
+}
+
 pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
@@ -117,28 +144,8 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if let Some(v) = c.realtime_runtime() {
             out.push(w("cpu", "cpu.realtimeRuntime", "cpu.rt_runtime_us", v));
         }
-        if let Some(v) = c.idle() {
-            out.push(w("cpu", "cpu.idle", "cpu.idle", v));
-        }
-        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-            out.push(w("cpuset", "cpu.cpus", "cpuset.cpus", v));
-        }
-        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-            out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
-        }
     }
-    if let Some(p) = r.pids() {
-        out.push(w(
-            "pids",
-            "pids.limit",
-            "pids.max",
-            if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            },
-        ));
-    }
+    shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
         if let Some(v) = b.weight() {
             out.push(Write {
@@ -307,28 +314,8 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if c.realtime_period().is_some() || c.realtime_runtime().is_some() {
             bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
         }
-        if let Some(v) = c.idle() {
-            out.push(w("cpu", "cpu.idle", "cpu.idle", v));
-        }
-        if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-            out.push(w("cpuset", "cpu.cpus", "cpuset.cpus", v));
-        }
-        if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-            out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
-        }
     }
-    if let Some(p) = r.pids() {
-        out.push(w(
-            "pids",
-            "pids.limit",
-            "pids.max",
-            if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            },
-        ));
-    }
+    shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
         if let Some(v) = b.weight() {
             out.push(Write {
