@@ -4,6 +4,7 @@
 mod cgroups;
 mod common;
 mod errors;
+mod exec;
 mod lifecycle;
 mod namespaces;
 mod process;

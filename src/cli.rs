@@ -80,6 +80,8 @@ pub enum Command {
     List(ListArgs),
     /// Create a new specification file (config.json)
     Spec(SpecArgs),
+    /// Run a new process inside a running container
+    Exec(ExecArgs),
     /// Suspend all processes of a container
     Pause(IdArg),
     /// Resume all processes of a paused container
@@ -247,4 +249,55 @@ pub struct SpecArgs {
     /// Generate a configuration for a rootless container
     #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The container id
+    pub id: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// A process.json describing the process (instead of the command line and flags)
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Detach from the process: return once it runs
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (KEY=value; repeatable)
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids (repeatable)
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the bounding set of the process (repeatable)
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Pass N additional file descriptors to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
 }

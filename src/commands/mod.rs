@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod kill;
 mod list;
 mod pause;
@@ -28,6 +29,7 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::Delete(a) => delete::run(&store, &a).map(|_| 0),
         Command::List(a) => list::run(&store, &a).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
+        Command::Exec(a) => exec::run(&store, &a),
         Command::Pause(a) => pause::run(&store, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::run(&store, &a.id, false).map(|_| 0),
         Command::Ps(a) => ps::run(&store, &a).map(|_| 0),

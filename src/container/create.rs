@@ -275,7 +275,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     })
 }
 
-fn connect_console(path: &Path) -> Result<OwnedFd> {
+pub fn connect_console(path: &Path) -> Result<OwnedFd> {
     let stream = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| anyhow!("connecting to console socket {}: {e}", path.display()))?;
     Ok(OwnedFd::from(stream))

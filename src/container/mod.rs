@@ -2,6 +2,7 @@
 //! that act on its processes and resources.
 
 pub mod create;
+pub mod exec;
 pub mod foreground;
 
 use crate::cgroups;

@@ -192,7 +192,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
 /// Enters `process.cwd` resolved inside the container's root, refusing magic links: a cwd of
 /// `/proc/self/fd/N` must never land on a directory of the host through an fd of rrun's
 /// (CVE-2024-21626). The result is checked to be reachable from the container's root.
-fn enter_cwd(cwd: &Path) -> Result<()> {
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
     let root =
         rootfs::secure::RootDir::open(Path::new("/")).map_err(|e| anyhow!("opening /: {e}"))?;
     let dir = root

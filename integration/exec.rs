@@ -1,0 +1,251 @@
+//! `exec`: a new process in a running container, as engines' health checks and
+//! `docker exec` use it.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::Stdio;
+
+fn running(rt: &Runtime, b: &Bundle, prefix: &str) -> String {
+    let id = unique(prefix);
+    rt.create(b, &id);
+    rt.ok(&["start", &id]);
+    id
+}
+
+#[test]
+fn exec_output_exit_code_and_namespaces() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "exec");
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    let out = rt.run(&["exec", &id, "sh", "-c", "echo hi; hostname; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt; cat /proc/self/cgroup | head -1; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "hi");
+    assert_eq!(lines[1], "rrun");
+    assert_eq!(
+        lines[2],
+        std::fs::read_link(format!("/proc/{init}/ns/pid"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(
+        lines[3],
+        std::fs::read_link(format!("/proc/{init}/ns/mnt"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert!(
+        lines[4].ends_with(":/"),
+        "the process is in the container's cgroup: {text}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_flags_user_env_cwd_caps() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execflags");
+    let out = rt.ok(&[
+        "exec",
+        "--user",
+        "1000:1001",
+        "-g",
+        "5",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        "id -u; id -G; echo $FOO; pwd",
+    ]);
+    assert_eq!(out, "1000\n1001 5\nbar\n/tmp\n");
+    let caps = rt.ok(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapBnd",
+        "/proc/self/status",
+    ]);
+    assert!(
+        caps.contains("0000000020200420"),
+        "CAP_SYS_ADMIN added to the bounding set: {caps}"
+    );
+    let nnp = rt.ok(&["exec", &id, "grep", "NoNewPrivs", "/proc/self/status"]);
+    assert!(nnp.contains('1'), "{nnp}");
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_process_json() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execjson");
+    let file = b.path().join("process.json");
+    std::fs::write(&file, json!({"args": ["sh", "-c", "echo $X; umask; pwd"], "env": ["PATH=/bin", "X=from-json"], "cwd": "/etc", "user": {"uid": 0, "gid": 0, "umask": 63}}).to_string()).unwrap();
+    assert_eq!(
+        rt.ok(&["exec", "--process", file.to_str().unwrap(), &id]),
+        "from-json\n0077\n/etc\n"
+    );
+    std::fs::write(&file, r#"{"args": "not a list"}"#).unwrap();
+    assert!(
+        rt.fails(&["exec", "-p", file.to_str().unwrap(), &id])
+            .contains("args")
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_detach_and_pid_file() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execdetach");
+    let pidfile = b.path().join("exec.pid");
+    let status = rt
+        .cmd()
+        .args(["exec", "-d", "--pid-file"])
+        .arg(&pidfile)
+        .args([&id, "sleep", "777"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    wait_until("sleep 777 runs", || {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep\u{0}777"))
+    });
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "-f", "json", &id])).unwrap();
+    assert!(pids.contains(&pid));
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_errors() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execerr");
+    assert!(
+        rt.fails(&["exec", &id, "no-such-command"])
+            .contains("executable file not found")
+    );
+    assert!(rt.fails(&["exec", &id]).contains("command"));
+    assert!(
+        rt.fails(&["exec", "--user", "root", &id, "true"])
+            .contains("--user")
+    );
+    rt.ok(&["pause", &id]);
+    assert!(rt.fails(&["exec", &id, "true"]).contains("paused"));
+    rt.ok(&["resume", &id]);
+    rt.ok(&["kill", &id, "KILL"]);
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    assert!(rt.fails(&["exec", &id, "true"]).contains("stopped"));
+    rt.ok(&["delete", &id]);
+    assert!(rt.fails(&["exec", &id, "true"]).contains("does not exist"));
+}
+
+#[test]
+fn exec_into_a_user_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    let id = running(&rt, &b, "execuserns");
+    let out = rt.ok(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "0");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_with_a_tty_through_the_console_socket() {
+    use std::io::Read;
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "exectty");
+    let dir = TempDir::new("rrun-exec-console");
+    let sock = dir.path().join("c.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        recv_with_fd(&conn).0.expect("a pty master")
+    });
+    let status = rt
+        .cmd()
+        .args([
+            "exec",
+            "-t",
+            "-d",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "tty; [ -t 0 ] && echo is-a-tty",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut master = std::fs::File::from(receiver.join().unwrap());
+    let mut text = String::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(
+        text.contains("/dev/pts/") && text.contains("is-a-tty"),
+        "{text:?}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+/// CVE-2019-5736 through exec: the process runs from a sealed copy of rrun until it execs,
+/// so a container process never reaches the host's binary.
+#[test]
+fn exec_runs_from_a_sealed_copy_of_rrun() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execsealed");
+    // `rrun exec` re-executes itself from the sealed copy before it forks the process that
+    // joins the container, so that process is a copy of the sealed file too.
+    let mut child = rt
+        .cmd()
+        .args(["exec", &id, "sh", "-c", "sleep 2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until("rrun exec re-executed", || {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:rrun"))
+    });
+    assert!(child.wait().unwrap().success());
+    rt.ok(&["delete", "-f", &id]);
+}

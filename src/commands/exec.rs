@@ -1,0 +1,39 @@
+use crate::cli::ExecArgs;
+use crate::container::exec::{ExecOptions, exec, process_from_flags};
+use crate::state::Store;
+use anyhow::{Context, Result, anyhow, bail};
+
+pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
+    let record = store.open(&a.id).context("exec")?.record;
+    let process = match &a.process {
+        Some(path) => {
+            let data =
+                std::fs::read(path).with_context(|| format!("exec: reading {}", path.display()))?;
+            let de = &mut serde_json::Deserializer::from_slice(&data);
+            serde_path_to_error::deserialize(de)
+                .map_err(|e| anyhow!("exec: {}: {}: {}", path.display(), e.path(), e.inner()))?
+        }
+        None => {
+            if a.command.is_empty() {
+                bail!("exec: a command is required (or --process)");
+            }
+            let bundle =
+                crate::config::load_bundle(std::path::Path::new(&record.bundle)).context("exec")?;
+            let base = bundle
+                .spec
+                .process()
+                .clone()
+                .ok_or_else(|| anyhow!("exec: the container's config has no process"))?;
+            process_from_flags(&base, a.command.clone(), a).context("exec")?
+        }
+    };
+    let opts = ExecOptions {
+        id: a.id.clone(),
+        process,
+        console_socket: a.console_socket.clone(),
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+    };
+    exec(store, opts).context("exec")
+}

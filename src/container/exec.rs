@@ -1,0 +1,358 @@
+//! `exec`: a new process in a running container. rrun joins the container's pid (and time)
+//! namespace itself, forks the process, puts it in the container's cgroups, and the child
+//! joins the other namespaces (user first), takes the process's user, limits, capabilities
+//! and the container's seccomp filter, and execs. Like `create` it never runs rrun's
+//! binary inside the container: rrun first re-executes from a sealed copy of itself.
+
+use super::{Status, foreground};
+use crate::capabilities;
+use crate::init::handshake::{self, Message};
+use crate::state::Store;
+use crate::syscalls::{CloneResult, clone_process};
+use anyhow::{Context, Result, anyhow, bail};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub struct ExecOptions {
+    pub id: String,
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// The namespaces a process is in, in the order exec joins them (user first).
+const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Mount, "mnt"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Pid, "pid"),
+    (LinuxNamespaceType::Time, "time"),
+];
+
+/// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
+pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
+    let c = store.open(&opts.id)?;
+    match super::status(&c) {
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Paused => bail!("cannot exec in a paused container"),
+        _ => {}
+    }
+    let record = c.record.clone();
+    drop(c);
+    let terminal = opts.process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && opts.detach {
+        bail!("cannot allocate tty if rrun will detach without setting console socket");
+    }
+    // CVE-2019-5736: container processes see this process once it joins them.
+    crate::selfexe::ensure_sealed()?;
+    let bundle = crate::config::load_bundle(std::path::Path::new(&record.bundle))?;
+    let seccomp = match bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        Some(s) => Some(crate::seccomp::compile(s)?),
+        None => None,
+    };
+    let mut joins: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
+    for (t, name) in NAMESPACES {
+        let theirs = format!("/proc/{}/ns/{name}", record.pid);
+        let differs = match (
+            std::fs::read_link(&theirs),
+            std::fs::read_link(format!("/proc/self/ns/{name}")),
+        ) {
+            (Ok(a), Ok(b)) => a != b,
+            _ => false,
+        };
+        if differs {
+            let fd = nix::fcntl::open(
+                theirs.as_str(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| anyhow!("opening {theirs}: {e}"))?;
+            joins.push((t, fd));
+        }
+    }
+    // pid and time namespaces only apply to children: join them here, before the fork.
+    for (t, fd) in joins
+        .iter()
+        .filter(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
+    {
+        nix::sched::setns(fd, crate::namespaces::flag(*t)).map_err(|e| {
+            anyhow!(
+                "joining the container's {} namespace: {e}",
+                crate::namespaces::name(*t)
+            )
+        })?;
+    }
+    let (console_child, console_parent) = match (&opts.console_socket, terminal) {
+        (Some(path), true) => (Some(super::create::connect_console(path)?), None),
+        (None, true) => {
+            let (a, b) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| anyhow!("socketpair: {e}"))?;
+            (Some(a), Some(b))
+        }
+        _ => (None, None),
+    };
+    let signals = if opts.detach {
+        None
+    } else {
+        Some(foreground::block_signals()?)
+    };
+    let (parent_end, child_end) = handshake::pair()?;
+    let pid = match clone_process(0).map_err(|e| anyhow!("forking the process: {e}"))? {
+        CloneResult::Child => {
+            drop(parent_end);
+            let result = child_setup(
+                &opts.process,
+                &joins,
+                console_child.as_ref().map(|f| f.as_raw_fd()),
+                &child_end,
+            );
+            match result {
+                Ok(prepared) => child_exec(
+                    prepared,
+                    &opts.process,
+                    seccomp.as_ref(),
+                    opts.preserve_fds,
+                    &child_end,
+                ),
+                Err(e) => {
+                    let _ = child_end.send(&Message::Failed {
+                        message: format!("{e:#}"),
+                    });
+                    crate::syscalls::exit_immediately(1)
+                }
+            }
+        }
+        CloneResult::Parent(pid) => pid,
+    };
+    drop(child_end);
+    drop(console_child);
+    let kill_child = || {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    };
+    for dir in &record.cgroup_paths {
+        if let Err(e) = std::fs::write(dir.join("cgroup.procs"), pid.to_string()) {
+            kill_child();
+            bail!("adding the process to {}: {e}", dir.display());
+        }
+    }
+    parent_end.send(&Message::Go)?;
+    match parent_end.recv()? {
+        Some(Message::Ready) => {}
+        Some(Message::Failed { message }) => {
+            kill_child();
+            bail!("{message}")
+        }
+        _ => bail!("the process exited before it was set up"),
+    }
+    let console = match console_parent {
+        Some(sock) => Some(crate::tty::recv_fd(sock.as_raw_fd())?),
+        None => None,
+    };
+    if let Some(p) = &opts.pid_file {
+        super::create::write_pid_file(p, pid)?;
+    }
+    match signals {
+        None => Ok(0),
+        Some(signals) => foreground::wait(pid, signals, console),
+    }
+}
+
+struct Prepared {
+    exe: std::ffi::CString,
+    argv: Vec<std::ffi::CString>,
+    env: Vec<std::ffi::CString>,
+    caps: Option<capabilities::CapabilityPlan>,
+}
+
+fn child_setup(
+    process: &Process,
+    joins: &[(LinuxNamespaceType, OwnedFd)],
+    console: Option<std::os::fd::RawFd>,
+    channel: &handshake::Channel,
+) -> Result<Prepared> {
+    crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
+    match channel.recv()? {
+        Some(Message::Go) => {}
+        _ => crate::syscalls::exit_immediately(1),
+    }
+    for (t, fd) in joins
+        .iter()
+        .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
+    {
+        nix::sched::setns(fd, crate::namespaces::flag(*t)).map_err(|e| {
+            anyhow!(
+                "joining the container's {} namespace: {e}",
+                crate::namespaces::name(*t)
+            )
+        })?;
+    }
+    if let Some(sock) = console {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::tty::setup_console(sock, size)?;
+    }
+    crate::init::enter_cwd(process.cwd())?;
+    crate::process::apply_rlimits(process)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
+    }
+    let caps = process.capabilities().as_ref().map(capabilities::plan);
+    if let Some(c) = &caps {
+        c.apply_bounding()?;
+    }
+    crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
+    crate::process::switch_user(process)?;
+    crate::lsm::set_exec_labels(process)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        process.user().umask().unwrap_or(0o022),
+    ));
+    let env = crate::process::environment(process);
+    let args = process.args().clone().unwrap_or_default();
+    let exe =
+        crate::process::find_executable(args.first().map(String::as_str).unwrap_or(""), &env)?;
+    Ok(Prepared {
+        exe: crate::process::path_cstring(&exe)?,
+        argv: crate::process::cstrings(&args)?,
+        env: crate::process::cstrings(&env)?,
+        caps,
+    })
+}
+
+fn child_exec(
+    p: Prepared,
+    process: &Process,
+    seccomp: Option<&crate::seccomp::Filter>,
+    preserve_fds: u32,
+    channel: &handshake::Channel,
+) -> ! {
+    let _ = crate::syscalls::cloexec_from(3 + preserve_fds);
+    crate::init::reset_signals();
+    let finish = || -> Result<()> {
+        if let Some(filter) = seccomp {
+            if !process.no_new_privileges().unwrap_or(false) {
+                let _ = caps::raise(
+                    None,
+                    caps::CapSet::Effective,
+                    caps::Capability::CAP_SYS_ADMIN,
+                );
+            }
+            crate::seccomp::install(filter)?;
+        }
+        if let Some(c) = &p.caps {
+            c.apply_rest()?;
+        }
+        crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))
+    };
+    if let Err(e) = finish() {
+        let _ = channel.send(&Message::Failed {
+            message: format!("{e:#}"),
+        });
+        crate::syscalls::exit_immediately(1);
+    }
+    // The channel closes on exec: the parent learns the process runs from "ready" sent
+    // just before, and a failed exec is reported on the container's stderr.
+    let _ = channel.send(&Message::Ready);
+    let err = crate::syscalls::execve(&p.exe, &p.argv, &p.env);
+    eprintln!("rrun: exec {:?}: {err}", p.exe);
+    crate::syscalls::exit_immediately(127)
+}
+
+/// The process of `exec` without `--process`: the container's own process settings with
+/// the command line and runc's flags applied on top.
+pub fn process_from_flags(
+    base: &Process,
+    args: Vec<String>,
+    a: &crate::cli::ExecArgs,
+) -> Result<Process> {
+    let mut v = serde_json::to_value(base)?;
+    v["args"] = serde_json::json!(args);
+    v["terminal"] = serde_json::json!(a.tty);
+    if let Some(cwd) = &a.cwd {
+        v["cwd"] = serde_json::json!(cwd);
+    }
+    if !a.env.is_empty() {
+        let mut env: Vec<String> = base.env().clone().unwrap_or_default();
+        for e in &a.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        v["env"] = serde_json::json!(env);
+    }
+    if let Some(user) = &a.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (
+                u.parse::<u32>()
+                    .map_err(|_| anyhow!("--user: {user:?} is not uid[:gid]"))?,
+                Some(
+                    g.parse::<u32>()
+                        .map_err(|_| anyhow!("--user: {user:?} is not uid[:gid]"))?,
+                ),
+            ),
+            None => (
+                user.parse::<u32>()
+                    .map_err(|_| anyhow!("--user: {user:?} is not uid[:gid]"))?,
+                None,
+            ),
+        };
+        v["user"]["uid"] = serde_json::json!(uid);
+        if let Some(g) = gid {
+            v["user"]["gid"] = serde_json::json!(g);
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        v["user"]["additionalGids"] = serde_json::json!(a.additional_gids);
+    }
+    if !a.cap.is_empty() {
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "ambient",
+            "inheritable",
+        ] {
+            let list = v["capabilities"][set]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut names: Vec<serde_json::Value> = list;
+            for c in &a.cap {
+                if !names.iter().any(|n| n == c) {
+                    names.push(serde_json::json!(c));
+                }
+            }
+            v["capabilities"][set] = serde_json::Value::Array(names);
+        }
+    }
+    if a.no_new_privs {
+        v["noNewPrivileges"] = serde_json::json!(true);
+    }
+    if let Some(p) = &a.apparmor {
+        v["apparmorProfile"] = serde_json::json!(p);
+    }
+    if let Some(l) = &a.process_label {
+        v["selinuxLabel"] = serde_json::json!(l);
+    }
+    serde_json::from_value(v).context("building the process")
+}
