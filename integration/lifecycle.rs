@@ -421,3 +421,19 @@ fn version_is_in_runcs_shape() {
     assert!(first.starts_with("rrun version "), "{out}");
     assert!(out.lines().any(|l| l.starts_with("spec: ")), "{out}");
 }
+
+#[test]
+fn features_document_is_the_specs_type_and_tells_the_truth() {
+    let out = Runtime::new().ok(&["features"]);
+    let f: oci_spec::runtime::Features = serde_json::from_str(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["hooks"].as_array().unwrap().len(), 6);
+    let linux = f.linux().as_ref().unwrap();
+    assert_eq!(v["linux"]["seccomp"]["enabled"], true);
+    assert!(v["linux"]["seccomp"]["actions"].as_array().unwrap().iter().any(|a| a == "SCMP_ACT_NOTIFY"));
+    assert_eq!(v["linux"]["cgroup"]["systemd"], false, "no systemd driver yet");
+    assert!(linux.namespaces().as_ref().unwrap().len() >= 8);
+    for opt in v["mountOptions"].as_array().unwrap() {
+        assert!(!opt.as_str().unwrap().contains("idmap"), "idmapped mounts are not supported");
+    }
+}

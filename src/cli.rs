@@ -82,6 +82,8 @@ pub enum Command {
     Spec(SpecArgs),
     /// Run a new process inside a running container
     Exec(ExecArgs),
+    /// Show what rrun supports (the OCI runtime-spec features document)
+    Features,
     /// Suspend all processes of a container
     Pause(IdArg),
     /// Resume all processes of a paused container

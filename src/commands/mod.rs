@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -30,6 +31,7 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::List(a) => list::run(&store, &a).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
         Command::Exec(a) => exec::run(&store, &a),
+        Command::Features => features::run().map(|_| 0),
         Command::Pause(a) => pause::run(&store, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::run(&store, &a.id, false).map(|_| 0),
         Command::Ps(a) => ps::run(&store, &a).map(|_| 0),

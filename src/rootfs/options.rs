@@ -54,6 +54,14 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
     ("sync", false, libc::MS_SYNCHRONOUS),
 ];
 
+/// Every option name rrun understands (for `rrun features`).
+pub fn known_option_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
+    names.extend(["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]);
+    names.sort();
+    names
+}
+
 pub fn propagation_flag(name: &str) -> Option<c_ulong> {
     Some(match name {
         "private" => libc::MS_PRIVATE,
