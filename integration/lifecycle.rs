@@ -430,10 +430,22 @@ fn features_document_is_the_specs_type_and_tells_the_truth() {
     assert_eq!(v["hooks"].as_array().unwrap().len(), 6);
     let linux = f.linux().as_ref().unwrap();
     assert_eq!(v["linux"]["seccomp"]["enabled"], true);
-    assert!(v["linux"]["seccomp"]["actions"].as_array().unwrap().iter().any(|a| a == "SCMP_ACT_NOTIFY"));
-    assert_eq!(v["linux"]["cgroup"]["systemd"], false, "no systemd driver yet");
+    assert!(
+        v["linux"]["seccomp"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "SCMP_ACT_NOTIFY")
+    );
+    assert_eq!(
+        v["linux"]["cgroup"]["systemd"], false,
+        "no systemd driver yet"
+    );
     assert!(linux.namespaces().as_ref().unwrap().len() >= 8);
     for opt in v["mountOptions"].as_array().unwrap() {
-        assert!(!opt.as_str().unwrap().contains("idmap"), "idmapped mounts are not supported");
+        assert!(
+            !opt.as_str().unwrap().contains("idmap"),
+            "idmapped mounts are not supported"
+        );
     }
 }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <stdlib.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +38,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(t, "mkdir")) report(t, mkdir("/tmp/probe-native", 0755));
         else if (!strcmp(t, "i386-mkdir")) report(t, i386_syscall2(39 /* i386 mkdir */, (long)dir, 0755));
         else if (!strcmp(t, "getpid")) report(t, getpid());
+        else if (!strcmp(t, "accept3")) {
+            /* socket activation: accept one connection on the inherited fd 3 */
+            int c = accept(3, 0, 0);
+            if (c >= 0) { dprintf(c, "hello from pid %d, LISTEN_PID=%s\n", getpid(), getenv("LISTEN_PID")); close(c); }
+            report(t, c);
+        }
         else if (!strcmp(t, "kcmp")) report(t, syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 1, 1));
         else if (!strcmp(t, "personality-ok")) report(t, syscall(SYS_personality, 0xffffffffUL));
         else if (!strcmp(t, "personality-bad")) report(t, syscall(SYS_personality, 0x0040000UL));

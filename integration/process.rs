@@ -119,3 +119,47 @@ fn missing_executable_fails_at_create_with_clear_error() {
     );
     assert_no_leftovers(&rt, &id, &before);
 }
+
+/// systemd socket activation: the listening socket rrun was given reaches the container at
+/// fd 3 with LISTEN_FDS/LISTEN_PID rewritten, and the container accepts on it.
+#[test]
+fn listen_fds_socket_activation() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let rt = Runtime::new();
+    let b = crate::security::probe_bundle(&["accept3"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let id = unique("listenfds");
+    // LISTEN_PID must be rrun's own pid: a shell sets it to its $$ and execs rrun.
+    let script = format!(
+        "LISTEN_PID=$$ LISTEN_FDS=1 exec {RRUN} --root {} run --bundle {} {id}",
+        rt.root.path().display(),
+        b.path().display()
+    );
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    // SAFETY: only dup2 and fcntl between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "hello from pid 1, LISTEN_PID=1\n");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "accept3=0\n");
+}

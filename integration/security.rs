@@ -21,7 +21,7 @@ fn probe_binary() -> &'static std::path::Path {
     })
 }
 
-fn probe_bundle(tests: &[&str]) -> Bundle {
+pub fn probe_bundle(tests: &[&str]) -> Bundle {
     let mut args = vec!["/bin/probe"];
     args.extend_from_slice(tests);
     let mut b = Bundle::new(&args);

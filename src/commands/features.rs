@@ -45,7 +45,19 @@ mod tests {
         assert_eq!(f.oci_version_max(), "1.2.0");
         let linux = f.linux().as_ref().unwrap();
         assert_eq!(linux.namespaces().as_ref().unwrap().len(), 8);
-        assert!(linux.capabilities().as_ref().unwrap().contains(&"CAP_SYS_ADMIN".to_string()));
-        assert!(doc["mountOptions"].as_array().unwrap().iter().any(|o| o == "rbind"));
+        assert!(
+            linux
+                .capabilities()
+                .as_ref()
+                .unwrap()
+                .contains(&"CAP_SYS_ADMIN".to_string())
+        );
+        assert!(
+            doc["mountOptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o == "rbind")
+        );
     }
 }

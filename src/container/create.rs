@@ -67,7 +67,8 @@ impl Drop for Rollback {
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
-    let bundle = config::load_bundle(&opts.bundle)?;
+    let mut bundle = config::load_bundle(&opts.bundle)?;
+    let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
     let spec = &bundle.spec;
     let process = spec
         .process()
@@ -168,7 +169,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                     fifo: &fifo,
                     console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
                     no_pivot: opts.no_pivot,
-                    preserve_fds: opts.preserve_fds,
+                    preserve_fds,
                     cgroup_paths: &cgroup_paths,
                     keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
                     // In the init, before pivot_root, /proc is still the host's: it tells the
@@ -378,4 +379,36 @@ fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<(char, i64, i64)> {
             Some((t, d.major(), d.minor()))
         })
         .collect()
+}
+
+/// systemd socket activation: when rrun itself was handed LISTEN_FDS sockets (LISTEN_PID is
+/// rrun's pid), they go on to the container at fds 3.., with the environment rewritten for
+/// the container's process, which is pid 1 of its namespace. Returns how many.
+fn socket_activation(spec: &mut oci_spec::runtime::Spec) -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0 && ours)
+    else {
+        return 0;
+    };
+    if let Some(process) = spec.process_mut() {
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        env.retain(|e| {
+            !e.starts_with("LISTEN_FDS=")
+                && !e.starts_with("LISTEN_PID=")
+                && !e.starts_with("LISTEN_FDNAMES=")
+        });
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_string());
+        if let Ok(names) = std::env::var("LISTEN_FDNAMES") {
+            env.push(format!("LISTEN_FDNAMES={names}"));
+        }
+        process.set_env(Some(env));
+    }
+    n
 }

@@ -57,7 +57,16 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
 /// Every option name rrun understands (for `rrun features`).
 pub fn known_option_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
-    names.extend(["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]);
+    names.extend([
+        "private",
+        "rprivate",
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "unbindable",
+        "runbindable",
+    ]);
     names.sort();
     names
 }
