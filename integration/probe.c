@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -43,6 +44,14 @@ int main(int argc, char **argv) {
             int c = accept(3, 0, 0);
             if (c >= 0) { dprintf(c, "hello from pid %d, LISTEN_PID=%s\n", getpid(), getenv("LISTEN_PID")); close(c); }
             report(t, c);
+        }
+        else if (!strcmp(t, "notify")) {
+            /* sd_notify: READY=1 to $NOTIFY_SOCKET */
+            struct sockaddr_un a = {.sun_family = AF_UNIX};
+            const char *p = getenv("NOTIFY_SOCKET");
+            int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            strncpy(a.sun_path, p ? p : "", sizeof(a.sun_path) - 1);
+            report(t, sendto(s, "STATUS=starting\nREADY=1", 23, 0, (struct sockaddr *)&a, sizeof(a)));
         }
         else if (!strcmp(t, "kcmp")) report(t, syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 1, 1));
         else if (!strcmp(t, "personality-ok")) report(t, syscall(SYS_personality, 0xffffffffUL));

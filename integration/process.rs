@@ -163,3 +163,46 @@ fn listen_fds_socket_activation() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "accept3=0\n");
 }
+
+/// NOTIFY_SOCKET: the container's READY=1 reaches the host's socket when `start` runs, with
+/// the container's pid as MAINPID.
+#[test]
+fn notify_socket_relays_ready() {
+    let rt = Runtime::new();
+    let b = crate::security::probe_bundle(&["notify"]);
+    let dir = TempDir::new("rrun-notify-host");
+    let host_path = dir.path().join("host.sock");
+    let host = std::os::unix::net::UnixDatagram::bind(&host_path).unwrap();
+    host.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let id = unique("sdnotify");
+    let log = b.path().join("create.log");
+    let status = rt
+        .cmd()
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .env("NOTIFY_SOCKET", &host_path)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let status = rt
+        .cmd()
+        .args(["start", &id])
+        .env("NOTIFY_SOCKET", &host_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut buf = [0u8; 512];
+    let n = host.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
+    assert!(msg.lines().any(|l| l == format!("MAINPID={pid}")), "{msg}");
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "notify=0\n");
+    rt.ok(&["delete", &id]);
+}

@@ -8,7 +8,11 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
     if a.detach {
         let created = crate::container::create::create(store, &opts).context("run")?;
         let c = store.open(&created.record.id).context("run")?;
-        container::start(&c).context("run")?;
+        let relay = container::start(&c).context("run")?;
+        drop(c);
+        if let Some(r) = relay {
+            r.wait().context("run")?;
+        }
         return Ok(0);
     }
     if !a.no_subreaper {
@@ -18,7 +22,9 @@ pub fn run(store: &Store, a: &RunArgs) -> Result<i32> {
     let created = crate::container::create::create(store, &opts).context("run")?;
     let result = (|| {
         let c = store.open(&created.record.id)?;
-        container::start(&c)?;
+        // In the foreground the container's notifications are not relayed (rrun waits on
+        // the container itself instead).
+        container::start_process(&c, false)?;
         drop(c);
         foreground::wait(created.pid, signals, created.console)
     })();

@@ -9,5 +9,10 @@ pub fn run(store: &Store, id: &str) -> Result<()> {
         Status::Stopped => bail!("start: cannot start a container that has stopped"),
         _ => bail!("start: cannot start an already running container"),
     }
-    container::start(&c).map_err(|e| anyhow!("start: {e:#}"))
+    let relay = container::start(&c).map_err(|e| anyhow!("start: {e:#}"))?;
+    drop(c);
+    match relay {
+        Some(r) => r.wait().context("start"),
+        None => Ok(()),
+    }
 }

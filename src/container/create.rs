@@ -69,6 +69,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
+    if super::notify::host_socket().is_some() {
+        super::notify::setup_spec(&mut bundle.spec, &store.dir(&opts.id))?;
+    }
     let spec = &bundle.spec;
     let process = spec
         .process()
@@ -119,6 +122,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
 
     let dir = store.reserve(&opts.id)?;
     let _lock = state::lock_dir(&dir)?;
+    if super::notify::host_socket().is_some() {
+        std::fs::create_dir(dir.join("notify"))
+            .with_context(|| format!("creating {}", dir.join("notify").display()))?;
+    }
     let mut rollback = Rollback {
         dir: Some(dir.clone()),
         pid: None,

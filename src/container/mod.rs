@@ -4,6 +4,7 @@
 pub mod create;
 pub mod exec;
 pub mod foreground;
+pub mod notify;
 
 use crate::cgroups;
 use crate::state::{ContainerRecord, LockedContainer};
@@ -199,9 +200,36 @@ pub fn oci_state(c: &LockedContainer) -> OciState {
 
 /// Lets a created container's init exec the user process: one byte down the exec fifo,
 /// then the fifo is removed, which is what makes the status `running`.
-pub fn start(c: &LockedContainer) -> Result<()> {
+/// Returns the sd_notify relay to run once the lock is released, when the host asked for
+/// notifications (NOTIFY_SOCKET) and the container was created for them.
+pub fn start(c: &LockedContainer) -> Result<Option<NotifyRelay>> {
+    start_process(c, true)
+}
+
+/// The container's READY=1, to be relayed to the host's NOTIFY_SOCKET.
+pub struct NotifyRelay {
+    sock: std::os::unix::net::UnixDatagram,
+    host: std::path::PathBuf,
+    record: ContainerRecord,
+}
+
+impl NotifyRelay {
+    /// Waits for READY=1 from the container (or for its end) and relays it.
+    pub fn wait(self) -> Result<()> {
+        let record = self.record;
+        notify::relay_until_ready(&self.sock, &self.host, record.pid, || init_alive(&record))
+    }
+}
+
+/// Starts the process; with `relay_notify`, binds the notify socket first, so that none of
+/// the container's messages is lost.
+pub fn start_process(c: &LockedContainer, relay_notify: bool) -> Result<Option<NotifyRelay>> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let notify = match (relay_notify, notify::host_socket()) {
+        (true, Some(host)) => notify::bind(&c.dir)?.map(|sock| (sock, host)),
+        _ => None,
+    };
     let fifo = c.fifo_path();
     // Non-blocking: if init is gone there is no reader and open fails with ENXIO at once.
     let mut f = std::fs::OpenOptions::new()
@@ -219,7 +247,11 @@ pub fn start(c: &LockedContainer) -> Result<()> {
         .map_err(|e| anyhow!("writing {}: {e}", fifo.display()))?;
     std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
     run_record_hooks(&c.record, "poststart", "running");
-    Ok(())
+    Ok(notify.map(|(sock, host)| NotifyRelay {
+        sock,
+        host,
+        record: c.record.clone(),
+    }))
 }
 
 /// Runs the poststart or poststop hooks recorded at create; failures are warnings.
