@@ -249,3 +249,102 @@ fn exec_runs_from_a_sealed_copy_of_rrun() {
     assert!(child.wait().unwrap().success());
     rt.ok(&["delete", "-f", &id]);
 }
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execsub");
+    let (flag, dir) = if cgroup_v2() {
+        let d = cgroup_dirs_named(&id).remove(0);
+        ("sub".to_string(), d)
+    } else {
+        let d = cgroup_dirs_named(&id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/pids"))
+            .unwrap();
+        ("pids:sub".to_string(), d)
+    };
+    assert!(
+        rt.fails(&["exec", "--cgroup", &flag, &id, "true"])
+            .contains("does not exist")
+    );
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let pidfile = b.path().join("sub.pid");
+    let status = rt
+        .cmd()
+        .args(["exec", "-d", "--cgroup", &flag, "--pid-file"])
+        .arg(&pidfile)
+        .args([&id, "sleep", "100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(
+        std::fs::read_to_string(dir.join("sub/cgroup.procs"))
+            .unwrap()
+            .lines()
+            .any(|l| l == pid),
+        "the process is in the sub-cgroup"
+    );
+    rt.ok(&["kill", "--all", &id, "KILL"]);
+    wait_until("sub-cgroup empty", || {
+        std::fs::read_to_string(dir.join("sub/cgroup.procs"))
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(true)
+    });
+    std::fs::remove_dir(dir.join("sub")).unwrap();
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
+fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 100, "nanosecs": 0}});
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]});
+    });
+    let id = running(&rt, &b, "execsig");
+    let out = rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir /tmp/denied 2>&1; cut -d. -f1 /proc/uptime",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("Permission denied"),
+        "the container's seccomp filter applies: {out}"
+    );
+    assert!(
+        lines[1].parse::<u64>().unwrap() >= 86400 * 100,
+        "the container's time namespace: {out}"
+    );
+    let mut child = rt
+        .cmd()
+        .args(["exec", &id, "sleep", "1000"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("exec'd sleep", || {
+        rt.ok(&["ps", "-f", "json", &id]).matches(',').count() >= 1
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(128 + 15),
+        "SIGTERM reached the process"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}

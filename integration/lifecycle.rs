@@ -449,3 +449,47 @@ fn features_document_is_the_specs_type_and_tells_the_truth() {
         );
     }
 }
+
+/// startContainer runs inside the container (its mount namespace, after pivot_root), after
+/// `start` and before the process; annotations reach `state`.
+#[test]
+fn start_container_hook_runs_inside_and_annotations_reach_state() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /hook.out; echo process");
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["annotations"] = json!({"com.example.key": "value"});
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "read -r s; echo \"startContainer in $(readlink /proc/self/ns/mnt): $s\" > /hook.out"]}]});
+    });
+    let id = unique("starthook");
+    let log = b.path().join("out.log");
+    let status = rt
+        .cmd()
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let state = rt.state(&id);
+    assert_eq!(state["annotations"]["com.example.key"], "value");
+    let pid = state["pid"].as_i64().unwrap();
+    let mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(!b.rootfs().join("hook.out").exists(), "not before start");
+    rt.ok(&["start", &id]);
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        out.starts_with(&format!("startContainer in {mnt}: {{")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\"id\":\"{id}\"")) && out.ends_with("process\n"),
+        "{out}"
+    );
+    rt.ok(&["delete", &id]);
+}

@@ -302,4 +302,8 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run the process in a sub-cgroup of the container: PATH (cgroup v2), or
+    /// CONTROLLER:PATH (repeatable, cgroup v1)
+    #[arg(long)]
+    pub cgroup: Vec<String>,
 }

@@ -21,6 +21,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// `--cgroup`: sub-cgroups to put the process in instead of the container's own.
+    pub sub_cgroups: Vec<String>,
 }
 
 /// The namespaces a process is in, in the order exec joins them (user first).
@@ -149,7 +151,14 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         );
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     };
-    for dir in &record.cgroup_paths {
+    let cgroup_dirs = match exec_cgroups(&record.cgroup_paths, &opts.sub_cgroups) {
+        Ok(d) => d,
+        Err(e) => {
+            kill_child();
+            return Err(e);
+        }
+    };
+    for dir in &cgroup_dirs {
         if let Err(e) = std::fs::write(dir.join("cgroup.procs"), pid.to_string()) {
             kill_child();
             bail!("adding the process to {}: {e}", dir.display());
@@ -355,4 +364,46 @@ pub fn process_from_flags(
         v["selinuxLabel"] = serde_json::json!(l);
     }
     serde_json::from_value(v).context("building the process")
+}
+
+/// The directories the process joins: the container's, with `--cgroup` sub-cgroups in
+/// place of their parents (`PATH` on cgroup v2, `CONTROLLER:PATH` on v1). A sub-cgroup
+/// must already exist inside the container's cgroup.
+fn exec_cgroups(container: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
+    let mut dirs = container.to_vec();
+    let hierarchies = if subs.is_empty() {
+        Vec::new()
+    } else {
+        crate::cgroups::host_hierarchies()?
+    };
+    for sub in subs {
+        let (controller, path) = match sub.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, sub.as_str()),
+        };
+        let rel = crate::rootfs::secure::clean_relative(std::path::Path::new(path));
+        let mut matched = false;
+        for d in dirs.iter_mut() {
+            let fits = match controller {
+                None => crate::cgroups::is_unified_host(),
+                Some(c) => hierarchies
+                    .iter()
+                    .any(|h| h.controllers.iter().any(|x| x == c) && d.starts_with(&h.mount_point)),
+            };
+            if fits {
+                let target = d.join(&rel);
+                if !target.is_dir() {
+                    bail!("--cgroup {sub}: {} does not exist", target.display());
+                }
+                *d = target;
+                matched = true;
+            }
+        }
+        if !matched {
+            bail!(
+                "--cgroup {sub}: no such controller in the container's cgroups (use CONTROLLER:PATH on cgroup v1)"
+            );
+        }
+    }
+    Ok(dirs)
 }
