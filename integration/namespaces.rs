@@ -162,3 +162,20 @@ fn time_namespace_offsets() {
         "uptime inside {inside} vs host {host}"
     );
 }
+
+/// No namespaces at all: the container inherits every one of the caller's, and since it
+/// shares the host's mounts rrun mounts nothing (it only chroots into the rootfs).
+#[test]
+fn without_namespaces_everything_is_inherited_and_nothing_mounted() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo in-rootfs; ls /bin/busybox");
+    b.edit(|c| {
+        c["linux"]["namespaces"] = json!([]);
+        c["hostname"] = json!(null);
+        c["mounts"] = json!([]);
+    });
+    let before = HostSnapshot::take();
+    let out = rt.output_of(&b);
+    assert_eq!(out, "in-rootfs\n/bin/busybox\n");
+    assert_eq!(HostSnapshot::take(), before, "no mount reached the host");
+}

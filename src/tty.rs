@@ -43,7 +43,11 @@ pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
 
 /// Init side, after pivot_root: a new pty from the container's devpts, its slave on
 /// /dev/console and as stdio and controlling terminal, its master sent to the runtime user.
-pub fn setup_console(console_socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
+pub fn setup_console(
+    console_socket: RawFd,
+    size: Option<(u16, u16)>,
+    bind_dev_console: bool,
+) -> Result<()> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(|e| anyhow!("opening /dev/ptmx: {e}"))?;
@@ -58,8 +62,10 @@ pub fn setup_console(console_socket: RawFd, size: Option<(u16, u16)>) -> Result<
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| anyhow!("opening {slave_name}: {e}"))?;
-    // /dev/console is the pty too, as in runc; a missing /dev (no tmpfs) just skips it.
-    if let Ok(root) = crate::rootfs::secure::RootDir::open(std::path::Path::new("/"))
+    // /dev/console is the pty too, as in runc (init only, and only in the container's own
+    // mount namespace); a missing /dev (no tmpfs) just skips it.
+    if bind_dev_console
+        && let Ok(root) = crate::rootfs::secure::RootDir::open(std::path::Path::new("/"))
         && let Ok(target) = root.create_file(std::path::Path::new("/dev/console"), 0o666)
     {
         let _ = nix::mount::mount(

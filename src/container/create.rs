@@ -98,19 +98,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         crate::selfexe::ensure_sealed()?;
     }
     let ns_plan = namespaces::plan(spec)?;
-    if !ns_plan
+    // Without a mount namespace of its own the container shares the host's mounts: rrun
+    // then mounts nothing and only chroots into the rootfs (see init).
+    let own_mount_ns = ns_plan
         .clone_flags
         .contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        && !ns_plan
+        || ns_plan
             .late_unshare
             .contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        && !ns_plan
+        || ns_plan
             .child_joins
             .iter()
-            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount)
-    {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount);
     // Compiled before anything is made, so a bad profile fails the create cleanly.
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some((crate::seccomp::compile(s)?, s)),
@@ -178,6 +177,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                     no_pivot: opts.no_pivot,
                     preserve_fds,
                     cgroup_paths: &cgroup_paths,
+                    own_mount_ns,
                     keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
                     // In the init, before pivot_root, /proc is still the host's: it tells the
                     // init's host pid, which the createContainer/startContainer hooks must get.

@@ -219,7 +219,7 @@ fn child_setup(
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(sock, size)?;
+        crate::tty::setup_console(sock, size, false)?;
     }
     crate::init::enter_cwd(process.cwd())?;
     crate::process::apply_rlimits(process)?;

@@ -27,6 +27,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup_paths: &'a [PathBuf],
+    /// False when the container shares the host's mount namespace: nothing is mounted then.
+    pub own_mount_ns: bool,
     /// Name of the fresh session keyring, unless `--no-new-keyring`.
     pub keyring: Option<String>,
     /// The state JSON for createContainer and startContainer hooks.
@@ -120,7 +122,13 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         cgroup_ns: a.namespaces.new_cgroup,
         cgroup_paths: a.cgroup_paths,
     };
-    rootfs::prepare(&plan)?;
+    if a.own_mount_ns {
+        rootfs::prepare(&plan)?;
+    } else {
+        crate::logging::debug(
+            "no mount namespace: the container shares the host's mounts; only chroot into the rootfs",
+        );
+    }
     if let Some(hooks) = spec.hooks() {
         let has =
             |h: &Option<Vec<oci_spec::runtime::Hook>>| h.as_ref().is_some_and(|v| !v.is_empty());
@@ -140,8 +148,15 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             &a.hook_state,
         )?;
     }
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
-    write_sysctls(spec)?;
+    if a.own_mount_ns {
+        rootfs::pivot(a.rootfs, a.no_pivot)?;
+        write_sysctls(spec)?;
+    } else {
+        // Mounts, masks and sysctls would act on the host: only the root directory changes.
+        nix::unistd::chroot(a.rootfs)
+            .map_err(|e| anyhow!("chroot to {}: {e}", a.rootfs.display()))?;
+        nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))?;
+    }
     if process.terminal().unwrap_or(false) {
         let sock = a
             .console_socket
@@ -149,9 +164,11 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(sock, size)?;
+        crate::tty::setup_console(sock, size, a.own_mount_ns)?;
     }
-    rootfs::protect(spec)?;
+    if a.own_mount_ns {
+        rootfs::protect(spec)?;
+    }
     enter_cwd(process.cwd())?;
     process::apply_rlimits(process)?;
     if let Some(name) = &a.keyring {
