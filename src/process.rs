@@ -7,6 +7,86 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// The container's process, ready for its last steps: no_new_privs, bounding set, user,
+/// labels, umask, environment and executable are settled; the seccomp filter and the final
+/// capability sets are not, because they must come last (see [`Launch::lock_down`]).
+pub struct Launch {
+    exe: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    caps: Option<crate::capabilities::CapabilityPlan>,
+    no_new_privs: bool,
+}
+
+/// Everything before the last steps, shared by init and `exec`.
+pub fn prepare(process: &Process) -> Result<Launch> {
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if no_new_privs {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
+    }
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(crate::capabilities::plan);
+    if let Some(c) = &caps {
+        c.apply_bounding()?;
+    }
+    // Keep the permitted set across the switch of user: seccomp may still need
+    // CAP_SYS_ADMIN, and the final sets are applied just before exec.
+    crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
+    switch_user(process)?;
+    crate::lsm::set_exec_labels(process)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        process.user().umask().unwrap_or(0o022),
+    ));
+    let env = environment(process);
+    let args = process.args().clone().unwrap_or_default();
+    let exe = find_executable(args.first().map(String::as_str).unwrap_or(""), &env)?;
+    Ok(Launch {
+        exe: path_cstring(&exe)?,
+        argv: cstrings(&args)?,
+        env: cstrings(&env)?,
+        caps,
+        no_new_privs,
+    })
+}
+
+impl Launch {
+    /// The last steps before exec, as late as they can be so that they never block rrun's
+    /// own work: the seccomp filter (while CAP_SYS_ADMIN or no_new_privs still allows
+    /// loading it), then the final capability sets. Returns the seccomp notify listener.
+    pub fn lock_down(
+        &self,
+        seccomp: Option<&crate::seccomp::Filter>,
+    ) -> Result<Option<std::os::fd::OwnedFd>> {
+        let mut listener = None;
+        if let Some(filter) = seccomp {
+            if !self.no_new_privs {
+                let _ = caps::raise(
+                    None,
+                    caps::CapSet::Effective,
+                    caps::Capability::CAP_SYS_ADMIN,
+                );
+            }
+            listener = crate::seccomp::install(filter)?;
+        }
+        if let Some(c) = &self.caps {
+            c.apply_rest()?;
+        }
+        crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
+        Ok(listener)
+    }
+
+    /// Replaces rrun with the process; only returns (with the error) if execve fails.
+    pub fn exec(&self) -> std::io::Error {
+        crate::syscalls::execve(&self.exe, &self.argv, &self.env)
+    }
+
+    pub fn exe(&self) -> &CString {
+        &self.exe
+    }
+}
+
 pub fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
     (match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,

@@ -7,6 +7,34 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+/// The sockets a pty master travels over: the caller's `--console-socket` (containerd,
+/// Podman), or, when rrun holds the terminal itself (`run`/`exec` in the foreground), a pair
+/// whose other end rrun keeps. Returns (the end the container side uses, rrun's end).
+pub fn console_sockets(
+    console_socket: Option<&std::path::Path>,
+    terminal: bool,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    match (console_socket, terminal) {
+        (Some(path), true) => {
+            let stream = std::os::unix::net::UnixStream::connect(path)
+                .map_err(|e| anyhow!("connecting to console socket {}: {e}", path.display()))?;
+            Ok((Some(OwnedFd::from(stream)), None))
+        }
+        (None, true) => {
+            let (a, b) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| anyhow!("socketpair: {e}"))?;
+            Ok((Some(a), Some(b)))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
 /// Sends `fd` with `name` as the payload, as runc's utils.SendFd does.
 pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<()> {
     let fds = [fd];

@@ -135,22 +135,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
 
-    // The console socket: the caller's (containerd, Podman) or our own pair for `run`.
-    let (console_child, console_parent): (Option<OwnedFd>, Option<OwnedFd>) =
-        match (&opts.console_socket, terminal) {
-            (Some(path), true) => (Some(connect_console(path)?), None),
-            (None, true) => {
-                let (a, b) = nix::sys::socket::socketpair(
-                    nix::sys::socket::AddressFamily::Unix,
-                    nix::sys::socket::SockType::Stream,
-                    None,
-                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-                )
-                .map_err(|e| anyhow!("socketpair: {e}"))?;
-                (Some(a), Some(b))
-            }
-            _ => (None, None),
-        };
+    let (console_child, console_parent) =
+        crate::tty::console_sockets(opts.console_socket.as_deref(), terminal)?;
 
     let seccomp_listener = match &seccomp {
         Some((filter, s)) if filter.uses_notify => {
@@ -281,12 +267,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         record,
         console,
     })
-}
-
-pub fn connect_console(path: &Path) -> Result<OwnedFd> {
-    let stream = std::os::unix::net::UnixStream::connect(path)
-        .map_err(|e| anyhow!("connecting to console socket {}: {e}", path.display()))?;
-    Ok(OwnedFd::from(stream))
 }
 
 /// Writes the pid file atomically (runc writes the bare number, no newline).

@@ -5,7 +5,6 @@
 //! binary inside the container: rrun first re-executes from a sealed copy of itself.
 
 use super::{Status, foreground};
-use crate::capabilities;
 use crate::init::handshake::{self, Message};
 use crate::state::Store;
 use crate::syscalls::{CloneResult, clone_process};
@@ -95,20 +94,8 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
             )
         })?;
     }
-    let (console_child, console_parent) = match (&opts.console_socket, terminal) {
-        (Some(path), true) => (Some(super::create::connect_console(path)?), None),
-        (None, true) => {
-            let (a, b) = nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::Stream,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .map_err(|e| anyhow!("socketpair: {e}"))?;
-            (Some(a), Some(b))
-        }
-        _ => (None, None),
-    };
+    let (console_child, console_parent) =
+        crate::tty::console_sockets(opts.console_socket.as_deref(), terminal)?;
     let signals = if opts.detach {
         None
     } else {
@@ -125,13 +112,9 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
                 &child_end,
             );
             match result {
-                Ok(prepared) => child_exec(
-                    prepared,
-                    &opts.process,
-                    seccomp.as_ref(),
-                    opts.preserve_fds,
-                    &child_end,
-                ),
+                Ok(prepared) => {
+                    child_exec(prepared, seccomp.as_ref(), opts.preserve_fds, &child_end)
+                }
                 Err(e) => {
                     let _ = child_end.send(&Message::Failed {
                         message: format!("{e:#}"),
@@ -186,19 +169,12 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     }
 }
 
-struct Prepared {
-    exe: std::ffi::CString,
-    argv: Vec<std::ffi::CString>,
-    env: Vec<std::ffi::CString>,
-    caps: Option<capabilities::CapabilityPlan>,
-}
-
 fn child_setup(
     process: &Process,
     joins: &[(LinuxNamespaceType, OwnedFd)],
     console: Option<std::os::fd::RawFd>,
     channel: &handshake::Channel,
-) -> Result<Prepared> {
+) -> Result<crate::process::Launch> {
     crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     match channel.recv()? {
         Some(Message::Go) => {}
@@ -223,57 +199,18 @@ fn child_setup(
     }
     crate::init::enter_cwd(process.cwd())?;
     crate::process::apply_rlimits(process)?;
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
-    }
-    let caps = process.capabilities().as_ref().map(capabilities::plan);
-    if let Some(c) = &caps {
-        c.apply_bounding()?;
-    }
-    crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
-    crate::process::switch_user(process)?;
-    crate::lsm::set_exec_labels(process)?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        process.user().umask().unwrap_or(0o022),
-    ));
-    let env = crate::process::environment(process);
-    let args = process.args().clone().unwrap_or_default();
-    let exe =
-        crate::process::find_executable(args.first().map(String::as_str).unwrap_or(""), &env)?;
-    Ok(Prepared {
-        exe: crate::process::path_cstring(&exe)?,
-        argv: crate::process::cstrings(&args)?,
-        env: crate::process::cstrings(&env)?,
-        caps,
-    })
+    crate::process::prepare(process)
 }
 
 fn child_exec(
-    p: Prepared,
-    process: &Process,
+    launch: crate::process::Launch,
     seccomp: Option<&crate::seccomp::Filter>,
     preserve_fds: u32,
     channel: &handshake::Channel,
 ) -> ! {
     let _ = crate::syscalls::cloexec_from(3 + preserve_fds);
     crate::init::reset_signals();
-    let finish = || -> Result<()> {
-        if let Some(filter) = seccomp {
-            if !process.no_new_privileges().unwrap_or(false) {
-                let _ = caps::raise(
-                    None,
-                    caps::CapSet::Effective,
-                    caps::Capability::CAP_SYS_ADMIN,
-                );
-            }
-            crate::seccomp::install(filter)?;
-        }
-        if let Some(c) = &p.caps {
-            c.apply_rest()?;
-        }
-        crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))
-    };
-    if let Err(e) = finish() {
+    if let Err(e) = launch.lock_down(seccomp) {
         let _ = channel.send(&Message::Failed {
             message: format!("{e:#}"),
         });
@@ -282,8 +219,8 @@ fn child_exec(
     // The channel closes on exec: the parent learns the process runs from "ready" sent
     // just before, and a failed exec is reported on the container's stderr.
     let _ = channel.send(&Message::Ready);
-    let err = crate::syscalls::execve(&p.exe, &p.argv, &p.env);
-    eprintln!("rrun: exec {:?}: {err}", p.exe);
+    let err = launch.exec();
+    eprintln!("rrun: exec {:?}: {err}", launch.exe());
     crate::syscalls::exit_immediately(127)
 }
 

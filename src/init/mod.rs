@@ -4,14 +4,12 @@
 
 pub mod handshake;
 
-use crate::capabilities;
 use crate::namespaces::NamespacePlan;
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
 use anyhow::{Context, Result, anyhow};
 use handshake::{Channel, Message};
 use oci_spec::runtime::Spec;
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -73,11 +71,7 @@ pub fn run(args: InitArgs) -> ! {
 /// What setup leaves for the last steps.
 struct Prepared {
     fifo: OwnedFd,
-    exe: CString,
-    argv: Vec<CString>,
-    env: Vec<CString>,
-    caps: Option<capabilities::CapabilityPlan>,
-    no_new_privs: bool,
+    launch: process::Launch,
 }
 
 fn setup(a: &InitArgs) -> Result<Prepared> {
@@ -179,30 +173,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             Err(e) => return Err(anyhow!("joining session keyring {name}: {e}")),
         }
     }
-    if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
-    }
-    let caps = process.capabilities().as_ref().map(capabilities::plan);
-    if let Some(c) = &caps {
-        c.apply_bounding()?;
-    }
-    // Keep the permitted set across the switch of user: seccomp may still need
-    // CAP_SYS_ADMIN, and the final sets are applied just before exec.
-    crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
-    process::switch_user(process)?;
-    crate::lsm::set_exec_labels(process)?;
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let env = process::environment(process);
-    let args = process.args().clone().unwrap_or_default();
-    let exe = process::find_executable(&args[0], &env)?;
     Ok(Prepared {
         fifo,
-        exe: process::path_cstring(&exe)?,
-        argv: process::cstrings(&args)?,
-        env: process::cstrings(&env)?,
-        caps,
-        no_new_privs: process.no_new_privileges().unwrap_or(false),
+        launch: process::prepare(process)?,
     })
 }
 
@@ -267,33 +240,20 @@ fn exec(p: Prepared, a: &InitArgs) -> ! {
         eprintln!("rrun: {e:#}");
         crate::syscalls::exit_immediately(1);
     }
-    let err = crate::syscalls::execve(&p.exe, &p.argv, &p.env);
-    eprintln!("rrun: exec {:?}: {err}", p.exe);
+    let err = p.launch.exec();
+    eprintln!("rrun: exec {:?}: {err}", p.launch.exe());
     crate::syscalls::exit_immediately(127)
 }
 
-/// The last steps before exec, as late as they can be so that they never block rrun's own
-/// work: the seccomp filter (while CAP_SYS_ADMIN or no_new_privs still allows loading it),
-/// the notify listener handed over, then the final capability sets.
+/// The last steps before exec (see [`process::Launch::lock_down`]), then the seccomp
+/// notify listener handed to `listenerPath`.
 fn finalize_privileges(p: &Prepared, a: &InitArgs) -> Result<()> {
-    if let Some(filter) = a.seccomp {
-        if !p.no_new_privs {
-            let _ = caps::raise(
-                None,
-                caps::CapSet::Effective,
-                caps::Capability::CAP_SYS_ADMIN,
-            );
-        }
-        let listener = crate::seccomp::install(filter)?;
-        if let (Some(listener), Some((sock, message))) = (listener, &a.seccomp_listener) {
-            crate::tty::send_fd(sock.as_raw_fd(), listener.as_raw_fd(), message)
-                .map_err(|e| anyhow!("linux.seccomp.listenerPath: {e:#}"))?;
-        }
+    let listener = p.launch.lock_down(a.seccomp)?;
+    if let (Some(listener), Some((sock, message))) = (listener, &a.seccomp_listener) {
+        crate::tty::send_fd(sock.as_raw_fd(), listener.as_raw_fd(), message)
+            .map_err(|e| anyhow!("linux.seccomp.listenerPath: {e:#}"))?;
     }
-    if let Some(c) = &p.caps {
-        c.apply_rest()?;
-    }
-    crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))
+    Ok(())
 }
 
 /// The process starts with default dispositions and nothing blocked: rrun ignores SIGPIPE
