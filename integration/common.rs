@@ -240,24 +240,13 @@ impl Runtime {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// `rrun create`. The container inherits rrun's stdio, so it gets a file, not a pipe
-    /// whose end-of-file would only come when the container exits.
+    /// `rrun create` (output through files, see `run`), failing the test on an error.
     pub fn create(&self, b: &Bundle, id: &str) {
-        let log = b.path().join(format!("{id}.stderr"));
-        let status = self
-            .cmd()
-            .args(["create", "--bundle"])
-            .arg(b.path())
-            .arg(id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .status()
-            .unwrap();
+        let out = self.run(&["create", "--bundle", b.path().to_str().unwrap(), id]);
         assert!(
-            status.success(),
+            out.status.success(),
             "create {id}: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 
