@@ -588,3 +588,96 @@ fn block_io_weight() {
         assert!(!rt.state_dir(&id).exists());
     }
 }
+
+/// Every directory in every hierarchy whose path has a component named `name`.
+fn cgroup_dirs_under(name: &str) -> Vec<std::path::PathBuf> {
+    cgroup_dirs_named(name)
+}
+
+/// A nested `cgroupsPath` whose parents don't exist: create makes them, and both a failed
+/// create and delete remove those it made, while a parent that was already there stays
+/// (as one made by kubelet or systemd must).
+#[test]
+fn nested_cgroups_path_parents_made_by_create_are_removed() {
+    let rt = Runtime::new();
+    let top = unique("cgparent");
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{top}/mid/ctr")));
+
+    let id = unique("nested");
+    rt.create(&b, &id);
+    assert!(!cgroup_dirs_under(&top).is_empty(), "the parents were made");
+    rt.ok(&["delete", "--force", &id]);
+    assert_eq!(cgroup_dirs_under(&top), Vec::<std::path::PathBuf>::new());
+
+    // A failure after the cgroups were made (a createRuntime hook runs after that).
+    b.edit(|c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}));
+    let id = unique("nestedfail");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("createRuntime hook #0"), "{err}");
+    assert_eq!(cgroup_dirs_under(&top), Vec::<std::path::PathBuf>::new());
+
+    // A parent that existed before is left alone.
+    b.edit(|c| c["hooks"] = json!({}));
+    let existing = if cgroup_v2() {
+        std::path::PathBuf::from("/sys/fs/cgroup").join(&top)
+    } else {
+        std::path::PathBuf::from("/sys/fs/cgroup/pids").join(&top)
+    };
+    std::fs::create_dir(&existing).unwrap();
+    let id = unique("nestedkeep");
+    rt.create(&b, &id);
+    rt.ok(&["delete", "--force", &id]);
+    assert_eq!(cgroup_dirs_under(&top), vec![existing.clone()]);
+    std::fs::remove_dir(&existing).unwrap();
+}
+
+/// net_cls and net_prio (v1 only): this host builds them into its kernel but mounts
+/// neither, so the test mounts them in a private mount namespace of its own, as a host
+/// that uses them would have them, and runs rrun there (runtime-tools
+/// linux_cgroups_network).
+#[test]
+fn network_class_id_and_priorities_where_net_cls_is_mounted() {
+    if cgroup_v2() {
+        // cgroup v2 has neither controller: see unified_keys_on_v2_and_network_on_v1.
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["network"] =
+            json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 7}]})
+    });
+    let id = unique("netcls");
+    let mnt = TempDir::new("rrun-netcls");
+    // Whatever happens, the container is deleted before the shell exits: a container left
+    // running would hold the test's pipes open.
+    let script = format!(
+        r#"dir=/sys/fs/cgroup/net_cls
+        if ! mountpoint -q $dir; then
+            dir={mnt}; mount -t cgroup -o net_cls,net_prio rrun-test $dir || exit 1
+        fi
+        trap '{rrun} --root {root} delete --force {id} >/dev/null 2>&1' EXIT
+        {rrun} --root {root} run -d --bundle {bundle} {id} </dev/null >/dev/null 2>{root}/run.err || {{ cat {root}/run.err >&2; exit 1; }}
+        cat $dir/{id}/net_cls.classid
+        grep '^lo ' $dir/{id}/net_prio.ifpriomap
+        {rrun} --root {root} delete --force {id}
+        if [ -e $dir/{id} ]; then echo left behind; fi"#,
+        mnt = mnt.path().display(),
+        rrun = RRUN,
+        root = rt.root.path().display(),
+        bundle = b.path().display(),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1048577\nlo 7\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+}

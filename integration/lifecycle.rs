@@ -493,3 +493,114 @@ fn start_container_hook_runs_inside_and_annotations_reach_state() {
     );
     rt.ok(&["delete", &id]);
 }
+
+/// A failing poststart or poststop hook is a warning: the hooks after it still run and
+/// `start` and `delete` succeed (runtime-spec lifecycle; runtime-tools poststart_fail,
+/// poststop_fail).
+#[test]
+fn failing_poststart_and_poststop_hooks_warn_and_the_rest_run() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let log = b.path().join("hooks.log");
+    let record = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {}", log.display())]});
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "poststart": [{"path": "/bin/false"}, record("poststart")],
+            "poststop": [{"path": "/bin/false"}, record("poststop")],
+        })
+    });
+    let id = unique("hookwarn");
+    rt.create(&b, &id);
+    let start = rt.run(&["start", &id]);
+    assert!(start.status.success());
+    let warning = String::from_utf8_lossy(&start.stderr);
+    assert!(
+        warning.contains("poststart hook #0 (/bin/false)"),
+        "{warning}"
+    );
+    let delete = rt.run(&["delete", "--force", &id]);
+    assert!(delete.status.success());
+    let warning = String::from_utf8_lossy(&delete.stderr);
+    assert!(
+        warning.contains("poststop hook #0 (/bin/false)"),
+        "{warning}"
+    );
+    assert!(!rt.state_dir(&id).exists());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "poststart\npoststop\n"
+    );
+}
+
+/// Poststart hooks run "after the user-specified process is executed": when they run,
+/// the container's pid already is the process, not rrun's init.
+#[test]
+fn poststart_hook_runs_after_the_process_is_executed() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let log = b.path().join("exe.log");
+    let script = format!(
+        "pid=$(grep -o '\"pid\":[0-9]*' | cut -d: -f2); readlink /proc/$pid/exe >> {}",
+        log.display()
+    );
+    b.edit(|c| {
+        c["hooks"] = json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]})
+    });
+    let id = unique("poststart");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let exe = std::fs::read_to_string(&log).unwrap();
+    rt.ok(&["delete", "--force", &id]);
+    // The link reads as the container sees it; before the exec it was rrun.
+    assert_eq!(
+        exe.trim(),
+        "/bin/busybox",
+        "the poststart hook saw the init before its exec"
+    );
+}
+
+/// The container is what config.json said at create: editing it afterwards changes
+/// nothing (runtime-tools config_updates_without_affect).
+#[test]
+fn config_changes_after_create_do_not_affect_the_container() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo $MARK > /out");
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin", "MARK=original"]);
+        c["root"]["readonly"] = json!(false);
+    });
+    let id = unique("cfgupdate");
+    rt.create(&b, &id);
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin", "MARK=changed"]);
+        c["hostname"] = json!("changed");
+    });
+    rt.ok(&["start", &id]);
+    wait_until("the container to stop", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("out")).unwrap(),
+        "original\n"
+    );
+    rt.ok(&["delete", &id]);
+}
+
+/// Unknown properties and annotation keys are ignored; an ociVersion that is no version
+/// is refused, naming the field (runtime-tools misc_props).
+#[test]
+fn unknown_properties_are_ignored_and_a_bad_version_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo ran");
+    b.edit(|c| {
+        c["unknownProperty"] = json!({"nested": [1, 2]});
+        c["process"]["unknownToo"] = json!(true);
+        c["annotations"] = json!({"org.example.unknown-key": ""});
+    });
+    assert_eq!(rt.output_of(&b), "ran\n");
+    b.edit(|c| c["ociVersion"] = json!("invalid"));
+    let id = unique("badversion");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("ociVersion"), "{err}");
+    assert!(!rt.state_dir(&id).exists());
+}

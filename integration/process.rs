@@ -206,3 +206,62 @@ fn notify_socket_relays_ready() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "notify=0\n");
     rt.ok(&["delete", &id]);
 }
+
+/// A name that is no Linux capability is refused at create, naming it (the spec: "any
+/// value which cannot be mapped to a relevant kernel interface MUST cause an error").
+#[test]
+fn unknown_capability_is_refused_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_TEST"]));
+    let id = unique("badcap");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("process.capabilities.bounding[1]: unknown capability \"CAP_TEST\""),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// Capabilities are settled during `create`, as runc does: one that can't be granted (an
+/// inheritable capability outside the bounding set) fails `create` with the capability
+/// named, rather than the process after `start`.
+#[test]
+fn ungrantable_capability_fails_create_not_start() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_KILL"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL"],
+            "inheritable": ["CAP_KILL", "CAP_SYS_ADMIN"],
+        })
+    });
+    let id = unique("capset");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("process.capabilities.inheritable: CAP_SYS_ADMIN not in the bounding set"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// An rlimit type the kernel has no interface for is refused, naming the field.
+#[test]
+fn unknown_rlimit_type_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| {
+        c["process"]["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
+            {"type": "RLIMIT_TEST", "hard": 1024, "soft": 1024},
+        ])
+    });
+    let id = unique("badrlimit");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("process.rlimits[1].type"), "{err}");
+    assert!(!rt.state_dir(&id).exists());
+}

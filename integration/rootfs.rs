@@ -200,3 +200,33 @@ fn sysctl_is_written_in_the_container() {
     b.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}));
     assert_eq!(rt.output_of(&b), "1\n1234\n");
 }
+
+/// `linux.rootfsPropagation` is the propagation of the container's own `/`, as the
+/// runtime-tools linux_rootfs_propagation test checks: with "shared", a bind of `/` sees
+/// mounts made later under `/`; with "slave" or "private" it doesn't; an "unbindable" `/`
+/// can't be bound at all.
+#[test]
+fn rootfs_propagation_is_that_of_the_container_root() {
+    let rt = Runtime::new();
+    let script = "mkdir -p /target /mnt1 /src && touch /src/example && \
+        if ! mount -o rbind / /target 2>/dev/null; then echo unbindable; exit 0; fi; \
+        mount -o bind /src /mnt1 && \
+        if [ -e /target/mnt1/example ]; then echo exposed; else echo hidden; fi";
+    for (propagation, expected) in [
+        ("shared", "exposed"),
+        ("rshared", "exposed"),
+        ("slave", "hidden"),
+        ("private", "hidden"),
+        ("unbindable", "unbindable"),
+    ] {
+        let mut b = Bundle::sh(script);
+        b.edit(|c| {
+            c["linux"]["rootfsPropagation"] = json!(propagation);
+            c["root"]["readonly"] = json!(false);
+            for set in ["bounding", "effective", "permitted"] {
+                c["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
+            }
+        });
+        assert_eq!(rt.output_of(&b), format!("{expected}\n"), "{propagation}");
+    }
+}

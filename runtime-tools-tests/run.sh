@@ -29,11 +29,35 @@ else
     mapfile -t tests < <(ls "$RUNTIME_TOOLS_DIR"/validation/*/*.t | sort)
 fi
 
-passed=0 failed=0
+# The net_cls and net_prio controllers are built into most kernels but not every host
+# mounts them (this one doesn't). The network tests look for them at their usual place, so
+# they run in a private mount namespace where both are mounted there, as a host that uses
+# them would have them. Only two empty directories appear on the host meanwhile.
+needs_net_cls() {
+    case "$1" in *cgroups*network*) ;; *) return 1 ;; esac
+    awk '$1 == "net_cls" && $4 == 1 { found = 1 } END { exit !found }' /proc/cgroups &&
+        ! mountpoint -q /sys/fs/cgroup/net_cls
+}
+
+run_with_net_cls() {
+    unshare -m --propagation private sh -c '
+        mount -o remount,bind,rw /sys/fs/cgroup &&
+        mkdir -p /sys/fs/cgroup/net_cls /sys/fs/cgroup/net_prio &&
+        mount -t cgroup -o net_cls,net_prio rrun-rt-netcls /sys/fs/cgroup/net_cls &&
+        mount --bind /sys/fs/cgroup/net_cls /sys/fs/cgroup/net_prio || exit 1
+        "$@"; rc=$?
+        umount /sys/fs/cgroup/net_prio /sys/fs/cgroup/net_cls
+        rmdir /sys/fs/cgroup/net_prio /sys/fs/cgroup/net_cls
+        exit $rc' sh "$@"
+}
+
+passed=0 failed=0 silent=0
 for t in "${tests[@]}"; do
     name=$(basename "$t" .t)
     log=$log_dir/$name.log
-    (cd "$RUNTIME_TOOLS_DIR" && RUNTIME=$rrun timeout "$timeout_s" "$t") > "$log" 2>&1
+    wrap=()
+    needs_net_cls "$name" && wrap=(run_with_net_cls)
+    (cd "$RUNTIME_TOOLS_DIR" && export RUNTIME=$rrun && "${wrap[@]}" timeout "$timeout_s" "$t") > "$log" 2>&1
     rc=$?
     ok=$(grep -c '^ok' "$log")
     notok=$(grep -c '^not ok' "$log")
@@ -43,6 +67,12 @@ for t in "${tests[@]}"; do
     else
         result=FAIL failed=$((failed + 1))
     fi
-    printf '%-36s %s ok=%d notok=%d skip=%d rc=%d\n' "$name" "$result" "$ok" "$notok" "$skip" "$rc"
+    note=
+    # Some tests print no TAP result at all when every check holds (poststop, the *_fail
+    # ones): by the strict rule they fail, but say that nothing went wrong.
+    if [ "$rc" -eq 0 ] && [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ] && ! grep -q '"error"' "$log"; then
+        note=" (no TAP assertions, no error reported)" silent=$((silent + 1))
+    fi
+    printf '%-36s %s ok=%d notok=%d skip=%d rc=%d%s\n' "$name" "$result" "$ok" "$notok" "$skip" "$rc" "$note"
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed ($silent of them printed no assertions and no error)"

@@ -5,8 +5,9 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::LinuxCapabilities;
 use std::str::FromStr;
 
-/// Capability names as given in config.json, resolved for this kernel. Names the kernel
-/// does not know are skipped with a warning, as runc does.
+/// Capability names as given in config.json (checked to be Linux capabilities when it was
+/// parsed), resolved for this kernel: those newer than the kernel are skipped with a
+/// warning, as runc does.
 fn to_set(names: Option<&oci_spec::runtime::Capabilities>) -> CapsHashSet {
     let mut out = CapsHashSet::new();
     for c in names.into_iter().flatten() {
@@ -17,7 +18,7 @@ fn to_set(names: Option<&oci_spec::runtime::Capabilities>) -> CapsHashSet {
             format!("CAP_{}", name.to_uppercase())
         };
         match Capability::from_str(&name) {
-            Ok(cap) if caps::all().contains(&cap) => {
+            Ok(cap) if kernel_capabilities().contains(&cap) => {
                 out.insert(cap);
             }
             _ => crate::logging::warn(&format!(
@@ -26,6 +27,31 @@ fn to_set(names: Option<&oci_spec::runtime::Capabilities>) -> CapsHashSet {
         }
     }
     out
+}
+
+/// Sets one capability set; a refusal names the capabilities to blame: those outside the
+/// bounding set, which is the container's, and the host's if rrun itself runs without some
+/// (a host root that lacks CAP_SYS_RESOURCE can't grant it to a container).
+fn set(name: &str, which: CapSet, wanted: &CapsHashSet) -> Result<()> {
+    caps::set(None, which, wanted).map_err(|e| {
+        let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
+        let mut outside: Vec<String> = wanted.difference(&bounding).map(|c| c.to_string()).collect();
+        outside.sort();
+        if outside.is_empty() {
+            anyhow!("process.capabilities.{name}: {e}")
+        } else {
+            anyhow!(
+                "process.capabilities.{name}: {} not in the bounding set (the container's, or the one rrun runs with): {e}",
+                outside.join(", ")
+            )
+        }
+    })
+}
+
+/// The capabilities the running kernel has (up to /proc/sys/kernel/cap_last_cap).
+fn kernel_capabilities() -> &'static CapsHashSet {
+    static KNOWN: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(caps::runtime::thread_all_supported)
 }
 
 pub struct CapabilityPlan {
@@ -50,7 +76,7 @@ impl CapabilityPlan {
     /// Drops from the bounding set what the container may never regain. Needs CAP_SETPCAP,
     /// so it runs before the switch to the container user.
     pub fn apply_bounding(&self) -> Result<()> {
-        for cap in caps::all() {
+        for cap in kernel_capabilities().iter().copied() {
             if !self.bounding.contains(&cap) {
                 match caps::drop(None, CapSet::Bounding, cap) {
                     Ok(()) => {}
@@ -65,12 +91,9 @@ impl CapabilityPlan {
     pub fn apply_rest(&self) -> Result<()> {
         // Each capset must keep effective within permitted, and inheritable may only grow
         // while CAP_SETPCAP is still effective: hence this order.
-        caps::set(None, CapSet::Inheritable, &self.inheritable)
-            .map_err(|e| anyhow!("setting inheritable capabilities: {e}"))?;
-        caps::set(None, CapSet::Effective, &self.effective)
-            .map_err(|e| anyhow!("setting effective capabilities: {e}"))?;
-        caps::set(None, CapSet::Permitted, &self.permitted)
-            .map_err(|e| anyhow!("setting permitted capabilities: {e}"))?;
+        set("inheritable", CapSet::Inheritable, &self.inheritable)?;
+        set("effective", CapSet::Effective, &self.effective)?;
+        set("permitted", CapSet::Permitted, &self.permitted)?;
         // Ambient capabilities need to be both permitted and inheritable; the kernel refuses
         // the others, and runc only warns about them.
         let _ = caps::clear(None, CapSet::Ambient);

@@ -30,8 +30,8 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
 
 /// Parses config.json, reporting the path of the offending field on type errors.
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
-    let mut value: serde_json::Value = serde_json::from_slice(data)?;
-    filter_capabilities(&mut value)?;
+    let value: serde_json::Value = serde_json::from_slice(data)?;
+    check_capability_names(&value)?;
     match serde_path_to_error::deserialize::<_, Spec>(value) {
         Ok(spec) => Ok(spec),
         Err(e) => {
@@ -44,20 +44,21 @@ pub fn parse_spec(data: &[u8]) -> Result<Spec> {
     }
 }
 
-/// Capability names this build does not know are dropped with a warning, as runc does for
-/// names the kernel lacks; a name that is not a capability name at all is an error.
-fn filter_capabilities(config: &mut serde_json::Value) -> Result<()> {
+/// A name that is not a Linux capability is an error naming it, as the spec requires ("any
+/// value which cannot be mapped to a relevant kernel interface MUST cause an error").
+/// Capabilities newer than the running kernel are skipped later, with a warning, as runc
+/// does (see `capabilities::to_set`): engines send their full list to older kernels.
+fn check_capability_names(config: &serde_json::Value) -> Result<()> {
     let Some(sets) = config
-        .pointer_mut("/process/capabilities")
-        .and_then(|c| c.as_object_mut())
+        .pointer("/process/capabilities")
+        .and_then(|c| c.as_object())
     else {
         return Ok(());
     };
-    for (set, names) in sets.iter_mut() {
-        let Some(list) = names.as_array_mut() else {
+    for (set, names) in sets {
+        let Some(list) = names.as_array() else {
             continue;
         };
-        let mut kept = Vec::with_capacity(list.len());
         for (i, name) in list.iter().enumerate() {
             let Some(text) = name.as_str() else {
                 bail!("process.capabilities.{set}[{i}]: expected a capability name, got {name}")
@@ -70,24 +71,40 @@ fn filter_capabilities(config: &mut serde_json::Value) -> Result<()> {
             if !well_formed {
                 bail!("process.capabilities.{set}[{i}]: malformed capability name {text:?}");
             }
-            if serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok() {
-                kept.push(name.clone());
-            } else {
-                crate::logging::warn(&format!(
-                    "process.capabilities.{set}: ignoring unknown capability {text:?}"
-                ));
+            if serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_err() {
+                bail!("process.capabilities.{set}[{i}]: unknown capability {text:?}");
             }
         }
-        *list = kept;
+    }
+    Ok(())
+}
+
+/// `ociVersion` must be a SemVer 2.0.0 version of runtime-spec 1.x, the specification rrun
+/// implements (the spec: "MUST generate an error when invalid or unsupported values are
+/// encountered").
+fn check_version(version: &str) -> Result<()> {
+    if version.is_empty() {
+        bail!("ociVersion: must be set");
+    }
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let numbers: Vec<&str> = core.split('.').collect();
+    let numeric = |n: &&str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
+    };
+    if numbers.len() != 3 || !numbers.iter().all(numeric) {
+        bail!("ociVersion: {version:?} is not a SemVer version (MAJOR.MINOR.PATCH)");
+    }
+    if numbers[0] != "1" {
+        bail!("ociVersion: {version:?} is not supported: rrun implements runtime-spec 1.x");
     }
     Ok(())
 }
 
 /// Checks what the runtime needs before creating anything; returns the absolute rootfs.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
-    if spec.version().is_empty() {
-        bail!("ociVersion: must be set");
-    }
+    check_version(spec.version())?;
     let Some(root) = spec.root() else {
         bail!("root: must be set")
     };
@@ -175,24 +192,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_capabilities_are_dropped_and_malformed_refused() {
+    fn unknown_and_malformed_capabilities_are_refused() {
         let base = |caps: &str| {
             format!(
                 r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","capabilities":{{"bounding":{caps}}}}}}}"#
             )
         };
-        let spec = parse_spec(base(r#"["CAP_KILL","CAP_NOT_YET_INVENTED"]"#).as_bytes()).unwrap();
+        let spec = parse_spec(base(r#"["CAP_KILL","CAP_CHECKPOINT_RESTORE"]"#).as_bytes()).unwrap();
         let bounding = spec
             .process()
             .as_ref()
             .unwrap()
             .capabilities()
             .as_ref()
-            .unwrap()
-            .bounding()
-            .clone()
             .unwrap();
-        assert_eq!(bounding.len(), 1);
+        assert_eq!(bounding.bounding().as_ref().unwrap().len(), 2);
+        let err = parse_spec(base(r#"["CAP_KILL","CAP_TEST"]"#).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "process.capabilities.bounding[1]: unknown capability \"CAP_TEST\""
+        );
         let err = parse_spec(base(r#"["kill"]"#).as_bytes())
             .unwrap_err()
             .to_string();
@@ -200,6 +221,30 @@ mod tests {
             err,
             "process.capabilities.bounding[0]: malformed capability name \"kill\""
         );
+    }
+
+    #[test]
+    fn oci_version_must_be_semver_of_spec_1() {
+        for good in [
+            "1.0.0",
+            "1.0.2-dev",
+            "1.3.0",
+            "1.2.1+build.5",
+            "1.10.0-rc.1",
+        ] {
+            check_version(good).unwrap();
+        }
+        for bad in [
+            "", "invalid", "1.0", "1.0.0.0", "01.0.0", "1.x.0", "2.0.0", "0.5.0",
+        ] {
+            assert!(
+                check_version(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("ociVersion"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -32,10 +32,14 @@ pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs hooks whose failure only warrants a warning (poststart, poststop).
+/// Runs hooks whose failure only warrants a warning (poststart, poststop): the spec says
+/// "the remaining hooks and lifecycle continue as if the hook had succeeded", so every
+/// hook runs whatever the ones before it did.
 pub fn run_all_warn(kind: &str, hooks: &[Hook], state: &str) {
-    if let Err(e) = run_all(kind, hooks, state) {
-        crate::logging::warn(&format!("{e:#}"));
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(h, state) {
+            crate::logging::warn(&format!("{kind} hook #{i} ({}): {e:#}", h.path().display()));
+        }
     }
 }
 
@@ -117,5 +121,18 @@ mod tests {
         );
         assert!(start.elapsed() < Duration::from_secs(5));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_poststop_hook_does_not_stop_the_next() {
+        let out = std::env::temp_dir().join(format!("rrun-hook-warn-{}", std::process::id()));
+        let failing = hook(r#"{"path":"/bin/sh","args":["sh","-c","exit 1"]}"#);
+        let next = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","echo ran > {}"]}}"#,
+            out.display()
+        ));
+        run_all_warn("poststop", &[failing, next], "{}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "ran\n");
+        std::fs::remove_file(&out).unwrap();
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The container's process, ready for its last steps: no_new_privs, bounding set, user,
 /// labels, umask, environment and executable are settled; the seccomp filter and the final
-/// capability sets are not, because they must come last (see [`Launch::lock_down`]).
+/// capability sets are not (see [`Launch::drop_privileges`]).
 pub struct Launch {
     exe: CString,
     argv: Vec<CString>,
@@ -52,22 +52,33 @@ pub fn prepare(process: &Process) -> Result<Launch> {
 }
 
 impl Launch {
-    /// The last steps before exec, as late as they can be so that they never block rrun's
-    /// own work: the seccomp filter (while CAP_SYS_ADMIN or no_new_privs still allows
-    /// loading it), then the final capability sets. Returns the seccomp notify listener.
+    /// The last steps of `exec`, as late as they can be so that they never block rrun's own
+    /// work: see [`Launch::drop_privileges`] and [`Launch::install_late_seccomp`].
+    /// Returns the seccomp notify listener.
     pub fn lock_down(
         &self,
         seccomp: Option<&crate::seccomp::Filter>,
     ) -> Result<Option<std::os::fd::OwnedFd>> {
+        let early = self.drop_privileges(seccomp)?;
+        let late = self.install_late_seccomp(seccomp)?;
+        Ok(early.or(late))
+    }
+
+    /// The final capability sets. A seccomp filter loaded without no_new_privs needs
+    /// CAP_SYS_ADMIN, which the container may not keep: such a filter goes in first.
+    /// Init runs this during `create`, as runc does, so that a capability the host can't
+    /// grant fails `create` rather than the process after `start`.
+    pub fn drop_privileges(
+        &self,
+        seccomp: Option<&crate::seccomp::Filter>,
+    ) -> Result<Option<std::os::fd::OwnedFd>> {
         let mut listener = None;
-        if let Some(filter) = seccomp {
-            if !self.no_new_privs {
-                let _ = caps::raise(
-                    None,
-                    caps::CapSet::Effective,
-                    caps::Capability::CAP_SYS_ADMIN,
-                );
-            }
+        if let Some(filter) = seccomp.filter(|_| !self.no_new_privs) {
+            let _ = caps::raise(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_ADMIN,
+            );
             listener = crate::seccomp::install(filter)?;
         }
         if let Some(c) = &self.caps {
@@ -75,6 +86,18 @@ impl Launch {
         }
         crate::syscalls::set_keep_caps(false).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
         Ok(listener)
+    }
+
+    /// With no_new_privs a filter needs no privilege: it is loaded just before exec, so
+    /// that as few of rrun's own syscalls as possible run under it.
+    pub fn install_late_seccomp(
+        &self,
+        seccomp: Option<&crate::seccomp::Filter>,
+    ) -> Result<Option<std::os::fd::OwnedFd>> {
+        match seccomp {
+            Some(filter) if self.no_new_privs => crate::seccomp::install(filter),
+            _ => Ok(None),
+        }
     }
 
     /// Replaces rrun with the process; only returns (with the error) if execve fails.

@@ -31,6 +31,10 @@ pub struct ContainerRecord {
     /// Cgroup directories the container was placed in, one per hierarchy.
     #[serde(default)]
     pub cgroup_paths: Vec<PathBuf>,
+    /// Parents of those directories that create made (a `cgroupsPath` of `a/b/ctr` with no
+    /// `a`): delete removes them too when they are empty, so nothing of rrun's stays behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_parents_created: Vec<PathBuf>,
     #[serde(default)]
     pub oci_version: String,
     /// The hooks of config.json: poststart and poststop run after create has returned.

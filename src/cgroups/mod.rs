@@ -23,6 +23,8 @@ pub trait CgroupDriver {
     fn procs(&self) -> Result<Vec<i32>>;
     /// Removes the container's directories; they must be empty of processes.
     fn destroy(&self) -> Result<()>;
+    /// The directories `enter` made (the container's and missing parents), outermost first.
+    fn created_dirs(&self) -> Vec<PathBuf>;
     /// Applies `linux.resources`; `device_nodes` are the config's devices, always allowed.
     fn apply(
         &self,
@@ -161,6 +163,45 @@ pub fn from_paths(paths: Vec<PathBuf>) -> Box<dyn CgroupDriver> {
         ))
     } else {
         Box::new(v1::V1::from_dirs(paths))
+    }
+}
+
+/// The directories a driver made for a new container, deepest last. A failed create removes
+/// them all, so a `cgroupsPath` of `a/b/ctr` leaves no empty `a/b` behind; a driver rebuilt
+/// from the state (delete) has none and removes only the container's own directory, as runc.
+#[derive(Default)]
+struct CreatedDirs(std::sync::Mutex<Vec<PathBuf>>);
+
+impl CreatedDirs {
+    /// `create_dir_all` that remembers which of the directories did not exist before.
+    fn create(&self, dir: &Path) -> Result<()> {
+        let mut missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+        missing.reverse();
+        for d in missing {
+            match std::fs::create_dir(d) {
+                Ok(()) => self
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(d.to_path_buf()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(anyhow::anyhow!("creating cgroup {}: {e}", d.display())),
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Vec<PathBuf> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Removes, deepest first, the directories made by [`CreatedDirs::create`] that are
+    /// empty now; another container may have been put under a parent meanwhile.
+    fn remove_empty(&self) {
+        let created = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for d in created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

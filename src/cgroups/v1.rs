@@ -1,8 +1,8 @@
 //! cgroup v1: one directory per mounted hierarchy (and, on hybrid hosts, the cgroup2 one).
 
 use super::{
-    CgroupDriver, Hierarchy, host_hierarchies, perform, read_keyed, read_procs, read_u64,
-    remove_dir, resources, wait_for, write_pid,
+    CgroupDriver, CreatedDirs, Hierarchy, host_hierarchies, perform, read_keyed, read_procs,
+    read_u64, remove_dir, resources, wait_for, write_pid,
 };
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -10,17 +10,22 @@ use std::path::{Path, PathBuf};
 
 pub struct V1 {
     dirs: Vec<PathBuf>,
+    created: CreatedDirs,
 }
 
 impl V1 {
     pub fn new(hierarchies: &[Hierarchy], path: &Path) -> Self {
         V1 {
             dirs: hierarchies.iter().map(|h| h.dir_for(path)).collect(),
+            created: CreatedDirs::default(),
         }
     }
 
     pub fn from_dirs(dirs: Vec<PathBuf>) -> Self {
-        V1 { dirs }
+        V1 {
+            dirs,
+            created: CreatedDirs::default(),
+        }
     }
 
     /// The container's directory in the hierarchy of `controller` ("unified" for the
@@ -59,8 +64,7 @@ impl CgroupDriver for V1 {
     fn enter(&self, pid: i32) -> Result<()> {
         let unified = host_hierarchies()?.into_iter().find(|h| h.is_v2());
         for dir in &self.dirs {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating cgroup {}", dir.display()))?;
+            self.created.create(dir)?;
             // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
             if let Some(u) = unified.as_ref().filter(|u| dir.starts_with(&u.mount_point)) {
                 super::v2::enable_controllers(&u.mount_point, dir);
@@ -71,6 +75,10 @@ impl CgroupDriver for V1 {
             write_pid(dir, pid)?;
         }
         Ok(())
+    }
+
+    fn created_dirs(&self) -> Vec<PathBuf> {
+        self.created.list()
     }
 
     fn procs(&self) -> Result<Vec<i32>> {
@@ -87,6 +95,7 @@ impl CgroupDriver for V1 {
                 first_err.get_or_insert(e);
             }
         }
+        self.created.remove_empty();
         first_err.map_or(Ok(()), Err)
     }
 

@@ -2,8 +2,8 @@
 //! `cgroup.subtree_control` of every ancestor so limits can be set on the container.
 
 use super::{
-    CgroupDriver, Hierarchy, perform, read_keyed, read_procs, read_u64, remove_dir, resources,
-    wait_for, write_pid,
+    CgroupDriver, CreatedDirs, Hierarchy, perform, read_keyed, read_procs, read_u64, remove_dir,
+    resources, wait_for, write_pid,
 };
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub struct V2 {
     root: PathBuf,
     dir: PathBuf,
+    created: CreatedDirs,
 }
 
 impl V2 {
@@ -22,6 +23,7 @@ impl V2 {
         Ok(V2 {
             root: h.mount_point.clone(),
             dir: h.dir_for(path),
+            created: CreatedDirs::default(),
         })
     }
 
@@ -29,6 +31,7 @@ impl V2 {
         V2 {
             root: PathBuf::from("/sys/fs/cgroup"),
             dir,
+            created: CreatedDirs::default(),
         }
     }
 }
@@ -68,10 +71,13 @@ impl CgroupDriver for V2 {
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating cgroup {}", self.dir.display()))?;
+        self.created.create(&self.dir)?;
         enable_controllers(&self.root, &self.dir);
         write_pid(&self.dir, pid)
+    }
+
+    fn created_dirs(&self) -> Vec<PathBuf> {
+        self.created.list()
     }
 
     fn procs(&self) -> Result<Vec<i32>> {
@@ -79,7 +85,9 @@ impl CgroupDriver for V2 {
     }
 
     fn destroy(&self) -> Result<()> {
-        remove_dir(&self.dir)
+        let result = remove_dir(&self.dir);
+        self.created.remove_empty();
+        result
     }
 
     fn apply(

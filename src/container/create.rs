@@ -194,17 +194,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if ns_plan.new_user {
         namespaces::write_id_maps(pid, spec)?;
     }
+    // Owned by the rollback before anything is made, so a failure in any hierarchy removes
+    // what the others already created.
+    let cgroup = rollback.cgroup.insert(cgroup);
     cgroup.enter(pid)?;
-    rollback.cgroup = Some(cgroup);
     let default_resources = oci_spec::runtime::LinuxResources::default();
     let resources = spec
         .linux()
         .as_ref()
         .and_then(|l| l.resources().as_ref())
         .unwrap_or(&default_resources);
-    if let Some(cg) = &rollback.cgroup {
-        cg.apply(resources, &device_nodes(spec))?;
-    }
+    cgroup.apply(resources, &device_nodes(spec))?;
     crate::logging::debug(&format!(
         "create {}: init {pid} joined its cgroups, building the container",
         opts.id
@@ -251,6 +251,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         created: crate::logging::rfc3339_now(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_parents_created: rollback
+            .cgroup
+            .as_ref()
+            .map(|cg| cg.created_dirs())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| !cgroup_paths.contains(d))
+            .collect(),
         cgroup_paths,
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),

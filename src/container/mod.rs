@@ -156,6 +156,10 @@ pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
     cgroups::from_paths(c.record.cgroup_paths.clone()).destroy()?;
+    for parent in c.record.cgroup_parents_created.iter().rev() {
+        // Empty unless another container was put there since; then it stays.
+        let _ = std::fs::remove_dir(parent);
+    }
     run_record_hooks(&c.record, "poststop", "stopped");
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
 }
@@ -243,15 +247,57 @@ pub fn start_process(c: &LockedContainer, relay_notify: bool) -> Result<Option<N
                 anyhow!("opening {}: {e}", fifo.display())
             }
         })?;
+    let exec_watch = ExecWatch::open(&fifo)?;
     f.write_all(b"0")
         .map_err(|e| anyhow!("writing {}: {e}", fifo.display()))?;
+    drop(f);
     std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+    // Poststart hooks run "after the user-specified process is executed" (the spec).
+    exec_watch.wait();
     run_record_hooks(&c.record, "poststart", "running");
     Ok(notify.map(|(sock, host)| NotifyRelay {
         sock,
         host,
         record: c.record.clone(),
     }))
+}
+
+/// Tells when init has exec'd the process (or died): init holds the exec fifo open, close
+/// on exec, so the fifo loses its last writer then. A read end sees that as POLLHUP, but
+/// only if some writer opened after it did: hence the second, short-lived writer.
+struct ExecWatch {
+    read_end: std::fs::File,
+}
+
+impl ExecWatch {
+    fn open(fifo: &std::path::Path) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let open = |read: bool| {
+            std::fs::OpenOptions::new()
+                .read(read)
+                .write(!read)
+                .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(fifo)
+                .map_err(|e| anyhow!("opening {}: {e}", fifo.display()))
+        };
+        let read_end = open(true)?;
+        drop(open(false)?);
+        Ok(ExecWatch { read_end })
+    }
+
+    /// Blocks until no writer is left: init has exec'd or exited.
+    fn wait(self) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        loop {
+            // No events asked: poll returns only for POLLHUP or an error.
+            let mut fds = [PollFd::new(self.read_end.as_fd(), PollFlags::empty())];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                _ => return,
+            }
+        }
+    }
 }
 
 /// Runs the poststart or poststop hooks recorded at create; failures are warnings.

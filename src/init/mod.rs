@@ -144,6 +144,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     }
     if a.own_mount_ns {
         rootfs::pivot(a.rootfs, a.no_pivot)?;
+        rootfs::set_root_propagation(spec)?;
         write_sysctls(spec)?;
     } else {
         // Mounts, masks and sysctls would act on the host: only the root directory changes.
@@ -173,10 +174,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             Err(e) => return Err(anyhow!("joining session keyring {name}: {e}")),
         }
     }
-    Ok(Prepared {
-        fifo,
-        launch: process::prepare(process)?,
-    })
+    let launch = process::prepare(process)?;
+    let listener = launch.drop_privileges(a.seccomp)?;
+    send_seccomp_listener(listener, a)?;
+    Ok(Prepared { fifo, launch })
 }
 
 /// Enters `process.cwd` resolved inside the container's root, refusing magic links: a cwd of
@@ -236,7 +237,8 @@ fn exec(p: Prepared, a: &InitArgs) -> ! {
     // ones closes on exec (CVE-2024-21626 was a leaked fd).
     let _ = crate::syscalls::cloexec_from(3 + a.preserve_fds);
     reset_signals();
-    if let Err(e) = finalize_privileges(&p, a) {
+    let late = p.launch.install_late_seccomp(a.seccomp);
+    if let Err(e) = late.and_then(|listener| send_seccomp_listener(listener, a)) {
         eprintln!("rrun: {e:#}");
         crate::syscalls::exit_immediately(1);
     }
@@ -245,10 +247,8 @@ fn exec(p: Prepared, a: &InitArgs) -> ! {
     crate::syscalls::exit_immediately(127)
 }
 
-/// The last steps before exec (see [`process::Launch::lock_down`]), then the seccomp
-/// notify listener handed to `listenerPath`.
-fn finalize_privileges(p: &Prepared, a: &InitArgs) -> Result<()> {
-    let listener = p.launch.lock_down(a.seccomp)?;
+/// Hands the seccomp notify listener, if the filter made one, to `listenerPath`.
+fn send_seccomp_listener(listener: Option<OwnedFd>, a: &InitArgs) -> Result<()> {
     if let (Some(listener), Some((sock, message))) = (listener, &a.seccomp_listener) {
         crate::tty::send_fd(sock.as_raw_fd(), listener.as_raw_fd(), message)
             .map_err(|e| anyhow!("linux.seccomp.listenerPath: {e:#}"))?;

@@ -28,11 +28,13 @@ pub struct RootfsPlan<'a> {
 /// propagation, the rootfs bind, each mount, /dev, and the working directory.
 pub fn prepare(plan: &RootfsPlan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
-    let propagation = linux
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty())
-        .and_then(options::propagation_flag)
-        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+    let propagation = match requested_propagation(plan.spec) {
+        // An unbindable tree could not even give the rootfs bind below: the container's
+        // root becomes unbindable after pivot_root (set_root_propagation).
+        Some(flag) if flag & libc::MS_UNBINDABLE != 0 => libc::MS_PRIVATE | (flag & libc::MS_REC),
+        Some(flag) => flag,
+        None => libc::MS_SLAVE | libc::MS_REC,
+    };
     // Our mounts must not leak back to the host: make the whole tree a slave (or what the
     // config asked for) of the host's before touching anything.
     sys_mount(
@@ -146,6 +148,27 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmounting old root: {e}"))?;
     drop(old_root);
     nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))
+}
+
+/// `linux.rootfsPropagation` as mount flags, if set.
+fn requested_propagation(spec: &Spec) -> Option<libc::c_ulong> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+        .and_then(options::propagation_flag)
+}
+
+/// After pivot_root, gives the container's root mount the propagation the config asked
+/// for: pivot_root needs a private parent, so the new root came out private, and a
+/// "shared" root must be shared again for the container's own bind mounts of `/` to see
+/// its later mounts (runtime-tools linux_rootfs_propagation).
+pub fn set_root_propagation(spec: &Spec) -> Result<()> {
+    let Some(flag) = requested_propagation(spec) else {
+        return Ok(());
+    };
+    sys_mount(None::<&str>, "/", None::<&str>, flags(flag), None::<&str>)
+        .map_err(|e| anyhow!("linux.rootfsPropagation: applying it to the container's root: {e}"))
 }
 
 /// After pivot_root: read-only and masked paths, then the read-only root.
