@@ -194,7 +194,27 @@ fn check_executable(p: &Path) -> Result<()> {
             bail!("exec: {:?}: permission denied", p.display().to_string())
         }
         Ok(_) => Ok(()),
-        Err(e) => bail!("exec: {:?}: {e}", p.display().to_string()),
+        // runc's words, lowercase as Go prints errno: engines match them (Docker turns
+        // "no such file or directory" into exit code 127, "permission denied" into 126).
+        Err(e) => bail!(
+            "exec: {:?}: stat {}: {}",
+            p.display().to_string(),
+            p.display(),
+            errno_text(&e)
+        ),
+    }
+}
+
+/// An errno as Go's syscall package words it: strerror with a lowercase first letter.
+fn errno_text(e: &std::io::Error) -> String {
+    let Some(code) = e.raw_os_error() else {
+        return e.to_string();
+    };
+    let desc = nix::errno::Errno::from_raw(code).desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => e.to_string(),
     }
 }
 

@@ -49,6 +49,12 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
     }
 }
 
+/// A numeric setting, unless it is 0, which means "not set" as in runc: engines fill the
+/// fields the user left alone with zeros (Docker sends `blockIO.weight: 0`).
+fn set<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
+    v.filter(|v| *v != T::default())
+}
+
 /// The writes that are the same file and value on v1 and v2: cpu.idle, the cpuset, pids.
 fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
     if let Some(c) = r.cpu() {
@@ -62,7 +68,8 @@ fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
             out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
         }
     }
-    if let Some(p) = r.pids() {
+    // As runc: a limit of 0 is "not set" (engines send zeros for what the user left alone).
+    if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
         out.push(w(
             "pids",
             "pids.limit",
@@ -79,13 +86,13 @@ fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
 pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(v) = m.limit() {
+        if let Some(v) = set(m.limit()) {
             out.push(w("memory", "memory.limit", "memory.limit_in_bytes", v));
         }
-        if let Some(v) = m.swap() {
+        if let Some(v) = set(m.swap()) {
             out.push(w("memory", "memory.swap", "memory.memsw.limit_in_bytes", v));
         }
-        if let Some(v) = m.reservation() {
+        if let Some(v) = set(m.reservation()) {
             out.push(w(
                 "memory",
                 "memory.reservation",
@@ -93,7 +100,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                 v,
             ));
         }
-        if let Some(v) = m.kernel_tcp() {
+        if let Some(v) = set(m.kernel_tcp()) {
             out.push(w(
                 "memory",
                 "memory.kernelTCP",
@@ -125,29 +132,29 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(v) = c.shares() {
+        if let Some(v) = set(c.shares()) {
             out.push(w("cpu", "cpu.shares", "cpu.shares", v));
         }
         // The period first: a quota is checked against the period in force.
-        if let Some(v) = c.period() {
+        if let Some(v) = set(c.period()) {
             out.push(w("cpu", "cpu.period", "cpu.cfs_period_us", v));
         }
-        if let Some(v) = c.quota() {
+        if let Some(v) = set(c.quota()) {
             out.push(w("cpu", "cpu.quota", "cpu.cfs_quota_us", v));
         }
         if let Some(v) = c.burst() {
             out.push(w("cpu", "cpu.burst", "cpu.cfs_burst_us", v));
         }
-        if let Some(v) = c.realtime_period() {
+        if let Some(v) = set(c.realtime_period()) {
             out.push(w("cpu", "cpu.realtimePeriod", "cpu.rt_period_us", v));
         }
-        if let Some(v) = c.realtime_runtime() {
+        if let Some(v) = set(c.realtime_runtime()) {
             out.push(w("cpu", "cpu.realtimeRuntime", "cpu.rt_runtime_us", v));
         }
     }
     shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
-        if let Some(v) = b.weight() {
+        if let Some(v) = set(b.weight()) {
             out.push(Write {
                 controller: "blkio",
                 candidates: vec![
@@ -157,11 +164,11 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                 field: "blockIO.weight",
             });
         }
-        if let Some(v) = b.leaf_weight() {
+        if let Some(v) = set(b.leaf_weight()) {
             out.push(w("blkio", "blockIO.leafWeight", "blkio.leaf_weight", v));
         }
         for d in b.weight_device().iter().flatten() {
-            if let Some(v) = d.weight() {
+            if let Some(v) = set(d.weight()) {
                 let value = format!("{}:{} {v}", d.major(), d.minor());
                 out.push(Write {
                     controller: "blkio",
@@ -172,7 +179,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                     field: "blockIO.weightDevice",
                 });
             }
-            if let Some(v) = d.leaf_weight() {
+            if let Some(v) = set(d.leaf_weight()) {
                 out.push(w(
                     "blkio",
                     "blockIO.weightDevice",
@@ -264,10 +271,10 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if let Some(v) = m.swappiness().filter(|v| *v > 100) {
             bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
         }
-        if let Some(v) = m.limit() {
+        if let Some(v) = set(m.limit()) {
             out.push(w("memory", "memory.limit", "memory.max", limit_or_max(v)));
         }
-        if let Some(v) = m.reservation() {
+        if let Some(v) = set(m.reservation()) {
             out.push(w(
                 "memory",
                 "memory.reservation",
@@ -275,11 +282,10 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                 limit_or_max(v),
             ));
         }
-        if let Some(swap) = m.swap() {
+        if let Some(swap) = set(m.swap()) {
             // v1's swap is memory + swap; v2's swap.max is the swap alone.
             let value = match (swap, m.limit()) {
                 (-1, _) => "max".to_string(),
-                (0, _) => "0".to_string(),
                 (s, Some(l)) if l > 0 => {
                     if s < l {
                         bail!("linux.resources.memory.swap: {s} is lower than memory.limit {l}");
@@ -295,29 +301,29 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if let Some(v) = c.shares().filter(|s| *s > 0) {
             out.push(w("cpu", "cpu.shares", "cpu.weight", shares_to_weight(v)));
         }
-        if c.quota().is_some() || c.period().is_some() {
-            let quota = c
-                .quota()
+        let (quota, period) = (set(c.quota()), set(c.period()));
+        if quota.is_some() || period.is_some() {
+            let quota = quota
                 .filter(|q| *q > 0)
                 .map(|q| q.to_string())
                 .unwrap_or_else(|| "max".into());
-            out.push(w(
-                "cpu",
-                "cpu.quota",
-                "cpu.max",
-                format!("{quota} {}", c.period().unwrap_or(100_000)),
-            ));
+            // Without a period the kernel keeps the one in force.
+            let value = match period {
+                Some(p) => format!("{quota} {p}"),
+                None => quota,
+            };
+            out.push(w("cpu", "cpu.quota", "cpu.max", value));
         }
         if let Some(v) = c.burst() {
             out.push(w("cpu", "cpu.burst", "cpu.max.burst", v));
         }
-        if c.realtime_period().is_some() || c.realtime_runtime().is_some() {
+        if set(c.realtime_period()).is_some() || set(c.realtime_runtime()).is_some() {
             bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
         }
     }
     shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
-        if let Some(v) = b.weight() {
+        if let Some(v) = set(b.weight()) {
             out.push(Write {
                 controller: "io",
                 candidates: vec![
@@ -328,7 +334,7 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
             });
         }
         for d in b.weight_device().iter().flatten() {
-            if let Some(v) = d.weight() {
+            if let Some(v) = set(d.weight()) {
                 let dev = format!("{}:{}", d.major(), d.minor());
                 out.push(Write {
                     controller: "io",
@@ -474,6 +480,19 @@ mod tests {
 
     fn files(ws: &[Write]) -> Vec<(String, String)> {
         ws.iter().map(|w| w.candidates[0].clone()).collect()
+    }
+
+    #[test]
+    fn zeros_are_not_set_on_either_version() {
+        // What Docker sends for a container run without limits.
+        let r = res(
+            r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernelTCP":0},
+                      "cpu":{"shares":0,"quota":0,"period":0,"realtimePeriod":0,"realtimeRuntime":0,"cpus":"","mems":""},
+                      "blockIO":{"weight":0,"leafWeight":0,"weightDevice":[{"major":8,"minor":0,"weight":0}]},
+                      "pids":{"limit":0}}"#,
+        );
+        assert_eq!(files(&v1_writes(&r).unwrap()), Vec::<(String, String)>::new());
+        assert_eq!(files(&v2_writes(&r).unwrap()), Vec::<(String, String)>::new());
     }
 
     #[test]

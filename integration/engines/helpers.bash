@@ -1,0 +1,171 @@
+# Shared by the engine suites (bats). Each suite starts its own engine on private sockets
+# and directories under $WORK, with the runtime under test behind a logging wrapper:
+#
+#   ENGINE_RUNTIME=/path/to/runtime bats integration/engines/<engine>.bats
+#
+# ENGINE_RUNTIME defaults to the project's rrun; `make test-engines-runc` passes runc, so
+# that a failure can always be told apart: rrun's, or the test's.
+
+ENGINES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT=$(cd "$ENGINES_DIR/../.." && pwd)
+IMAGE=localhost/rrun-test/busybox:latest
+
+# Makes $WORK, the wrapper $WRAPPER and the image archive $IMAGE_TAR; exported so that
+# the tests (separate processes under bats) see them.
+engine_setup() {
+    local engine=$1
+    export ENGINE=$engine
+    export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/release/rrun}
+    [ -x "$RUNTIME_UNDER_TEST" ] || {
+        echo "runtime $RUNTIME_UNDER_TEST is not built (make build)" >&2
+        return 1
+    }
+    export WORK
+    WORK=$(mktemp -d "/tmp/rrun-engine-$engine.XXXXXX")
+    export CALLS_LOG=$WORK/runtime-calls.log
+    export WRAPPER=$WORK/bin/runtime
+    mkdir -p "$WORK/bin"
+    # Records every call an engine makes (its subcommands and flags), then becomes the
+    # runtime: exec keeps the pid, the fds and the exit code the engine expects.
+    cat > "$WRAPPER" <<WRAP
+#!/bin/sh
+printf '%s\n' "\$*" >> "$CALLS_LOG"
+exec "$RUNTIME_UNDER_TEST" "\$@"
+WRAP
+    chmod +x "$WRAPPER"
+    export IMAGE_TAR=$WORK/busybox.tar
+    python3 "$ENGINES_DIR/make-image.py" "$IMAGE_TAR" "$IMAGE"
+    engine_namespace_setup
+}
+
+# The v1 controllers this kernel has but this host does not mount (net_cls, net_prio,
+# perf_event here), leaving out those bound to a hybrid host's cgroup2 mount (hugetlb).
+unmounted_v1_controllers() {
+    [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && return 0
+    local on_v2="" mounted
+    [ -f /sys/fs/cgroup/unified/cgroup.controllers ] && on_v2=$(cat /sys/fs/cgroup/unified/cgroup.controllers)
+    # The super options of every cgroup v1 mount, one controller a line.
+    mounted=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-" && $(i + 1) == "cgroup") print $(i + 3) }' \
+        /proc/self/mountinfo | tr ',' '\n')
+    awk 'NR > 1 && $4 == 1 { print $1 }' /proc/cgroups | while read -r c; do
+        case " $on_v2 " in *" $c "*) continue ;; esac
+        printf '%s\n' "$mounted" | grep -qx "$c" && continue
+        echo "$c"
+    done
+}
+
+# containerd's cgroup library (used by its shim for stats, and so by Docker) and Podman's
+# refuse a v1 host where a controller of the kernel has no mount, as here: the engines of
+# a suite run in a private mount namespace whose /sys/fs/cgroup is the host's plus those
+# controllers, the layout of any v1 distribution. A process holds that namespace;
+# `in_ns CMD` runs a command in it. Nothing of it is visible on the host, and it ends with
+# the holder. On a host with nothing missing (or pure v2), in_ns runs commands as they are.
+engine_namespace_setup() {
+    local missing
+    missing=$(unmounted_v1_controllers | tr '\n' ' ')
+    export NS_HOLDER=""
+    [ -n "$missing" ] || return 0
+    local host=$WORK/cgroup-host
+    mkdir -p "$host"
+    unshare -m --propagation private sh -c '
+        set -e
+        work=$1 host=$2; shift 2
+        mount --rbind /sys/fs/cgroup "$host"
+        mount -t tmpfs -o mode=755 rrun-engine-cgroup /sys/fs/cgroup
+        for entry in "$host"/*; do
+            name=$(basename "$entry")
+            if [ -L "$entry" ]; then cp -P "$entry" /sys/fs/cgroup/; continue; fi
+            mkdir "/sys/fs/cgroup/$name"
+            mount --rbind "$entry" "/sys/fs/cgroup/$name"
+        done
+        umount -l "$host"
+        case " $* " in *" net_cls "*" net_prio "*|*" net_prio "*" net_cls "*)
+            mkdir /sys/fs/cgroup/net_cls,net_prio
+            mount -t cgroup -o net_cls,net_prio rrun-engine /sys/fs/cgroup/net_cls,net_prio
+            ln -s net_cls,net_prio /sys/fs/cgroup/net_cls
+            ln -s net_cls,net_prio /sys/fs/cgroup/net_prio ;;
+        esac
+        for c in "$@"; do
+            [ -e "/sys/fs/cgroup/$c" ] && continue
+            mkdir "/sys/fs/cgroup/$c"
+            mount -t cgroup -o "$c" rrun-engine "/sys/fs/cgroup/$c"
+        done
+        touch "$work/ns-ready"
+        exec sleep infinity' sh "$WORK" "$host" $missing &
+    NS_HOLDER=$!
+    wait_for test -e "$WORK/ns-ready"
+}
+
+in_ns() {
+    if [ -n "${NS_HOLDER:-}" ]; then
+        nsenter --mount="/proc/$NS_HOLDER/ns/mnt" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Unmounts what the engine left under $WORK, removes it, and keeps the calls it made in
+# build/engines/<engine>-<runtime>-calls.txt (subcommand and flags, no values).
+engine_teardown() {
+    [ -n "${WORK:-}" ] && [ -d "$WORK" ] || return 0
+    local out_dir=$PROJECT/build/engines
+    mkdir -p "$out_dir"
+    if [ -f "$CALLS_LOG" ]; then
+        summarize_calls < "$CALLS_LOG" > "$out_dir/$ENGINE-$(basename "$RUNTIME_UNDER_TEST")-calls.txt"
+    fi
+    if [ -n "${NS_HOLDER:-}" ]; then
+        kill "$NS_HOLDER" 2>/dev/null
+        wait "$NS_HOLDER" 2>/dev/null
+    fi
+    awk -v w="$WORK" '$5 ~ "^"w {print $5}' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+
+# One line per subcommand: the global flags before it and its own flags after it.
+summarize_calls() {
+    python3 -c '
+import sys
+subcommands = {"create", "start", "run", "state", "kill", "delete", "exec", "ps", "pause",
+               "resume", "update", "events", "list", "spec", "features", "checkpoint",
+               "restore", "--version", "-v", "version"}
+seen = {}
+for line in sys.stdin:
+    words = line.split()
+    i = next((i for i, w in enumerate(words) if w in subcommands), None)
+    if i is None:
+        continue
+    flags = lambda ws: sorted({w.split("=")[0] for w in ws if w.startswith("-")})
+    key = words[i]
+    entry = seen.setdefault(key, [set(), set()])
+    entry[0].update(flags(words[:i]))
+    entry[1].update(flags(words[i + 1:]))
+for sub in sorted(seen):
+    g, own = seen[sub]
+    print(f"{sub}: global {\" \".join(sorted(g)) or \"-\"}; flags {\" \".join(sorted(own)) or \"-\"}")
+'
+}
+
+# Waits up to 30 s for a command to succeed.
+wait_for() {
+    local i
+    for i in $(seq 300); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for: $*" >&2
+    return 1
+}
+
+# The pids and memory limits as the container's cgroup files show them, v1 or v2.
+LIMITS_SCRIPT='cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max
+cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max'
+
+# A process that reports USR1 with exit code 7, once its trap is set.
+TRAP_SCRIPT='trap "echo got USR1; exit 7" USR1; echo ready; while :; do sleep 0.1; done'
+
+# A tty for the engine's client, though the test has none: `script` runs it on a pty.
+with_tty() {
+    script -qec "$*" /dev/null | tr -d '\r\0'
+    return "${PIPESTATUS[0]}"
+}
