@@ -6,7 +6,7 @@ PREFIX  ?= /usr/local
 RELEASE := target/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build test test-v2 lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build test test-v2 test-engines engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -34,7 +34,20 @@ unit-and-integration: toolchain deps
 test-v2: toolchain deps
 	scripts/v2-guest.sh
 
-test: lint unit-and-integration test-v2
+# containerd, Podman and Docker running their everyday operations on rrun, each started
+# by its suite on private sockets and directories; then the same suites on runc, so that a
+# failure is always told apart: rrun's, or the test's.
+ENGINE_PACKAGES := bats containerd podman docker.io
+ENGINE_SUITES := integration/engines/containerd.bats integration/engines/podman.bats integration/engines/docker.bats
+engine-deps: deps
+	@missing=$$(for p in $(ENGINE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
+
+test-engines: build engine-deps
+	bats --print-output-on-failure $(ENGINE_SUITES)
+	ENGINE_RUNTIME=$$(command -v runc) bats --print-output-on-failure $(ENGINE_SUITES)
+
+test: lint unit-and-integration test-v2 test-engines
 
 demo: build deps
 	scripts/demo.sh $(RELEASE)

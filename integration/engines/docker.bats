@@ -14,7 +14,7 @@ setup_file() {
         --pidfile "$WORK/dockerd.pid" --bridge=none --iptables=false --ip-masq=false \
         --storage-driver vfs --exec-opt native.cgroupdriver=cgroupfs \
         --add-runtime "under-test=$WRAPPER" --default-runtime under-test \
-        > "$WORK/dockerd.log" 2>&1 &
+        > "$WORK/dockerd.log" 2>&1 3>&- &
     wait_for d version
     d load -i "$IMAGE_TAR"
 }
@@ -34,6 +34,7 @@ teardown_file() {
 
 d() { /usr/bin/docker -H "unix://$WORK/docker.sock" "$@"; }
 drun() { d run --rm --network none "$@"; }
+logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 
 @test "docker: run prints the output and exits 0" {
     run drun "$IMAGE" echo hello
@@ -80,7 +81,7 @@ drun() { d run --rm --network none "$@"; }
 
 @test "docker: kill with a signal" {
     d run -d --network none --name signalled "$IMAGE" sh -c "$TRAP_SCRIPT"
-    wait_for sh -c "/usr/bin/docker -H unix://$WORK/docker.sock logs signalled | grep -q ready"
+    wait_for logs_say signalled ready
     d kill -s USR1 signalled
     [ "$(d wait signalled)" = 7 ]
     [[ "$(d logs signalled)" == *"got USR1"* ]]

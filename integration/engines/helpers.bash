@@ -91,7 +91,7 @@ engine_namespace_setup() {
             mount -t cgroup -o "$c" rrun-engine "/sys/fs/cgroup/$c"
         done
         touch "$work/ns-ready"
-        exec sleep infinity' sh "$WORK" "$host" $missing &
+        exec sleep infinity' sh "$WORK" "$host" $missing 3>&- &
     NS_HOLDER=$!
     wait_for test -e "$WORK/ns-ready"
 }
@@ -101,6 +101,23 @@ in_ns() {
         nsenter --mount="/proc/$NS_HOLDER/ns/mnt" -- "$@"
     else
         "$@"
+    fi
+}
+
+# in_ns for a daemon started with `&`: the background shell becomes the daemon (nsenter
+# execs it), so that $! is the daemon's pid.
+in_ns_exec() {
+    if [ -n "${NS_HOLDER:-}" ]; then
+        exec nsenter --mount="/proc/$NS_HOLDER/ns/mnt" -- "$@"
+    else
+        exec "$@"
+    fi
+}
+
+# in_ns as words to put before a command line (`script -c` takes one string).
+ns_prefix() {
+    if [ -n "${NS_HOLDER:-}" ]; then
+        echo "nsenter --mount=/proc/$NS_HOLDER/ns/mnt --"
     fi
 }
 
@@ -141,8 +158,8 @@ for line in sys.stdin:
     entry[0].update(flags(words[:i]))
     entry[1].update(flags(words[i + 1:]))
 for sub in sorted(seen):
-    g, own = seen[sub]
-    print(f"{sub}: global {\" \".join(sorted(g)) or \"-\"}; flags {\" \".join(sorted(own)) or \"-\"}")
+    global_flags, own_flags = (" ".join(sorted(f)) or "-" for f in seen[sub])
+    print("%s: global %s; flags %s" % (sub, global_flags, own_flags))
 '
 }
 
