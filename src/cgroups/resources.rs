@@ -491,8 +491,14 @@ mod tests {
                       "blockIO":{"weight":0,"leafWeight":0,"weightDevice":[{"major":8,"minor":0,"weight":0}]},
                       "pids":{"limit":0}}"#,
         );
-        assert_eq!(files(&v1_writes(&r).unwrap()), Vec::<(String, String)>::new());
-        assert_eq!(files(&v2_writes(&r).unwrap()), Vec::<(String, String)>::new());
+        assert_eq!(
+            files(&v1_writes(&r).unwrap()),
+            Vec::<(String, String)>::new()
+        );
+        assert_eq!(
+            files(&v2_writes(&r).unwrap()),
+            Vec::<(String, String)>::new()
+        );
     }
 
     #[test]
