@@ -118,6 +118,17 @@ fn missing_executable_fails_at_create_with_clear_error() {
         "{err}"
     );
     assert_no_leftovers(&rt, &id, &before);
+    // An absolute path: runc's words, which engines match ("no such file or directory"
+    // becomes Docker's and Podman's exit code 127).
+    let b = Bundle::new(&["/no/such/command"]);
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains(
+            "exec: \"/no/such/command\": stat /no/such/command: no such file or directory"
+        ),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
 }
 
 /// systemd socket activation: the listening socket rrun was given reaches the container at
