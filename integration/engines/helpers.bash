@@ -26,11 +26,16 @@ engine_setup() {
     export WRAPPER=$WORK/bin/runtime
     mkdir -p "$WORK/bin"
     # Records every call an engine makes (its subcommands and flags), then becomes the
-    # runtime: exec keeps the pid, the fds and the exit code the engine expects.
+    # runtime: exec keeps the pid, the fds and the exit code the engine expects. An engine
+    # that names no --root (Podman) would have the runtime keep its state in its default
+    # place on the host: the wrapper gives it one under $WORK instead.
     cat > "$WRAPPER" <<WRAP
 #!/bin/sh
 printf '%s\n' "\$*" >> "$CALLS_LOG"
-exec "$RUNTIME_UNDER_TEST" "\$@"
+case " \$* " in
+    *" --root "*|*" --root="*) exec "$RUNTIME_UNDER_TEST" "\$@" ;;
+    *) exec "$RUNTIME_UNDER_TEST" --root "$WORK/runtime-root" "\$@" ;;
+esac
 WRAP
     chmod +x "$WRAPPER"
     export IMAGE_TAR=$WORK/busybox.tar
