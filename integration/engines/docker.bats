@@ -5,6 +5,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
+load cli-checks
 
 setup_file() {
     engine_setup docker
@@ -34,30 +35,20 @@ teardown_file() {
 
 d() { /usr/bin/docker -H "unix://$WORK/docker.sock" "$@"; }
 drun() { d run --rm --network none "$@"; }
+cli() { d "$@"; }
+cli_run() { drun "$@"; }
 logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 
 @test "docker: run prints the output and exits 0" {
-    run drun "$IMAGE" echo hello
-    [ "$status" -eq 0 ]
-    [ "$output" = hello ]
+    check_run_output
 }
 
 @test "docker: a non-zero exit code comes back" {
-    run drun "$IMAGE" sh -c 'echo failing >&2; exit 3'
-    [ "$status" -eq 3 ]
-    [ "$output" = failing ]
+    check_exit_code
 }
 
 @test "docker: detached container, exec, stop, remove" {
-    d run -d --network none --name detached "$IMAGE" sleep 1000
-    run d exec detached sh -c 'echo inside; exit 4'
-    [ "$status" -eq 4 ]
-    [ "$output" = inside ]
-    d stop -t 1 detached
-    [ "$(d inspect -f '{{.State.Status}}' detached)" = exited ]
-    d rm detached
-    run d inspect detached
-    [ "$status" -ne 0 ]
+    check_detached_exec_stop_remove
 }
 
 @test "docker: interactive tty" {
@@ -80,23 +71,15 @@ logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "docker: kill with a signal" {
-    d run -d --network none --name signalled "$IMAGE" sh -c "$TRAP_SCRIPT"
-    wait_for logs_say signalled ready
-    d kill -s USR1 signalled
-    [ "$(d wait signalled)" = 7 ]
-    [[ "$(d logs signalled)" == *"got USR1"* ]]
-    d rm signalled
+    check_kill_with_a_signal
 }
 
 @test "docker: memory and pids limits are seen inside" {
-    run drun --memory 64m --pids-limit 50 "$IMAGE" sh -c "$LIMITS_SCRIPT"
-    [ "$status" -eq 0 ]
-    [ "$output" = "$(printf '67108864\n50')" ]
+    check_limits_inside
 }
 
 @test "docker: --user" {
-    run drun --user 1000:1000 "$IMAGE" sh -c 'id -u; id -g'
-    [ "$output" = "$(printf '1000\n1000')" ]
+    check_user
 }
 
 @test "docker: --read-only" {
@@ -108,11 +91,7 @@ logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "docker: --cap-drop and --cap-add" {
-    run drun --cap-drop ALL --cap-add NET_RAW "$IMAGE" grep CapEff /proc/self/status
-    [ "$output" = "$(printf 'CapEff:\t0000000000002000')" ]
-    run drun --cap-drop CHOWN "$IMAGE" chown 1000 /tmp
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"Operation not permitted"* ]]
+    check_capabilities
 }
 
 @test "docker: env and workdir" {
@@ -121,26 +100,13 @@ logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "docker: top and stats" {
-    d run -d --network none --name observed "$IMAGE" sleep 1000
-    run d top observed
-    [[ "$output" == *"sleep 1000"* ]]
-    run d stats --no-stream --format '{{.MemUsage}} {{.PIDs}}' observed
-    [ "$status" -eq 0 ]
-    [[ "$output" =~ ^[0-9.]+[KMG]i?B\ /\ .*\ 1$ ]]
-    d rm -f observed
+    check_top_and_stats
 }
 
 @test "docker: a stopped container starts again" {
-    d run --network none --name restarted "$IMAGE" echo ran
-    run d start -a restarted
-    [ "$output" = ran ]
-    [ "$(d logs restarted | grep -c ran)" -eq 2 ]
-    d rm restarted
+    check_restart
 }
 
 @test "docker: a missing command shows the runtime's error" {
-    run -127 drun "$IMAGE" /no/such/command
-    [[ "$output" == *"/no/such/command"* ]]
-    shopt -s nocasematch
-    [[ "$output" == *"no such file or directory"* ]]
+    check_missing_command
 }

@@ -6,6 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
+load cli-checks
 
 setup_file() {
     engine_setup podman
@@ -47,30 +48,20 @@ teardown_file() {
 
 p() { in_ns podman --root "$WORK/graph" --runroot "$WORK/runroot" --tmpdir "$WORK/tmp" "$@"; }
 prun() { p run --rm --network none "$@"; }
+cli() { p "$@"; }
+cli_run() { prun "$@"; }
 logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 
 @test "podman: run prints the output and exits 0" {
-    run prun "$IMAGE" echo hello
-    [ "$status" -eq 0 ]
-    [ "$output" = hello ]
+    check_run_output
 }
 
 @test "podman: a non-zero exit code comes back" {
-    run prun "$IMAGE" sh -c 'echo failing >&2; exit 3'
-    [ "$status" -eq 3 ]
-    [ "$output" = failing ]
+    check_exit_code
 }
 
 @test "podman: detached container, exec, stop, remove" {
-    p run -d --network none --name detached "$IMAGE" sleep 1000
-    run p exec detached sh -c 'echo inside; exit 4'
-    [ "$status" -eq 4 ]
-    [ "$output" = inside ]
-    p stop -t 1 detached
-    [ "$(p inspect -f '{{.State.Status}}' detached)" = exited ]
-    p rm detached
-    run p inspect detached
-    [ "$status" -ne 0 ]
+    check_detached_exec_stop_remove
 }
 
 @test "podman: interactive tty" {
@@ -93,23 +84,15 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman: kill with a signal" {
-    p run -d --network none --name signalled "$IMAGE" sh -c "$TRAP_SCRIPT"
-    wait_for logs_say signalled ready
-    p kill -s USR1 signalled
-    [ "$(p wait signalled)" = 7 ]
-    [[ "$(p logs signalled)" == *"got USR1"* ]]
-    p rm signalled
+    check_kill_with_a_signal
 }
 
 @test "podman: memory and pids limits are seen inside" {
-    run prun --memory 64m --pids-limit 50 "$IMAGE" sh -c "$LIMITS_SCRIPT"
-    [ "$status" -eq 0 ]
-    [ "$output" = "$(printf '67108864\n50')" ]
+    check_limits_inside
 }
 
 @test "podman: --user" {
-    run prun --user 1000:1000 "$IMAGE" sh -c 'id -u; id -g'
-    [ "$output" = "$(printf '1000\n1000')" ]
+    check_user
 }
 
 @test "podman: --read-only" {
@@ -121,11 +104,7 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman: --cap-drop and --cap-add" {
-    run prun --cap-drop ALL --cap-add NET_RAW "$IMAGE" grep CapEff /proc/self/status
-    [ "$output" = "$(printf 'CapEff:\t0000000000002000')" ]
-    run prun --cap-drop CHOWN "$IMAGE" chown 1000 /tmp
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"Operation not permitted"* ]]
+    check_capabilities
 }
 
 @test "podman: env and workdir" {
@@ -135,26 +114,13 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman: top and stats" {
-    p run -d --network none --name observed "$IMAGE" sleep 1000
-    run p top observed
-    [[ "$output" == *"sleep 1000"* ]]
-    run p stats --no-stream --format '{{.MemUsage}} {{.PIDs}}' observed
-    [ "$status" -eq 0 ]
-    [[ "$output" =~ ^[0-9.]+[kMG]?i?B\ /\ .*\ 1$ ]]
-    p rm -f -t 0 observed
+    check_top_and_stats
 }
 
 @test "podman: a stopped container starts again" {
-    p run --network none --name restarted "$IMAGE" echo ran
-    run p start -a restarted
-    [ "$output" = ran ]
-    [ "$(p logs restarted | grep -c ran)" -eq 2 ]
-    p rm restarted
+    check_restart
 }
 
 @test "podman: a missing command shows the runtime's error" {
-    run -127 prun "$IMAGE" /no/such/command
-    [[ "$output" == *"/no/such/command"* ]]
-    shopt -s nocasematch
-    [[ "$output" == *"no such file or directory"* ]]
+    check_missing_command
 }

@@ -1,0 +1,91 @@
+# The checks the Docker and Podman suites share, their command lines being alike. A suite
+# defines `cli` (its client with the suite's options), `cli_run` (`cli run --rm` with no
+# network) and `logs_say ID TEXT` before calling them from its @test blocks.
+
+# run prints the output and exits 0
+check_run_output() {
+    run cli_run "$IMAGE" echo hello
+    [ "$status" -eq 0 ]
+    [ "$output" = hello ]
+}
+
+# a non-zero exit code comes back
+check_exit_code() {
+    run cli_run "$IMAGE" sh -c 'echo failing >&2; exit 3'
+    [ "$status" -eq 3 ]
+    [ "$output" = failing ]
+}
+
+# detached container, exec, stop, remove
+check_detached_exec_stop_remove() {
+    cli run -d --network none --name detached "$IMAGE" sleep 1000
+    run cli exec detached sh -c 'echo inside; exit 4'
+    [ "$status" -eq 4 ]
+    [ "$output" = inside ]
+    cli stop -t 1 detached
+    [ "$(cli inspect -f '{{.State.Status}}' detached)" = exited ]
+    cli rm detached
+    run cli inspect detached
+    [ "$status" -ne 0 ]
+}
+
+# kill with a signal
+check_kill_with_a_signal() {
+    cli run -d --network none --name signalled "$IMAGE" sh -c "$TRAP_SCRIPT"
+    wait_for logs_say signalled ready
+    cli kill -s USR1 signalled
+    [ "$(cli wait signalled)" = 7 ]
+    [[ "$(cli logs signalled)" == *"got USR1"* ]]
+    cli rm signalled
+}
+
+# memory and pids limits are seen inside
+check_limits_inside() {
+    run cli_run --memory 64m --pids-limit 50 "$IMAGE" sh -c "$LIMITS_SCRIPT"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf '67108864\n50')" ]
+}
+
+# --user
+check_user() {
+    run cli_run --user 1000:1000 "$IMAGE" sh -c 'id -u; id -g'
+    [ "$output" = "$(printf '1000\n1000')" ]
+}
+
+# --cap-drop and --cap-add
+check_capabilities() {
+    run cli_run --cap-drop ALL --cap-add NET_RAW "$IMAGE" grep CapEff /proc/self/status
+    [ "$output" = "$(printf 'CapEff:\t0000000000002000')" ]
+    run cli_run --cap-drop CHOWN "$IMAGE" chown 1000 /tmp
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Operation not permitted"* ]]
+}
+
+# top and stats
+check_top_and_stats() {
+    cli run -d --network none --name observed "$IMAGE" sleep 1000
+    run cli top observed
+    [[ "$output" == *"sleep 1000"* ]]
+    run cli stats --no-stream --format '{{.MemUsage}} {{.PIDs}}' observed
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^[0-9.]+[kKMG]?i?B\ /\ .*\ 1$ ]]
+    cli kill observed >/dev/null
+    cli rm -f observed
+}
+
+# a stopped container starts again
+check_restart() {
+    cli run --network none --name restarted "$IMAGE" echo ran
+    run cli start -a restarted
+    [ "$output" = ran ]
+    [ "$(cli logs restarted | grep -c ran)" -eq 2 ]
+    cli rm restarted
+}
+
+# a missing command shows the runtime's error
+check_missing_command() {
+    run -127 cli_run "$IMAGE" /no/such/command
+    [[ "$output" == *"/no/such/command"* ]]
+    shopt -s nocasematch
+    [[ "$output" == *"no such file or directory"* ]]
+}
