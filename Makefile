@@ -6,7 +6,7 @@ PREFIX  ?= /usr/local
 RELEASE := target/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build test test-v2 test-engines engine-deps lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -48,6 +48,14 @@ test-engines: build engine-deps
 	ENGINE_RUNTIME=$$(command -v runc) bats --print-output-on-failure $(ENGINE_SUITES)
 
 test: lint unit-and-integration test-v2 test-engines
+
+# Many containers in a row, in parallel, and racing commands; then the host must hold what
+# it held before (mounts, cgroups, state dirs, fds, children, network namespaces).
+STRESS_SEQUENTIAL ?= 1000
+STRESS_PARALLEL ?= 100
+stress: toolchain deps
+	STRESS_SEQUENTIAL=$(STRESS_SEQUENTIAL) STRESS_PARALLEL=$(STRESS_PARALLEL) \
+		$(CARGO) test --release --test stress -- --test-threads=1
 
 demo: build deps
 	scripts/demo.sh $(RELEASE)

@@ -151,7 +151,7 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: the process's user" {
-    spec_with '{"process.args": ["sh", "-c", "id -u; id -g"], "process.user": {"uid": 1000, "gid": 1000}}'
+    spec_with '{"process.args": ["sh", "-c", "id -u; id -g"], "process.user": {"uid": 1000, "gid": 1000}, "linux.cgroupsPath": "/rrun-test/user"}'
     run crun --config "$WORK/spec.json" user
     [ "$output" = "$(printf '1000\n1000')" ]
 }

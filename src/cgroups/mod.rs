@@ -207,7 +207,7 @@ impl CreatedDirs {
 
 /// Removes one cgroup directory, retrying briefly: the kernel releases a cgroup a moment
 /// after its last process is reaped.
-fn remove_dir(dir: &Path) -> Result<()> {
+pub fn remove_dir(dir: &Path) -> Result<()> {
     for attempt in 0..100 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),

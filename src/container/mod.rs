@@ -155,11 +155,12 @@ pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
 /// Removes everything the container owns: its processes, cgroups and state directory.
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
-    cgroups::from_paths(c.record.cgroup_paths.clone()).destroy()?;
+    let destroyed = cgroups::from_paths(c.record.cgroup_paths.clone()).destroy();
     for parent in c.record.cgroup_parents_created.iter().rev() {
         // Empty unless another container was put there since; then it stays.
-        let _ = std::fs::remove_dir(parent);
+        let _ = cgroups::remove_dir(parent);
     }
+    destroyed?;
     run_record_hooks(&c.record, "poststop", "stopped");
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
 }
