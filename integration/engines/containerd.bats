@@ -47,6 +47,8 @@ teardown_file() {
             kill "$pid" 2>/dev/null
             wait_for sh -c "! kill -0 $pid"
         fi
+        # ctr puts containers under /<namespace>/<id>.
+        remove_engine_cgroups rrun-test
     fi
     engine_teardown
 }

@@ -29,6 +29,7 @@ teardown_file() {
             kill "$pid" 2>/dev/null
             wait_for sh -c "! kill -0 $pid"
         fi
+        remove_engine_cgroups docker
     fi
     engine_teardown
 }

@@ -126,6 +126,16 @@ ns_prefix() {
     fi
 }
 
+# Removes the named cgroup directories an engine (or runc, which leaves the parents it
+# makes) left in any hierarchy, seen from the suite's namespace; rmdir takes empty ones only.
+remove_engine_cgroups() {
+    in_ns sh -c 'for name in "$@"; do
+        for d in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
+            [ -d "$d" ] && rmdir "$d" 2>/dev/null
+        done
+    done; true' sh "$@"
+}
+
 # Unmounts what the engine left under $WORK, removes it, and keeps the calls it made in
 # build/engines/<engine>-<runtime>-calls.txt (subcommand and flags, no values).
 engine_teardown() {

@@ -42,6 +42,8 @@ CONF
 teardown_file() {
     if [ -n "${WORK:-}" ]; then
         p rm -af -t 0 >/dev/null 2>&1 || true
+        # Podman makes libpod_parent itself, for its conmon processes.
+        remove_engine_cgroups libpod_parent/conmon libpod_parent
     fi
     engine_teardown
 }
