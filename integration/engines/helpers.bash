@@ -101,29 +101,22 @@ engine_namespace_setup() {
     wait_for test -e "$WORK/ns-ready"
 }
 
-in_ns() {
+# The words that put a command into the suite's namespace (none without a holder); plain
+# words, so that they also fit in a command line for `script -c`. $WORK has no spaces.
+ns_prefix() {
     if [ -n "${NS_HOLDER:-}" ]; then
-        nsenter --mount="/proc/$NS_HOLDER/ns/mnt" -- "$@"
-    else
-        "$@"
+        echo "nsenter --mount=/proc/$NS_HOLDER/ns/mnt --"
     fi
+}
+
+in_ns() {
+    $(ns_prefix) "$@"
 }
 
 # in_ns for a daemon started with `&`: the background shell becomes the daemon (nsenter
 # execs it), so that $! is the daemon's pid.
 in_ns_exec() {
-    if [ -n "${NS_HOLDER:-}" ]; then
-        exec nsenter --mount="/proc/$NS_HOLDER/ns/mnt" -- "$@"
-    else
-        exec "$@"
-    fi
-}
-
-# in_ns as words to put before a command line (`script -c` takes one string).
-ns_prefix() {
-    if [ -n "${NS_HOLDER:-}" ]; then
-        echo "nsenter --mount=/proc/$NS_HOLDER/ns/mnt --"
-    fi
+    exec $(ns_prefix) "$@"
 }
 
 # Removes the named cgroup directories an engine (or runc, which leaves the parents it

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn size(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -131,18 +131,18 @@ fn finish(
     let status = child.wait().unwrap();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(err_path);
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "rrun panicked: {err}"
-    );
+    assert_no_panic(&err);
     (status.code(), err)
 }
 
 fn no_panic(out: &std::process::Output) {
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_no_panic(&String::from_utf8_lossy(&out.stderr));
+}
+
+fn assert_no_panic(stderr: &str) {
     assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "rrun panicked: {err}"
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "rrun panicked: {stderr}"
     );
 }
 
@@ -231,12 +231,6 @@ fn racing_commands_on_one_container() {
         assert!(matches!(code, Some(0) | Some(1)), "{err}");
         assert!(err.lines().count() <= 1, "one line at most: {err}");
     }
-    let out = Command::new(RRUN)
-        .arg("--root")
-        .arg(rt.root.path())
-        .args(["delete", "--force", "racy"])
-        .output()
-        .unwrap();
-    no_panic(&out);
+    no_panic(&rt.run(&["delete", "--force", "racy"]));
     assert_unchanged(&before, &HostState::capture(&rt));
 }

@@ -195,19 +195,26 @@ impl CreatedDirs {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Removes, deepest first, the directories made by [`CreatedDirs::create`] that are
-    /// empty now; another container may have been put under a parent meanwhile.
+    /// Removes the directories made by [`CreatedDirs::create`] that are empty now.
     fn remove_empty(&self) {
         let created = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        for d in created.iter().rev() {
-            let _ = std::fs::remove_dir(d);
-        }
+        remove_made_dirs(&created);
+    }
+}
+
+/// Removes, deepest first, directories rrun made (listed outermost first), each only if it
+/// is empty: another container may have been put under a parent meanwhile, and then it
+/// stays. One attempt each: the kernel refuses a parent with live children at once (EBUSY),
+/// and a retry would only slow the delete of every container sharing that parent.
+pub fn remove_made_dirs(dirs: &[PathBuf]) {
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
     }
 }
 
 /// Removes one cgroup directory, retrying briefly: the kernel releases a cgroup a moment
 /// after its last process is reaped.
-pub fn remove_dir(dir: &Path) -> Result<()> {
+fn remove_dir(dir: &Path) -> Result<()> {
     for attempt in 0..100 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),

@@ -156,10 +156,7 @@ pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
     let destroyed = cgroups::from_paths(c.record.cgroup_paths.clone()).destroy();
-    for parent in c.record.cgroup_parents_created.iter().rev() {
-        // Empty unless another container was put there since; then it stays.
-        let _ = cgroups::remove_dir(parent);
-    }
+    cgroups::remove_made_dirs(&c.record.cgroup_parents_created);
     destroyed?;
     run_record_hooks(&c.record, "poststop", "stopped");
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
