@@ -32,11 +32,18 @@ impl Hierarchy {
     }
 }
 
-pub fn host_hierarchies() -> Result<Vec<Hierarchy>> {
+/// The host's hierarchies, read once per rrun process: every command asks several times,
+/// and the container's init inherits the answer read before it was cloned (it only needs
+/// the mount points and controllers, which its cgroup namespace does not change).
+pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
+    static HIERARCHIES: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    if let Some(h) = HIERARCHIES.get() {
+        return Ok(h);
+    }
     let mountinfo =
         std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     let own = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
-    Ok(parse(&mountinfo, &own))
+    Ok(HIERARCHIES.get_or_init(|| parse(&mountinfo, &own)))
 }
 
 /// Parses mountinfo and /proc/self/cgroup text (split out for unit tests).

@@ -75,11 +75,14 @@ fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf
                 w.controller
             );
         };
-        let (file, value) = w
-            .candidates
-            .iter()
-            .find(|(f, _)| dir.join(f).exists())
-            .unwrap_or(&w.candidates[0]);
+        // Only a choice between files needs a look at which exists.
+        let (file, value) = match w.candidates.as_slice() {
+            [only] => only,
+            many => many
+                .iter()
+                .find(|(f, _)| dir.join(f).exists())
+                .unwrap_or(&many[0]),
+        };
         let path = dir.join(file);
         // Never create a file: a missing one means the controller is not available here.
         let write = || -> std::io::Result<()> {
@@ -128,9 +131,13 @@ fn read_keyed(path: &Path) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
+/// Whether the host runs cgroup v2 only; asked once per rrun process.
 pub fn is_unified_host() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    static UNIFIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UNIFIED.get_or_init(|| {
+        nix::sys::statfs::statfs("/sys/fs/cgroup")
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    })
 }
 
 /// The driver for a new container, from its `linux.cgroupsPath` (empty: derived from the id).
@@ -149,9 +156,9 @@ pub fn for_container(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cg
     }
     let hierarchies = host_hierarchies()?;
     if is_unified_host() {
-        Ok(Box::new(v2::V2::new(&hierarchies, &path)?))
+        Ok(Box::new(v2::V2::new(hierarchies, &path)?))
     } else {
-        Ok(Box::new(v1::V1::new(&hierarchies, &path)))
+        Ok(Box::new(v1::V1::new(hierarchies, &path)))
     }
 }
 
@@ -174,21 +181,31 @@ struct CreatedDirs(std::sync::Mutex<Vec<PathBuf>>);
 
 impl CreatedDirs {
     /// `create_dir_all` that remembers which of the directories did not exist before.
+    /// The directory itself is tried first: its parent exists nearly always, and one
+    /// mkdir is all a container then costs.
     fn create(&self, dir: &Path) -> Result<()> {
-        let mut missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
-        missing.reverse();
-        for d in missing {
-            match std::fs::create_dir(d) {
-                Ok(()) => self
-                    .0
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(d.to_path_buf()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(anyhow::anyhow!("creating cgroup {}: {e}", d.display())),
-            }
+        let mut result = std::fs::create_dir(dir);
+        if let (Err(e), Some(parent)) = (&result, dir.parent())
+            && e.kind() == std::io::ErrorKind::NotFound
+        {
+            self.create(parent)?;
+            result = std::fs::create_dir(dir);
         }
-        Ok(())
+        match result {
+            Ok(()) => {
+                self.remember(dir);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("creating cgroup {}: {e}", dir.display())),
+        }
+    }
+
+    fn remember(&self, dir: &Path) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.to_path_buf());
     }
 
     fn list(&self) -> Vec<PathBuf> {

@@ -467,6 +467,9 @@ pub fn v1_device_writes(rules: &[LinuxDeviceCgroup], nodes: &[(char, i64, i64)])
             format!("{t} {ma}:{mi} rwm"),
         ));
     }
+    // A rule written twice in a row changes nothing the second time (the usual config
+    // starts with the same "deny all" rrun writes first).
+    out.dedup_by(|a, b| a.candidates == b.candidates);
     out
 }
 
@@ -581,6 +584,8 @@ mod tests {
         let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]"#).unwrap();
         let f = files(&v1_device_writes(&rules, &[('c', 4, 64)]));
         assert_eq!(f[0], ("devices.deny".into(), "a".into()));
+        // The config's own "deny all" right after rrun's is not written twice.
+        assert_ne!(f[1], ("devices.deny".into(), "a".into()));
         assert!(f.contains(&("devices.allow".into(), "c 1:3 rwm".into())));
         assert!(f.contains(&("devices.allow".into(), "c 136:* rwm".into())));
         let deny_all = f

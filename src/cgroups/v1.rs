@@ -62,14 +62,16 @@ impl CgroupDriver for V1 {
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
-        let unified = host_hierarchies()?.into_iter().find(|h| h.is_v2());
+        let hierarchies = host_hierarchies()?;
+        let unified = hierarchies.iter().find(|h| h.is_v2());
+        let cpuset = self.dir_for(hierarchies, "cpuset");
         for dir in &self.dirs {
             self.created.create(dir)?;
             // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
-            if let Some(u) = unified.as_ref().filter(|u| dir.starts_with(&u.mount_point)) {
+            if let Some(u) = unified.filter(|u| dir.starts_with(&u.mount_point)) {
                 super::v2::enable_controllers(&u.mount_point, dir);
             }
-            if dir.join("cpuset.cpus").exists() {
+            if cpuset.as_ref() == Some(dir) {
                 inherit_cpuset(dir)?;
             }
             write_pid(dir, pid)?;
@@ -106,10 +108,10 @@ impl CgroupDriver for V1 {
     ) -> Result<()> {
         self.apply_resources_only(r)?;
         let hierarchies = host_hierarchies()?;
-        if self.dir_for(&hierarchies, "devices").is_some() {
+        if self.dir_for(hierarchies, "devices").is_some() {
             let writes =
                 resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]), device_nodes);
-            perform(&writes, |c| self.dir_for(&hierarchies, c))?;
+            perform(&writes, |c| self.dir_for(hierarchies, c))?;
         }
         Ok(())
     }
@@ -118,7 +120,7 @@ impl CgroupDriver for V1 {
         let hierarchies = host_hierarchies()?;
         let mut writes = resources::v1_writes(r)?;
         // Hybrid hosts have hugetlb only in their cgroup2 hierarchy: use its v2 files.
-        if self.dir_for(&hierarchies, "hugetlb").is_none() {
+        if self.dir_for(hierarchies, "hugetlb").is_none() {
             for w in writes.iter_mut().filter(|w| w.controller == "hugetlb") {
                 w.controller = "unified";
                 for (file, _) in w.candidates.iter_mut() {
@@ -126,13 +128,13 @@ impl CgroupDriver for V1 {
                 }
             }
         }
-        order_memory_writes(&mut writes, self.dir_for(&hierarchies, "memory").as_deref());
-        perform(&writes, |c| self.dir_for(&hierarchies, c))
+        order_memory_writes(&mut writes, self.dir_for(hierarchies, "memory").as_deref());
+        perform(&writes, |c| self.dir_for(hierarchies, c))
     }
 
     fn memory_usage(&self) -> Option<u64> {
         let hierarchies = host_hierarchies().ok()?;
-        self.dir_for(&hierarchies, "memory")
+        self.dir_for(hierarchies, "memory")
             .map(|d| read_u64(&d.join("memory.usage_in_bytes")))
     }
 
@@ -140,7 +142,7 @@ impl CgroupDriver for V1 {
         let Ok(hierarchies) = host_hierarchies() else {
             return 0;
         };
-        self.dir_for(&hierarchies, "memory")
+        self.dir_for(hierarchies, "memory")
             .map(|d| {
                 read_keyed(&d.join("memory.oom_control"))
                     .get("oom_kill")
@@ -153,7 +155,7 @@ impl CgroupDriver for V1 {
     fn set_frozen(&self, frozen: bool) -> Result<()> {
         let hierarchies = host_hierarchies()?;
         let dir = self
-            .dir_for(&hierarchies, "freezer")
+            .dir_for(hierarchies, "freezer")
             .context("the freezer cgroup controller is not mounted")?;
         let state = if frozen { "FROZEN" } else { "THAWED" };
         let file = dir.join("freezer.state");
@@ -166,7 +168,7 @@ impl CgroupDriver for V1 {
 
     fn stats(&self) -> Result<Value> {
         let hierarchies = host_hierarchies()?;
-        let dir = |c: &str| self.dir_for(&hierarchies, c);
+        let dir = |c: &str| self.dir_for(hierarchies, c);
         let mut data = json!({});
         if let Some(d) = dir("cpuacct") {
             let percpu: Vec<u64> = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
@@ -259,28 +261,27 @@ fn order_memory_writes(writes: &mut [resources::Write], memory_dir: Option<&Path
 /// until they are set: copy them down from the nearest ancestor that has them.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let mut chain = vec![dir.to_path_buf()];
-        while let Some(parent) = chain.last().and_then(|d| d.parent()).map(Path::to_path_buf) {
-            if !parent.join(file).exists() {
-                break;
+        let mut empty = Vec::new();
+        let mut value = String::new();
+        let mut current = Some(dir);
+        while let Some(d) = current {
+            match std::fs::read_to_string(d.join(file)) {
+                Ok(v) if !v.trim().is_empty() => {
+                    value = v.trim().to_string();
+                    break;
+                }
+                Ok(_) => empty.push(d),
+                // Above the hierarchy's root: nothing to inherit.
+                Err(_) => break,
             }
-            let value = std::fs::read_to_string(parent.join(file)).unwrap_or_default();
-            chain.push(parent);
-            if !value.trim().is_empty() {
-                break;
-            }
+            current = d.parent();
         }
-        let mut value =
-            std::fs::read_to_string(chain.last().map(|d| d.join(file)).unwrap_or_default())
-                .unwrap_or_default();
-        for d in chain.iter().rev().skip(1) {
-            let current = std::fs::read_to_string(d.join(file)).unwrap_or_default();
-            if current.trim().is_empty() {
-                std::fs::write(d.join(file), value.trim())
-                    .with_context(|| format!("writing {}", d.join(file).display()))?;
-            } else {
-                value = current;
-            }
+        if value.is_empty() {
+            continue;
+        }
+        for d in empty.iter().rev() {
+            std::fs::write(d.join(file), &value)
+                .with_context(|| format!("writing {}", d.join(file).display()))?;
         }
     }
     Ok(())

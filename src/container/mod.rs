@@ -99,8 +99,14 @@ pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
 
 /// Kills everything in the container and waits until it is gone.
 pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
+    let driver = cgroups::from_paths(record.cgroup_paths.clone());
+    let alive = init_alive(record);
+    // The usual delete: the container stopped by itself and left nothing to kill or thaw.
+    if !alive && driver.procs().is_ok_and(|p| p.is_empty()) {
+        return Ok(());
+    }
     thaw(record);
-    let pidfd = if init_alive(record) {
+    let pidfd = if alive {
         crate::syscalls::pidfd_open(record.pid).ok()
     } else {
         None
@@ -109,7 +115,6 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
     if let Some(fd) = pidfd {
         let _ = wait_pidfd(&fd, Duration::from_secs(10));
     }
-    let driver = cgroups::from_paths(record.cgroup_paths.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
     while driver.procs().map(|p| !p.is_empty()).unwrap_or(false) {
         if Instant::now() > deadline {

@@ -62,29 +62,28 @@ impl RootDir {
     }
 
     /// Creates every missing directory of `path` inside the root; returns an O_PATH fd of it.
+    /// The whole path is tried first: it usually exists, or only its last part is missing,
+    /// so the walk up towards the root is taken only as far as needed.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         let rel = clean_relative(path);
-        let mut current = self.open_in_root(Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
-        let mut prefix = PathBuf::new();
-        for name in rel.components() {
-            prefix.push(name);
-            match self.open_in_root(&prefix, libc::O_PATH | libc::O_DIRECTORY) {
-                Ok(fd) => current = fd,
-                Err(e) if errno(&e) == libc::ENOENT => {
-                    match nix::sys::stat::mkdirat(
-                        &current,
-                        name.as_os_str(),
-                        nix::sys::stat::Mode::from_bits_truncate(mode),
-                    ) {
-                        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    current = self.open_in_root(&prefix, libc::O_PATH | libc::O_DIRECTORY)?;
-                }
-                Err(e) => return Err(e),
-            }
+        let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+        match self.open_in_root(&rel, dir_flags) {
+            Err(e) if errno(&e) == libc::ENOENT => {}
+            found => return found,
         }
-        Ok(current)
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return self.open_in_root(&rel, dir_flags);
+        };
+        let parent_fd = self.mkdir_all(parent, mode)?;
+        match nix::sys::stat::mkdirat(
+            &parent_fd,
+            name,
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        ) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.open_in_root(&rel, dir_flags)
     }
 
     /// Makes sure a regular file (or any non-directory) exists at `path`; returns an O_PATH fd.
@@ -146,6 +145,17 @@ mod tests {
         r.mkdir_all(Path::new("/escape/rrun-made-this"), 0o755)
             .unwrap();
         assert!(root.join("rrun-made-this").is_dir());
+        // Several missing levels, through a symlink, then the same path again.
+        r.mkdir_all(Path::new("/escape/a/b/c"), 0o755).unwrap();
+        assert!(root.join("a/b/c").is_dir());
+        r.mkdir_all(Path::new("a/b/c"), 0o755).unwrap();
+        std::fs::write(root.join("a/file"), "").unwrap();
+        assert_eq!(
+            r.mkdir_all(Path::new("a/file/d"), 0o755)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENOTDIR)
+        );
         r.create_file(Path::new("/up/file"), 0o644).unwrap();
         assert!(root.join("file").is_file());
         std::fs::remove_dir_all(&base).unwrap();
