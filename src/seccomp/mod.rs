@@ -3,11 +3,13 @@
 //! notify listener handed to `listenerPath`.
 //!
 //! Program layout: dispatch on `seccomp_data.arch`, then one section per architecture
-//! that compares the syscall number against each rule, its argument checks, and finally
-//! returns the default action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of
+//! that takes the rules in order, first match winning: each run of rules without argument
+//! checks becomes one binary search on the syscall number (lookup.rs), each rule with
+//! argument checks its own comparisons; finally the default action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of
 //! the syscall number.
 
 pub mod bpf;
+mod lookup;
 mod tables;
 
 use anyhow::{Result, anyhow, bail};
@@ -88,6 +90,12 @@ fn abis(s: &LinuxSeccomp) -> Vec<Abi> {
 }
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    // The searched form is larger than plain comparisons only for long lists of scattered
+    // numbers; should it not fit the kernel's limit, the plain form may.
+    compile_with(s, true).or_else(|e| compile_with(s, false).map_err(|_| e))
+}
+
+fn compile_with(s: &LinuxSeccomp, searched: bool) -> Result<Filter> {
     let default = action_value(s.default_action(), s.default_errno_ret());
     let abis = abis(s);
     let mut asm = Assembler::default();
@@ -104,7 +112,11 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         asm.jump(*label);
     }
     asm.ret(RET_KILL_THREAD);
-    let mut uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify;
+    let uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
     for (abi, label) in &sections {
         asm.bind(*label);
         asm.load(OFF_NR);
@@ -116,17 +128,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
                 None => asm.ret(RET_KILL_THREAD),
             }
         }
-        for rule in s.syscalls().iter().flatten() {
-            let action = action_value(rule.action(), rule.errno_ret());
-            uses_notify |= rule.action() == LinuxSeccompAction::ScmpActNotify;
-            let args = rule.args().clone().unwrap_or_default();
-            for name in rule.names() {
-                // Names this kernel or architecture lacks are skipped, as libseccomp does.
-                let Some(nr) = abi.number(name) else { continue };
-                emit_rule(&mut asm, nr, &args, action)?;
-            }
-        }
-        asm.ret(default);
+        emit_section(&mut asm, s, *abi, default, searched)?;
     }
     let program = asm.finish().map_err(|e| anyhow!("linux.seccomp: {e}"))?;
     let mut flags = 0;
@@ -149,6 +151,90 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
         flags,
         uses_notify,
     })
+}
+
+/// One architecture's rules, first match winning. A number's first argument-free rule
+/// ends its search (later rules for it can never match), so those are all gathered in one
+/// lookup; only numbers that have a rule with argument checks before that go on to those
+/// checks, in profile order, and then to their argument-free action or the default.
+fn emit_section(
+    asm: &mut Assembler,
+    s: &LinuxSeccomp,
+    abi: Abi,
+    default: u32,
+    searched: bool,
+) -> Result<()> {
+    use lookup::Outcome;
+    use std::collections::BTreeMap;
+    let mut first_plain: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut checked: Vec<(u32, Vec<LinuxSeccompArg>, u32)> = Vec::new();
+    for rule in s.syscalls().iter().flatten() {
+        let action = action_value(rule.action(), rule.errno_ret());
+        let args = rule.args().clone().unwrap_or_default();
+        for name in rule.names() {
+            // Names this kernel or architecture lacks are skipped, as libseccomp does.
+            let Some(nr) = abi.number(name) else { continue };
+            if args.is_empty() {
+                first_plain.entry(nr).or_insert(action);
+            } else if !first_plain.contains_key(&nr) {
+                checked.push((nr, args.clone(), action));
+            }
+        }
+    }
+    let has_checks = |nr: &u32| checked.iter().any(|(n, _, _)| n == nr);
+    let returns = |action: u32| {
+        if action == default {
+            None
+        } else {
+            Some(Outcome::Return(action))
+        }
+    };
+    // Numbers decided at once; those with argument checks continue.
+    let mut fast: BTreeMap<u32, Outcome> = first_plain
+        .iter()
+        .filter(|(nr, _)| !has_checks(nr))
+        .filter_map(|(nr, a)| returns(*a).map(|o| (*nr, o)))
+        .collect();
+    fast.extend(checked.iter().map(|(nr, _, _)| (*nr, Outcome::Continue)));
+    let after_checks: BTreeMap<u32, Outcome> = first_plain
+        .iter()
+        .filter(|(nr, _)| has_checks(nr))
+        .filter_map(|(nr, a)| returns(*a).map(|o| (*nr, o)))
+        .collect();
+    emit_lookup(asm, &fast, Outcome::Return(default), searched);
+    if checked.is_empty() {
+        return Ok(());
+    }
+    for (nr, args, action) in &checked {
+        emit_rule(asm, *nr, args, *action)?;
+    }
+    emit_lookup(asm, &after_checks, Outcome::Return(default), searched);
+    Ok(())
+}
+
+/// A lookup (searched) or plain comparisons one by one; `Continue` goes on to the
+/// instructions that follow.
+fn emit_lookup(
+    asm: &mut Assembler,
+    table: &std::collections::BTreeMap<u32, lookup::Outcome>,
+    otherwise: lookup::Outcome,
+    searched: bool,
+) {
+    let next = asm.label();
+    if searched {
+        lookup::emit(asm, table, otherwise, next);
+    } else {
+        let leaf = |asm: &mut Assembler, o: lookup::Outcome| match o {
+            lookup::Outcome::Return(action) => asm.ret(action),
+            lookup::Outcome::Continue => asm.jump(next),
+        };
+        for (nr, outcome) in table {
+            asm.emit(JEQ_K, 0, 1, *nr);
+            leaf(asm, *outcome);
+        }
+        leaf(asm, otherwise);
+    }
+    asm.bind(next);
 }
 
 /// One rule: syscall number, all argument conditions (ANDed), then the action.

@@ -207,3 +207,56 @@ fn default_errno_ret() {
     let f = filter(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#);
     assert_eq!(run(&f, AUDIT_ARCH_X86_64, 0, [0; 6]), 0x0005_0000 | 38);
 }
+
+#[test]
+fn an_engine_sized_allow_list_is_small_and_matches_first_rule_wins() {
+    // Shaped like the engines' default profile: most syscalls allowed by name, a few
+    // left to the default, one rule with an argument check in between, on three ABIs.
+    let names: Vec<&str> = tables::X86_64
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !["mount", "umount2", "reboot", "kexec_load", "unshare"].contains(n))
+        .collect();
+    let (first, rest) = names.split_at(names.len() / 2);
+    let profile = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": first, "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality", "mount"], "action": "SCMP_ACT_LOG",
+             "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": rest, "action": "SCMP_ACT_ALLOW"},
+            {"names": ["reboot"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+        ]
+    });
+    let f = filter(&profile.to_string());
+    // One comparison and one return per name and ABI would be over 2,000 instructions.
+    assert!(f.program.len() < 600, "{} instructions", f.program.len());
+    // The unsearched form, kept for profiles too scattered to fit searched, decides alike.
+    let unsearched = compile_with(&serde_json::from_value(profile).unwrap(), false).unwrap();
+    let (allowed, rest) = (first, rest);
+    for (arch, abi) in [
+        (AUDIT_ARCH_X86_64, Abi::X86_64),
+        (AUDIT_ARCH_I386, Abi::I386),
+        (AUDIT_ARCH_X86_64, Abi::X32),
+    ] {
+        for (name, nr) in abi.table() {
+            let want = if allowed.contains(name) {
+                ALLOW
+            } else if ["personality", "mount"].contains(name) {
+                0x7ffc_0000 // the LOG rule's argument check holds for [0; 6]
+            } else if rest.contains(name) {
+                ALLOW
+            } else {
+                EPERM
+            };
+            assert_eq!(run(&f, arch, *nr, [0; 6]), want, "{abi:?} {name}");
+            assert_eq!(run(&unsearched, arch, *nr, [0; 6]), want, "{abi:?} {name}");
+            let mut args = [0; 6];
+            args[0] = 1;
+            if *name == "mount" {
+                assert_eq!(run(&f, arch, *nr, args), EPERM, "{abi:?} mount(1)");
+            }
+        }
+    }
+}
