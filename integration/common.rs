@@ -401,3 +401,20 @@ pub fn recv_with_fd(
     let n = msg.bytes;
     (fd, String::from_utf8_lossy(&buf[..n]).into_owned())
 }
+
+/// Whether process `pid` runs rrun from a sealed view of the binary (CVE-2019-5736): a
+/// read-only overlayfs view, or a sealed memfd copy where overlayfs is unavailable. Never
+/// the host's writable file.
+pub fn runs_sealed_rrun(pid: u32) -> bool {
+    let exe = format!("/proc/{pid}/exe");
+    if std::fs::read_link(&exe).is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:rrun")) {
+        return true;
+    }
+    let Ok(file) = std::fs::File::open(&exe) else {
+        return false;
+    };
+    nix::sys::statfs::fstatfs(&file)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
+        && nix::sys::statvfs::fstatvfs(&file)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}

@@ -228,12 +228,12 @@ fn exec_with_a_tty_through_the_console_socket() {
 /// CVE-2019-5736 through exec: the process runs from a sealed copy of rrun until it execs,
 /// so a container process never reaches the host's binary.
 #[test]
-fn exec_runs_from_a_sealed_copy_of_rrun() {
+fn exec_runs_from_a_sealed_view_of_rrun() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&rt, &b, "execsealed");
-    // `rrun exec` re-executes itself from the sealed copy before it forks the process that
-    // joins the container, so that process is a copy of the sealed file too.
+    // `rrun exec` re-executes itself from a sealed view of its binary before it forks the
+    // process that joins the container, so that process runs from the sealed file too.
     let mut child = rt
         .cmd()
         .args(["exec", &id, "sh", "-c", "sleep 2"])
@@ -242,10 +242,7 @@ fn exec_runs_from_a_sealed_copy_of_rrun() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    wait_until("rrun exec re-executed", || {
-        std::fs::read_link(format!("/proc/{pid}/exe"))
-            .is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:rrun"))
-    });
+    wait_until("rrun exec re-executed", || runs_sealed_rrun(pid));
     assert!(child.wait().unwrap().success());
     rt.ok(&["delete", "-f", &id]);
 }

@@ -1,29 +1,109 @@
 //! CVE-2019-5736 defence for the cases where a container process can see rrun while it
 //! works inside the container (a joined pid namespace; later `exec`): rrun re-executes
-//! itself from a sealed memfd copy first, so /proc/<pid>/exe is a read-only, sealed
-//! in-memory file and never the host's binary. The copy costs about a millisecond, so it
-//! is only made where it is needed; the usual create path (new pid namespace, where no
-//! container process exists before the init execs) skips it.
+//! itself from a sealed view of its binary first, so /proc/<pid>/exe can never be opened
+//! for writing and is never the host's writable file.
+//!
+//! The sealed view is, as in runc 1.2, the binary seen through a private, detached,
+//! read-only overlayfs mount (lower layers only: no write can get through, and no bytes are
+//! copied). Where overlayfs or the new mount API is unavailable, a sealed memfd copy of the
+//! binary (several MB written per call). The usual create path (new pid namespace, where
+//! no container process exists before the init execs) needs neither.
 
 use anyhow::{Result, anyhow};
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// Whether the running binary is already a sealed copy.
+/// Whether the running binary is already sealed: a sealed memfd, or a file on a read-only
+/// overlayfs (what [`sealed_overlay`] makes; an overlay install that is read-only is as
+/// safe from writes).
 pub fn running_sealed() -> bool {
-    std::fs::File::open("/proc/self/exe")
-        .is_ok_and(|f| crate::syscalls::get_seals(f.as_raw_fd()).is_ok_and(|s| s & SEALS == SEALS))
+    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    if crate::syscalls::get_seals(exe.as_raw_fd()).is_ok_and(|s| s & SEALS == SEALS) {
+        return true;
+    }
+    let on_overlay = nix::sys::statfs::fstatfs(&exe)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC);
+    on_overlay
+        && nix::sys::statvfs::fstatvfs(&exe)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Re-executes rrun, with the same arguments and environment, from a sealed memfd copy;
-/// returns only if already running from one.
-pub fn ensure_sealed() -> Result<()> {
+/// Re-executes rrun, with the same arguments and environment, from a sealed view of its
+/// binary; returns only if already running from one. `scratch` is an existing directory
+/// outside the binary's own (the state root): overlayfs needs a second lower layer.
+pub fn ensure_sealed(scratch: &Path) -> Result<()> {
     if running_sealed() {
         return Ok(());
     }
+    let sealed = match sealed_overlay(scratch) {
+        Ok(fd) => fd,
+        Err(e) => {
+            crate::logging::debug(&format!("no overlayfs view of rrun ({e}): copying it"));
+            sealed_copy()?
+        }
+    };
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let env: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).unwrap_or_default()
+        })
+        .collect();
+    Err(anyhow!(
+        "re-executing from the sealed binary: {}",
+        crate::syscalls::fexecve(sealed.as_raw_fd(), &args, &env)
+    ))
+}
+
+/// The binary opened through a detached read-only overlayfs whose top layer is its
+/// directory: nothing to copy, and nothing opened through it can write the binary.
+fn sealed_overlay(scratch: &Path) -> Result<OwnedFd> {
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(anyhow!("{} has no directory", exe.display()));
+    };
+    // Lower layers are separated by ':'; a ':' or '\' inside a path is escaped.
+    let escape = |p: &Path| {
+        String::from_utf8_lossy(p.as_os_str().as_bytes())
+            .replace('\\', "\\\\")
+            .replace(':', "\\:")
+    };
+    let ctx = crate::syscalls::fsopen("overlay")?;
+    // Two lower layers and no upper one make the mount read-only for good; the binary's
+    // directory on top, so that nothing in `scratch` can hide it.
+    let lower = format!("{}:{}", escape(dir), escape(scratch));
+    crate::syscalls::fsconfig_set_string(&ctx, "lowerdir", &lower)?;
+    // Opportunistic: avoids kernel log noise when the two layers are on different filesystems.
+    let _ = crate::syscalls::fsconfig_set_string(&ctx, "xino", "off");
+    const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
+    const MOUNT_ATTR_NOSUID: libc::c_uint = 2;
+    const MOUNT_ATTR_NODEV: libc::c_uint = 4;
+    let mnt = crate::syscalls::fsmount_created(
+        &ctx,
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )?;
+    let fd = nix::fcntl::openat(
+        &mnt,
+        name,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    Ok(fd)
+}
+
+/// A sealed in-memory copy of the binary.
+fn sealed_copy() -> Result<OwnedFd> {
     let mut exe = std::fs::File::open("/proc/self/exe")
         .map_err(|e| anyhow!("opening /proc/self/exe: {e}"))?;
     let memfd = crate::syscalls::memfd_create("rrun").map_err(|e| anyhow!("memfd_create: {e}"))?;
@@ -31,21 +111,27 @@ pub fn ensure_sealed() -> Result<()> {
     std::io::copy(&mut exe, &mut copy).map_err(|e| anyhow!("copying rrun into a memfd: {e}"))?;
     crate::syscalls::add_seals(copy.as_raw_fd(), SEALS)
         .map_err(|e| anyhow!("sealing the rrun copy: {e}"))?;
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| {
-            CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default()
-        })
-        .collect();
-    let env: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
-            CString::new(kv).unwrap_or_default()
-        })
-        .collect();
-    Err(anyhow!(
-        "re-executing from the sealed copy: {}",
-        crate::syscalls::fexecve(copy.as_raw_fd(), &args, &env)
-    ))
+    Ok(OwnedFd::from(copy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_copy_is_the_binary_and_sealed_against_writes() {
+        let copy = sealed_copy().unwrap();
+        let seals = crate::syscalls::get_seals(copy.as_raw_fd()).unwrap();
+        assert_eq!(seals & SEALS, SEALS);
+        let path = format!("/proc/self/fd/{}", copy.as_raw_fd());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read("/proc/self/exe").unwrap()
+        );
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"));
+        assert_eq!(written.unwrap_err().raw_os_error(), Some(libc::EPERM));
+    }
 }

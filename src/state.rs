@@ -74,15 +74,21 @@ impl Store {
         self.root.join(id)
     }
 
-    /// Creates the container's directory. mkdir is atomic, so of two creates with one id
-    /// exactly one wins; the other is told the id is taken.
-    pub fn reserve(&self, id: &str) -> Result<PathBuf> {
-        validate_id(id)?;
+    /// The state root, made if missing.
+    pub fn root(&self) -> Result<&Path> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o711)
             .create(&self.root)
             .with_context(|| format!("creating state root {}", self.root.display()))?;
+        Ok(&self.root)
+    }
+
+    /// Creates the container's directory. mkdir is atomic, so of two creates with one id
+    /// exactly one wins; the other is told the id is taken.
+    pub fn reserve(&self, id: &str) -> Result<PathBuf> {
+        validate_id(id)?;
+        self.root()?;
         let dir = self.dir(id);
         match fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => Ok(dir),

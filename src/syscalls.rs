@@ -334,6 +334,71 @@ pub fn add_seals(fd: RawFd, seals: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// fsopen(2) with close-on-exec: a filesystem context for the new mount API.
+pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    let name = CString::new(fstype).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the name is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) };
+    owned_fd(fd)
+}
+
+/// fsconfig(FSCONFIG_SET_STRING): sets one mount option on a filesystem context.
+pub fn fsconfig_set_string(ctx: &OwnedFd, key: &str, value: &str) -> io::Result<()> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    let (k, v) = (CString::new(key), CString::new(value));
+    let (Ok(k), Ok(v)) = (k, v) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: key and value are NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            k.as_ptr(),
+            v.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): a detached mount, as an fd.
+pub fn fsmount_created(ctx: &OwnedFd, attrs: libc::c_uint) -> io::Result<OwnedFd> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: CMD_CREATE takes no key, value or aux argument.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fsmount takes the context fd and two flag words.
+    let fd = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    owned_fd(fd)
+}
+
+fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this new descriptor, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
 /// fexecve(3): executes the file behind `fd`. Only returns on failure.
 pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -95,7 +95,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         });
     if joins_pid_namespace {
         // Processes already in that namespace will see our init before it execs.
-        crate::selfexe::ensure_sealed()?;
+        crate::selfexe::ensure_sealed(store.root()?)?;
     }
     let ns_plan = namespaces::plan(spec)?;
     // Without a mount namespace of its own the container shares the host's mounts: rrun

@@ -51,7 +51,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
     }
     // CVE-2019-5736: container processes see this process once it joins them.
-    crate::selfexe::ensure_sealed()?;
+    crate::selfexe::ensure_sealed(store.root()?)?;
     let bundle = crate::config::load_bundle(std::path::Path::new(&record.bundle))?;
     let seccomp = match bundle
         .spec
@@ -309,7 +309,7 @@ pub fn process_from_flags(
 fn exec_cgroups(container: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
     let mut dirs = container.to_vec();
     let hierarchies = if subs.is_empty() {
-        Vec::new()
+        &[]
     } else {
         crate::cgroups::host_hierarchies()?
     };
