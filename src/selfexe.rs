@@ -37,7 +37,8 @@ pub fn running_sealed() -> bool {
 
 /// Re-executes rrun, with the same arguments and environment, from a sealed view of its
 /// binary; returns only if already running from one. `scratch` is an existing directory
-/// outside the binary's own (the state root): overlayfs needs a second lower layer.
+/// (the state root) for overlayfs's second lower layer, which may not contain or be inside
+/// the binary's directory: /run or /dev serve when it does.
 pub fn ensure_sealed(scratch: &Path) -> Result<()> {
     if running_sealed() {
         return Ok(());
@@ -79,6 +80,11 @@ fn sealed_overlay(scratch: &Path) -> Result<OwnedFd> {
             .replace('\\', "\\\\")
             .replace(':', "\\:")
     };
+    // Layers may not contain one another: the first candidate apart from the binary's.
+    let scratch = [scratch, Path::new("/run"), Path::new("/dev")]
+        .into_iter()
+        .find(|s| s.is_dir() && !s.starts_with(dir) && !dir.starts_with(s))
+        .ok_or_else(|| anyhow!("no directory apart from {} for overlayfs", dir.display()))?;
     let ctx = crate::syscalls::fsopen("overlay")?;
     // Two lower layers and no upper one make the mount read-only for good; the binary's
     // directory on top, so that nothing in `scratch` can hide it.
