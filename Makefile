@@ -3,10 +3,12 @@
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
-RELEASE := target/release/rrun
+# .cargo/config.toml names the target (for the static link), hence the triple in paths.
+BUILD_DIR := target/x86_64-unknown-linux-gnu
+RELEASE := $(BUILD_DIR)/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build build-deps test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -20,7 +22,11 @@ deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
-build: toolchain
+# The static link needs glibc's static archive (libc6-dev).
+build-deps:
+	@dpkg -s libc6-dev >/dev/null 2>&1 || { apt-get update -qq && $(APT) libc6-dev; }
+
+build: toolchain build-deps
 	$(CARGO) build --release
 
 lint: toolchain

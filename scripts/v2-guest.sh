@@ -38,7 +38,7 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "integration" and m.get("executable"):
         print(m["executable"])' | tail -1)
-rrun=$(realpath target/debug/rrun)
+rrun=$(realpath target/x86_64-unknown-linux-gnu/debug/rrun)
 
 # The initramfs: busybox, the binaries at the paths compiled into the tests, their libraries.
 root=$work/root

@@ -15,7 +15,7 @@ IMAGE=localhost/rrun-test/busybox:latest
 engine_setup() {
     local engine=$1
     export ENGINE=$engine
-    export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/release/rrun}
+    export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/x86_64-unknown-linux-gnu/release/rrun}
     [ -x "$RUNTIME_UNDER_TEST" ] || {
         echo "runtime $RUNTIME_UNDER_TEST is not built (make build)" >&2
         return 1
