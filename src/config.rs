@@ -16,32 +16,68 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
     let dir =
         std::path::absolute(bundle).with_context(|| format!("bundle path {}", bundle.display()))?;
     let config_path = dir.join("config.json");
-    let data = match std::fs::read(&config_path) {
+    let data = match read_document(&config_path) {
         Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().map(|e| e.kind())
+                == Some(std::io::ErrorKind::NotFound) =>
+        {
             bail!("config.json not found in bundle {}", dir.display())
         }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", config_path.display())),
+        Err(e) => return Err(e),
     };
     let spec = parse_spec(&data).with_context(|| format!("parsing {}", config_path.display()))?;
     let rootfs = validate(&spec, &dir)?;
     Ok(Bundle { dir, rootfs, spec })
 }
 
+/// The most of a config.json or an exec process.json that rrun reads. Real ones are a few
+/// KB (100,000 env entries or 10,000 mounts are about 2 MB); the cap keeps a broken or
+/// hostile file from taking the node's memory, whatever it holds.
+pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+
+/// Reads a JSON document of at most [`MAX_DOCUMENT_BYTES`]; the error names the file.
+pub fn read_document(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut data = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if data.len() as u64 > MAX_DOCUMENT_BYTES {
+        bail!(
+            "{}: larger than the {} MiB rrun reads",
+            path.display(),
+            MAX_DOCUMENT_BYTES >> 20
+        );
+    }
+    Ok(data)
+}
+
 /// Parses config.json, reporting the path of the offending field on type errors.
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
     let value: serde_json::Value = serde_json::from_slice(data)?;
     check_capability_names(&value)?;
-    match serde_path_to_error::deserialize::<_, Spec>(value) {
-        Ok(spec) => Ok(spec),
-        Err(e) => {
-            let path = e.path().to_string();
-            if path == "." || path.is_empty() {
-                bail!("{}", e.inner())
-            }
-            bail!("{path}: {}", e.inner())
+    deserialize_naming_the_field(value)
+}
+
+/// Parses the process.json of `exec --process`, as the `process` of a config.
+pub fn parse_process(data: &[u8]) -> Result<oci_spec::runtime::Process> {
+    let value: serde_json::Value = serde_json::from_slice(data)?;
+    deserialize_naming_the_field(value)
+}
+
+fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            anyhow::anyhow!("{}", e.inner())
+        } else {
+            anyhow::anyhow!("{path}: {}", e.inner())
         }
-    }
+    })
 }
 
 /// A name that is not a Linux capability is an error naming it, as the spec requires ("any

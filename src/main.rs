@@ -1,26 +1,7 @@
 //! rrun: an OCI container runtime with runc's command line.
 
-mod capabilities;
-mod cgroups;
-mod cli;
-mod commands;
-mod config;
-mod container;
-mod hooks;
-mod init;
-mod logging;
-mod lsm;
-mod namespaces;
-mod process;
-mod rootfs;
-mod seccomp;
-mod selfexe;
-mod signals;
-mod state;
-mod syscalls;
-mod tty;
-
 use clap::Parser;
+use rrun::{cli, commands, logging};
 
 fn main() {
     // A bug must still end in one line on stderr, never a backtrace in an engine's log.

@@ -7,11 +7,10 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     let record = store.open(&a.id).context("exec")?.record;
     let process = match &a.process {
         Some(path) => {
-            let data =
-                std::fs::read(path).with_context(|| format!("exec: reading {}", path.display()))?;
-            let de = &mut serde_json::Deserializer::from_slice(&data);
-            serde_path_to_error::deserialize(de)
-                .map_err(|e| anyhow!("exec: {}: {}: {}", path.display(), e.path(), e.inner()))?
+            let data = crate::config::read_document(path)
+                .with_context(|| format!("exec: reading {}", path.display()))?;
+            crate::config::parse_process(&data)
+                .with_context(|| format!("exec: {}", path.display()))?
         }
         None => {
             if a.command.is_empty() {

@@ -1,0 +1,23 @@
+//! rrun: an OCI container runtime with runc's command line. The library holds all of it;
+//! `main.rs` only parses the command line and dispatches. Being a library also lets the
+//! fuzz targets (fuzz/) call the config and process parsers directly.
+
+pub mod capabilities;
+pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod container;
+pub mod hooks;
+pub mod init;
+pub mod logging;
+pub mod lsm;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod seccomp;
+pub mod selfexe;
+pub mod signals;
+pub mod state;
+pub mod syscalls;
+pub mod tty;
