@@ -8,7 +8,7 @@ BUILD_DIR := target/x86_64-unknown-linux-gnu
 RELEASE := $(BUILD_DIR)/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build build-deps test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build build-deps fuzz test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -62,6 +62,12 @@ STRESS_PARALLEL ?= 100
 stress: toolchain deps
 	STRESS_SEQUENTIAL=$(STRESS_SEQUENTIAL) STRESS_PARALLEL=$(STRESS_PARALLEL) \
 		$(CARGO) test --release --test stress -- --test-threads=1
+
+# libFuzzer over config.json and exec's process.json for FUZZ_SECONDS per target
+# (scripts/fuzz.sh, fuzz/).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	scripts/fuzz.sh $(RELEASE) $(FUZZ_SECONDS)
 
 demo: build deps
 	scripts/demo.sh $(RELEASE)
