@@ -40,6 +40,11 @@ pub struct ContainerRecord {
     /// The hooks of config.json: poststart and poststop run after create has returned.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Written as soon as create has cloned the init, so that a create killed at any later
+    /// step leaves a record `delete --force` can finish from (the init's pid, the cgroups it
+    /// was or will be placed in); create clears it with its final write.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
 }
 
 /// Validates a container id as runc does: letters, digits, `_ + - .`; not `.` or `..`.

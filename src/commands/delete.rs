@@ -8,9 +8,10 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
         Ok(c) => c,
         // runc: deleting a container that does not exist with --force is not an error.
         // A directory without a state file is what a create killed half-way leaves.
+        // So is one whose state file can't be read: nothing more can be learnt from it.
         Err(_) if a.force && crate::state::validate_id(&a.id).is_ok() => {
             let dir = store.dir(&a.id);
-            if dir.is_dir() && !dir.join(crate::state::STATE_FILE).exists() {
+            if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)
                     .with_context(|| format!("delete: removing {}", dir.display()))?;
             }
@@ -19,7 +20,7 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
         Err(e) => return Err(e).context("delete"),
     };
     let status = container::status(&c);
-    if matches!(status, Status::Running | Status::Paused) && !a.force {
+    if matches!(status, Status::Running | Status::Paused | Status::Creating) && !a.force {
         bail!(
             "delete: cannot delete container {} that is not stopped: {}",
             a.id,

@@ -7,6 +7,7 @@ pub fn run(store: &Store, id: &str) -> Result<()> {
     match container::status(&c) {
         Status::Created => {}
         Status::Stopped => bail!("start: cannot start a container that has stopped"),
+        Status::Creating => bail!("start: the container is still being created"),
         _ => bail!("start: cannot start an already running container"),
     }
     let relay = container::start(&c).map_err(|e| anyhow!("start: {e:#}"))?;

@@ -120,7 +120,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let cgroup_paths = cgroup.paths();
 
     let dir = store.reserve(&opts.id)?;
-    let _lock = state::lock_dir(&dir)?;
+    let lock = state::lock_dir(&dir)?;
+    let lock_fd = lock.as_raw_fd();
     if super::notify::host_socket().is_some() {
         std::fs::create_dir(dir.join("notify"))
             .with_context(|| format!("creating {}", dir.join("notify").display()))?;
@@ -151,6 +152,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         match clone_process(clone_flags).map_err(|e| anyhow!("cloning container init: {e}"))? {
             CloneResult::Child => {
                 drop(parent_end);
+                // The init must not share the state lock: were this rrun killed, the init
+                // would hold it until it execs, and every command on the container would
+                // block. Closing this copy releases nothing (the parent's still holds the
+                // lock; the child never returns, so the Flock is never dropped here).
+                let _ = nix::unistd::close(lock_fd);
                 // Never returns: init execs the container process or exits.
                 init::run(InitArgs {
                     spec,
@@ -186,6 +192,27 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         "create {}: cloned init {pid} with flags {:#x}",
         opts.id, clone_flags
     ));
+
+    // From here on a record exists: a create killed at any later step leaves what
+    // `delete --force` needs to remove the init and its cgroups.
+    let (pid_start_time, _) =
+        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+    let mut record = ContainerRecord {
+        id: opts.id.clone(),
+        pid,
+        pid_start_time,
+        bundle: bundle.dir.display().to_string(),
+        rootfs: bundle.rootfs.display().to_string(),
+        created: String::new(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_parents_created: missing_parents(&cgroup_paths),
+        cgroup_paths: cgroup_paths.clone(),
+        oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
+        creating: true,
+    };
+    state::save_record(&dir, &record)?;
 
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
@@ -240,29 +267,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         None => None,
     };
 
-    let (pid_start_time, _) =
-        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
-    let record = ContainerRecord {
-        id: opts.id.clone(),
-        pid,
-        pid_start_time,
-        bundle: bundle.dir.display().to_string(),
-        rootfs: bundle.rootfs.display().to_string(),
-        created: crate::logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        cgroup_parents_created: rollback
-            .cgroup
-            .as_ref()
-            .map(|cg| cg.created_dirs())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|d| !cgroup_paths.contains(d))
-            .collect(),
-        cgroup_paths,
-        oci_version: spec.version().clone(),
-        hooks: spec.hooks().clone(),
-    };
+    record.cgroup_parents_created = made_parents(rollback.cgroup.as_deref(), &record.cgroup_paths);
+    record.created = crate::logging::rfc3339_now();
+    record.creating = false;
     crate::logging::debug(&format!("create {}: container built", opts.id));
     state::save_record(&dir, &record)?;
     if let Some(p) = &opts.pid_file {
@@ -275,6 +282,33 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         record,
         console,
     })
+}
+
+/// Parents of the container's cgroup directories that don't exist yet, outermost first:
+/// what `enter` is about to make, recorded before it does.
+fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        let mut missing: Vec<PathBuf> = p
+            .ancestors()
+            .skip(1)
+            .take_while(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        missing.reverse();
+        out.extend(missing);
+    }
+    out
+}
+
+/// The parents `enter` really made (the container's own directories excluded).
+fn made_parents(cgroup: Option<&dyn cgroups::CgroupDriver>, own: &[PathBuf]) -> Vec<PathBuf> {
+    cgroup
+        .map(|cg| cg.created_dirs())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| !own.contains(d))
+        .collect()
 }
 
 /// Writes the pid file atomically (runc writes the bare number, no newline).

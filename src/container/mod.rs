@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// A create has not finished (or was killed before it did) and the init lives.
+    Creating,
     Created,
     Running,
     Paused,
@@ -22,6 +24,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -52,6 +55,9 @@ pub fn init_alive(record: &ContainerRecord) -> bool {
 pub fn status(c: &LockedContainer) -> Status {
     if !init_alive(&c.record) {
         return Status::Stopped;
+    }
+    if c.record.creating {
+        return Status::Creating;
     }
     if c.fifo_path().exists() {
         return Status::Created;
@@ -163,7 +169,10 @@ pub fn destroy(c: &LockedContainer) -> Result<()> {
     let destroyed = cgroups::from_paths(c.record.cgroup_paths.clone()).destroy();
     cgroups::remove_made_dirs(&c.record.cgroup_parents_created);
     destroyed?;
-    run_record_hooks(&c.record, "poststop", "stopped");
+    // A container whose create never finished was never created: no poststop for it.
+    if !c.record.creating {
+        run_record_hooks(&c.record, "poststop", "stopped");
+    }
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
 }
 
