@@ -8,6 +8,7 @@ mod exec;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod reliability;
 mod rootfs;
 mod security;
 mod terminal;

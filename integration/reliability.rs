@@ -1,0 +1,375 @@
+//! Faults, races and hostile input (issue 9). The stress suite (integration/stress/) covers
+//! load; these cover a create killed at each of its steps, containers whose processes die
+//! behind rrun's back, commands racing on one container, and oversized documents.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::{Command, Output, Stdio};
+
+/// Fails the test if rrun panicked or printed a backtrace.
+fn assert_no_panic(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error") && !err.contains("backtrace"),
+        "rrun panicked: {err}"
+    );
+}
+
+/// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall` (rrun's
+/// own process only: the init it clones runs on, untraced).
+fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
+    let status = Command::new("strace")
+        .args(["-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscall}:signal=KILL:when={when}"))
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["create", "--bundle"])
+        .arg(b.path())
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("strace (make deps installs it)");
+    // strace dies of the signal its tracee died of: the fault really hit.
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "create was not killed at {syscall}#{when}: {status:?}"
+    );
+}
+
+/// A create killed at each step leaves nothing, or what `delete --force` removes
+/// completely: state dir, cgroups in every hierarchy, the init and its mounts.
+#[test]
+fn create_killed_at_each_step_is_cleaned_by_delete_force() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let steps = [
+        // The state dir and exec fifo exist; nothing is cloned yet.
+        ("socketpair", 1, "after the state dir exists"),
+        // The first write is the early record: init is cloned, nothing recorded yet.
+        ("write", 1, "after the init is cloned"),
+        // The "go" message: every cgroup is made, joined and given its device rules.
+        ("sendto", 1, "after the cgroups are made"),
+        // Waiting for "ready": the init is mounting the rootfs.
+        ("recvfrom", 1, "during the mounts"),
+        // The lock released at the very end: the init waits for `start`.
+        ("flock", 2, "while the init waits for start"),
+    ];
+    for (syscall, when, step) in steps {
+        let before = HostSnapshot::take();
+        let id = unique("killed");
+        create_killed_at(&rt, &b, &id, syscall, when);
+        let out = rt.run(&["delete", "--force", &id]);
+        assert_no_panic(&out);
+        assert!(
+            out.status.success(),
+            "{step}: delete --force failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The init, if cloned and not killed by delete, ends when it finds rrun gone.
+        wait_until(&format!("{step}: no process of {id}"), || {
+            processes_mentioning(&id).is_empty()
+        });
+        assert_no_leftovers(&rt, &id, &before);
+        // And the id can be used again.
+        rt.create(&b, &id);
+        rt.ok(&["delete", "--force", &id]);
+    }
+}
+
+/// A create killed after its early record but before its end is reported as what it is.
+#[test]
+fn a_create_killed_mid_way_is_creating_then_stopped() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("midway");
+    // Killed while the init mounts: the init then sees rrun gone and exits.
+    create_killed_at(&rt, &b, &id, "recvfrom", 1);
+    wait_until("the orphaned init exits", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    assert!(
+        rt.fails(&["start", &id]).contains("stopped"),
+        "start of a never-finished container"
+    );
+    rt.ok(&["delete", &id]);
+    assert!(!rt.state_dir(&id).exists());
+}
+
+#[test]
+fn a_container_whose_init_died_is_stopped_and_deletes_cleanly() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    for started in [false, true] {
+        let before = HostSnapshot::take();
+        let id = unique("died");
+        rt.create(&b, &id);
+        if started {
+            rt.ok(&["start", &id]);
+        }
+        let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+        assert_eq!(rt.state(&id)["pid"], 0);
+        rt.ok(&["delete", &id]);
+        assert_no_leftovers(&rt, &id, &before);
+    }
+}
+
+/// A stale record whose pid now belongs to an unrelated process: the container is
+/// stopped, and `delete --force` removes it without touching that process.
+#[test]
+fn a_reused_pid_survives_delete_force() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("exit 0");
+    let id = unique("stale");
+    assert!(rt.run_with(&b, &id, &["--keep"]).status.success());
+    // Start times count clock ticks (10 ms): a real reuse comes a pid wrap later, so make
+    // sure the bystander is at least a tick younger than the init was.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let mut bystander = Command::new("sleep").arg("60").spawn().unwrap();
+    let state_file = rt.state_dir(&id).join("state.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    rec["pid"] = json!(bystander.id());
+    std::fs::write(&state_file, serde_json::to_vec(&rec).unwrap()).unwrap();
+    assert_eq!(rt.state(&id)["status"], "stopped");
+    rt.ok(&["delete", "--force", &id]);
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "delete --force killed an unrelated process"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}
+
+/// A state file that can't be parsed (a disk fault, a hand edit) is an error naming it;
+/// `delete --force` still removes the directory.
+#[test]
+fn a_corrupt_state_file_is_an_error_and_force_delete_removes_it() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("exit 0");
+    let id = unique("corrupt");
+    assert!(rt.run_with(&b, &id, &["--keep"]).status.success());
+    std::fs::write(rt.state_dir(&id).join("state.json"), "{\"id\": ").unwrap();
+    let err = rt.fails(&["state", &id]);
+    assert!(err.contains("state.json"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!rt.state_dir(&id).exists());
+}
+
+/// Many creates with one id at once: exactly one wins, the others are told the id is
+/// taken, and the winner's container is intact.
+#[test]
+fn concurrent_creates_of_one_id_have_one_winner() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let before = HostSnapshot::take();
+    let id = unique("samename");
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    outs.iter().for_each(assert_no_panic);
+    let winners = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "{} creates succeeded", winners);
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("already exists"), "{err}");
+    }
+    assert_eq!(rt.state(&id)["status"], "created");
+    rt.ok(&["start", &id]);
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.ok(&["delete", "--force", &id]);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// `delete --force` racing `start` and `kill` on one container: every command ends with
+/// success or a one-line error, never a panic; afterwards nothing of it remains.
+#[test]
+fn delete_racing_start_and_kill_has_a_clear_outcome() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let before = HostSnapshot::take();
+    for round in 0..10 {
+        let id = unique(&format!("race{round}"));
+        rt.create(&b, &id);
+        let commands: [&[&str]; 4] = [
+            &["start", &id],
+            &["kill", &id, "KILL"],
+            &["delete", "--force", &id],
+            &["state", &id],
+        ];
+        let outs: Vec<Output> = std::thread::scope(|s| {
+            let handles: Vec<_> = commands
+                .iter()
+                .map(|args| s.spawn(|| rt.run(args)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (args, o) in commands.iter().zip(&outs) {
+            assert_no_panic(o);
+            if !o.status.success() {
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+            }
+        }
+        assert!(outs[2].status.success(), "delete --force lost the race");
+        rt.ok(&["delete", "--force", &id]);
+        wait_until("the container's processes are gone", || {
+            processes_mentioning(&id).is_empty()
+        });
+        assert_no_leftovers(&rt, &id, &before);
+    }
+}
+
+/// Peak RSS in KB of the command, as /usr/bin/time reports it; None if it didn't finish
+/// within two minutes (a hang).
+fn peak_rss_kb(rt: &Runtime, args: &[&str]) -> (Output, Option<u64>) {
+    let out = Command::new("timeout")
+        .args(["120", "/usr/bin/time", "-f", "rss=%M"])
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout and /usr/bin/time (make deps installs them)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rss = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("rss="))
+        .next_back()
+        .and_then(|v| v.trim().parse().ok());
+    (out, rss)
+}
+
+/// A 100 MB config.json is refused without being read; no state is left.
+#[test]
+fn an_oversized_config_is_refused_in_bounded_memory() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let config = b.path().join("config.json");
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .unwrap();
+    file.set_len(100 << 20).unwrap();
+    let id = unique("huge");
+    let (out, rss) = peak_rss_kb(
+        &rt,
+        &["create", "--bundle", b.path().to_str().unwrap(), &id],
+    );
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.json") && err.contains("16 MiB"),
+        "{err}"
+    );
+    let rss = rss.expect("rrun finished");
+    assert!(rss < 64 * 1024, "rrun used {rss} KB on a refused config");
+    assert!(!rt.state_dir(&id).exists());
+}
+
+/// 100,000 environment variables and 10,000 mounts: the container runs and sees them all,
+/// rrun's memory stays bounded, and nothing is left on the host.
+#[test]
+fn huge_env_and_mount_lists_work_in_bounded_memory() {
+    let rt = Runtime::new();
+    let before = HostSnapshot::take();
+    let mut b = Bundle::sh("env | grep -c '^E[0-9]' ; grep -c ' /m/' /proc/self/mountinfo");
+    b.edit(|c| {
+        let env = c["process"]["env"].as_array_mut().unwrap();
+        env.extend((0..100_000).map(|i| json!(format!("E{i}=1"))));
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.extend((0..10_000).map(|i| {
+            json!({"destination": format!("/m/{i}"), "type": "tmpfs", "source": "tmpfs",
+                   "options": ["size=4k"]})
+        }));
+    });
+    let id = unique("huge");
+    let (out, rss) = peak_rss_kb(&rt, &["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_no_panic(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "100000\n10000\n");
+    let rss = rss.expect("rrun finished");
+    assert!(rss < 256 * 1024, "rrun used {rss} KB");
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+/// exec's process.json with 100,000 environment variables; one beyond the size limit is
+/// refused naming the file.
+#[test]
+fn huge_exec_process_json_works_and_an_oversized_one_is_refused() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("hugeexec");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let dir = TempDir::new("rrun-process");
+    let process = dir.path().join("process.json");
+    let mut env: Vec<String> = (0..100_000).map(|i| format!("E{i}=1")).collect();
+    env.push("PATH=/bin".into());
+    let doc = json!({"args": ["sh", "-c", "env | grep -c '^E[0-9]'"], "cwd": "/", "env": env,
+                     "user": {"uid": 0, "gid": 0}});
+    std::fs::write(&process, doc.to_string()).unwrap();
+    let p = process.to_str().unwrap();
+    assert_eq!(rt.ok(&["exec", "--process", p, &id]), "100000\n");
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&process)
+        .unwrap();
+    file.set_len(100 << 20).unwrap();
+    let err = rt.fails(&["exec", "--process", p, &id]);
+    assert!(
+        err.contains("process.json") && err.contains("16 MiB"),
+        "{err}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// With RUST_BACKTRACE set, errors are still one line: no backtrace reaches users.
+#[test]
+fn errors_stay_one_line_with_rust_backtrace_set() {
+    let rt = Runtime::new();
+    let mut broken = Bundle::new(&["true"]);
+    broken.edit(|c| c["process"]["args"] = json!(42));
+    for args in [
+        vec!["state", "no-such-container"],
+        vec![
+            "create",
+            "--bundle",
+            broken.path().to_str().unwrap(),
+            "broken",
+        ],
+        vec!["kill", "no-such-container", "NOSIG"],
+    ] {
+        let out = rt
+            .cmd()
+            .args(&args)
+            .env("RUST_BACKTRACE", "full")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
