@@ -16,8 +16,9 @@ toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
 
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
-# syscall probe of the security tests; containers-common has the engines' seccomp profile.
-TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common
+# syscall probe of the security tests; containers-common has the engines' seccomp profile;
+# strace injects the faults of the reliability tests; time measures their memory.
+TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time
 deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
@@ -53,7 +54,9 @@ test-engines: build engine-deps
 	bats --print-output-on-failure $(ENGINE_SUITES)
 	ENGINE_RUNTIME=$$(command -v runc) bats --print-output-on-failure $(ENGINE_SUITES)
 
-test: lint unit-and-integration test-v2 test-engines
+# CI runs all of it: the stress suite at full size (about a minute) and each fuzz target
+# for FUZZ_SECONDS.
+test: lint unit-and-integration stress fuzz test-v2 test-engines
 
 # Many containers in a row, in parallel, and racing commands; then the host must hold what
 # it held before (mounts, cgroups, state dirs, fds, children, network namespaces).
@@ -61,7 +64,7 @@ STRESS_SEQUENTIAL ?= 1000
 STRESS_PARALLEL ?= 100
 stress: toolchain deps
 	STRESS_SEQUENTIAL=$(STRESS_SEQUENTIAL) STRESS_PARALLEL=$(STRESS_PARALLEL) \
-		$(CARGO) test --release --test stress -- --test-threads=1
+		$(CARGO) test --release --test stress -- --test-threads=1 --nocapture
 
 # libFuzzer over config.json and exec's process.json for FUZZ_SECONDS per target
 # (scripts/fuzz.sh, fuzz/).

@@ -85,10 +85,28 @@ fn walk_dirs(dir: &Path, depth: usize) -> BTreeSet<String> {
     out
 }
 
-fn assert_unchanged(before: &HostState, after: &HostState) {
+/// Prints what changed on the host (the numbers docs/reliability.md quotes), then asserts
+/// that nothing did.
+fn assert_unchanged(
+    what: &str,
+    started: std::time::Instant,
+    before: &HostState,
+    after: &HostState,
+) {
     let diff = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
         a.symmetric_difference(b).cloned().collect()
     };
+    eprintln!(
+        "stress: {what} in {:.1} s; changed afterwards: mounts {}, cgroup dirs {}, state dirs {}, \
+         caller's fds {}, children/zombies {}, network namespaces {}",
+        started.elapsed().as_secs_f64(),
+        diff(&before.mounts, &after.mounts).len(),
+        diff(&before.cgroup_dirs, &after.cgroup_dirs).len(),
+        after.state_dirs.len(),
+        after.open_fds.abs_diff(before.open_fds),
+        after.children.len(),
+        diff(&before.net_namespaces, &after.net_namespaces).len(),
+    );
     assert_eq!(
         diff(&before.mounts, &after.mounts),
         Vec::<String>::new(),
@@ -154,6 +172,7 @@ fn sequential_lifecycles_leave_nothing() {
     let b = Bundle::new(&["true"]);
     let sleeper = Bundle::new(&["sleep", "1000"]);
     let before = HostState::capture(&rt);
+    let started = std::time::Instant::now();
     for i in 0..n {
         let out = rt.run_with(&b, &format!("seq-run-{i}"), &[]);
         no_panic(&out);
@@ -171,7 +190,8 @@ fn sequential_lifecycles_leave_nothing() {
         });
         rt.ok(&["delete", &id]);
     }
-    assert_unchanged(&before, &HostState::capture(&rt));
+    let what = format!("{n} runs and {n} create/start/kill/delete");
+    assert_unchanged(&what, started, &before, &HostState::capture(&rt));
 }
 
 /// STRESS_PARALLEL containers created at once with distinct ids, then deleted at once.
@@ -181,6 +201,7 @@ fn parallel_creates_and_deletes_leave_nothing() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let before = HostState::capture(&rt);
+    let started = std::time::Instant::now();
     let spawn_all = |args: &dyn Fn(usize) -> Vec<String>| {
         let children: Vec<_> = (0..n)
             .map(|i| spawn(&rt, &args(i), &format!("par-{i}")))
@@ -202,7 +223,8 @@ fn parallel_creates_and_deletes_leave_nothing() {
     let listed = rt.ok(&["list", "-q"]);
     assert_eq!(listed.lines().count(), n, "{listed}");
     spawn_all(&|i| vec!["delete".into(), "--force".into(), format!("par-{i}")]);
-    assert_unchanged(&before, &HostState::capture(&rt));
+    let what = format!("{n} parallel creates, then deletes");
+    assert_unchanged(&what, started, &before, &HostState::capture(&rt));
 }
 
 /// STRESS_PARALLEL `state`, `kill` and `delete --force` racing on one running container:
@@ -213,6 +235,7 @@ fn racing_commands_on_one_container() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let before = HostState::capture(&rt);
+    let started = std::time::Instant::now();
     rt.create(&b, "racy");
     rt.ok(&["start", "racy"]);
     let commands: [&[&str]; 3] = [
@@ -232,5 +255,6 @@ fn racing_commands_on_one_container() {
         assert!(err.lines().count() <= 1, "one line at most: {err}");
     }
     no_panic(&rt.run(&["delete", "--force", "racy"]));
-    assert_unchanged(&before, &HostState::capture(&rt));
+    let what = format!("{n} racing state/kill/delete --force");
+    assert_unchanged(&what, started, &before, &HostState::capture(&rt));
 }
