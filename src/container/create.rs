@@ -203,7 +203,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         pid_start_time,
         bundle: bundle.dir.display().to_string(),
         rootfs: bundle.rootfs.display().to_string(),
-        created: String::new(),
+        created: crate::logging::rfc3339_now(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup_parents_created: missing_parents(&cgroup_paths),
@@ -268,7 +268,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     };
 
     record.cgroup_parents_created = made_parents(rollback.cgroup.as_deref(), &record.cgroup_paths);
-    record.created = crate::logging::rfc3339_now();
     record.creating = false;
     crate::logging::debug(&format!("create {}: container built", opts.id));
     state::save_record(&dir, &record)?;
