@@ -303,7 +303,8 @@ fn huge_env_and_mount_lists_work_in_bounded_memory() {
     assert_no_panic(&out);
     assert!(
         out.status.success(),
-        "{}",
+        "{:?} (124: still running after 120 s): {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "100000\n10000\n");
