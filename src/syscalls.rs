@@ -77,11 +77,7 @@ pub fn openat2(
             std::mem::size_of::<OpenHow>(),
         )
     };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 /// pivot_root(2).
@@ -89,11 +85,7 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     let (a, b) = (cstr(new_root)?, cstr(put_old)?);
     // SAFETY: both strings are valid NUL-terminated paths that outlive the call.
     let ret = unsafe { libc::syscall(libc::SYS_pivot_root, a.as_ptr(), b.as_ptr()) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: every fd from `first` up is closed on exec.
@@ -101,22 +93,14 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range takes plain integers; marking fds close-on-exec frees nothing.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// pidfd_open(2): a handle on `pid` that becomes readable when the process exits.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 /// pidfd_send_signal(2): signals exactly the process the pidfd refers to, never a reused pid.
@@ -131,33 +115,21 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
             0,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// Makes the calling process a child subreaper, so orphaned descendants are reparented to it.
 pub fn set_child_subreaper() -> io::Result<()> {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and no pointers.
     let ret = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// Sets PR_SET_KEEPCAPS, so capabilities survive the switch away from uid 0.
 pub fn set_keep_caps(keep: bool) -> io::Result<()> {
     // SAFETY: PR_SET_KEEPCAPS takes an integer flag and no pointers.
     let ret = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, keep as libc::c_ulong, 0, 0, 0) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// setresuid/setresgid/setgroups as raw syscalls: they act on the calling thread only, which
@@ -165,21 +137,13 @@ pub fn set_keep_caps(keep: bool) -> io::Result<()> {
 pub fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     // SAFETY: `groups` is a valid slice for the duration of the call.
     let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(ret)?;
     // SAFETY: integer arguments only.
     let ret = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(ret)?;
     // SAFETY: integer arguments only.
     let ret = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// Sets one resource limit of the calling process.
@@ -197,11 +161,7 @@ pub fn set_rlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Result<()>
             std::ptr::null_mut(),
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// Replaces the process image. Only returns on failure.
@@ -220,6 +180,16 @@ pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
 pub fn exit_immediately(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.
     unsafe { libc::_exit(code) }
+}
+
+/// A raw syscall's result: the error errno holds when it is negative.
+fn check(ret: impl Into<i64>) -> io::Result<i64> {
+    let ret = ret.into();
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// Takes ownership of a raw fd that a nix call just returned.
@@ -241,11 +211,7 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
     let ret =
         unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// Borrows an fd that stays open for the whole run of rrun (stdio, a held pty master).
@@ -280,14 +246,9 @@ pub fn seccomp_set_filter(
             &prog as *const SockFprog,
         )
     };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if flags & crate::seccomp::FLAG_NEW_LISTENER != 0 {
-        // SAFETY: with NEW_LISTENER the return value is a new fd owned by nobody else.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as RawFd) }));
-    }
-    Ok(None)
+    let ret = check(ret)?;
+    // With NEW_LISTENER the return value is a new fd owned by nobody else.
+    Ok((flags & crate::seccomp::FLAG_NEW_LISTENER != 0).then(|| own_fd(ret as RawFd)))
 }
 
 /// PR_SET_DUMPABLE: a non-dumpable process's /proc entries (exe, fd, mem) are closed to
@@ -295,11 +256,7 @@ pub fn seccomp_set_filter(
 pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
     // SAFETY: PR_SET_DUMPABLE takes an integer flag and no pointers.
     let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, dumpable as libc::c_ulong, 0, 0, 0) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// memfd_create(2) with close-on-exec and sealing allowed.
@@ -308,30 +265,19 @@ pub fn memfd_create(name: &str) -> io::Result<OwnedFd> {
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
     let fd =
         unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(fd))
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 pub fn get_seals(fd: RawFd) -> io::Result<libc::c_int> {
     // SAFETY: F_GET_SEALS takes no argument beyond the fd.
     let ret = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    check(ret).map(|seals| seals as libc::c_int)
 }
 
 pub fn add_seals(fd: RawFd, seals: libc::c_int) -> io::Result<()> {
     // SAFETY: F_ADD_SEALS takes an integer argument.
     let ret = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// fsopen(2) with close-on-exec: a filesystem context for the new mount API.
@@ -340,7 +286,7 @@ pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
     let name = CString::new(fstype).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: the name is NUL-terminated and outlives the call.
     let fd = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) };
-    owned_fd(fd)
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 /// fsconfig(FSCONFIG_SET_STRING): sets one mount option on a filesystem context.
@@ -361,11 +307,7 @@ pub fn fsconfig_set_string(ctx: &OwnedFd, key: &str, value: &str) -> io::Result<
             0,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
 
 /// fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): a detached mount, as an fd.
@@ -383,20 +325,10 @@ pub fn fsmount_created(ctx: &OwnedFd, attrs: libc::c_uint) -> io::Result<OwnedFd
             0,
         )
     };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    check(ret)?;
     // SAFETY: fsmount takes the context fd and two flag words.
     let fd = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    owned_fd(fd)
-}
-
-fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this new descriptor, owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 /// fexecve(3): executes the file behind `fd`. Only returns on failure.
@@ -433,10 +365,7 @@ pub fn bpf_load_cgroup_device_prog(
             attr.len() as u32,
         )
     };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(own_fd(fd as RawFd))
+    check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
 /// bpf(BPF_PROG_ATTACH) of a device program to a cgroup, alongside its ancestors' ones.
@@ -458,9 +387,5 @@ pub fn bpf_attach_cgroup_device(cgroup_fd: RawFd, prog_fd: RawFd) -> io::Result<
             attr.len() as u32,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    check(ret).map(drop)
 }
