@@ -23,19 +23,35 @@ pub enum Outcome {
 /// `otherwise`, and `Continue` jumps to `next`. The accumulator holds the syscall number.
 /// A small table is compared linearly: as quick, and no larger.
 pub fn emit(asm: &mut Assembler, table: &BTreeMap<u32, Outcome>, otherwise: Outcome, next: Label) {
-    let leaf = |asm: &mut Assembler, outcome: Outcome| match outcome {
-        Outcome::Return(action) => asm.ret(action),
-        Outcome::Continue => asm.jump(next),
-    };
     if table.len() <= 4 {
-        for (nr, outcome) in table {
-            asm.emit(JEQ_K, 0, 1, *nr);
-            leaf(asm, *outcome);
-        }
-        leaf(asm, otherwise);
+        emit_linear(asm, table, otherwise, next);
         return;
     }
-    emit_tree(asm, &intervals(table, otherwise), &leaf);
+    emit_tree(asm, &intervals(table, otherwise), &|asm, o| {
+        leaf(asm, o, next)
+    });
+}
+
+/// The same decision as [`emit`], one comparison per number: the fallback for tables too
+/// scattered for the search to fit the kernel's limit.
+pub fn emit_linear(
+    asm: &mut Assembler,
+    table: &BTreeMap<u32, Outcome>,
+    otherwise: Outcome,
+    next: Label,
+) {
+    for (nr, outcome) in table {
+        asm.emit(JEQ_K, 0, 1, *nr);
+        leaf(asm, *outcome, next);
+    }
+    leaf(asm, otherwise, next);
+}
+
+fn leaf(asm: &mut Assembler, outcome: Outcome, next: Label) {
+    match outcome {
+        Outcome::Return(action) => asm.ret(action),
+        Outcome::Continue => asm.jump(next),
+    }
 }
 
 /// The number line from 0 as (start, outcome) pairs, adjacent ones always different.

@@ -3,10 +3,10 @@
 //! notify listener handed to `listenerPath`.
 //!
 //! Program layout: dispatch on `seccomp_data.arch`, then one section per architecture
-//! that takes the rules in order, first match winning: each run of rules without argument
-//! checks becomes one binary search on the syscall number (lookup.rs), each rule with
-//! argument checks its own comparisons; finally the default action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of
-//! the syscall number.
+//! where the first matching rule wins (see `emit_section`): one binary search on the
+//! syscall number (lookup.rs) settles every number whose first rule has no argument
+//! checks, the rules with argument checks follow in profile order, then the default
+//! action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of the syscall number.
 
 pub mod bpf;
 mod lookup;
@@ -224,15 +224,7 @@ fn emit_lookup(
     if searched {
         lookup::emit(asm, table, otherwise, next);
     } else {
-        let leaf = |asm: &mut Assembler, o: lookup::Outcome| match o {
-            lookup::Outcome::Return(action) => asm.ret(action),
-            lookup::Outcome::Continue => asm.jump(next),
-        };
-        for (nr, outcome) in table {
-            asm.emit(JEQ_K, 0, 1, *nr);
-            leaf(asm, *outcome);
-        }
-        leaf(asm, otherwise);
+        lookup::emit_linear(asm, table, otherwise, next);
     }
     asm.bind(next);
 }
