@@ -372,6 +372,14 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     out
 }
 
+/// Creates and starts a container of `b` with a fresh id made from `prefix`; returns the id.
+pub fn running(rt: &Runtime, b: &Bundle, prefix: &str) -> String {
+    let id = unique(prefix);
+    rt.create(b, &id);
+    rt.ok(&["start", &id]);
+    id
+}
+
 /// Receives one message and the fd sent with it (SCM_RIGHTS), as containerd's console
 /// socket and a seccomp agent's listener socket do.
 pub fn recv_with_fd(

@@ -5,13 +5,6 @@ use crate::common::*;
 use serde_json::json;
 use std::process::Stdio;
 
-fn running(rt: &Runtime, b: &Bundle, prefix: &str) -> String {
-    let id = unique(prefix);
-    rt.create(b, &id);
-    rt.ok(&["start", &id]);
-    id
-}
-
 #[test]
 fn exec_output_exit_code_and_namespaces() {
     let rt = Runtime::new();

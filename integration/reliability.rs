@@ -254,17 +254,18 @@ fn peak_rss_kb(rt: &Runtime, args: &[&str]) -> (Output, Option<u64>) {
     (out, rss)
 }
 
+/// Makes `path` a 100 MB file (sparse: its JSON, then zeros).
+fn grow_to_100_mb(path: &std::path::Path) {
+    let file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.set_len(100 << 20).unwrap();
+}
+
 /// A 100 MB config.json is refused without being read; no state is left.
 #[test]
 fn an_oversized_config_is_refused_in_bounded_memory() {
     let rt = Runtime::new();
     let b = Bundle::new(&["true"]);
-    let config = b.path().join("config.json");
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&config)
-        .unwrap();
-    file.set_len(100 << 20).unwrap();
+    grow_to_100_mb(&b.path().join("config.json"));
     let id = unique("huge");
     let (out, rss) = peak_rss_kb(
         &rt,
@@ -319,9 +320,7 @@ fn huge_env_and_mount_lists_work_in_bounded_memory() {
 fn huge_exec_process_json_works_and_an_oversized_one_is_refused() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
-    let id = unique("hugeexec");
-    rt.create(&b, &id);
-    rt.ok(&["start", &id]);
+    let id = running(&rt, &b, "hugeexec");
     let dir = TempDir::new("rrun-process");
     let process = dir.path().join("process.json");
     let mut env: Vec<String> = (0..100_000).map(|i| format!("E{i}=1")).collect();
@@ -331,11 +330,7 @@ fn huge_exec_process_json_works_and_an_oversized_one_is_refused() {
     std::fs::write(&process, doc.to_string()).unwrap();
     let p = process.to_str().unwrap();
     assert_eq!(rt.ok(&["exec", "--process", p, &id]), "100000\n");
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&process)
-        .unwrap();
-    file.set_len(100 << 20).unwrap();
+    grow_to_100_mb(&process);
     let err = rt.fails(&["exec", "--process", p, &id]);
     assert!(
         err.contains("process.json") && err.contains("16 MiB"),
