@@ -372,6 +372,22 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     out
 }
 
+/// Fails the test if rrun's stderr shows a panic or a backtrace.
+pub fn assert_no_panic_in(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked")
+            && !stderr.contains("internal error")
+            && !stderr.contains("backtrace")
+            && !stderr.contains("RUST_BACKTRACE"),
+        "rrun panicked: {stderr}"
+    );
+}
+
+/// [`assert_no_panic_in`] on a finished command's stderr.
+pub fn assert_no_panic(out: &Output) {
+    assert_no_panic_in(&String::from_utf8_lossy(&out.stderr));
+}
+
 /// Creates and starts a container of `b` with a fresh id made from `prefix`; returns the id.
 pub fn running(rt: &Runtime, b: &Bundle, prefix: &str) -> String {
     let id = unique(prefix);

@@ -6,15 +6,6 @@ use crate::common::*;
 use serde_json::json;
 use std::process::{Command, Output, Stdio};
 
-/// Fails the test if rrun panicked or printed a backtrace.
-fn assert_no_panic(out: &Output) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("panicked") && !err.contains("internal error") && !err.contains("backtrace"),
-        "rrun panicked: {err}"
-    );
-}
-
 /// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall` (rrun's
 /// own process only: the init it clones runs on, untraced).
 fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {

@@ -149,19 +149,8 @@ fn finish(
     let status = child.wait().unwrap();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(err_path);
-    assert_no_panic(&err);
+    assert_no_panic_in(&err);
     (status.code(), err)
-}
-
-fn no_panic(out: &std::process::Output) {
-    assert_no_panic(&String::from_utf8_lossy(&out.stderr));
-}
-
-fn assert_no_panic(stderr: &str) {
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "rrun panicked: {stderr}"
-    );
 }
 
 /// `run` of /bin/true, then create/start/kill/delete, each STRESS_SEQUENTIAL times.
@@ -175,7 +164,7 @@ fn sequential_lifecycles_leave_nothing() {
     let started = std::time::Instant::now();
     for i in 0..n {
         let out = rt.run_with(&b, &format!("seq-run-{i}"), &[]);
-        no_panic(&out);
+        assert_no_panic(&out);
         assert!(
             out.status.success(),
             "run {i}: {}",
@@ -254,7 +243,7 @@ fn racing_commands_on_one_container() {
         assert!(matches!(code, Some(0) | Some(1)), "{err}");
         assert!(err.lines().count() <= 1, "one line at most: {err}");
     }
-    no_panic(&rt.run(&["delete", "--force", "racy"]));
+    assert_no_panic(&rt.run(&["delete", "--force", "racy"]));
     let what = format!("{n} racing state/kill/delete --force");
     assert_unchanged(&what, started, &before, &HostState::capture(&rt));
 }
