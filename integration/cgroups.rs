@@ -681,3 +681,70 @@ fn network_class_id_and_priorities_where_net_cls_is_mounted() {
     );
     assert!(out.status.success());
 }
+
+/// cgroups.bats: a container never joins a cgroup that holds another's processes, nor a
+/// frozen one (its init could never make progress and create would wait forever): both
+/// are refused at once, naming the reason, and nothing is left behind.
+#[test]
+fn busy_or_frozen_cgroup_is_refused_without_waiting() {
+    let rt = Runtime::new();
+    let path = format!("/{}", unique("sharedcg"));
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    let first = running(&rt, &b, "firstcg");
+    let second = unique("secondcg");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &second]);
+    assert!(
+        err.contains("container's cgroup is not empty: 1 process(es) found"),
+        "{err}"
+    );
+    assert!(!rt.state_dir(&second).exists());
+    rt.ok(&["delete", "--force", &first]);
+
+    // A frozen cgroup made before the container.
+    let freezer_dir = if cgroup_v2() {
+        std::path::PathBuf::from(format!("/sys/fs/cgroup{path}"))
+    } else {
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/freezer{path}"))
+    };
+    std::fs::create_dir_all(&freezer_dir).unwrap();
+    let (file, frozen, thawed) = if cgroup_v2() {
+        ("cgroup.freeze", "1", "0")
+    } else {
+        ("freezer.state", "FROZEN", "THAWED")
+    };
+    std::fs::write(freezer_dir.join(file), frozen).unwrap();
+    let started = std::time::Instant::now();
+    let id = unique("frozencg");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("container's cgroup unexpectedly frozen"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!rt.state_dir(&id).exists());
+    std::fs::write(freezer_dir.join(file), thawed).unwrap();
+    std::fs::remove_dir(&freezer_dir).unwrap();
+}
+
+/// dev.bats: a device node the config lists is not thereby allowed; the device rules
+/// decide, so "deny all" holds for it.
+#[test]
+fn a_listed_device_is_not_allowed_unless_a_rule_allows_it() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("head -c1 /dev/kmsg 2>&1 >/dev/null; echo rc=$?");
+    b.edit(|c| {
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYSLOG"));
+        }
+    });
+    let out = rt.output_of(&b);
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.ends_with("rc=1\n"), "{out}");
+}

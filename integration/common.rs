@@ -260,26 +260,55 @@ impl Runtime {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs rrun expecting failure; returns stderr.
+    /// Runs rrun expecting failure (exit 1); returns what stderr says (see [`messages`]).
     pub fn fails(&self, args: &[&str]) -> String {
+        self.fails_with(1, args)
+    }
+
+    /// Runs rrun expecting exit code `code`; returns what stderr says (see [`messages`]).
+    pub fn fails_with(&self, code: i32, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(
             out.status.code(),
-            Some(1),
-            "rrun {args:?} should fail with 1; stdout={}",
-            String::from_utf8_lossy(&out.stdout)
+            Some(code),
+            "rrun {args:?} should fail with {code}; stdout={} stderr={}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(
             !err.contains("panicked") && !err.contains("internal error"),
             "rrun panicked: {err}"
         );
-        err
+        messages(&err)
     }
 
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.root.path().join(id)
     }
+}
+
+/// rrun's stderr as a person reads it: each of runc's log lines
+/// (`time="..." level=error msg="..."`) becomes its message, unquoted; other lines (a
+/// container's own output) stay as they are.
+pub fn messages(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|line| match log_line(line) {
+            Some((_, msg)) => msg,
+            None => line.to_string(),
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// A runc-style log line's level and message, or None for any other line.
+pub fn log_line(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("time=\"")?;
+    let (_, rest) = rest.split_once("\" level=")?;
+    let (level, quoted) = rest.split_once(" msg=")?;
+    let msg: String = serde_json::from_str(quoted).ok()?;
+    Some((level.to_string(), msg))
 }
 
 /// Whether this host runs the unified cgroup v2 hierarchy (the QEMU guest of

@@ -90,7 +90,7 @@ fn exec_process_json() {
     );
     std::fs::write(&file, r#"{"args": "not a list"}"#).unwrap();
     assert!(
-        rt.fails(&["exec", "-p", file.to_str().unwrap(), &id])
+        rt.fails_with(255, &["exec", "-p", file.to_str().unwrap(), &id])
             .contains("args")
     );
     rt.ok(&["delete", "-f", &id]);
@@ -129,22 +129,31 @@ fn exec_errors() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&rt, &b, "execerr");
     assert!(
-        rt.fails(&["exec", &id, "no-such-command"])
+        rt.fails_with(255, &["exec", &id, "no-such-command"])
             .contains("executable file not found")
     );
-    assert!(rt.fails(&["exec", &id]).contains("command"));
+    assert!(rt.fails_with(255, &["exec", &id]).contains("command"));
     assert!(
-        rt.fails(&["exec", "--user", "root", &id, "true"])
+        rt.fails_with(255, &["exec", "--user", "root", &id, "true"])
             .contains("--user")
     );
     rt.ok(&["pause", &id]);
-    assert!(rt.fails(&["exec", &id, "true"]).contains("paused"));
+    assert!(
+        rt.fails_with(255, &["exec", &id, "true"])
+            .contains("paused")
+    );
     rt.ok(&["resume", &id]);
     rt.ok(&["kill", &id, "KILL"]);
     wait_until("stopped", || rt.state(&id)["status"] == "stopped");
-    assert!(rt.fails(&["exec", &id, "true"]).contains("stopped"));
+    assert!(
+        rt.fails_with(255, &["exec", &id, "true"])
+            .contains("stopped")
+    );
     rt.ok(&["delete", &id]);
-    assert!(rt.fails(&["exec", &id, "true"]).contains("does not exist"));
+    assert!(
+        rt.fails_with(255, &["exec", &id, "true"])
+            .contains("does not exist")
+    );
 }
 
 #[test]
@@ -256,7 +265,7 @@ fn exec_into_a_sub_cgroup() {
         ("pids:sub".to_string(), d)
     };
     assert!(
-        rt.fails(&["exec", "--cgroup", &flag, &id, "true"])
+        rt.fails_with(255, &["exec", "--cgroup", &flag, &id, "true"])
             .contains("does not exist")
     );
     std::fs::create_dir(dir.join("sub")).unwrap();

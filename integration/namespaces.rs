@@ -10,12 +10,23 @@ fn host_ns(kind: &str) -> String {
         .to_string()
 }
 
+/// `rrun spec` lists a cgroup namespace only on a pure cgroup v2 host, as runc's does.
+fn with_cgroup_namespace(b: &mut Bundle) {
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "cgroup") {
+            ns.push(json!({"type": "cgroup"}));
+        }
+    });
+}
+
 #[test]
 fn new_namespaces_and_pid_1() {
     let rt = Runtime::new();
-    let b = Bundle::sh(
+    let mut b = Bundle::sh(
         "echo $$; for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done; ls /sys/class/net",
     );
+    with_cgroup_namespace(&mut b);
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "the process is pid 1 of its pid namespace");
@@ -38,7 +49,9 @@ fn new_namespaces_and_pid_1() {
 #[test]
 fn cgroup_namespace_root_is_the_container_cgroup() {
     let rt = Runtime::new();
-    let out = rt.output_of(&Bundle::sh("cat /proc/self/cgroup"));
+    let mut b = Bundle::sh("cat /proc/self/cgroup");
+    with_cgroup_namespace(&mut b);
+    let out = rt.output_of(&b);
     for line in out.lines() {
         assert!(
             line.ends_with(":/"),

@@ -322,7 +322,7 @@ fn huge_exec_process_json_works_and_an_oversized_one_is_refused() {
     let p = process.to_str().unwrap();
     assert_eq!(rt.ok(&["exec", "--process", p, &id]), "100000\n");
     grow_to_100_mb(&process);
-    let err = rt.fails(&["exec", "--process", p, &id]);
+    let err = rt.fails_with(255, &["exec", "--process", p, &id]);
     assert!(
         err.contains("process.json") && err.contains("16 MiB"),
         "{err}"

@@ -230,3 +230,108 @@ fn rootfs_propagation_is_that_of_the_container_root() {
         assert_eq!(rt.output_of(&b), format!("{expected}\n"), "{propagation}");
     }
 }
+
+/// mask.bats: a path listed twice is masked once, and masked directories share one empty
+/// read-only tmpfs.
+#[test]
+fn masked_paths_are_masked_once_and_directories_share_one_tmpfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "grep -c ' /testdir ' /proc/self/mounts; grep -c ' /testfile ' /proc/self/mounts; \
+         stat -c %d /testdir /testdir2; touch /testdir2/x 2>&1; true",
+    );
+    for d in ["testdir", "testdir2"] {
+        std::fs::create_dir_all(b.rootfs().join(d)).unwrap();
+    }
+    std::fs::write(b.rootfs().join("testfile"), "secret").unwrap();
+    b.edit(|c| {
+        let masked = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+        for p in [
+            "/testdir",
+            "/testfile",
+            "/testdir",
+            "/testfile",
+            "/testdir2",
+        ] {
+            masked.push(json!(p));
+        }
+    });
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], &["1", "1"], "{out}");
+    assert_eq!(lines[2], lines[3], "one tmpfs for both directories: {out}");
+    assert!(lines[4].contains("Read-only file system"), "{out}");
+}
+
+/// tmpfs as runc mounts it (run.bats, mounts.bats): the mode of the directory it covers
+/// unless `mode=` is given, tmpfs's own 1777 on a directory rrun had to make; `ro` holds
+/// even for /dev, whose nodes are made first; `tmpcopyup` keeps what was there.
+#[test]
+fn tmpfs_mode_read_only_dev_and_tmpcopyup() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "stat -c %a /covered /made/here; grep ' /dev ' /proc/self/mounts | cut -d' ' -f4 | cut -d, -f1; \
+         ls /dev/null; cat /copied/sub/file; stat -c %a /copied/sub",
+    );
+    std::fs::create_dir_all(b.rootfs().join("covered")).unwrap();
+    std::process::Command::new("chmod")
+        .args(["1750", b.rootfs().join("covered").to_str().unwrap()])
+        .status()
+        .unwrap();
+    std::fs::create_dir_all(b.rootfs().join("copied/sub")).unwrap();
+    std::fs::write(b.rootfs().join("copied/sub/file"), "kept\n").unwrap();
+    std::process::Command::new("chmod")
+        .args(["710", b.rootfs().join("copied/sub").to_str().unwrap()])
+        .status()
+        .unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+        for dest in ["/covered", "/made/here"] {
+            mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}));
+        }
+        mounts.push(json!({"destination": "/copied", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    });
+    let out = rt.output_of(&b);
+    assert_eq!(out, "1750\n1777\nro\n/dev/null\nkept\n710\n");
+    let made = std::fs::metadata(b.rootfs().join("made/here")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&made.permissions()) & 0o7777,
+        0o755,
+        "the directory under the tmpfs is an ordinary 755 one"
+    );
+}
+
+/// no_pivot.bats: with --no-pivot the host's procfs is detached first, so a process in a
+/// new user namespace can't mount a bare procfs (the kernel allows it only where a full one
+/// is visible).
+#[test]
+fn no_pivot_leaves_no_full_procfs_to_mount_from() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&[
+        "unshare",
+        "-mrpf",
+        "sh",
+        "-c",
+        "mount -t proc none /proc 2>&1; echo rc=$?",
+    ]);
+    b.edit(|c| {
+        for set in ["bounding", "permitted", "effective"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .extend([json!("CAP_SETFCAP"), json!("CAP_SYS_ADMIN")]);
+        }
+    });
+    let out = rt.run_with(&b, &unique("nopivotproc"), &["--no-pivot"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("permission denied") || text.contains("Permission denied"),
+        "{text}"
+    );
+    assert!(!text.contains("rc=0"), "{text}");
+}

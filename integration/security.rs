@@ -241,6 +241,76 @@ fn bad_seccomp_profile_is_refused_at_create() {
     let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
     assert!(err.contains("listenerPath"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
+    // runc's limits on notify, and its words when the agent is not there.
+    for (profile, words) in [
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent.sock", "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/nonexistent.sock"}),
+            "SCMP_ACT_NOTIFY cannot be used as default action",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent.sock", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "failed to connect with seccomp agent",
+        ),
+    ] {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| c["linux"]["seccomp"] = profile.clone());
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(err.contains(words), "{err}");
+        assert_no_leftovers(&rt, &id, &before);
+    }
+}
+
+/// seccomp-notify.bats: an exec'd process's listener reaches the agent too, with that
+/// process's pid, so the agent can answer its notified syscalls.
+#[test]
+fn exec_hands_its_seccomp_listener_to_the_agent() {
+    use std::os::unix::net::UnixListener;
+    let rt = Runtime::new();
+    let dir = TempDir::new("rrun-notify-exec");
+    let sock = dir.path().join("listener.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        })
+    });
+    let receiver = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (conn, _) = listener.accept().unwrap();
+            let (fd, text) = recv_with_fd(&conn);
+            got.push((fd.is_some(), text));
+        }
+        got
+    });
+    let id = running(&rt, &b, "notifyexec");
+    let pid_file = dir.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "100",
+    ]);
+    let got = receiver.join().unwrap();
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(
+        got.iter().all(|(fd, _)| *fd),
+        "every message carries a listener"
+    );
+    let v: Value = serde_json::from_str(&got[1].1).unwrap();
+    assert_eq!(v["pid"], exec_pid, "{v}");
+    assert_eq!(v["state"]["id"], id.as_str());
+    rt.ok(&["delete", "--force", &id]);
 }
 
 /// Every capability this test process has, for a privileged container (this machine's
@@ -463,4 +533,65 @@ fn lsm_labels_are_ignored_when_the_lsm_is_disabled() {
         err.contains("ignoring process.apparmorProfile"),
         "a debug line says the profile is ignored: {err}"
     );
+}
+
+/// CVE-2019-19921's class: procfs and sysfs must land on the rootfs's own directory. A
+/// symlink there (from the image, or a volume racing the mount) would choose where procfs
+/// goes (inside the root, over some file the container then controls); rrun refuses, as
+/// runc does, and leaves nothing behind.
+#[test]
+fn proc_or_sys_as_a_symlink_is_refused() {
+    for dir in ["proc", "sys"] {
+        let rt = Runtime::new();
+        let b = Bundle::new(&["true"]);
+        let target = b.rootfs().join("elsewhere");
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::remove_dir(b.rootfs().join(dir)).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", b.rootfs().join(dir)).unwrap();
+        let id = unique("procsym");
+        let before = HostSnapshot::take();
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(
+            err.contains("must be mounted on ordinary directory"),
+            "{dir}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert_no_leftovers(&rt, &id, &before);
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
+    }
+}
+
+/// create.bats: while a container waits for `start`, its init holds none of the fds its
+/// caller left open (only what `start` needs: the exec fifo, sockets, pipes).
+#[test]
+fn a_created_init_holds_none_of_the_callers_fds() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let leaked = std::fs::File::open("/etc/hostname").unwrap();
+    // Opened without O_CLOEXEC, as a careless caller leaves it.
+    let raw = nix::fcntl::fcntl(&leaked, nix::fcntl::F_DUPFD(100)).unwrap();
+    let id = unique("fdleak");
+    let out = rt
+        .cmd()
+        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    nix::unistd::close(raw).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.display().to_string())
+        .collect();
+    assert!(!held.contains(&"/etc/hostname".to_string()), "{held:?}");
+    assert!(held.iter().any(|t| t.ends_with("exec.fifo")), "{held:?}");
+    drop(leaked);
+    rt.ok(&["delete", "--force", &id]);
 }

@@ -5,7 +5,7 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::LinuxCapabilities;
 use std::str::FromStr;
 
-/// Capability names as given in config.json (checked to be Linux capabilities when it was
+/// Capability names as given in config.json (unknown ones were dropped when it was
 /// parsed), resolved for this kernel: those newer than the kernel are skipped with a
 /// warning, as runc does.
 fn to_set(names: Option<&oci_spec::runtime::Capabilities>) -> CapsHashSet {
@@ -99,7 +99,7 @@ impl CapabilityPlan {
         let _ = caps::clear(None, CapSet::Ambient);
         for cap in &self.ambient {
             if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
-                crate::logging::debug(&format!("can't raise ambient capability {cap}: {e}"));
+                crate::logging::warn(&format!("can't raise ambient capability {cap}: {e}"));
             }
         }
         Ok(())

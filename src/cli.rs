@@ -7,7 +7,8 @@ use std::path::PathBuf;
 #[command(
     name = "rrun",
     disable_version_flag = true,
-    about = "rrun: an OCI container runtime, a drop-in replacement for runc"
+    about = "rrun: an OCI container runtime, a drop-in replacement for runc",
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -19,9 +20,14 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// `rrun --version`, shaped like runc's (engines read the first line's third word).
+/// `rrun --version`, shaped like runc's: engines and scripts read the first line's third
+/// word as the version of runc whose behaviour they get (rrun follows runc 1.1.5's, the
+/// one Debian ships, and what later ones added where it has it), then commit and spec.
 pub fn version_text() -> String {
-    format!("rrun version {}\nspec: 1.2.0\n", env!("CARGO_PKG_VERSION"))
+    format!(
+        "runc version 1.1.5 (rrun {version}, a drop-in replacement)\ncommit: rrun-{version}\nspec: 1.2.0\n",
+        version = env!("CARGO_PKG_VERSION")
+    )
 }
 
 #[derive(Args, Debug, Clone)]
@@ -29,6 +35,9 @@ pub struct Global {
     /// Root directory for storage of container state
     #[arg(long, default_value = "/run/rrun")]
     pub root: String,
+    /// `--root` was given (runc's `list` fails on a missing root only then).
+    #[arg(skip)]
+    pub root_given: bool,
     /// Set the log file to write rrun logs to (default is stderr only)
     #[arg(long)]
     pub log: Option<String>,
@@ -94,6 +103,172 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print container statistics and events (OOM) as JSON
     Events(EventsArgs),
+    /// Checkpoint a running container (needs CRIU support, not built yet)
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a previous checkpoint (needs CRIU support, not built yet)
+    Restore(RestoreArgs),
+}
+
+/// runc's `checkpoint` flags, accepted so scripts and engines get a clear answer.
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// The container id
+    pub id: String,
+    /// Path for saving criu image files
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Path for saving work files and logs
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Path for previous criu image files in pre-dump
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the process running after checkpointing
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Allow open tcp connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Skip in-flight tcp connections
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
+    /// Allow one to link unlinked files back when possible
+    #[arg(long = "link-remap")]
+    pub link_remap: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// criu writes \0 to this FD once lazy-pages is ready
+    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of the page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Handle file locks, for safety
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Dump the container's memory only, leave the container running after this
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// cgroups mode: soft|full|strict|ignore (default: soft)
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but don't restore its properties
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+}
+
+/// runc's `restore` flags, accepted so scripts and engines get a clear answer.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The container id
+    pub id: String,
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Path to criu image files for restoring
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Path for saving work files and logs
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open tcp connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks, for safety
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// cgroups mode: soft|full|strict|ignore (default: soft)
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Path to the root of the bundle directory
+    #[arg(short, long)]
+    pub bundle: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Disable the use of the subreaper used to reap reparented processes
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Do not use pivot_root to jail the process inside the rootfs
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Create a namespace, but don't restore its properties
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// An LSM profile to use during restore, as TYPE:NAME
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// An LSM mount context to use during restore
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
+}
+
+/// Help in runc's (urfave/cli's) layout, which scripts and runc's own tests read: a NAME
+/// section first, `<binary> <command> - <about>` on the second line.
+const ROOT_HELP: &str = "NAME:
+   {bin} - a drop-in for runc - Open Container Initiative runtime
+
+{about}
+
+USAGE:
+   {usage}
+
+COMMANDS:
+{subcommands}
+
+GLOBAL OPTIONS:
+{options}
+";
+
+/// A subcommand's help: `{binary} {command}` is spelled out since clap's own `{bin}`
+/// joins them with a dash.
+fn command_help(binary: &str, name: &str) -> String {
+    format!(
+        "NAME:\n   {binary} {name} - {{about}}\n\nUSAGE:\n   {{usage}}\n\nARGUMENTS:\n{{positionals}}\n\nOPTIONS:\n{{options}}\n"
+    )
+}
+
+/// The command line with runc's help layout on every command.
+pub fn command() -> clap::Command {
+    let binary = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "rrun".to_string());
+    let root = <Cli as clap::CommandFactory>::command().help_template(ROOT_HELP);
+    let names: Vec<String> = root
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.into_iter().fold(root, |root, name| {
+        let template = command_help(&binary, &name);
+        root.mut_subcommand(name, |c| c.help_template(template))
+    })
 }
 
 #[derive(Args, Debug)]
@@ -136,12 +311,21 @@ pub struct UpdateArgs {
     /// Memory reservation (soft limit)
     #[arg(long = "memory-reservation")]
     pub memory_reservation: Option<String>,
-    /// Kernel TCP buffer memory limit (cgroup v1)
-    #[arg(long = "kernel-memory-tcp")]
+    /// Obsolete (kernel memory settings are ignored, as in runc)
+    #[arg(long = "kernel-memory", hide = true)]
+    pub kernel_memory: Option<String>,
+    /// Obsolete (kernel memory settings are ignored, as in runc)
+    #[arg(long = "kernel-memory-tcp", hide = true)]
     pub kernel_memory_tcp: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
+    /// CPU shares (relative weight vs. other containers)
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
+    pub cpu_share: Option<u64>,
+    /// CPU CFS burst limit in microseconds
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// SCHED_IDLE for the cgroup: 0 default behaviour, 1 SCHED_IDLE
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<i64>,
     /// CPU CFS quota in microseconds
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
@@ -166,6 +350,12 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT L3 cache schema (needs resctrl with CAT)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (needs resctrl with MBA)
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -302,6 +492,9 @@ pub struct ExecArgs {
     /// Pass N additional file descriptors to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Allow exec in a paused container (the process runs once it is resumed)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
     /// Run the process in a sub-cgroup of the container: PATH (cgroup v2), or
     /// CONTROLLER:PATH (repeatable, cgroup v1)
     #[arg(long)]

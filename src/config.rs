@@ -56,14 +56,44 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 
 /// Parses config.json, reporting the path of the offending field on type errors.
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
-    let value: serde_json::Value = serde_json::from_slice(data)?;
-    check_capability_names(&value)?;
+    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+    drop_unknown_capabilities(&mut value, "/process/capabilities")?;
+    match_field_case_as_go(&mut value);
     deserialize_naming_the_field(value)
 }
 
+/// runc reads config.json with Go's encoding/json, which matches field names whatever
+/// their case; configs in the wild rely on it for `hugepageLimits[].pageSize` (written
+/// `pagesize`, as in runc's own tests). Those are renamed to the spec's spelling.
+fn match_field_case_as_go(value: &mut serde_json::Value) {
+    let Some(limits) = value
+        .pointer_mut("/linux/resources/hugepageLimits")
+        .and_then(|l| l.as_array_mut())
+    else {
+        return;
+    };
+    for limit in limits.iter_mut().filter_map(|l| l.as_object_mut()) {
+        let key = limit
+            .keys()
+            .find(|k| k.as_str() != "pageSize" && k.eq_ignore_ascii_case("pageSize"))
+            .cloned();
+        if let Some(key) = key
+            && let Some(v) = limit.remove(&key)
+        {
+            limit.entry("pageSize").or_insert(v);
+        }
+    }
+}
+
 /// Parses the process.json of `exec --process`, as the `process` of a config.
+/// Fields runc lets a process.json leave out take their zero values (user 0:0).
 pub fn parse_process(data: &[u8]) -> Result<oci_spec::runtime::Process> {
-    let value: serde_json::Value = serde_json::from_slice(data)?;
+    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+    if let Some(p) = value.as_object_mut() {
+        p.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    drop_unknown_capabilities(&mut value, "/capabilities")?;
     deserialize_naming_the_field(value)
 }
 
@@ -80,37 +110,40 @@ fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A name that is not a Linux capability is an error naming it, as the spec requires ("any
-/// value which cannot be mapped to a relevant kernel interface MUST cause an error").
-/// Capabilities newer than the running kernel are skipped later, with a warning, as runc
-/// does (see `capabilities::to_set`): engines send their full list to older kernels.
-fn check_capability_names(config: &serde_json::Value) -> Result<()> {
-    let Some(sets) = config
-        .pointer("/process/capabilities")
-        .and_then(|c| c.as_object())
-    else {
+/// Capability names that are no Linux capability (or are newer than the oci-spec types
+/// know) are dropped with runc's warning, "ignoring unknown or unavailable capabilities",
+/// as runc does: engines send one list to every kernel. A name that is not a string is an
+/// error naming the field. `at` is where the capabilities object is in `value`.
+fn drop_unknown_capabilities(value: &mut serde_json::Value, at: &str) -> Result<()> {
+    let Some(sets) = value.pointer_mut(at).and_then(|c| c.as_object_mut()) else {
         return Ok(());
     };
-    for (set, names) in sets {
-        let Some(list) = names.as_array() else {
+    let field = at.trim_start_matches('/').replace('/', ".");
+    let mut unknown = std::collections::BTreeSet::new();
+    for (set, names) in sets.iter_mut() {
+        let Some(list) = names.as_array_mut() else {
             continue;
         };
         for (i, name) in list.iter().enumerate() {
-            let Some(text) = name.as_str() else {
-                bail!("process.capabilities.{set}[{i}]: expected a capability name, got {name}")
-            };
-            let well_formed = text.len() > 4
-                && text.starts_with("CAP_")
-                && text[4..]
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if !well_formed {
-                bail!("process.capabilities.{set}[{i}]: malformed capability name {text:?}");
-            }
-            if serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_err() {
-                bail!("process.capabilities.{set}[{i}]: unknown capability {text:?}");
+            if !name.is_string() {
+                bail!("{field}.{set}[{i}]: expected a capability name, got {name}")
             }
         }
+        list.retain(|name| {
+            let known =
+                serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+            if !known {
+                unknown.insert(name.as_str().unwrap_or_default().to_string());
+            }
+            known
+        });
+    }
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        crate::logging::warn(&format!(
+            "ignoring unknown or unavailable capabilities: [{}]",
+            names.join(" ")
+        ));
     }
     Ok(())
 }
@@ -228,35 +261,33 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_malformed_capabilities_are_refused() {
+    fn unknown_capabilities_are_dropped_and_non_strings_refused() {
         let base = |caps: &str| {
             format!(
                 r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","capabilities":{{"bounding":{caps}}}}}}}"#
             )
         };
-        let spec = parse_spec(base(r#"["CAP_KILL","CAP_CHECKPOINT_RESTORE"]"#).as_bytes()).unwrap();
-        let bounding = spec
-            .process()
-            .as_ref()
-            .unwrap()
-            .capabilities()
-            .as_ref()
-            .unwrap();
-        assert_eq!(bounding.bounding().as_ref().unwrap().len(), 2);
-        let err = parse_spec(base(r#"["CAP_KILL","CAP_TEST"]"#).as_bytes())
+        let bounding = |caps: &str| {
+            let spec = parse_spec(base(caps).as_bytes()).unwrap();
+            let process = spec.process().clone().unwrap();
+            let c = process.capabilities().clone().unwrap();
+            c.bounding().clone().unwrap().len()
+        };
+        assert_eq!(bounding(r#"["CAP_KILL","CAP_CHECKPOINT_RESTORE"]"#), 2);
+        assert_eq!(bounding(r#"["CAP_KILL","CAP_TEST","UNKNOWN_CAP"]"#), 1);
+        let err = parse_spec(base(r#"["CAP_KILL",5]"#).as_bytes())
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
-            "process.capabilities.bounding[1]: unknown capability \"CAP_TEST\""
+            "process.capabilities.bounding[1]: expected a capability name, got 5"
         );
-        let err = parse_spec(base(r#"["kill"]"#).as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "process.capabilities.bounding[0]: malformed capability name \"kill\""
-        );
+    }
+
+    #[test]
+    fn process_json_may_leave_out_the_user() {
+        let p = parse_process(br#"{"args":["/bin/env"],"cwd":"/"}"#).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use oci_spec::runtime::Hook;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -24,10 +24,23 @@ pub fn state_json(
     v.to_string()
 }
 
-/// Runs `hooks` in order; the first failure stops the list and is returned, naming the hook.
+/// Runs `hooks` in order; the first failure stops the list and is returned, in runc's
+/// words (`error running prestart hook #0: ...`).
 pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<()> {
+    run_all_with_env(kind, hooks, state, None)
+}
+
+/// The same, where a hook without an `env` of its own gets `default_env` rather than
+/// rrun's environment: runc gives startContainer hooks the process's environment.
+pub fn run_all_with_env(
+    kind: &str,
+    hooks: &[Hook],
+    state: &str,
+    default_env: Option<&[String]>,
+) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state).map_err(|e| anyhow!("{kind} hook #{i} ({}): {e}", h.path().display()))?;
+        run_one(h, state, default_env)
+            .map_err(|e| anyhow!("error running {kind} hook #{i}: {e}"))?;
     }
     Ok(())
 }
@@ -37,30 +50,56 @@ pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<()> {
 /// hook runs whatever the ones before it did.
 pub fn run_all_warn(kind: &str, hooks: &[Hook], state: &str) {
     for (i, h) in hooks.iter().enumerate() {
-        if let Err(e) = run_one(h, state) {
-            crate::logging::warn(&format!("{kind} hook #{i} ({}): {e:#}", h.path().display()));
+        if let Err(e) = run_one(h, state, None) {
+            crate::logging::warn(&format!("error running {kind} hook #{i}: {e:#}"));
         }
     }
 }
 
-fn run_one(h: &Hook, state: &str) -> Result<()> {
+/// One hook, as runc runs it: `env` given replaces the environment, none inherits it (or
+/// takes `default_env`); its stdout and stderr are kept for the error, where a failed
+/// hook's own words are most use.
+fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for kv in h.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    let env = match (h.env().as_deref(), default_env) {
+        (Some(own), _) if !own.is_empty() => Some(own),
+        (_, Some(default)) => Some(default),
+        (own, None) => own,
+    };
+    if let Some(env) = env {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
-    cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| anyhow!("starting: {e}"))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow!("starting {}: {e}", h.path().display()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: a broken pipe is not an error.
         let _ = stdin.write_all(state.as_bytes());
     }
+    // The output is read by threads, so a chatty hook never blocks on a full pipe.
+    let collect = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut out);
+            }
+            out
+        })
+    };
+    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
     let timeout = h
         .timeout()
         .filter(|t| *t > 0)
@@ -72,16 +111,26 @@ fn run_one(h: &Hook, state: &str) -> Result<()> {
             if !crate::container::wait_pidfd(&pidfd, limit) {
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("timed out after {}s", limit.as_secs());
+                bail!(
+                    "hook ran past specified timeout of {:.1}s",
+                    limit.as_secs_f64()
+                );
             }
             child.wait()?
         }
     };
+    let outputs = || {
+        format!(
+            ", stdout: {}, stderr: {}",
+            stdout.join().unwrap_or_default(),
+            stderr.join().unwrap_or_default()
+        )
+    };
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
-        (Some(code), _) => bail!("exit status {code}"),
-        (_, Some(sig)) => bail!("killed by signal {sig}"),
-        _ => bail!("failed: {status}"),
+        (Some(code), _) => bail!("exit status {code}{}", outputs()),
+        (_, Some(sig)) => bail!("signal: killed by signal {sig}{}", outputs()),
+        _ => bail!("failed: {status}{}", outputs()),
     }
 }
 
@@ -110,14 +159,17 @@ mod tests {
         );
         let bad = hook(r#"{"path":"/bin/sh","args":["sh","-c","exit 7"]}"#);
         let err = run_all("poststop", &[bad], "{}").unwrap_err().to_string();
-        assert_eq!(err, "poststop hook #0 (/bin/sh): exit status 7");
+        assert_eq!(
+            err,
+            "error running poststop hook #0: exit status 7, stdout: , stderr: "
+        );
         let slow = hook(r#"{"path":"/bin/sh","args":["sh","-c","sleep 10"],"timeout":1}"#);
         let start = std::time::Instant::now();
         assert!(
             run_all("prestart", &[slow], "{}")
                 .unwrap_err()
                 .to_string()
-                .contains("timed out")
+                .contains("hook ran past specified timeout of 1.0s")
         );
         assert!(start.elapsed() < Duration::from_secs(5));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod container;
 pub mod hooks;
+pub mod inherited_fds;
 pub mod init;
 pub mod logging;
 pub mod lsm;

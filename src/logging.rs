@@ -21,39 +21,81 @@ struct Logger {
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
-/// Sets up the global logger. A log file that cannot be opened is reported and ignored.
-pub fn init(path: Option<&str>, format: Format, debug: bool) {
-    let file = path.filter(|p| !p.is_empty()).and_then(|p| {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .map_err(|e| eprintln!("rrun: opening log file {p:?}: {e}"))
-            .ok()
-    });
+/// Sets up the global logger. A log file that cannot be opened is an error, as in runc
+/// (the command does nothing then).
+pub fn init(path: Option<&str>, format: Format, debug: bool) -> Result<(), String> {
+    let file = match path.filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("--log: opening {p}: {e}"))?,
+        ),
+        None => None,
+    };
     let _ = LOGGER.set(Logger {
         file,
         format,
         debug,
     });
+    Ok(())
 }
 
 pub fn debug_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.debug)
 }
 
-fn write(level: &str, msg: &str, to_stderr: bool) {
+type Relay = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// Set in the container's init (and exec's child): their lines go to the rrun that made
+/// them, which writes them where its own go.
+static RELAY: OnceLock<Relay> = OnceLock::new();
+
+/// Cleared once the other end of the relay stops reading (the container is created).
+static RELAYING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// The relay's reader has moved on: from now on lines are written here again.
+pub fn stop_relaying() {
+    RELAYING.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// From now on this process hands its lines to `relay`; one it could not hand on (the
+/// other end has gone) is written here instead.
+pub fn relay_through(relay: impl Fn(&str, &str) -> bool + Send + Sync + 'static) {
+    let _ = RELAY.set(Box::new(relay));
+}
+
+/// A line relayed from a child: written as if it were this process's own.
+pub fn relayed(level: &str, msg: &str) {
+    match level {
+        "debug" if !debug_enabled() => {}
+        "error" | "warning" | "debug" | "info" => write(level, msg),
+        _ => write("info", msg),
+    }
+}
+
+/// Where a line goes, as with runc's logrus: to the log file when `--log` names one, else
+/// to stderr, in the chosen format. An error is also printed plainly on stderr when a log
+/// file takes the formatted line, as runc's `fatal` does, so a person still sees it.
+fn write(level: &str, msg: &str) {
+    let relaying = RELAYING.load(std::sync::atomic::Ordering::Relaxed);
+    if relaying && RELAY.get().is_some_and(|relay| relay(level, msg)) {
+        return;
+    }
+    let time = rfc3339_now();
     let Some(logger) = LOGGER.get() else {
-        if to_stderr {
-            eprintln!("rrun: {msg}");
-        }
+        eprint!("{}", format_entry(Format::Text, level, msg, &time));
         return;
     };
-    if let Some(mut file) = logger.file.as_ref() {
-        let _ = file.write_all(format_entry(logger.format, level, msg, &rfc3339_now()).as_bytes());
-    }
-    if to_stderr {
-        eprintln!("rrun: {msg}");
+    match logger.file.as_ref() {
+        Some(mut file) => {
+            let _ = file.write_all(format_entry(logger.format, level, msg, &time).as_bytes());
+            if level == "error" {
+                eprintln!("{msg}");
+            }
+        }
+        None => eprint!("{}", format_entry(logger.format, level, msg, &time)),
     }
 }
 
@@ -72,18 +114,17 @@ pub fn format_entry(format: Format, level: &str, msg: &str, time: &str) -> Strin
 }
 
 pub fn error(msg: &str) {
-    write("error", msg, true);
+    write("error", msg);
 }
 
 pub fn warn(msg: &str) {
-    write("warning", msg, true);
+    write("warning", msg);
 }
 
-/// Debug lines carry a timestamp, so `--debug` shows where create's time goes.
+/// Debug lines' time has nanoseconds, so `--debug` shows where create's time goes.
 pub fn debug(msg: &str) {
     if debug_enabled() {
-        let msg = &format!("[{}] {msg}", rfc3339_now());
-        write("debug", msg, LOGGER.get().is_some_and(|l| l.file.is_none()));
+        write("debug", msg);
     }
 }
 

@@ -1,13 +1,25 @@
 //! rrun: an OCI container runtime with runc's command line.
 
-use clap::Parser;
 use rrun::{cli, commands, logging};
 
 fn main() {
     // A bug must still end in one line on stderr, never a backtrace in an engine's log.
     std::panic::set_hook(Box::new(|info| eprintln!("rrun: internal error: {info}")));
-    let cli = match cli::Cli::try_parse() {
+    let parsed = cli::command().try_get_matches().and_then(|m| {
+        let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+        cli.global.root_given =
+            m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            // runc's answer to an unknown command, exit code included.
+            let topic = e.get(clap::error::ContextKind::InvalidSubcommand);
+            let topic = topic.map(|t| t.to_string()).unwrap_or_default();
+            logging::error(&format!("No help topic for '{topic}'"));
+            std::process::exit(3);
+        }
         Err(e) => {
             // Like runc, usage errors exit 1 (help and version exit 0).
             let code = if e.use_stderr() { 1 } else { 0 };
@@ -20,19 +32,27 @@ fn main() {
             print!("{}", cli::version_text());
             std::process::exit(0);
         }
-        let _ = <cli::Cli as clap::CommandFactory>::command().print_help();
+        let _ = cli::command().print_help();
         std::process::exit(1);
     };
+    if matches!(command, cli::Command::Create(_) | cli::Command::Run(_)) {
+        // Before the log file opens: the init closes what the caller left open.
+        rrun::inherited_fds::note();
+    }
     let format = match cli.global.log_format {
         cli::LogFormat::Text => logging::Format::Text,
         cli::LogFormat::Json => logging::Format::Json,
     };
-    logging::init(cli.global.log.as_deref(), format, cli.global.debug);
+    if let Err(e) = logging::init(cli.global.log.as_deref(), format, cli.global.debug) {
+        logging::error(&e);
+        std::process::exit(1);
+    }
+    let failure_code = commands::failure_code(&command);
     let code = match commands::dispatch(&cli.global, command) {
         Ok(code) => code,
         Err(e) => {
             logging::error(&format!("{e:#}"));
-            1
+            failure_code
         }
     };
     std::process::exit(code);

@@ -39,7 +39,7 @@ pub fn prepare(process: &Process) -> Result<Launch> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         process.user().umask().unwrap_or(0o022),
     ));
-    let env = environment(process);
+    let env = environment(process)?;
     let args = process.args().clone().unwrap_or_default();
     let exe = find_executable(args.first().map(String::as_str).unwrap_or(""), &env)?;
     Ok(Launch {
@@ -52,6 +52,14 @@ pub fn prepare(process: &Process) -> Result<Launch> {
 }
 
 impl Launch {
+    /// The process's environment, as it will be exec'ed with.
+    pub fn env(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// The last steps of `exec`, as late as they can be so that they never block rrun's own
     /// work: see [`Launch::drop_privileges`] and [`Launch::install_late_seccomp`].
     /// Returns the seccomp notify listener.
@@ -108,6 +116,14 @@ impl Launch {
     pub fn exe(&self) -> &CString {
         &self.exe
     }
+
+    /// Execs the process; on failure prints runc's one line for it, plainly, on the
+    /// process's stderr (nobody reads rrun's log any more) and exits 127 like a shell.
+    pub fn exec_or_exit(&self) -> ! {
+        let err = self.exec();
+        eprintln!("exec {}: {}", self.exe.to_string_lossy(), errno_text(&err));
+        crate::syscalls::exit_immediately(127)
+    }
 }
 
 pub fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
@@ -143,20 +159,71 @@ pub fn apply_rlimits(process: &Process) -> Result<()> {
 /// allows it (not in a user namespace whose setgroups is denied).
 pub fn switch_user(process: &Process) -> Result<()> {
     let user = process.user();
+    give_stdio_to(user.uid())?;
     let groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
     crate::syscalls::set_ids(user.uid(), user.gid(), &groups)
         .map_err(|e| anyhow!("switching to uid {} gid {}: {e}", user.uid(), user.gid()))
 }
 
-/// The environment of the process, with HOME added from the container's /etc/passwd
-/// when the config does not set it (as runc does).
-pub fn environment(process: &Process) -> Vec<String> {
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
-        env.push(format!("HOME={home}"));
+/// Makes the process's user the owner of its stdio (a pty above all), as runc does, so a
+/// non-root process can use its terminal. /dev/null and what is already the user's are
+/// left alone; EPERM (an owner outside the user namespace) and EROFS skip the fd.
+fn give_stdio_to(uid: u32) -> Result<()> {
+    use std::os::fd::AsFd;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for fd in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let dev_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && st.st_rdev == nix::sys::stat::makedev(1, 3);
+        if st.st_uid == uid || dev_null {
+            continue;
+        }
+        match nix::unistd::fchown(fd, Some(nix::unistd::Uid::from_raw(uid)), None) {
+            Ok(()) | Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EROFS) => {}
+            Err(e) => bail!("changing the owner of stdio fd {fd:?} to uid {uid}: {e}"),
+        }
     }
-    env
+    Ok(())
+}
+
+/// The environment of the process as runc prepares it: a name given twice keeps its
+/// last value, at the place of that last entry; an empty HOME counts as unset; an unset
+/// HOME comes from the container's /etc/passwd (or `/`). An entry without `=`, with an
+/// empty name or a NUL byte is refused, naming it.
+pub fn environment(process: &Process) -> Result<Vec<String>> {
+    let given: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(given.len() + 1);
+    let mut home_set = false;
+    for entry in given.iter().rev() {
+        let Some((key, value)) = entry.split_once('=') else {
+            bail!("process.env: {entry:?}: invalid environment variable: missing '='");
+        };
+        if key.is_empty() {
+            bail!("process.env: {entry:?}: invalid environment variable: name cannot be empty");
+        }
+        if !seen.insert(key) {
+            continue;
+        }
+        if entry.contains('\0') {
+            bail!("process.env: invalid environment variable {key:?}: contains nul byte (\\x00)");
+        }
+        if key == "HOME" {
+            if value.is_empty() {
+                continue;
+            }
+            home_set = true;
+        }
+        out.push(entry.clone());
+    }
+    out.reverse();
+    if !home_set {
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".into());
+        out.push(format!("HOME={home}"));
+    }
+    Ok(out)
 }
 
 fn home_of(uid: u32) -> Option<String> {

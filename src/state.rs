@@ -45,6 +45,10 @@ pub struct ContainerRecord {
     /// was or will be placed in); create clears it with its final write.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub creating: bool,
+    /// The container has no pid namespace of its own (the host's, or one joined by path):
+    /// its init is no pid 1 whose death ends the others, so SIGKILL must reach them all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_pid_ns: bool,
 }
 
 /// Validates a container id as runc does: letters, digits, `_ + - .`; not `.` or `..`.
@@ -80,6 +84,11 @@ impl Store {
     }
 
     /// The state root, made if missing.
+    /// The state root, as given (not created).
+    pub fn root_path(&self) -> &Path {
+        &self.root
+    }
+
     pub fn root(&self) -> Result<&Path> {
         fs::DirBuilder::new()
             .recursive(true)

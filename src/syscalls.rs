@@ -198,6 +198,14 @@ pub fn own_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// Closes an fd rrun inherited from its caller and never wrapped in an owner of its own
+/// (see inherited_fds), so closing it leaves no Rust object with a dangling fd.
+pub fn close_inherited(fd: RawFd) {
+    // SAFETY: only fds noted at start-up, before rrun opened any, are passed; nothing in
+    // rrun owns them.
+    unsafe { libc::close(fd) };
+}
+
 /// Restores the default disposition of `sig`.
 pub fn default_signal_disposition(sig: nix::sys::signal::Signal) -> nix::Result<()> {
     // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.

@@ -150,6 +150,15 @@ pub fn window_size(fd: RawFd) -> Option<(u16, u16)> {
         .map(|_| (ws.ws_row, ws.ws_col))
 }
 
+/// Stops the pty turning "\n" into "\r\n", as runc does for the terminal it holds, so
+/// the container's output reaches a pipe or file as the process wrote it.
+pub fn clear_onlcr(master: &OwnedFd) -> Result<()> {
+    use nix::sys::termios::{OutputFlags, SetArg, tcgetattr, tcsetattr};
+    let mut t = tcgetattr(master).map_err(|e| anyhow!("reading the pty's settings: {e}"))?;
+    t.output_flags.remove(OutputFlags::ONLCR);
+    tcsetattr(master, SetArg::TCSANOW, &t).map_err(|e| anyhow!("clearing ONLCR on the pty: {e}"))
+}
+
 /// Puts the caller's terminal in raw mode while the container owns it; restored on drop.
 pub struct RawMode {
     saved: Option<nix::sys::termios::Termios>,

@@ -221,10 +221,14 @@ mod tests {
 
     #[test]
     fn parses_v1_lines() {
-        let ws = super::super::resources::v1_device_writes(&[], &[('c', 10, 229)]);
+        let fuse: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"}]"#,
+        )
+        .unwrap();
+        let ws = super::super::resources::v1_device_writes(&fuse);
         let rules = rules_from_v1_writes(&ws);
         assert_eq!(rules[0], rule(false, 'a', -1, -1, "rwm"));
-        assert_eq!(rules.last().unwrap(), &rule(true, 'c', 10, 229, "rwm"));
+        assert_eq!(rules[1], rule(true, 'c', 10, 229, "rwm"));
         assert!(rules.contains(&rule(true, 'c', 136, -1, "rwm")));
     }
 }

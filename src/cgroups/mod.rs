@@ -13,6 +13,32 @@ pub use hierarchy::{Hierarchy, host_hierarchies};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
+/// runc's checks before a new container takes its cgroup: one that already holds
+/// processes belongs to someone else, and in a frozen one the init could never make
+/// progress (create would wait on it forever).
+pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
+    // A directory that does not exist yet has no processes.
+    let pids = driver.procs().unwrap_or_default();
+    if !pids.is_empty() {
+        anyhow::bail!(
+            "container's cgroup is not empty: {} process(es) found",
+            pids.len()
+        );
+    }
+    if frozen(&driver.paths()) {
+        anyhow::bail!("container's cgroup unexpectedly frozen");
+    }
+    Ok(())
+}
+
+/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze).
+pub fn frozen(paths: &[PathBuf]) -> bool {
+    paths.iter().any(|p| {
+        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
+}
+
 /// What every driver offers to the rest of rrun.
 pub trait CgroupDriver {
     /// The container's cgroup directories, one per hierarchy.
@@ -25,12 +51,9 @@ pub trait CgroupDriver {
     fn destroy(&self) -> Result<()>;
     /// The directories `enter` made (the container's and missing parents), outermost first.
     fn created_dirs(&self) -> Vec<PathBuf>;
-    /// Applies `linux.resources`; `device_nodes` are the config's devices, always allowed.
-    fn apply(
-        &self,
-        r: &oci_spec::runtime::LinuxResources,
-        device_nodes: &[(char, i64, i64)],
-    ) -> Result<()>;
+    /// Applies `linux.resources`. As in runc, the config's device nodes get no rule of
+    /// their own: `linux.resources.devices` and the standard devices say what is allowed.
+    fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()>;
     /// Freezes (pause) or thaws (resume) every process, waiting until the kernel is done.
     fn set_frozen(&self, frozen: bool) -> Result<()>;
     /// The container's statistics in runc's `events --stats` schema.

@@ -68,7 +68,8 @@ fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
             out.push(w("cpuset", "cpu.mems", "cpuset.mems", v));
         }
     }
-    // As runc: a limit of 0 is "not set" (engines send zeros for what the user left alone).
+    // As runc up to 1.3: a limit of 0 is "not set". Docker 20.10 sends 0 for a container
+    // run without --pids-limit, so runc 1.4's "0 means 1" would cap it at one process.
     if let Some(p) = r.pids().as_ref().filter(|p| p.limit() != 0) {
         out.push(w(
             "pids",
@@ -243,7 +244,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     }
     out.extend(rdma_writes(r));
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
-        bail!("linux.resources.unified: only supported on cgroup v2, and this host uses cgroup v1");
+        bail!("linux.resources.unified: invalid configuration: cannot use unified on cgroup v1");
     }
     Ok(out)
 }
@@ -417,7 +418,7 @@ pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
 
 /// v1 `devices.allow`/`devices.deny` lines: deny everything, the config's rules in order,
 /// the standard devices, then the config's own device nodes.
-pub fn v1_device_writes(rules: &[LinuxDeviceCgroup], nodes: &[(char, i64, i64)]) -> Vec<Write> {
+pub fn v1_device_writes(rules: &[LinuxDeviceCgroup]) -> Vec<Write> {
     let num = |n: i64| {
         if n < 0 {
             "*".to_string()
@@ -457,14 +458,6 @@ pub fn v1_device_writes(rules: &[LinuxDeviceCgroup], nodes: &[(char, i64, i64)])
             "devices",
             "devices.allow",
             format!("{t} {}:{} {acc}", num(ma), num(mi)),
-        ));
-    }
-    for (t, ma, mi) in nodes {
-        out.push(w(
-            "devices",
-            "devices",
-            "devices.allow",
-            format!("{t} {ma}:{mi} rwm"),
         ));
     }
     // A rule written twice in a row changes nothing the second time (the usual config
@@ -582,7 +575,7 @@ mod tests {
     #[test]
     fn v1_devices_deny_all_then_allow() {
         let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]"#).unwrap();
-        let f = files(&v1_device_writes(&rules, &[('c', 4, 64)]));
+        let f = files(&v1_device_writes(&rules));
         assert_eq!(f[0], ("devices.deny".into(), "a".into()));
         // The config's own "deny all" right after rrun's is not written twice.
         assert_ne!(f[1], ("devices.deny".into(), "a".into()));
@@ -594,9 +587,9 @@ mod tests {
             .unwrap();
         let fuse = f.iter().position(|x| x.1 == "c 10:229 rw").unwrap();
         assert!(deny_all < fuse);
-        assert_eq!(
-            f.last().unwrap(),
-            &("devices.allow".to_string(), "c 4:64 rwm".to_string())
-        );
+        // The config's device nodes get no rule of their own (as in runc): the standard
+        // devices come last.
+        assert!(!f.iter().any(|x| x.1.starts_with("c 4:64")));
+        assert!(fuse < f.len() - 1);
     }
 }

@@ -101,16 +101,11 @@ impl CgroupDriver for V1 {
         first_err.map_or(Ok(()), Err)
     }
 
-    fn apply(
-        &self,
-        r: &oci_spec::runtime::LinuxResources,
-        device_nodes: &[(char, i64, i64)],
-    ) -> Result<()> {
+    fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
         self.apply_resources_only(r)?;
         let hierarchies = host_hierarchies()?;
         if self.dir_for(hierarchies, "devices").is_some() {
-            let writes =
-                resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]), device_nodes);
+            let writes = resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
             perform(&writes, |c| self.dir_for(hierarchies, c))?;
         }
         Ok(())

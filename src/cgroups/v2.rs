@@ -90,14 +90,9 @@ impl CgroupDriver for V2 {
         result
     }
 
-    fn apply(
-        &self,
-        r: &oci_spec::runtime::LinuxResources,
-        device_nodes: &[(char, i64, i64)],
-    ) -> Result<()> {
+    fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
         self.apply_resources_only(r)?;
-        let lines =
-            resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]), device_nodes);
+        let lines = resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
         super::devices_bpf::attach(&self.dir, &super::devices_bpf::rules_from_v1_writes(&lines))
     }
 

@@ -34,6 +34,7 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         sub_cgroups: a.cgroup.clone(),
+        ignore_paused: a.ignore_paused,
     };
     exec(store, opts).context("exec")
 }

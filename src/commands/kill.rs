@@ -7,13 +7,14 @@ pub fn run(store: &Store, a: &KillArgs) -> Result<()> {
     let sig =
         crate::signals::parse_signal(a.signal.as_deref().unwrap_or("SIGTERM")).context("kill")?;
     let c = store.open(&a.id).context("kill")?;
+    // As runc: SIGKILL to a container without its own pid namespace reaches every process
+    // in its cgroup, even once the init has gone (nothing else would end them); `--all`
+    // also signals a stopped container's leftovers, and is no error when there are none.
+    if a.all || (sig == libc::SIGKILL && c.record.shared_pid_ns) {
+        return container::signal_all(&c.record, sig).context("kill");
+    }
     if container::status(&c) == Status::Stopped {
         bail!("kill: container not running");
     }
-    if a.all {
-        container::signal_all(&c.record, sig)
-    } else {
-        container::signal_init(&c.record, sig)
-    }
-    .context("kill")
+    container::signal_init(&c.record, sig).context("kill")
 }

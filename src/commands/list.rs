@@ -3,7 +3,11 @@ use crate::container;
 use crate::state::Store;
 use anyhow::{Context, Result};
 
-pub fn run(store: &Store, a: &ListArgs) -> Result<()> {
+/// `root_given`: a root named by `--root` must exist; the default one may not yet.
+pub fn run(store: &Store, a: &ListArgs, root_given: bool) -> Result<()> {
+    if root_given && !store.root_path().is_dir() {
+        anyhow::bail!("list: {}: no such directory", store.root_path().display());
+    }
     let mut states = Vec::new();
     for id in store.ids().context("list")? {
         // A container deleted while we list is simply not shown.

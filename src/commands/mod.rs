@@ -1,5 +1,6 @@
 //! One thin file per subcommand: parse-level checks and output; the work is below them.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -18,6 +19,15 @@ mod update;
 use crate::cli::{Command, Global};
 use anyhow::Result;
 
+/// The exit code of a command that failed: 1, as runc's, except `exec`, whose own failures
+/// exit 255 in runc so that callers tell them from the exit code of the process itself.
+pub fn failure_code(command: &Command) -> i32 {
+    match command {
+        Command::Exec(_) => 255,
+        _ => 1,
+    }
+}
+
 /// Runs one command; returns the process exit code.
 pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
     let store = crate::state::Store::new(&global.root);
@@ -28,7 +38,7 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::State(a) => state::run(&store, &a.id).map(|_| 0),
         Command::Kill(a) => kill::run(&store, &a).map(|_| 0),
         Command::Delete(a) => delete::run(&store, &a).map(|_| 0),
-        Command::List(a) => list::run(&store, &a).map(|_| 0),
+        Command::List(a) => list::run(&store, &a, global.root_given).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
         Command::Exec(a) => exec::run(&store, &a),
         Command::Features => features::run().map(|_| 0),
@@ -37,5 +47,7 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::Ps(a) => ps::run(&store, &a).map(|_| 0),
         Command::Update(a) => update::run(&store, &a).map(|_| 0),
         Command::Events(a) => events::run(&store, &a).map(|_| 0),
+        Command::Checkpoint(a) => checkpoint::checkpoint(&store, &a.id).map(|_| 0),
+        Command::Restore(a) => checkpoint::restore(&store, &a.id).map(|_| 0),
     }
 }

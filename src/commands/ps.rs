@@ -6,12 +6,16 @@ use anyhow::{Context, Result, anyhow, bail};
 /// `ps`: the container's pids, as JSON or as the lines of the host's `ps` that are theirs.
 pub fn run(store: &Store, a: &PsArgs) -> Result<()> {
     let c = store.open(&a.id).context("ps")?;
-    if container::status(&c) == Status::Stopped {
-        bail!("ps: container {} is not running", a.id);
-    }
-    let pids = crate::cgroups::from_paths(c.record.cgroup_paths.clone())
-        .procs()
-        .context("ps")?;
+    // As runc: a stopped container has no processes, which is no error (the header only).
+    let pids = if container::status(&c) == Status::Stopped {
+        crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+            .procs()
+            .unwrap_or_default()
+    } else {
+        crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+            .procs()
+            .context("ps")?
+    };
     if a.format == ListFormat::Json {
         if !a.ps_args.is_empty() {
             bail!("ps: extra arguments can't be used with --format json");

@@ -22,6 +22,17 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
         }
         None => from_flags(a)?,
     };
+    let mut resources: Value = resources;
+    fix_up(&mut resources);
+    if [&a.l3_cache_schema, &a.mem_bw_schema]
+        .iter()
+        .any(|s| s.is_some())
+        && !std::path::Path::new("/sys/fs/resctrl/schemata").exists()
+    {
+        bail!(
+            "update: Intel RDT: --l3-cache-schema and --mem-bw-schema need resctrl, which is not mounted here"
+        );
+    }
     let resources: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(resources)
         .map_err(|e| anyhow!("update: resources.{}: {}", e.path(), e.inner()))?;
     crate::cgroups::from_paths(c.record.cgroup_paths.clone())
@@ -49,6 +60,7 @@ fn from_flags(a: &UpdateArgs) -> Result<Value> {
             &a.memory_reservation,
             "/memory/reservation",
         ),
+        ("--kernel-memory", &a.kernel_memory, "/memory/kernel"),
         (
             "--kernel-memory-tcp",
             &a.kernel_memory_tcp,
@@ -62,8 +74,14 @@ fn from_flags(a: &UpdateArgs) -> Result<Value> {
             );
         }
     }
-    if let Some(v) = a.cpu_shares {
+    if let Some(v) = a.cpu_share {
         set("/cpu/shares", json!(v));
+    }
+    if let Some(v) = a.cpu_burst {
+        set("/cpu/burst", json!(v));
+    }
+    if let Some(v) = a.cpu_idle {
+        set("/cpu/idle", json!(v));
     }
     if let Some(v) = a.cpu_quota {
         set("/cpu/quota", json!(v));
@@ -90,6 +108,21 @@ fn from_flags(a: &UpdateArgs) -> Result<Value> {
         r["pids"] = json!({"limit": v});
     }
     Ok(r)
+}
+
+/// runc's fix-ups before applying: memory -1 without a swap value also lifts swap (the
+/// kernel refuses a swap limit without a memory limit); kernel memory (`memory.kmem`) is
+/// ignored with a warning, as in runc: kernels since 5.16 no longer limit it.
+fn fix_up(r: &mut Value) {
+    let memory = &mut r["memory"];
+    if memory["limit"] == json!(-1) && memory.get("swap").is_none_or(Value::is_null) {
+        memory["swap"] = json!(-1);
+    }
+    if let Some(m) = memory.as_object_mut()
+        && m.remove("kernel").is_some_and(|v| !v.is_null())
+    {
+        crate::logging::warn("Kernel memory settings are ignored and will be removed");
+    }
 }
 
 /// Byte counts as runc's update takes them: a number with an optional b/k/m/g/t suffix

@@ -131,6 +131,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         pid: None,
         cgroup: None,
     };
+    // After the id is reserved, as in runc: a duplicate id is named as such first.
+    cgroups::check_unused(cgroup.as_ref())?;
 
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -211,6 +213,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
         creating: true,
+        shared_pid_ns: !ns_plan
+            .clone_flags
+            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
     };
     state::save_record(&dir, &record)?;
 
@@ -231,7 +236,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         .as_ref()
         .and_then(|l| l.resources().as_ref())
         .unwrap_or(&default_resources);
-    cgroup.apply(resources, &device_nodes(spec))?;
+    cgroup.apply(resources)?;
     crate::logging::debug(&format!(
         "create {}: init {pid} joined its cgroups, building the container",
         opts.id
@@ -263,7 +268,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         }
     }
     let console = match console_parent {
-        Some(sock) => Some(crate::tty::recv_fd(sock.as_raw_fd())?),
+        Some(sock) => {
+            let master = crate::tty::recv_fd(sock.as_raw_fd())?;
+            crate::tty::clear_onlcr(&master)?;
+            Some(master)
+        }
         None => None,
     };
 
@@ -351,7 +360,7 @@ fn hook_state(
 }
 
 /// The calling process's pid as the host's /proc sees it.
-fn host_pid_of_self() -> i32 {
+pub fn host_pid_of_self() -> i32 {
     std::fs::read_link("/proc/self")
         .ok()
         .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
@@ -361,7 +370,7 @@ fn host_pid_of_self() -> i32 {
 /// Connects to `linux.seccomp.listenerPath` now, while the host's filesystem is in view;
 /// the listener fd is sent over it just before exec, with runc's message: the container
 /// process state, `listenerMetadata`, and the fd named `seccompFd`.
-fn connect_seccomp_listener(
+pub fn connect_seccomp_listener(
     s: &oci_spec::runtime::LinuxSeccomp,
     id: &str,
     bundle: &config::Bundle,
@@ -372,7 +381,7 @@ fn connect_seccomp_listener(
     };
     let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
         anyhow!(
-            "linux.seccomp.listenerPath: connecting to {}: {e}",
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent specified in the seccomp profile: {}: {e}",
             path.display()
         )
     })?;
@@ -386,27 +395,6 @@ fn connect_seccomp_listener(
         "state": state,
     });
     Ok((OwnedFd::from(stream), message))
-}
-
-/// The config's own device nodes (type, major, minor): the devices cgroup always allows them.
-fn device_nodes(spec: &oci_spec::runtime::Spec) -> Vec<(char, i64, i64)> {
-    use oci_spec::runtime::LinuxDeviceType;
-    let devices = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().clone())
-        .unwrap_or_default();
-    devices
-        .iter()
-        .filter_map(|d| {
-            let t = match d.typ() {
-                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-                LinuxDeviceType::B => 'b',
-                _ => return None,
-            };
-            Some((t, d.major(), d.minor()))
-        })
-        .collect()
 }
 
 /// systemd socket activation: when rrun itself was handed LISTEN_FDS sockets (LISTEN_PID is

@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// `--cgroup`: sub-cgroups to put the process in instead of the container's own.
     pub sub_cgroups: Vec<String>,
+    /// `--ignore-paused`: exec into a paused container; the process waits for resume.
+    pub ignore_paused: bool,
 }
 
 /// The namespaces a process is in, in the order exec joins them (user first).
@@ -41,7 +43,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     let c = store.open(&opts.id)?;
     match super::status(&c) {
         Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Paused => bail!("cannot exec in a paused container"),
+        Status::Paused if !opts.ignore_paused => bail!("cannot exec in a paused container"),
         _ => {}
     }
     let record = c.record.clone();
@@ -61,6 +63,21 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     {
         Some(s) => Some(crate::seccomp::compile(s)?),
         None => None,
+    };
+    // As for the init: the process's notify listener goes to the seccomp agent, with the
+    // container's state and this process's host pid (filled in by the child).
+    let seccomp_listener = match (
+        &seccomp,
+        bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref()),
+    ) {
+        (Some(filter), Some(s)) if filter.uses_notify => Some(
+            super::create::connect_seccomp_listener(s, &opts.id, &bundle, &bundle.spec)?,
+        ),
+        _ => None,
     };
     let mut joins: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
     for (t, name) in NAMESPACES {
@@ -105,6 +122,9 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     let pid = match clone_process(0).map_err(|e| anyhow!("forking the process: {e}"))? {
         CloneResult::Child => {
             drop(parent_end);
+            child_end.relay_logs();
+            // The host's /proc is still in view: this process's pid as the agent sees it.
+            let host_pid = super::create::host_pid_of_self();
             let result = child_setup(
                 &opts.process,
                 &joins,
@@ -113,7 +133,17 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
             );
             match result {
                 Ok(prepared) => {
-                    child_exec(prepared, seccomp.as_ref(), opts.preserve_fds, &child_end)
+                    let listener = seccomp_listener.map(|(sock, mut message)| {
+                        message["pid"] = host_pid.into();
+                        (sock, message.to_string())
+                    });
+                    child_exec(
+                        prepared,
+                        seccomp.as_ref(),
+                        listener,
+                        opts.preserve_fds,
+                        &child_end,
+                    )
                 }
                 Err(e) => {
                     let _ = child_end.send(&Message::Failed {
@@ -180,6 +210,8 @@ fn child_setup(
         Some(Message::Go) => {}
         _ => crate::syscalls::exit_immediately(1),
     }
+    // runc's names for these steps, which --debug logs are grepped for (see init).
+    crate::logging::debug("nsexec container setup: the process joins the container's namespaces");
     for (t, fd) in joins
         .iter()
         .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
@@ -191,6 +223,7 @@ fn child_setup(
             )
         })?;
     }
+    crate::logging::debug("child process in init(): namespaces joined");
     if let Some(sock) = console {
         let size = process
             .console_size()
@@ -205,12 +238,23 @@ fn child_setup(
 fn child_exec(
     launch: crate::process::Launch,
     seccomp: Option<&crate::seccomp::Filter>,
+    seccomp_listener: Option<(OwnedFd, String)>,
     preserve_fds: u32,
     channel: &handshake::Channel,
 ) -> ! {
     let _ = crate::syscalls::cloexec_from(3 + preserve_fds);
     crate::init::reset_signals();
-    if let Err(e) = launch.lock_down(seccomp) {
+    let locked =
+        launch
+            .lock_down(seccomp)
+            .and_then(|listener| match (listener, &seccomp_listener) {
+                (Some(fd), Some((sock, message))) => {
+                    crate::tty::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), message)
+                        .map_err(|e| anyhow!("linux.seccomp.listenerPath: {e:#}"))
+                }
+                _ => Ok(()),
+            });
+    if let Err(e) = locked {
         let _ = channel.send(&Message::Failed {
             message: format!("{e:#}"),
         });
@@ -218,10 +262,10 @@ fn child_exec(
     }
     // The channel closes on exec: the parent learns the process runs from "ready" sent
     // just before, and a failed exec is reported on the container's stderr.
+    crate::logging::debug(&format!("setns_init: about to exec {:?}", launch.exe()));
     let _ = channel.send(&Message::Ready);
-    let err = launch.exec();
-    eprintln!("rrun: exec {:?}: {err}", launch.exe());
-    crate::syscalls::exit_immediately(127)
+    crate::logging::stop_relaying();
+    launch.exec_or_exit()
 }
 
 /// The process of `exec` without `--process`: the container's own process settings with
@@ -271,13 +315,17 @@ pub fn process_from_flags(
         v["user"]["additionalGids"] = serde_json::json!(a.additional_gids);
     }
     if !a.cap.is_empty() {
-        for set in [
-            "bounding",
-            "effective",
-            "permitted",
-            "ambient",
-            "inheritable",
-        ] {
+        // As runc: --cap never touches the inheritable set, and raises ambient capabilities
+        // only where the config has an inheritable set (ambient ones need it).
+        let has_inheritable = v["capabilities"]
+            .get("inheritable")
+            .is_some_and(|i| !i.is_null());
+        let sets: &[&str] = if has_inheritable {
+            &["bounding", "effective", "permitted", "ambient"]
+        } else {
+            &["bounding", "effective", "permitted"]
+        };
+        for set in sets {
             let list = v["capabilities"][set]
                 .as_array()
                 .cloned()
@@ -288,7 +336,7 @@ pub fn process_from_flags(
                     names.push(serde_json::json!(c));
                 }
             }
-            v["capabilities"][set] = serde_json::Value::Array(names);
+            v["capabilities"][*set] = serde_json::Value::Array(names);
         }
     }
     if a.no_new_privs {

@@ -69,10 +69,7 @@ pub fn status(c: &LockedContainer) -> Status {
 }
 
 fn is_frozen(record: &ContainerRecord) -> bool {
-    record.cgroup_paths.iter().any(|p| {
-        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-    })
+    cgroups::frozen(&record.cgroup_paths)
 }
 
 /// Sends `sig` to init, through a pidfd so a recycled pid can never be hit.

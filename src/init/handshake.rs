@@ -41,6 +41,9 @@ pub enum Message {
     RunCreateHooks,
     /// Parent → init: those hooks succeeded.
     HooksDone,
+    /// Init → parent: a log line (warning, debug) for rrun's own log, as runc's init sends
+    /// its logs up a pipe: the container's stdio is the process's, not rrun's.
+    Log { level: String, msg: String },
 }
 
 pub struct Channel {
@@ -70,8 +73,31 @@ impl Channel {
         Ok(())
     }
 
-    /// The next message, or None when the peer has gone.
+    /// Sends this process's log lines to the other end from now on (init and exec's child).
+    pub fn relay_logs(&self) {
+        let fd = self.fd.as_raw_fd();
+        crate::logging::relay_through(move |level, msg| {
+            let data = serde_json::to_vec(&Message::Log {
+                level: level.to_string(),
+                msg: msg.to_string(),
+            })
+            .unwrap_or_default();
+            nix::sys::socket::send(fd, &data, nix::sys::socket::MsgFlags::MSG_NOSIGNAL).is_ok()
+        });
+    }
+
+    /// The next message, or None when the peer has gone. Log lines are written to rrun's
+    /// log as they come, never returned.
     pub fn recv(&self) -> Result<Option<Message>> {
+        loop {
+            match self.recv_any()? {
+                Some(Message::Log { level, msg }) => crate::logging::relayed(&level, &msg),
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn recv_any(&self) -> Result<Option<Message>> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match nix::sys::socket::recv(
@@ -112,6 +138,13 @@ mod tests {
                 message: "mounting \"proc\": EPERM".into()
             })
         );
+        a.send(&Message::Log {
+            level: "debug".into(),
+            msg: "relayed, not returned".into(),
+        })
+        .unwrap();
+        a.send(&Message::Ready).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Ready));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
     }

@@ -39,6 +39,8 @@ pub struct InitArgs<'a> {
 
 /// Runs init to the exec of the user process; never returns.
 pub fn run(args: InitArgs) -> ! {
+    crate::inherited_fds::close_in_init(args.preserve_fds);
+    args.channel.relay_logs();
     let failed = |channel: &Channel, e: anyhow::Error| -> ! {
         let _ = channel.send(&Message::Failed {
             message: format!("{e:#}"),
@@ -57,11 +59,22 @@ pub fn run(args: InitArgs) -> ! {
         Ok(Some(Message::Created)) => {}
         _ => crate::syscalls::exit_immediately(1),
     }
+    // The parent reads no more: what init has to say now goes to its own stderr.
+    crate::logging::stop_relaying();
     wait_for_start(&prepared.fifo);
+    // Nothing of rrun's reaches the startContainer hooks either (nor, later, the process).
+    let _ = crate::syscalls::cloexec_from(3 + args.preserve_fds);
     if let Some(hooks) = args.spec.hooks() {
         let start_hooks = hooks.start_container().as_deref().unwrap_or(&[]);
-        if let Err(e) = crate::hooks::run_all("startContainer", start_hooks, &args.hook_state) {
-            eprintln!("rrun: {e:#}");
+        let env = prepared.launch.env();
+        let result = crate::hooks::run_all_with_env(
+            "startContainer",
+            start_hooks,
+            &args.hook_state,
+            Some(&env),
+        );
+        if let Err(e) = result {
+            crate::logging::error(&format!("{e:#}"));
             crate::syscalls::exit_immediately(1);
         }
     }
@@ -82,6 +95,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         Some(Message::Go) => {}
         _ => crate::syscalls::exit_immediately(1),
     }
+    // The debug lines of these steps carry runc's names for them (nsexec, init(), the
+    // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
+    crate::logging::debug("nsexec container setup: the init joins its namespaces");
     let spec = a.spec;
     let process = spec
         .process()
@@ -101,6 +117,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
     }
     crate::namespaces::child_join(a.namespaces)?;
+    crate::logging::debug("child process in init(): namespaces joined, building the container");
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| anyhow!("setting hostname {h:?}: {e}"))?;
@@ -135,7 +152,11 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
                 _ => crate::syscalls::exit_immediately(1),
             }
         }
-        // Inside the container's mount namespace, before pivot_root, as the spec says.
+        // Inside the container's mount namespace, before pivot_root, as the spec says, and
+        // in the rootfs, as runc runs them (hooks bind-mount into `./lib` and the like).
+        if a.own_mount_ns {
+            nix::unistd::chdir(a.rootfs).map_err(|e| anyhow!("chdir to rootfs: {e}"))?;
+        }
         crate::hooks::run_all(
             "createContainer",
             hooks.create_container().as_deref().unwrap_or(&[]),
@@ -147,21 +168,19 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         rootfs::set_root_propagation(spec)?;
         write_sysctls(spec)?;
     } else {
+        // The pty comes from the host's /dev/ptmx: the rootfs has no devpts of its own.
+        if process.terminal().unwrap_or(false) {
+            setup_terminal(a, process)?;
+        }
         // Mounts, masks and sysctls would act on the host: only the root directory changes.
         nix::unistd::chroot(a.rootfs)
             .map_err(|e| anyhow!("chroot to {}: {e}", a.rootfs.display()))?;
         nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))?;
     }
-    if process.terminal().unwrap_or(false) {
-        let sock = a
-            .console_socket
-            .ok_or_else(|| anyhow!("process.terminal is set but no console socket was given"))?;
-        let size = process
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(sock, size, a.own_mount_ns)?;
-    }
     if a.own_mount_ns {
+        if process.terminal().unwrap_or(false) {
+            setup_terminal(a, process)?;
+        }
         rootfs::protect(spec)?;
     }
     enter_cwd(process.cwd())?;
@@ -177,7 +196,20 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     let launch = process::prepare(process)?;
     let listener = launch.drop_privileges(a.seccomp)?;
     send_seccomp_listener(listener, a)?;
+    crate::logging::debug("init: closing the pipe to signal completion: the container is built");
     Ok(Prepared { fifo, launch })
+}
+
+/// The process's pty, sent through the console socket; /dev/console is bound to it only in
+/// the container's own mount namespace.
+fn setup_terminal(a: &InitArgs, process: &oci_spec::runtime::Process) -> Result<()> {
+    let sock = a
+        .console_socket
+        .ok_or_else(|| anyhow!("process.terminal is set but no console socket was given"))?;
+    let size = process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    crate::tty::setup_console(sock, size, a.own_mount_ns)
 }
 
 /// Enters `process.cwd` resolved inside the container's root, refusing magic links: a cwd of
@@ -239,12 +271,10 @@ fn exec(p: Prepared, a: &InitArgs) -> ! {
     reset_signals();
     let late = p.launch.install_late_seccomp(a.seccomp);
     if let Err(e) = late.and_then(|listener| send_seccomp_listener(listener, a)) {
-        eprintln!("rrun: {e:#}");
+        crate::logging::error(&format!("{e:#}"));
         crate::syscalls::exit_immediately(1);
     }
-    let err = p.launch.exec();
-    eprintln!("rrun: exec {:?}: {err}", p.launch.exe());
-    crate::syscalls::exit_immediately(127)
+    p.launch.exec_or_exit()
 }
 
 /// Hands the seccomp notify listener, if the filter made one, to `listenerPath`.

@@ -7,6 +7,7 @@ pub mod mount;
 pub mod options;
 pub mod paths;
 pub mod secure;
+pub mod tmpfs;
 
 use anyhow::{Context, Result, anyhow};
 use mount::{MountContext, flags};
@@ -67,8 +68,9 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         mount_label: linux.and_then(|l| l.mount_label().as_deref()),
     };
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
+    let mut read_only_later = Vec::new();
     for m in &mounts {
-        mount::mount_entry(&ctx, m)?;
+        read_only_later.extend(mount::mount_entry(&ctx, m)?);
     }
     let dev_is_bound = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -86,6 +88,15 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
     if let Some(process) = plan.spec.process() {
         root.mkdir_all(process.cwd(), 0o755)
             .with_context(|| format!("creating cwd {}", process.cwd().display()))?;
+    }
+    for dest in read_only_later {
+        let mounted = root
+            .open_in_root(&dest, libc::O_PATH)
+            .with_context(|| format!("reopening {}", dest.display()))?;
+        let keep = mount::locked_flags(&secure::fd_path(&mounted))?
+            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        mount::remount_bind(&mounted, libc::MS_RDONLY | keep)
+            .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
     }
     Ok(())
 }
@@ -114,6 +125,7 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
 /// one, then detached: no directory is needed inside the rootfs for the old root.
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
+        hide_full_proc_and_sys(rootfs)?;
         nix::unistd::chdir(rootfs).map_err(|e| anyhow!("chdir to rootfs: {e}"))?;
         sys_mount(
             Some(rootfs),
@@ -150,6 +162,50 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))
 }
 
+/// Before a --no-pivot chroot: the host's mounts stay in the namespace under the moved
+/// root, and the kernel lets a new procfs or sysfs be mounted wherever a full one is
+/// visible in the namespace, even out of the chroot's reach. So every full procfs and sysfs
+/// outside the rootfs is detached (or covered with a tmpfs where it can't be), as runc does.
+fn hide_full_proc_and_sys(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let targets: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            let sep = fields.iter().position(|f| *f == "-")?;
+            let fstype = *fields.get(sep + 1)?;
+            let (root, mount_point) = (*fields.get(3)?, PathBuf::from(fields.get(4)?));
+            let full = root == "/" && matches!(fstype, "proc" | "sysfs");
+            (full && !mount_point.starts_with(rootfs)).then_some(mount_point)
+        })
+        .collect();
+    // Deepest first, so a mount is never detached before those inside it.
+    for target in targets.iter().rev() {
+        let slave = sys_mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            flags(libc::MS_SLAVE | libc::MS_REC),
+            None::<&str>,
+        );
+        match slave {
+            Ok(()) => {}
+            // Gone with a parent already detached.
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(anyhow!("making {} slave: {e}", target.display())),
+        }
+        match umount2(target, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::EPERM) => {
+                sys_mount(Some("tmpfs"), target, Some("tmpfs"), flags(0), None::<&str>)
+                    .map_err(|e| anyhow!("covering {}: {e}", target.display()))?;
+            }
+            Err(e) => return Err(anyhow!("detaching {}: {e}", target.display())),
+        }
+    }
+    Ok(())
+}
+
 /// `linux.rootfsPropagation` as mount flags, if set.
 fn requested_propagation(spec: &Spec) -> Option<libc::c_ulong> {
     spec.linux()
@@ -171,15 +227,26 @@ pub fn set_root_propagation(spec: &Spec) -> Result<()> {
         .map_err(|e| anyhow!("linux.rootfsPropagation: applying it to the container's root: {e}"))
 }
 
+/// A path listed twice is protected once, as in runc (two masks would stack two mounts).
+fn once_each(paths: &Option<Vec<String>>) -> Vec<&String> {
+    let mut seen = std::collections::HashSet::new();
+    paths
+        .iter()
+        .flatten()
+        .filter(|p| seen.insert(p.as_str()))
+        .collect()
+}
+
 /// After pivot_root: read-only and masked paths, then the read-only root.
 pub fn protect(spec: &Spec) -> Result<()> {
     let root = RootDir::open(Path::new("/")).context("opening /")?;
     if let Some(linux) = spec.linux() {
-        for p in linux.readonly_paths().iter().flatten() {
+        for p in once_each(linux.readonly_paths()) {
             paths::make_readonly(&root, p)?;
         }
-        for p in linux.masked_paths().iter().flatten() {
-            paths::mask(&root, p)?;
+        let mut masks = paths::Masks::default();
+        for p in once_each(linux.masked_paths()) {
+            masks.mask(&root, p)?;
         }
     }
     if spec

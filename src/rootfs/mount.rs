@@ -21,11 +21,14 @@ pub fn flags(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
 }
 
-pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
+/// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
+/// writable and must be made read-only once everything under it is made (see tmpfs).
+pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
     let dest = m.destination();
     let source = m.source().clone().unwrap_or_default();
+    let mut read_only_later = None;
     let describe = || {
         format!(
             "mounting {:?} on {:?}",
@@ -43,6 +46,20 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
     } else if typ == "cgroup" {
         super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
     } else {
+        let existed = ctx.root.open_in_root(dest, libc::O_PATH).is_ok();
+        // procfs and sysfs land only on a real directory: a symlink there (from the image
+        // or a volume) would choose where they go (runc's CVE-2019-19921 defence).
+        if matches!(typ, "proc" | "sysfs")
+            && !ctx
+                .root
+                .is_ordinary_dir_or_missing(dest)
+                .with_context(describe)?
+        {
+            return Err(anyhow!(
+                "{:?} cannot be mounted: {typ} must be mounted on ordinary directory",
+                dest.display().to_string()
+            ));
+        }
         let target = ctx
             .root
             .mkdir_all(dest, 0o755)
@@ -53,14 +70,41 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
             source.clone()
         };
         let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
+        let (data, mount_flags) = if typ == "tmpfs" {
+            super::tmpfs::mount_arguments(&target, existed, &data, opts.flags)
+        } else {
+            (data, opts.flags)
+        };
+        if opts.flags & libc::MS_RDONLY != mount_flags & libc::MS_RDONLY {
+            read_only_later = Some(dest.to_path_buf());
+        }
+        // For tmpcopyup: the covered directory, readable after the tmpfs hides it.
+        let covered = if typ == "tmpfs" && opts.tmpcopyup {
+            Some(
+                ctx.root
+                    .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                    .with_context(describe)?,
+            )
+        } else {
+            None
+        };
         let data = (!data.is_empty()).then_some(data.as_str());
         let result = mount(
             Some(&src_str),
             &fd_path(&target),
             Some(typ),
-            flags(opts.flags),
+            flags(mount_flags),
             data,
         );
+        if result.is_ok()
+            && let Some(covered) = covered
+        {
+            let fresh = ctx
+                .root
+                .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                .with_context(describe)?;
+            super::tmpfs::copy_up(&covered, &fresh).with_context(describe)?;
+        }
         match result {
             Ok(()) => {}
             // sysfs can't be mounted without a network namespace of our own: bind the host's,
@@ -77,7 +121,8 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<()> {
             }
         }
     }
-    apply_propagation(ctx.root, dest, &opts.propagation).with_context(describe)
+    apply_propagation(ctx.root, dest, &opts.propagation).with_context(describe)?;
+    Ok(read_only_later)
 }
 
 /// Bind-mounts `src` (a host path) onto `dest` inside the root, then applies the flags

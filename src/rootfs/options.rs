@@ -11,6 +11,8 @@ pub struct MountOptions {
     pub propagation: Vec<c_ulong>,
     /// Options the filesystem interprets (`size=`, `mode=`, `newinstance`, ...), comma-joined.
     pub data: String,
+    /// runc's `tmpcopyup`: a tmpfs starts with a copy of what the directory under it held.
+    pub tmpcopyup: bool,
 }
 
 impl MountOptions {
@@ -66,6 +68,7 @@ pub fn known_option_names() -> Vec<&'static str> {
         "rslave",
         "unbindable",
         "runbindable",
+        "tmpcopyup",
     ]);
     names.sort();
     names
@@ -97,7 +100,9 @@ pub fn parse(options: &[String]) -> MountOptions {
             }
         } else if let Some(p) = propagation_flag(opt) {
             out.propagation.push(p);
-        } else if opt == "tmpcopyup" || opt == "idmap" || opt == "ridmap" {
+        } else if opt == "tmpcopyup" {
+            out.tmpcopyup = true;
+        } else if opt == "idmap" || opt == "ridmap" {
             // runc extensions handled elsewhere (or not yet); never passed to the kernel.
         } else {
             data.push(opt.as_str());

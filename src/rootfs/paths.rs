@@ -15,34 +15,66 @@ fn open_existing(root: &RootDir, path: &str) -> Result<Option<std::os::fd::Owned
     }
 }
 
-/// Hides a path: a directory gets an empty read-only tmpfs, anything else /dev/null.
-pub fn mask(root: &RootDir, path: &str) -> Result<()> {
-    let Some(fd) = open_existing(root, path)? else {
-        return Ok(());
-    };
-    let is_dir = nix::sys::stat::fstat(&fd)
-        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        .unwrap_or(false);
-    let target = fd_path(&fd);
-    let result = if is_dir {
-        mount(
-            Some("tmpfs"),
-            &target,
-            Some("tmpfs"),
-            flags(libc::MS_RDONLY),
-            None::<&str>,
-        )
-    } else {
-        let null = open_null_device(root)?;
-        mount(
-            Some(&fd_path(&null)),
-            &target,
-            None::<&str>,
-            flags(libc::MS_BIND),
-            None::<&str>,
-        )
-    };
-    result.map_err(|e| anyhow!("masking {path}: {e}"))
+/// Masks paths one after another. Directories share one empty read-only tmpfs, as in
+/// runc: the first gets it, the others a read-only bind of it (one tmpfs, not one each).
+#[derive(Default)]
+pub struct Masks {
+    empty_dir: Option<std::os::fd::OwnedFd>,
+}
+
+impl Masks {
+    /// Hides a path: a directory behind the empty tmpfs, anything else behind /dev/null.
+    pub fn mask(&mut self, root: &RootDir, path: &str) -> Result<()> {
+        let Some(fd) = open_existing(root, path)? else {
+            return Ok(());
+        };
+        let is_dir = nix::sys::stat::fstat(&fd)
+            .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
+        let target = fd_path(&fd);
+        let masked = |e| anyhow!("masking {path}: {e}");
+        if !is_dir {
+            let null = open_null_device(root)?;
+            return mount(
+                Some(&fd_path(&null)),
+                &target,
+                None::<&str>,
+                flags(libc::MS_BIND),
+                None::<&str>,
+            )
+            .map_err(masked);
+        }
+        match &self.empty_dir {
+            Some(empty) => {
+                mount(
+                    Some(&fd_path(empty)),
+                    &target,
+                    None::<&str>,
+                    flags(libc::MS_BIND),
+                    None::<&str>,
+                )
+                .map_err(masked)?;
+                let mounted =
+                    open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
+                let keep = locked_flags(&fd_path(&mounted))?
+                    & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+                remount_bind(&mounted, libc::MS_RDONLY | keep)
+                    .map_err(|e| anyhow!("masking {path}: {e}"))
+            }
+            None => {
+                mount(
+                    Some("tmpfs"),
+                    &target,
+                    Some("tmpfs"),
+                    flags(libc::MS_RDONLY),
+                    None::<&str>,
+                )
+                .map_err(masked)?;
+                self.empty_dir = open_existing(root, path)?;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Makes a path read-only with a bind mount of itself.

@@ -61,6 +61,19 @@ impl RootDir {
         )
     }
 
+    /// Whether `path` is a directory itself, not a symlink to one, nor anything else; a
+    /// missing path counts (it will be made a directory).
+    pub fn is_ordinary_dir_or_missing(&self, path: &Path) -> io::Result<bool> {
+        match self.open_in_root(path, libc::O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) => {
+                let st = nix::sys::stat::fstat(&fd).map_err(io::Error::from)?;
+                Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            }
+            Err(e) if errno(&e) == libc::ENOENT => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates every missing directory of `path` inside the root; returns an O_PATH fd of it.
     /// The whole path is tried first: it usually exists, or only its last part is missing,
     /// so the walk up towards the root is taken only as far as needed.

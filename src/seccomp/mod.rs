@@ -90,9 +90,26 @@ fn abis(s: &LinuxSeccomp) -> Vec<Abi> {
 }
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    check_notify_use(s)?;
     // The searched form is larger than plain comparisons only for long lists of scattered
     // numbers; should it not fit the kernel's limit, the plain form may.
     compile_with(s, true).or_else(|e| compile_with(s, false).map_err(|_| e))
+}
+
+/// runc's limits on SCMP_ACT_NOTIFY, kept so a profile behaves the same on both: not for
+/// `write`, nor as the default action (runc's init could then never hand over its
+/// listener; rrun's could, but a profile that works only on rrun is no portable profile).
+fn check_notify_use(s: &LinuxSeccomp) -> Result<()> {
+    if s.default_action() == LinuxSeccompAction::ScmpActNotify {
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY cannot be used as default action");
+    }
+    let notify_write = s.syscalls().iter().flatten().any(|r| {
+        r.action() == LinuxSeccompAction::ScmpActNotify && r.names().iter().any(|n| n == "write")
+    });
+    if notify_write {
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall");
+    }
+    Ok(())
 }
 
 fn compile_with(s: &LinuxSeccomp, searched: bool) -> Result<Filter> {
