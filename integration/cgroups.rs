@@ -748,3 +748,112 @@ fn a_listed_device_is_not_allowed_unless_a_rule_allows_it() {
     assert!(out.contains("Operation not permitted"), "{out}");
     assert!(out.ends_with("rc=1\n"), "{out}");
 }
+
+/// delete.bats: processes a container moved into sub-cgroups of its own are killed and
+/// the sub-cgroups removed with the container's.
+#[test]
+fn delete_force_removes_sub_cgroups_and_their_processes() {
+    let rt = Runtime::new();
+    let path = format!("/{}", unique("subcg"));
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    let id = running(&rt, &b, "subcg");
+    let pid_file = b.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "100",
+    ]);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let hierarchies: Vec<std::path::PathBuf> = if cgroup_v2() {
+        vec![format!("/sys/fs/cgroup{path}").into()]
+    } else {
+        ["memory", "freezer", "pids"]
+            .iter()
+            .map(|h| format!("/sys/fs/cgroup/{h}{path}").into())
+            .collect()
+    };
+    for dir in &hierarchies {
+        let sub = dir.join("foo");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("cgroup.procs"), &pid).unwrap();
+    }
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!rt.state_dir(&id).exists());
+    for dir in &hierarchies {
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.split(' ').nth(2) == Some("Z"))
+            .unwrap_or(true),
+        "the process in the sub-cgroup is killed"
+    );
+}
+
+/// update.bats: limits that depend on each other's old values are applied whatever their
+/// order: a lower CPU period with a quota under the parent's limit, and swap lifted.
+#[test]
+fn update_applies_interdependent_limits() {
+    let rt = Runtime::new();
+    let parent = unique("podcg");
+    let parent_dir: std::path::PathBuf = if cgroup_v2() {
+        format!("/sys/fs/cgroup/{parent}").into()
+    } else {
+        format!("/sys/fs/cgroup/cpu/{parent}").into()
+    };
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    if cgroup_v2() {
+        let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
+        std::fs::write(parent_dir.join("cpu.max"), "50000 100000").unwrap();
+    } else {
+        std::fs::write(parent_dir.join("cpu.cfs_quota_us"), "50000").unwrap();
+    }
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{parent}/ctr"));
+        c["linux"]["resources"] = json!({"memory": {"limit": 33554432, "swap": 33554432}});
+    });
+    let id = running(&rt, &b, "podupd");
+    let err = rt.fails(&["update", "--cpu-quota", "60000", &id]);
+    assert!(err.contains("cpu.quota"), "above the parent's limit: {err}");
+    rt.ok(&[
+        "update",
+        "--cpu-period",
+        "10000",
+        "--cpu-quota",
+        "3000",
+        &id,
+    ]);
+    let ctr = parent_dir.join("ctr");
+    if cgroup_v2() {
+        assert_eq!(
+            std::fs::read_to_string(ctr.join("cpu.max")).unwrap(),
+            "3000 10000\n"
+        );
+    } else {
+        assert_eq!(
+            std::fs::read_to_string(ctr.join("cpu.cfs_period_us")).unwrap(),
+            "10000\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(ctr.join("cpu.cfs_quota_us")).unwrap(),
+            "3000\n"
+        );
+        rt.ok(&["update", "--memory-swap", "-1", &id]);
+        let memsw = format!("/sys/fs/cgroup/memory/{parent}/ctr/memory.memsw.limit_in_bytes");
+        let v: u64 = std::fs::read_to_string(memsw)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(v > 1 << 40, "swap is unlimited: {v}");
+    }
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!parent_dir.join("ctr").exists());
+    let _ = std::fs::remove_dir(&parent_dir);
+}

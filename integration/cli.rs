@@ -156,6 +156,17 @@ fn checkpoint_and_restore_refuse_clearly_and_change_nothing() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(rt.state(&id)["status"], "running");
     assert!(!std::path::Path::new("/tmp/nowhere").exists());
+    let err = rt.fails(&["checkpoint", "--parent-path", "/abs/parent", &id]);
+    assert!(err.contains("--parent-path must be relative"), "{err}");
+    let err = rt.fails(&[
+        "checkpoint",
+        "--image-path",
+        "/tmp",
+        "--parent-path",
+        "no-such-parent",
+        &id,
+    ]);
+    assert!(err.contains("invalid --parent-path"), "{err}");
     let err = rt.fails(&["checkpoint", "no-such-container"]);
     assert!(err.contains("does not exist"), "{err}");
     let err = rt.fails(&["restore", "--bundle", "/tmp", &unique("restored")]);

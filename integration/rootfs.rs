@@ -335,3 +335,32 @@ fn no_pivot_leaves_no_full_procfs_to_mount_from() {
     );
     assert!(!text.contains("rc=0"), "{text}");
 }
+
+/// mounts_recursive.bats: `rro` makes a bind mount read-only with everything mounted below
+/// it (plain `ro` only the top).
+#[test]
+fn rro_makes_the_whole_bind_tree_read_only() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-rro");
+    let sub = host.path().join("subvol");
+    std::fs::create_dir_all(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let mut b = Bundle::sh(
+        "touch /ro/subvol/a 2>/dev/null && echo ro-sub-writable; touch /rro/subvol/b 2>&1 | grep -c Read-only",
+    );
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/ro", "type": "bind", "source": host.path(), "options": ["rbind", "ro"]}));
+        mounts.push(json!({"destination": "/rro", "type": "bind", "source": host.path(), "options": ["rbind", "rro"]}));
+    });
+    let out = rt.output_of(&b);
+    nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    assert_eq!(out, "ro-sub-writable\n1\n");
+}

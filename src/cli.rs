@@ -303,19 +303,19 @@ pub struct UpdateArgs {
     #[arg(short = 'r', long = "resources")]
     pub resources: Option<String>,
     /// Memory limit (in bytes, or with a k/m/g suffix)
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Total memory plus swap; -1 for unlimited swap
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Memory reservation (soft limit)
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Obsolete (kernel memory settings are ignored, as in runc)
-    #[arg(long = "kernel-memory", hide = true)]
+    #[arg(long = "kernel-memory", hide = true, allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
     /// Obsolete (kernel memory settings are ignored, as in runc)
-    #[arg(long = "kernel-memory-tcp", hide = true)]
+    #[arg(long = "kernel-memory-tcp", hide = true, allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
     /// CPU shares (relative weight vs. other containers)
     #[arg(long = "cpu-share", alias = "cpu-shares")]

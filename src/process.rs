@@ -121,7 +121,13 @@ impl Launch {
     /// process's stderr (nobody reads rrun's log any more) and exits 127 like a shell.
     pub fn exec_or_exit(&self) -> ! {
         let err = self.exec();
-        eprintln!("exec {}: {}", self.exe.to_string_lossy(), errno_text(&err));
+        // One write: on a terminal, input echoed meanwhile must not split the line.
+        let line = format!(
+            "exec {}: {}\n",
+            self.exe.to_string_lossy(),
+            errno_text(&err)
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         crate::syscalls::exit_immediately(127)
     }
 }

@@ -339,6 +339,38 @@ pub fn fsmount_created(ctx: &OwnedFd, attrs: libc::c_uint) -> io::Result<OwnedFd
     check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
+/// mount_setattr(2) with AT_RECURSIVE: sets and clears MOUNT_ATTR_* bits on the mount
+/// behind `fd` and every mount below it.
+pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
+    const AT_EMPTY_PATH: libc::c_uint = 0x1000;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: attr is a valid mount_attr of the size passed; the empty path names the fd.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
 /// fexecve(3): executes the file behind `fd`. Only returns on failure.
 pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -150,9 +150,17 @@ pub fn window_size(fd: RawFd) -> Option<(u16, u16)> {
         .map(|_| (ws.ws_row, ws.ws_col))
 }
 
+/// The pty master of a process whose terminal rrun holds itself (`run` and `exec` in the
+/// foreground), set up as runc sets it (see [`clear_onlcr`]).
+pub fn recv_console(sock: RawFd) -> Result<OwnedFd> {
+    let master = recv_fd(sock)?;
+    clear_onlcr(&master)?;
+    Ok(master)
+}
+
 /// Stops the pty turning "\n" into "\r\n", as runc does for the terminal it holds, so
 /// the container's output reaches a pipe or file as the process wrote it.
-pub fn clear_onlcr(master: &OwnedFd) -> Result<()> {
+fn clear_onlcr(master: &OwnedFd) -> Result<()> {
     use nix::sys::termios::{OutputFlags, SetArg, tcgetattr, tcsetattr};
     let mut t = tcgetattr(master).map_err(|e| anyhow!("reading the pty's settings: {e}"))?;
     t.output_flags.remove(OutputFlags::ONLCR);

@@ -89,14 +89,40 @@ pub trait CgroupDriver {
 }
 
 /// Performs planned writes; `dir_for` maps a controller to the directory holding its files.
+/// Writes the files in order. One the kernel refuses with EINVAL is tried again once after
+/// the others: some limits depend on each other's old values (v1 memory above the old
+/// memory+swap, a CPU period the old quota no longer fits under the parent's limit), and
+/// are valid once the rest is written, as runc finds too.
 fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf>) -> Result<()> {
+    let mut refused = Vec::new();
     for w in writes {
+        match perform_one(w, &dir_for) {
+            Err((_, true)) if writes.len() > 1 => refused.push(w),
+            Err((e, _)) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+    for w in refused {
+        perform_one(w, &dir_for).map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+/// One write; the error says whether the kernel refused the value with EINVAL.
+fn perform_one(
+    w: &resources::Write,
+    dir_for: &impl Fn(&str) -> Option<PathBuf>,
+) -> std::result::Result<(), (anyhow::Error, bool)> {
+    {
         let Some(dir) = dir_for(w.controller) else {
-            anyhow::bail!(
-                "linux.resources.{}: the {} cgroup controller is not available on this host",
-                w.field,
-                w.controller
-            );
+            return Err((
+                anyhow::anyhow!(
+                    "linux.resources.{}: the {} cgroup controller is not available on this host",
+                    w.field,
+                    w.controller
+                ),
+                false,
+            ));
         };
         // Only a choice between files needs a look at which exists.
         let (file, value) = match w.candidates.as_slice() {
@@ -113,14 +139,15 @@ fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf
             std::io::Write::write_all(&mut f, value.as_bytes())
         };
         write().map_err(|e| {
-            anyhow::anyhow!(
+            let invalid = e.raw_os_error() == Some(libc::EINVAL);
+            let e = anyhow::anyhow!(
                 "linux.resources.{}: writing {value:?} to {}: {e}",
                 w.field,
                 path.display()
-            )
-        })?;
+            );
+            (e, invalid)
+        })
     }
-    Ok(())
 }
 
 /// Waits until `check` holds (the freezer works asynchronously), up to a few seconds.
@@ -254,7 +281,26 @@ pub fn remove_made_dirs(dirs: &[PathBuf]) {
 
 /// Removes one cgroup directory, retrying briefly: the kernel releases a cgroup a moment
 /// after its last process is reaped.
+/// Subdirectories of a cgroup directory: the sub-cgroups its processes made (a container
+/// may own its cgroup subtree: delegated v2, or a writable v1 mount).
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes a cgroup directory and every sub-cgroup in it, deepest first (as runc does: a
+/// container that made sub-cgroups must still delete cleanly).
 fn remove_dir(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_dir(&sub)?;
+    }
     for attempt in 0..100 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
@@ -272,7 +318,16 @@ fn remove_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The processes of a cgroup and of all its sub-cgroups.
 fn read_procs(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = read_own_procs(dir)?;
+    for sub in sub_cgroups(dir) {
+        pids.extend(read_procs(&sub)?);
+    }
+    Ok(pids)
+}
+
+fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
     let data = match std::fs::read_to_string(dir.join("cgroup.procs")) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -47,7 +47,7 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::Ps(a) => ps::run(&store, &a).map(|_| 0),
         Command::Update(a) => update::run(&store, &a).map(|_| 0),
         Command::Events(a) => events::run(&store, &a).map(|_| 0),
-        Command::Checkpoint(a) => checkpoint::checkpoint(&store, &a.id).map(|_| 0),
+        Command::Checkpoint(a) => checkpoint::checkpoint(&store, &a).map(|_| 0),
         Command::Restore(a) => checkpoint::restore(&store, &a.id).map(|_| 0),
     }
 }

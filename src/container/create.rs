@@ -268,11 +268,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         }
     }
     let console = match console_parent {
-        Some(sock) => {
-            let master = crate::tty::recv_fd(sock.as_raw_fd())?;
-            crate::tty::clear_onlcr(&master)?;
-            Some(master)
-        }
+        Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
     };
 

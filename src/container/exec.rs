@@ -187,7 +187,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         _ => bail!("the process exited before it was set up"),
     }
     let console = match console_parent {
-        Some(sock) => Some(crate::tty::recv_fd(sock.as_raw_fd())?),
+        Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
     };
     if let Some(p) = &opts.pid_file {

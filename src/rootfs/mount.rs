@@ -122,6 +122,16 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
         }
     }
     apply_propagation(ctx.root, dest, &opts.propagation).with_context(describe)?;
+    if opts.recursive_set | opts.recursive_clear != 0 {
+        let mounted = reopen(ctx.root, dest).with_context(describe)?;
+        crate::syscalls::mount_setattr_recursive(
+            &mounted,
+            opts.recursive_set,
+            opts.recursive_clear,
+        )
+        .map_err(|e| anyhow!("recursive mount options (mount_setattr): {e}"))
+        .with_context(describe)?;
+    }
     Ok(read_only_later)
 }
 

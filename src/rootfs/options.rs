@@ -13,7 +13,26 @@ pub struct MountOptions {
     pub data: String,
     /// runc's `tmpcopyup`: a tmpfs starts with a copy of what the directory under it held.
     pub tmpcopyup: bool,
+    /// Recursive mount attributes (`rro`, `rnosuid`, ...): MOUNT_ATTR_* bits set and cleared
+    /// on the mount and every mount below it, with mount_setattr(2).
+    pub recursive_set: u64,
+    pub recursive_clear: u64,
 }
+
+/// runc's recursive options: `r` + a flag sets the attribute on the whole tree, `r` + its
+/// opposite clears it.
+const RECURSIVE: &[(&str, bool, u64)] = &[
+    ("rro", false, 0x1),
+    ("rrw", true, 0x1),
+    ("rnosuid", false, 0x2),
+    ("rsuid", true, 0x2),
+    ("rnodev", false, 0x4),
+    ("rdev", true, 0x4),
+    ("rnoexec", false, 0x8),
+    ("rexec", true, 0x8),
+    ("rnodiratime", false, 0x80),
+    ("rdiratime", true, 0x80),
+];
 
 impl MountOptions {
     pub fn is_bind(&self) -> bool {
@@ -70,6 +89,7 @@ pub fn known_option_names() -> Vec<&'static str> {
         "runbindable",
         "tmpcopyup",
     ]);
+    names.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
     names.sort();
     names
 }
@@ -100,6 +120,14 @@ pub fn parse(options: &[String]) -> MountOptions {
             }
         } else if let Some(p) = propagation_flag(opt) {
             out.propagation.push(p);
+        } else if let Some(&(_, clear, attr)) = RECURSIVE.iter().find(|(n, _, _)| n == opt) {
+            if clear {
+                out.recursive_set &= !attr;
+                out.recursive_clear |= attr;
+            } else {
+                out.recursive_clear &= !attr;
+                out.recursive_set |= attr;
+            }
         } else if opt == "tmpcopyup" {
             out.tmpcopyup = true;
         } else if opt == "idmap" || opt == "ridmap" {
