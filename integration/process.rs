@@ -445,3 +445,17 @@ fn execve_error_is_one_line_in_runcs_words() {
     assert_eq!(out, "");
     assert_eq!(err, "exec /run.sh: no such file or directory\n");
 }
+
+/// personality.bats: linux.personality LINUX32 for the process and exec'd ones.
+#[test]
+fn personality_linux32_reaches_run_and_exec() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sh", "-c", "uname -m; sleep 100"]);
+    b.edit(|c| c["linux"]["personality"] = json!({"domain": "LINUX32", "flags": []}));
+    let id = running(&rt, &b, "pers");
+    assert_eq!(rt.ok(&["exec", &id, "uname", "-m"]), "i686\n");
+    rt.ok(&["delete", "--force", &id]);
+    b.edit(|c| c["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["NOPE"]}));
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &unique("persbad")]);
+    assert!(err.contains("linux.personality.flags"), "{err}");
+}

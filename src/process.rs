@@ -161,6 +161,22 @@ pub fn apply_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
+/// `linux.personality`: the execution domain the process (and `exec`'d ones) run with;
+/// LINUX32 makes `uname -m` say i686. Unknown flags are refused by name.
+pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Result<()> {
+    let Some(p) = p else {
+        return Ok(());
+    };
+    if let Some(flag) = p.flags().iter().flatten().next() {
+        bail!("linux.personality.flags: {flag:?} is not supported");
+    }
+    let persona = match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    crate::syscalls::set_personality(persona).map_err(|e| anyhow!("linux.personality: {e}"))
+}
+
 /// Switches to the container user. Supplementary groups are only set where the kernel
 /// allows it (not in a user namespace whose setgroups is denied).
 pub fn switch_user(process: &Process) -> Result<()> {

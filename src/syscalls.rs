@@ -371,6 +371,13 @@ pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result
     check(ret).map(drop)
 }
 
+/// personality(2): sets the execution domain (PER_LINUX, PER_LINUX32, ...).
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain integer argument.
+    let ret = unsafe { libc::personality(persona) };
+    check(ret as libc::c_long).map(drop)
+}
+
 /// fexecve(3): executes the file behind `fd`. Only returns on failure.
 pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -125,12 +125,19 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
             child_end.relay_logs();
             // The host's /proc is still in view: this process's pid as the agent sees it.
             let host_pid = super::create::host_pid_of_self();
-            let result = child_setup(
-                &opts.process,
-                &joins,
-                console_child.as_ref().map(|f| f.as_raw_fd()),
-                &child_end,
-            );
+            let personality = bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.personality().clone());
+            let result = crate::process::set_personality(personality.as_ref()).and_then(|_| {
+                child_setup(
+                    &opts.process,
+                    &joins,
+                    console_child.as_ref().map(|f| f.as_raw_fd()),
+                    &child_end,
+                )
+            });
             match result {
                 Ok(prepared) => {
                     let listener = seccomp_listener.map(|(sock, mut message)| {

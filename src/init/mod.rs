@@ -193,6 +193,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             Err(e) => return Err(anyhow!("joining session keyring {name}: {e}")),
         }
     }
+    process::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
     let launch = process::prepare(process)?;
     let listener = launch.drop_privileges(a.seccomp)?;
     send_seccomp_listener(listener, a)?;
