@@ -758,17 +758,7 @@ fn delete_force_removes_sub_cgroups_and_their_processes() {
     let mut b = Bundle::new(&["sleep", "100"]);
     b.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
     let id = running(&rt, &b, "subcg");
-    let pid_file = b.path().join("exec.pid");
-    rt.ok(&[
-        "exec",
-        "-d",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "100",
-    ]);
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let pid = exec_detached(&rt, &id, &["sleep", "100"]).to_string();
     let hierarchies: Vec<std::path::PathBuf> = if cgroup_v2() {
         vec![format!("/sys/fs/cgroup{path}").into()]
     } else {
@@ -788,9 +778,7 @@ fn delete_force_removes_sub_cgroups_and_their_processes() {
         assert!(!dir.exists(), "{} is left", dir.display());
     }
     assert!(
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.split(' ').nth(2) == Some("Z"))
-            .unwrap_or(true),
+        ended(pid.parse().unwrap()),
         "the process in the sub-cgroup is killed"
     );
 }

@@ -249,17 +249,7 @@ fn sigkill_reaches_every_process_of_a_container_in_the_hosts_pid_namespace() {
             .retain(|n| n["type"] != "pid")
     });
     let id = running(&rt, &b, "hostpid");
-    let pid_file = b.path().join("exec.pid");
-    rt.ok(&[
-        "exec",
-        "-d",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "100",
-    ]);
-    let extra: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let extra = exec_detached(&rt, &id, &["sleep", "100"]);
     let init = rt.state(&id)["pid"].as_i64().unwrap() as i32;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(init),
@@ -269,11 +259,7 @@ fn sigkill_reaches_every_process_of_a_container_in_the_hosts_pid_namespace() {
     wait_until("the init is gone", || rt.state(&id)["status"] == "stopped");
     rt.ok(&["kill", &id, "KILL"]);
     // The exec'd process was reparented away from rrun: it is gone (or a zombie).
-    wait_until("the other process is killed", || {
-        std::fs::read_to_string(format!("/proc/{extra}/stat"))
-            .map(|s| s.split(' ').nth(2) == Some("Z"))
-            .unwrap_or(true)
-    });
+    wait_until("the other process is killed", || ended(extra));
     rt.ok(&["delete", &id]);
 }
 

@@ -417,6 +417,28 @@ pub fn assert_no_panic(out: &Output) {
     assert_no_panic_in(&String::from_utf8_lossy(&out.stderr));
 }
 
+/// `rrun exec -d ID ARGS...` in a running container; returns the new process's host pid.
+pub fn exec_detached(rt: &Runtime, id: &str, args: &[&str]) -> i32 {
+    let dir = TempDir::new("rrun-exec-pid");
+    let pid_file = dir.path().join("pid");
+    let pid_arg = pid_file.to_str().unwrap();
+    rt.ok(&[&["exec", "-d", "--pid-file", pid_arg, id][..], args].concat());
+    std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
+}
+
+/// Whether a process has ended: gone, or a zombie nobody reaped yet (on this machine the
+/// orphans of `exec -d` go to a pid 1 that does not reap them).
+pub fn ended(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                == Some("Z")
+        })
+        .unwrap_or(true)
+}
+
 /// Creates and starts a container of `b` with a fresh id made from `prefix`; returns the id.
 pub fn running(rt: &Runtime, b: &Bundle, prefix: &str) -> String {
     let id = unique(prefix);

@@ -456,6 +456,11 @@ fn personality_linux32_reaches_run_and_exec() {
     assert_eq!(rt.ok(&["exec", &id, "uname", "-m"]), "i686\n");
     rt.ok(&["delete", "--force", &id]);
     b.edit(|c| c["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["NOPE"]}));
-    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &unique("persbad")]);
+    let err = rt.fails(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique("persbad"),
+    ]);
     assert!(err.contains("linux.personality.flags"), "{err}");
 }

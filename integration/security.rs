@@ -291,18 +291,8 @@ fn exec_hands_its_seccomp_listener_to_the_agent() {
         got
     });
     let id = running(&rt, &b, "notifyexec");
-    let pid_file = dir.path().join("exec.pid");
-    rt.ok(&[
-        "exec",
-        "-d",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "100",
-    ]);
+    let exec_pid = exec_detached(&rt, &id, &["sleep", "100"]);
     let got = receiver.join().unwrap();
-    let exec_pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     assert!(
         got.iter().all(|(fd, _)| *fd),
         "every message carries a listener"
