@@ -192,3 +192,38 @@ fn without_namespaces_everything_is_inherited_and_nothing_mounted() {
     assert_eq!(out, "in-rootfs\n/bin/busybox\n");
     assert_eq!(HostSnapshot::take(), before, "no mount reached the host");
 }
+
+/// userns.bats: a bind source only the host's root may reach (under a 0700 directory)
+/// still reaches a container in its own user namespace: rrun detaches the source tree
+/// before the clone, as the host's root, and the init attaches it.
+#[test]
+fn bind_source_the_user_namespace_cannot_reach_is_still_mounted() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cat /tmp/one/file /tmp/two/file");
+    // Mount points are made by the namespace's root (host uid 100000).
+    std::fs::set_permissions(
+        b.rootfs().join("tmp"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
+    for (dir, text) in [("hidden-1", "one\n"), ("hidden-2", "two\n")] {
+        let src = b.path().join(dir).join("dir");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("file"), text).unwrap();
+        std::fs::set_permissions(b.path().join(dir), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+    }
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"source": "hidden-1/dir", "destination": "/tmp/one", "options": ["bind"]}));
+        mounts.push(json!({"source": "hidden-2/dir", "destination": "/tmp/two", "options": ["rbind", "ro"]}));
+    });
+    assert_eq!(rt.output_of(&b), "one\ntwo\n");
+}

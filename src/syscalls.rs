@@ -371,6 +371,39 @@ pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result
     check(ret).map(drop)
 }
 
+/// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path` (and the
+/// mounts below it when `recursive`), as an fd that can be attached elsewhere, even in
+/// another mount namespace.
+pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let c = cstr(path)?;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    check(fd).map(|fd| own_fd(fd as RawFd))
+}
+
+/// move_mount(2) from the detached tree `from` onto the directory or file `to`.
+pub fn move_mount_onto(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: both fds are valid for the call; the empty paths name the fds themselves.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(ret).map(drop)
+}
+
 /// personality(2): sets the execution domain (PER_LINUX, PER_LINUX32, ...).
 pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
     // SAFETY: plain integer argument.

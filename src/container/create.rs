@@ -148,6 +148,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         _ => None,
     };
     let (parent_end, child_end) = handshake::pair()?;
+    let detached_sources = if ns_plan.new_user {
+        crate::rootfs::mount::detach_bind_sources(
+            spec.mounts().as_deref().unwrap_or(&[]),
+            &bundle.dir,
+        )
+    } else {
+        Vec::new()
+    };
     namespaces::parent_prepare(&ns_plan, spec)?;
     let clone_flags = ns_plan.clone_flags.bits();
     let pid =
@@ -183,12 +191,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                         message["state"]["pid"] = pid.into();
                         (sock, message.to_string())
                     }),
+                    detached_sources,
                 })
             }
             CloneResult::Parent(pid) => pid,
         };
     drop(child_end);
     drop(console_child);
+    drop(detached_sources);
     rollback.pid = Some(pid);
     crate::logging::debug(&format!(
         "create {}: cloned init {pid} with flags {:#x}",

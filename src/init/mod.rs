@@ -35,6 +35,8 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The socket connected to `listenerPath`, and the message sent with the listener fd.
     pub seccomp_listener: Option<(OwnedFd, String)>,
+    /// Bind sources detached by the parent (containers with their own user namespace).
+    pub detached_sources: Vec<Option<OwnedFd>>,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -132,6 +134,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         user_ns: a.namespaces.user_ns,
         cgroup_ns: a.namespaces.new_cgroup,
         cgroup_paths: a.cgroup_paths,
+        detached_sources: &a.detached_sources,
     };
     if a.own_mount_ns {
         rootfs::prepare(&plan)?;

@@ -91,6 +91,7 @@ fn mount_one(
         bind(
             ctx.root,
             host_dir.unwrap_or(Path::new("/")),
+            None,
             sub,
             &bind_opts,
         )

@@ -76,7 +76,7 @@ pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()
             flags: libc::MS_BIND,
             ..Default::default()
         };
-        return bind(ctx.root, &node.path, &node.path, &opts).with_context(describe);
+        return bind(ctx.root, &node.path, None, &node.path, &opts).with_context(describe);
     }
     let root: &RootDir = ctx.root;
     let parent_path = node.path.parent().unwrap_or(Path::new("/"));

@@ -23,6 +23,8 @@ pub struct RootfsPlan<'a> {
     pub user_ns: bool,
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
+    /// Bind sources detached before the clone (see mount::detach_bind_sources).
+    pub detached_sources: &'a [Option<std::os::fd::OwnedFd>],
 }
 
 /// Sets up everything below the rootfs while the host's filesystem is still visible:
@@ -66,11 +68,12 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         cgroup_ns: plan.cgroup_ns,
         cgroup_paths: plan.cgroup_paths,
         mount_label: linux.and_then(|l| l.mount_label().as_deref()),
+        detached_sources: plan.detached_sources,
     };
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
     let mut read_only_later = Vec::new();
-    for m in &mounts {
-        read_only_later.extend(mount::mount_entry(&ctx, m)?);
+    for (i, m) in mounts.iter().enumerate() {
+        read_only_later.extend(mount::mount_entry(&ctx, i, m)?);
     }
     let dev_is_bound = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

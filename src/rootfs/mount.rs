@@ -15,6 +15,28 @@ pub struct MountContext<'a> {
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
     pub mount_label: Option<&'a str>,
+    /// Detached copies of the bind sources (see [`detach_bind_sources`]), by mount index.
+    pub detached_sources: &'a [Option<OwnedFd>],
+}
+
+/// For a container in a user namespace of its own: each bind mount's source as a detached
+/// tree (open_tree), made by rrun as the host's root before the clone. The init, root only
+/// in its user namespace, then attaches it, even where it could not reach the path
+/// (a source under a directory only the host's root may enter), as runc does.
+pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path) -> Vec<Option<OwnedFd>> {
+    mounts
+        .iter()
+        .map(|m| {
+            let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+            if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
+                return None;
+            }
+            let source = m.source().clone().unwrap_or_default();
+            let src = bundle.join(&source);
+            // A source that can't be opened here gets its usual error in the init.
+            crate::syscalls::open_tree_clone(&src, opts.flags & libc::MS_REC != 0).ok()
+        })
+        .collect()
 }
 
 pub fn flags(bits: libc::c_ulong) -> MsFlags {
@@ -23,7 +45,7 @@ pub fn flags(bits: libc::c_ulong) -> MsFlags {
 
 /// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
 /// writable and must be made read-only once everything under it is made (see tmpfs).
-pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
+pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
     let dest = m.destination();
@@ -42,7 +64,8 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
         } else {
             source.clone()
         };
-        bind(ctx.root, &src, dest, &opts).with_context(describe)?;
+        let tree = ctx.detached_sources.get(index).and_then(Option::as_ref);
+        bind(ctx.root, &src, tree, dest, &opts).with_context(describe)?;
     } else if typ == "cgroup" {
         super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
     } else {
@@ -114,7 +137,7 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
                     flags: opts.flags | libc::MS_BIND | libc::MS_REC,
                     ..Default::default()
                 };
-                bind(ctx.root, Path::new("/sys"), dest, &fallback).with_context(describe)?;
+                bind(ctx.root, Path::new("/sys"), None, dest, &fallback).with_context(describe)?;
             }
             Err(e) => {
                 return Err(anyhow!("{e}")).with_context(|| format!("{} (type {typ})", describe()));
@@ -135,24 +158,39 @@ pub fn mount_entry(ctx: &MountContext, m: &Mount) -> Result<Option<PathBuf>> {
     Ok(read_only_later)
 }
 
-/// Bind-mounts `src` (a host path) onto `dest` inside the root, then applies the flags
-/// the bind itself ignores (ro, nosuid, ...) with a remount.
-pub fn bind(root: &RootDir, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let meta = std::fs::metadata(src).map_err(|e| anyhow!("source {}: {e}", src.display()))?;
-    let target = if meta.is_dir() {
+/// Bind-mounts `src` (a host path, or `tree`, its detached copy) onto `dest` inside the
+/// root, then applies the flags the bind itself ignores (ro, nosuid, ...) with a remount.
+pub fn bind(
+    root: &RootDir,
+    src: &Path,
+    tree: Option<&OwnedFd>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let is_dir = match tree {
+        Some(t) => nix::sys::stat::fstat(t)
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .map_err(|e| anyhow!("source {}: {e}", src.display()))?,
+        None => std::fs::metadata(src)
+            .map_err(|e| anyhow!("source {}: {e}", src.display()))?
+            .is_dir(),
+    };
+    let target = if is_dir {
         root.mkdir_all(dest, 0o755)?
     } else {
         root.create_file(dest, 0o644)?
     };
-    let rec = opts.flags & libc::MS_REC;
-    mount(
-        Some(src),
-        &fd_path(&target),
-        None::<&str>,
-        flags(libc::MS_BIND | rec),
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    match tree {
+        Some(t) => crate::syscalls::move_mount_onto(t, &target).map_err(|e| anyhow!("{e}"))?,
+        None => mount(
+            Some(src),
+            &fd_path(&target),
+            None::<&str>,
+            flags(libc::MS_BIND | (opts.flags & libc::MS_REC)),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("{e}"))?,
+    }
     let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 {
         let mounted = reopen(root, dest)?;
