@@ -364,3 +364,27 @@ fn rro_makes_the_whole_bind_tree_read_only() {
     nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH).unwrap();
     assert_eq!(out, "ro-sub-writable\n1\n");
 }
+
+/// mounts.bats (mount order): mounts are made in order, a bind source inside the rootfs
+/// sees the mounts made before it, and a destination written with the rootfs's host path
+/// is taken as that path inside, as runc does.
+#[test]
+fn bind_sources_inside_the_rootfs_see_earlier_mounts() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-order");
+    std::fs::create_dir_all(host.path().join("a/x")).unwrap();
+    std::fs::write(host.path().join("a/x/file"), "a/x\n").unwrap();
+    let mut b = Bundle::sh("cat /final/x/file");
+    let rootfs = b.rootfs();
+    std::fs::create_dir_all(rootfs.join("mnt")).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"source": host.path().join("a"), "destination": "/mnt", "options": ["rbind"]}));
+        mounts.push(json!({"source": rootfs.join("mnt"), "destination": rootfs.join("final"), "options": ["rbind"]}));
+    });
+    assert_eq!(rt.output_of(&b), "a/x\n");
+    assert!(
+        !rootfs.join("final/x").exists(),
+        "nothing was mounted on the host"
+    );
+}

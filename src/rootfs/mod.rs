@@ -64,6 +64,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         .with_context(|| format!("opening rootfs {}", plan.rootfs.display()))?;
     let ctx = MountContext {
         bundle: plan.bundle,
+        rootfs: plan.rootfs,
         root: &root,
         cgroup_ns: plan.cgroup_ns,
         cgroup_paths: plan.cgroup_paths,

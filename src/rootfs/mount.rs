@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 /// What mounting needs to know beyond the entry itself.
 pub struct MountContext<'a> {
     pub bundle: &'a Path,
+    /// The rootfs as the host sees it.
+    pub rootfs: &'a Path,
     pub root: &'a RootDir,
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
@@ -48,7 +50,14 @@ pub fn flags(bits: libc::c_ulong) -> MsFlags {
 pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
-    let dest = m.destination();
+    // As runc: a destination that already starts with the rootfs's host path is taken as
+    // that path (configs written with host paths of the rootfs rely on it).
+    let dest = m
+        .destination()
+        .strip_prefix(ctx.rootfs)
+        .map(|rest| Path::new("/").join(rest))
+        .unwrap_or_else(|_| m.destination().to_path_buf());
+    let dest = dest.as_path();
     let source = m.source().clone().unwrap_or_default();
     let mut read_only_later = None;
     let describe = || {
