@@ -347,3 +347,29 @@ fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
     );
     rt.ok(&["delete", "-f", &id]);
 }
+
+/// tty.bats: `exec -p` reads its process.json once even from a pipe (`-p <(...)`), though
+/// exec re-executes rrun from its sealed binary first.
+#[test]
+fn exec_process_json_from_a_pipe() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = running(&rt, &b, "execpipe");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{} --root {} exec -p <(echo '{{\"args\": [\"/bin/echo\", \"from a pipe\"], \"cwd\": \"/\"}}') {id}",
+            RRUN,
+            rt.root.path().display()
+        ))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from a pipe\n");
+    rt.ok(&["delete", "--force", &id]);
+}

@@ -418,6 +418,12 @@ pub fn default_device_rules() -> Vec<(char, i64, i64, &'static str)> {
 
 /// v1 `devices.allow`/`devices.deny` lines: deny everything, the config's rules in order,
 /// the standard devices, then the config's own device nodes.
+/// A rule's access as the kernel takes it: the letters r, w and m in that order, each once.
+/// Others are dropped, as runc does (configs in the wild say "rwa").
+fn access_letters(access: &str) -> String {
+    "rwm".chars().filter(|c| access.contains(*c)).collect()
+}
+
 pub fn v1_device_writes(rules: &[LinuxDeviceCgroup]) -> Vec<Write> {
     let num = |n: i64| {
         if n < 0 {
@@ -440,7 +446,7 @@ pub fn v1_device_writes(rules: &[LinuxDeviceCgroup]) -> Vec<Write> {
                 "{t} {}:{} {}",
                 num(r.major().unwrap_or(-1)),
                 num(r.minor().unwrap_or(-1)),
-                r.access().as_deref().unwrap_or("rwm")
+                access_letters(r.access().as_deref().unwrap_or("rwm"))
             )
         };
         let file = if r.allow() {
@@ -570,6 +576,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("linux.resources.memory.swap"), "{e}");
+    }
+
+    #[test]
+    fn device_access_keeps_only_what_the_kernel_knows() {
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"type":"c","major":1,"minor":11,"access":"rwa"},{"allow":true,"type":"c","major":1,"minor":9,"access":"mwrm"}]"#,
+        )
+        .unwrap();
+        let f = files(&v1_device_writes(&rules));
+        assert!(
+            f.contains(&("devices.deny".into(), "c 1:11 rw".into())),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("devices.allow".into(), "c 1:9 rwm".into())),
+            "{f:?}"
+        );
     }
 
     #[test]
