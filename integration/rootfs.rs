@@ -388,3 +388,26 @@ fn bind_sources_inside_the_rootfs_see_earlier_mounts() {
         "nothing was mounted on the host"
     );
 }
+
+/// mounts.bats: a bind mount through a dangling symlink (a component, or the last one)
+/// makes what the link points to, inside the rootfs, and mounts there.
+#[test]
+fn bind_mount_through_dangling_symlinks_lands_on_their_targets() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-dangling");
+    std::fs::write(host.path().join("hosts"), "from the host\n").unwrap();
+    let mut b = Bundle::sh("cat /tmp/foo/bar/baz/hosts /tmp/direct");
+    let rootfs = b.rootfs();
+    std::os::unix::fs::symlink("/tmp/foo/bar", rootfs.join("jump")).unwrap();
+    std::os::unix::fs::symlink("/jump/baz/hosts", rootfs.join("etc/hosts")).unwrap();
+    std::os::unix::fs::symlink("/tmp/direct", rootfs.join("etc/direct")).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for dest in ["/etc/hosts", "/etc/direct"] {
+            mounts.push(json!({"source": host.path().join("hosts"), "destination": dest, "options": ["bind"]}));
+        }
+    });
+    assert_eq!(rt.output_of(&b), "from the host\nfrom the host\n");
+    assert!(rootfs.join("tmp/foo/bar/baz/hosts").is_file());
+    assert!(!std::path::Path::new("/tmp/foo/bar/baz/hosts").exists());
+}

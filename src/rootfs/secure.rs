@@ -84,6 +84,11 @@ impl RootDir {
             Err(e) if errno(&e) == libc::ENOENT => {}
             found => return found,
         }
+        // Through a symlink whose target is missing: make what it points to.
+        let resolved = self.without_symlinks(&rel)?;
+        if resolved != rel {
+            return self.mkdir_all(&resolved, mode);
+        }
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
             return self.open_in_root(&rel, dir_flags);
         };
@@ -99,6 +104,44 @@ impl RootDir {
         self.open_in_root(&rel, dir_flags)
     }
 
+    /// `rel` with every symlink among its existing components replaced by its target, read
+    /// as inside the root (an absolute target from the root, `..` never above it), as far
+    /// as the components exist: what a dangling symlink points to can then be created, as
+    /// runc creates mount points through them. At most 40 links, like the kernel.
+    fn without_symlinks(&self, rel: &Path) -> io::Result<PathBuf> {
+        let mut path = rel.to_path_buf();
+        'restart: for _ in 0..40 {
+            let mut prefix = PathBuf::new();
+            let components: Vec<_> = path.components().collect();
+            for (i, c) in components.iter().enumerate() {
+                prefix.push(c);
+                let fd = match self.open_in_root(&prefix, libc::O_PATH | libc::O_NOFOLLOW) {
+                    Ok(fd) => fd,
+                    Err(e) if errno(&e) == libc::ENOENT => return Ok(path),
+                    Err(e) => return Err(e),
+                };
+                let st = nix::sys::stat::fstat(&fd).map_err(io::Error::from)?;
+                if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+                    continue;
+                }
+                let target = nix::fcntl::readlinkat(&fd, "").map_err(io::Error::from)?;
+                let base = if Path::new(&target).is_absolute() {
+                    PathBuf::from("/")
+                } else {
+                    Path::new("/").join(prefix.parent().unwrap_or(Path::new("")))
+                };
+                let mut next = base.join(target);
+                for rest in &components[i + 1..] {
+                    next.push(rest);
+                }
+                path = clean_relative(&next);
+                continue 'restart;
+            }
+            return Ok(path);
+        }
+        Err(io::Error::from_raw_os_error(libc::ELOOP))
+    }
+
     /// Makes sure a regular file (or any non-directory) exists at `path`; returns an O_PATH fd.
     pub fn create_file(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         match self.open_in_root(path, libc::O_PATH) {
@@ -107,6 +150,10 @@ impl RootDir {
             Err(_) => {}
         }
         let rel = clean_relative(path);
+        let resolved = self.without_symlinks(&rel)?;
+        if resolved != rel {
+            return self.create_file(&resolved, mode);
+        }
         let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new("")), 0o755)?;
         let Some(name) = rel.file_name() else {
             return Err(io::Error::from_raw_os_error(libc::EISDIR));
@@ -171,6 +218,15 @@ mod tests {
         );
         r.create_file(Path::new("/up/file"), 0o644).unwrap();
         assert!(root.join("file").is_file());
+        // Through dangling links, absolute and relative: their targets are made, inside.
+        symlink("/tmp/foo/bar", root.join("jump")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        symlink("/jump/baz/hosts", root.join("etc/hosts")).unwrap();
+        r.create_file(Path::new("/etc/hosts"), 0o644).unwrap();
+        assert!(root.join("tmp/foo/bar/baz/hosts").is_file());
+        symlink("../made-dir", root.join("etc/dirlink")).unwrap();
+        r.mkdir_all(Path::new("/etc/dirlink/sub"), 0o755).unwrap();
+        assert!(root.join("made-dir/sub").is_dir());
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
