@@ -845,3 +845,39 @@ fn update_applies_interdependent_limits() {
     assert!(!parent_dir.join("ctr").exists());
     let _ = std::fs::remove_dir(&parent_dir);
 }
+
+/// No command waits on an init that cannot make progress: `start` of a created container
+/// whose cgroup is frozen refuses at once (runc calls it paused), and starts once resumed.
+#[test]
+fn start_refuses_a_frozen_created_container_at_once() {
+    let rt = Runtime::new();
+    let path = format!("/{}", unique("frozenstart"));
+    let mut b = Bundle::new(&["echo", "started"]);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
+    let id = unique("frozenstart");
+    rt.create(&b, &id);
+    // Frozen behind rrun's back (`pause` refuses a container that is not running).
+    let (file, frozen, thawed) = if cgroup_v2() {
+        (format!("/sys/fs/cgroup{path}/cgroup.freeze"), "1", "0")
+    } else {
+        (
+            format!("/sys/fs/cgroup/freezer{path}/freezer.state"),
+            "FROZEN",
+            "THAWED",
+        )
+    };
+    std::fs::write(&file, frozen).unwrap();
+    let started = std::time::Instant::now();
+    let err = rt.fails(&["start", &id]);
+    assert!(
+        err.contains("cannot start a container in the paused state"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::write(&file, thawed).unwrap();
+    rt.ok(&["start", &id]);
+    wait_until("the container stops", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &id]);
+}

@@ -39,6 +39,17 @@ pub fn frozen(paths: &[PathBuf]) -> bool {
     })
 }
 
+/// Thaws the directories (v1 freezer.state, v2 cgroup.freeze): a frozen process can't even
+/// die of SIGKILL on v1, so everything that kills a container thaws it first.
+pub fn thaw(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::write(p.join("freezer.state"), "THAWED");
+        if p.join("cgroup.freeze").exists() {
+            let _ = std::fs::write(p.join("cgroup.freeze"), "0");
+        }
+    }
+}
+
 /// What every driver offers to the rest of rrun.
 pub trait CgroupDriver {
     /// The container's cgroup directories, one per hierarchy.

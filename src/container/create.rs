@@ -51,6 +51,9 @@ impl Rollback {
 
 impl Drop for Rollback {
     fn drop(&mut self) {
+        if let Some(cg) = &self.cgroup {
+            cgroups::thaw(&cg.paths());
+        }
         if let Some(pid) = self.pid {
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -253,8 +256,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     ));
     parent_end.send(&Message::Go)?;
 
+    // The init can't make progress in a cgroup frozen meanwhile: say so instead of waiting.
+    let not_frozen = || {
+        if cgroups::frozen(&cgroup_paths) {
+            bail!("container's cgroup unexpectedly frozen while the container was being created");
+        }
+        Ok(())
+    };
     loop {
-        match parent_end.recv()? {
+        match parent_end.recv_watching(not_frozen)? {
             Some(Message::Ready) => break,
             Some(Message::RunCreateHooks) => {
                 let state = hook_state(&opts.id, "creating", pid, &bundle, spec);

@@ -185,7 +185,19 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         }
     }
     parent_end.send(&Message::Go)?;
-    match parent_end.recv()? {
+    // A process in a frozen cgroup can't get ready; only --ignore-paused waits for resume.
+    let not_frozen = || {
+        if !opts.ignore_paused && crate::cgroups::frozen(&cgroup_dirs) {
+            // Killed, not waited for: a frozen process dies only once thawed.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            bail!("cannot exec in a paused container");
+        }
+        Ok(())
+    };
+    match parent_end.recv_watching(not_frozen)? {
         Some(Message::Ready) => {}
         Some(Message::Failed { message }) => {
             kill_child();

@@ -133,12 +133,7 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
 }
 
 fn thaw(record: &ContainerRecord) {
-    for p in &record.cgroup_paths {
-        let _ = std::fs::write(p.join("freezer.state"), "THAWED");
-        if p.join("cgroup.freeze").exists() {
-            let _ = std::fs::write(p.join("cgroup.freeze"), "0");
-        }
-    }
+    cgroups::thaw(&record.cgroup_paths);
 }
 
 /// Waits until the process behind `fd` exits; false if it still runs after `timeout`.
@@ -243,6 +238,11 @@ pub fn start_process(c: &LockedContainer, relay_notify: bool) -> Result<Option<N
         (true, Some(host)) => notify::bind(&c.dir)?.map(|sock| (sock, host)),
         _ => None,
     };
+    // A frozen init could never exec: refuse (as runc, for which such a container is
+    // paused) rather than wait for it.
+    if cgroups::frozen(&c.record.cgroup_paths) {
+        bail!("cannot start a container in the paused state");
+    }
     let fifo = c.fifo_path();
     // Non-blocking: if init is gone there is no reader and open fails with ENXIO at once.
     let mut f = std::fs::OpenOptions::new()
@@ -262,7 +262,7 @@ pub fn start_process(c: &LockedContainer, relay_notify: bool) -> Result<Option<N
     drop(f);
     std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
     // Poststart hooks run "after the user-specified process is executed" (the spec).
-    exec_watch.wait();
+    exec_watch.wait(&c.record.cgroup_paths);
     run_record_hooks(&c.record, "poststart", "running");
     Ok(notify.map(|(sock, host)| NotifyRelay {
         sock,
@@ -294,15 +294,24 @@ impl ExecWatch {
         Ok(ExecWatch { read_end })
     }
 
-    /// Blocks until no writer is left: init has exec'd or exited.
-    fn wait(self) {
+    /// Blocks until no writer is left: init has exec'd or exited. The init may first run
+    /// startContainer hooks (bounded by their timeouts); should its cgroup be frozen
+    /// meanwhile, it can make no progress, and `start` stops waiting, with a warning.
+    fn wait(self, cgroup_paths: &[std::path::PathBuf]) {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         use std::os::fd::AsFd;
         loop {
-            // No events asked: poll returns only for POLLHUP or an error.
+            // No events asked: poll returns only for POLLHUP, an error or the timeout.
             let mut fds = [PollFd::new(self.read_end.as_fd(), PollFlags::empty())];
-            match poll(&mut fds, PollTimeout::NONE) {
+            match poll(&mut fds, PollTimeout::from(1000u16)) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) if cgroups::frozen(cgroup_paths) => {
+                    crate::logging::warn(
+                        "the container's cgroup was frozen before its process ran: not waiting for it",
+                    );
+                    return;
+                }
+                Ok(0) => continue,
                 _ => return,
             }
         }

@@ -86,6 +86,22 @@ impl Channel {
         });
     }
 
+    /// As [`Channel::recv`], but every second without a message asks `stalled` whether
+    /// the peer can still make progress; its error ends the wait (a frozen init never
+    /// answers, and nothing else would end the wait for it).
+    pub fn recv_watching(&self, stalled: impl Fn() -> Result<()>) -> Result<Option<Message>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        loop {
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(1000u16)) {
+                Ok(0) => stalled()?,
+                Err(nix::errno::Errno::EINTR) => {}
+                _ => return self.recv(),
+            }
+        }
+    }
+
     /// The next message, or None when the peer has gone. Log lines are written to rrun's
     /// log as they come, never returned.
     pub fn recv(&self) -> Result<Option<Message>> {
