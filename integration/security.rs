@@ -561,12 +561,8 @@ fn a_created_init_holds_none_of_the_callers_fds() {
     // Opened without O_CLOEXEC, as a careless caller leaves it.
     let raw = nix::fcntl::fcntl(&leaked, nix::fcntl::F_DUPFD(100)).unwrap();
     let id = unique("fdleak");
-    let out = rt
-        .cmd()
-        .args(["create", "--bundle", b.path().to_str().unwrap(), &id])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    // The init keeps the caller's stdio: files, not pipes a wait would hang on.
+    let out = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
     nix::unistd::close(raw).unwrap();
     assert!(
         out.status.success(),
