@@ -200,9 +200,16 @@ pub fn bind(
         )
         .map_err(|e| anyhow!("{e}"))?,
     }
-    let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    let mut extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 {
         let mounted = reopen(root, dest)?;
+        if tree.is_some() {
+            // A bind made inside the user namespace would have the source's flags locked
+            // (a read-only source stays read-only, as runc's userns tests require); the
+            // tree attached from outside is not locked, so they are kept by hand.
+            extra |= locked_flags(&fd_path(&mounted))?
+                & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        }
         remount_bind(&mounted, extra)?;
     }
     Ok(())
