@@ -25,10 +25,8 @@ fuzz_target!(|data: &[u8]| {
         if let Some(r) = linux.resources() {
             let _ = rrun::cgroups::resources::v1_writes(r);
             let _ = rrun::cgroups::resources::v2_writes(r);
-            let _ = rrun::cgroups::resources::v1_device_writes(
-                r.devices().as_deref().unwrap_or(&[]),
-                &[],
-            );
+            let _ =
+                rrun::cgroups::resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
         }
     }
     if let Some(p) = spec.process() {
@@ -40,7 +38,8 @@ fn check_process(p: &oci_spec::runtime::Process) {
     if let Some(c) = p.capabilities() {
         let _ = rrun::capabilities::plan(c);
     }
-    let env = rrun::process::environment(p);
-    let _ = rrun::process::cstrings(&env);
+    if let Ok(env) = rrun::process::environment(p) {
+        let _ = rrun::process::cstrings(&env);
+    }
     let _ = rrun::process::cstrings(p.args().as_deref().unwrap_or(&[]));
 }

@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     if let Some(c) = p.capabilities() {
         let _ = rrun::capabilities::plan(c);
     }
-    let env = rrun::process::environment(&p);
-    let _ = rrun::process::cstrings(&env);
+    if let Ok(env) = rrun::process::environment(&p) {
+        let _ = rrun::process::cstrings(&env);
+    }
     let _ = rrun::process::cstrings(p.args().as_deref().unwrap_or(&[]));
 });
