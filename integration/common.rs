@@ -94,6 +94,21 @@ impl Bundle {
         b
     }
 
+    /// Gives the container a user namespace of its own, host ids 100000-165535 mapped to
+    /// 0-65535.
+    pub fn in_user_namespace(&mut self) -> &mut Self {
+        self.edit(|c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        })
+    }
+
     pub fn sh(script: &str) -> Self {
         Bundle::new(&["sh", "-c", script])
     }

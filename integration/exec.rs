@@ -160,14 +160,7 @@ fn exec_errors() {
 fn exec_into_a_user_namespace() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
-    b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    });
+    b.in_user_namespace();
     let id = running(&rt, &b, "execuserns");
     let out = rt.ok(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
@@ -348,23 +341,30 @@ fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
     rt.ok(&["delete", "-f", &id]);
 }
 
-/// tty.bats: `exec -p` reads its process.json once even from a pipe (`-p <(...)`), though
-/// exec re-executes rrun from its sealed binary first.
+/// tty.bats: `exec -p` reads its process.json once even from a pipe (there `-p <(...)`,
+/// here `-p /dev/stdin` on a pipe), though exec re-executes rrun from its sealed binary
+/// first.
 #[test]
 fn exec_process_json_from_a_pipe() {
+    use std::io::Write;
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "100"]);
     let id = running(&rt, &b, "execpipe");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "{} --root {} exec -p <(echo '{{\"args\": [\"/bin/echo\", \"from a pipe\"], \"cwd\": \"/\"}}') {id}",
-            RRUN,
-            rt.root.path().display()
-        ))
-        .stdin(std::process::Stdio::null())
-        .output()
+    let mut child = rt
+        .cmd()
+        .args(["exec", "-p", "/dev/stdin", &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"args": ["/bin/echo", "from a pipe"], "cwd": "/"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

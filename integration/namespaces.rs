@@ -120,15 +120,8 @@ fn user_namespace_with_mappings() {
     std::fs::write(b.rootfs().join("tmp/owned"), "").unwrap();
     std::os::unix::fs::chown(b.rootfs().join("tmp/owned"), Some(100000), Some(100000)).unwrap();
     std::os::unix::fs::chown(b.rootfs().join("tmp"), Some(100000), Some(100000)).unwrap();
-    b.edit(|c| {
-        c["root"]["readonly"] = json!(false);
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    });
+    b.edit(|c| c["root"]["readonly"] = json!(false))
+        .in_user_namespace();
     let out = rt.output_of(&b);
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     assert_eq!(lines[0], "0");
@@ -214,13 +207,7 @@ fn bind_source_the_user_namespace_cannot_reach_is_still_mounted() {
         std::fs::set_permissions(b.path().join(dir), std::fs::Permissions::from_mode(0o700))
             .unwrap();
     }
-    b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.in_user_namespace().edit(|c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(json!({"source": "hidden-1/dir", "destination": "/tmp/one", "options": ["bind"]}));
         mounts.push(json!({"source": "hidden-2/dir", "destination": "/tmp/two", "options": ["rbind", "ro"]}));
