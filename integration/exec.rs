@@ -342,7 +342,7 @@ fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
 }
 
 /// tty.bats: `exec -p` reads its process.json once even from a pipe (there `-p <(...)`,
-/// here `-p /dev/stdin` on a pipe), though exec re-executes rrun from its sealed binary
+/// here `-p /proc/self/fd/0` on a pipe), though exec re-executes rrun from its sealed binary
 /// first.
 #[test]
 fn exec_process_json_from_a_pipe() {
@@ -352,7 +352,7 @@ fn exec_process_json_from_a_pipe() {
     let id = running(&rt, &b, "execpipe");
     let mut child = rt
         .cmd()
-        .args(["exec", "-p", "/dev/stdin", &id])
+        .args(["exec", "-p", "/proc/self/fd/0", &id])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
