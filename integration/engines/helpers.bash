@@ -80,6 +80,9 @@ engine_namespace_setup() {
         for entry in "$host"/*; do
             name=$(basename "$entry")
             if [ -L "$entry" ]; then cp -P "$entry" /sys/fs/cgroup/; continue; fi
+            # A plain directory some other tool left on the host (runc'"'"'s own test
+            # suite makes net_cls, perf_event...) is no hierarchy: not taken over.
+            mountpoint -q "$entry" || continue
             mkdir "/sys/fs/cgroup/$name"
             mount --rbind "$entry" "/sys/fs/cgroup/$name"
         done
