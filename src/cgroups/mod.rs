@@ -31,11 +31,22 @@ pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
     Ok(())
 }
 
-/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze).
+/// Whether any of the directories is frozen: v1 `freezer.state` in the freezer hierarchy,
+/// v2 `cgroup.freeze` in the unified one (only those are read: this runs on every create
+/// and start).
 pub fn frozen(paths: &[PathBuf]) -> bool {
+    let hierarchies = host_hierarchies().unwrap_or_default();
     paths.iter().any(|p| {
-        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+        let Some(h) = hierarchies.iter().find(|h| p.starts_with(&h.mount_point)) else {
+            return false;
+        };
+        if h.is_v2() {
+            std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+        } else if h.controllers.iter().any(|c| c == "freezer") {
+            std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+        } else {
+            false
+        }
     })
 }
 
@@ -307,8 +318,15 @@ fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Removes a cgroup directory and every sub-cgroup in it, deepest first (as runc does: a
-/// container that made sub-cgroups must still delete cleanly).
+/// container that made sub-cgroups must still delete cleanly). The directory is listed
+/// only when a plain rmdir is refused: listing a cgroup directory costs tens of µs, and
+/// almost no container makes sub-cgroups.
 fn remove_dir(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     for sub in sub_cgroups(dir) {
         remove_dir(&sub)?;
     }

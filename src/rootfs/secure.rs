@@ -84,11 +84,6 @@ impl RootDir {
             Err(e) if errno(&e) == libc::ENOENT => {}
             found => return found,
         }
-        // Through a symlink whose target is missing: make what it points to.
-        let resolved = self.without_symlinks(&rel)?;
-        if resolved != rel {
-            return self.mkdir_all(&resolved, mode);
-        }
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
             return self.open_in_root(&rel, dir_flags);
         };
@@ -101,7 +96,18 @@ impl RootDir {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(e.into()),
         }
-        self.open_in_root(&rel, dir_flags)
+        match self.open_in_root(&rel, dir_flags) {
+            // The name exists and still leads nowhere: a symlink whose target is missing.
+            // Make what it points to (only then is the path walked link by link).
+            Err(e) if errno(&e) == libc::ENOENT => {
+                let resolved = self.without_symlinks(&rel)?;
+                if resolved == rel {
+                    return Err(e);
+                }
+                self.mkdir_all(&resolved, mode)
+            }
+            found => found,
+        }
     }
 
     /// `rel` with every symlink among its existing components replaced by its target, read
@@ -150,10 +156,6 @@ impl RootDir {
             Err(_) => {}
         }
         let rel = clean_relative(path);
-        let resolved = self.without_symlinks(&rel)?;
-        if resolved != rel {
-            return self.create_file(&resolved, mode);
-        }
         let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new("")), 0o755)?;
         let Some(name) = rel.file_name() else {
             return Err(io::Error::from_raw_os_error(libc::EISDIR));
@@ -169,7 +171,19 @@ impl RootDir {
             nix::sys::stat::Mode::from_bits_truncate(mode),
         ) {
             Ok(fd) => drop(fd),
-            Err(nix::errno::Errno::EEXIST) => {}
+            // A name is there: a file made meanwhile, or a symlink whose target is missing,
+            // whose target is then made (the path walked link by link only in that case).
+            Err(nix::errno::Errno::EEXIST) => {
+                if let Err(e) = self.open_in_root(path, libc::O_PATH)
+                    && errno(&e) == libc::ENOENT
+                {
+                    let resolved = self.without_symlinks(&rel)?;
+                    if resolved == rel {
+                        return Err(e);
+                    }
+                    return self.create_file(&resolved, mode);
+                }
+            }
             Err(e) => return Err(e.into()),
         }
         self.open_in_root(path, libc::O_PATH)
