@@ -31,22 +31,13 @@ pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
     Ok(())
 }
 
-/// Whether any of the directories is frozen: v1 `freezer.state` in the freezer hierarchy,
-/// v2 `cgroup.freeze` in the unified one (only those are read: this runs on every create
-/// and start).
+/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze). Both
+/// names are tried in each directory: a failed open is cheaper than reading the host's
+/// mount table to know which hierarchy has which (this runs on every create and start).
 pub fn frozen(paths: &[PathBuf]) -> bool {
-    let hierarchies = host_hierarchies().unwrap_or_default();
     paths.iter().any(|p| {
-        let Some(h) = hierarchies.iter().find(|h| p.starts_with(&h.mount_point)) else {
-            return false;
-        };
-        if h.is_v2() {
-            std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-        } else if h.controllers.iter().any(|c| c == "freezer") {
-            std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-        } else {
-            false
-        }
+        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
     })
 }
 
@@ -347,11 +338,16 @@ fn remove_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The processes of a cgroup and of all its sub-cgroups.
+/// The processes of a cgroup and of all its sub-cgroups. The directory is listed only
+/// when its link count says it has subdirectories (cgroupfs counts them, as any
+/// filesystem does): listing costs tens of µs, and few containers make sub-cgroups.
 fn read_procs(dir: &Path) -> Result<Vec<i32>> {
+    use std::os::unix::fs::MetadataExt;
     let mut pids = read_own_procs(dir)?;
-    for sub in sub_cgroups(dir) {
-        pids.extend(read_procs(&sub)?);
+    if std::fs::metadata(dir).is_ok_and(|m| m.nlink() > 2) {
+        for sub in sub_cgroups(dir) {
+            pids.extend(read_procs(&sub)?);
+        }
     }
     Ok(pids)
 }
