@@ -108,7 +108,7 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
     if !alive && driver.procs().is_ok_and(|p| p.is_empty()) {
         return Ok(());
     }
-    thaw(record);
+    cgroups::thaw(&record.cgroup_paths);
     let pidfd = if alive {
         crate::syscalls::pidfd_open(record.pid).ok()
     } else {
@@ -130,10 +130,6 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
         std::thread::sleep(Duration::from_millis(2));
     }
     Ok(())
-}
-
-fn thaw(record: &ContainerRecord) {
-    cgroups::thaw(&record.cgroup_paths);
 }
 
 /// Waits until the process behind `fd` exits; false if it still runs after `timeout`.
