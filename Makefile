@@ -8,7 +8,7 @@ BUILD_DIR := target/x86_64-unknown-linux-gnu
 RELEASE := $(BUILD_DIR)/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: all build build-deps fuzz test test-v2 test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
+.PHONY: all build build-deps fuzz test test-v2 test-systemd test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
@@ -41,6 +41,12 @@ unit-and-integration: toolchain deps
 test-v2: toolchain deps
 	scripts/v2-guest.sh
 
+# The systemd cgroup driver where systemd is PID 1: a Debian guest (systemd 252, built
+# once by mmdebstrap and cached under build/systemd-guest/) on cgroup v2 with the
+# integration tests and the engines in their systemd configuration, then on cgroup v1.
+test-systemd: toolchain deps
+	scripts/test-systemd.sh
+
 # containerd, Podman and Docker running their everyday operations on rrun, each started
 # by its suite on private sockets and directories; then the same suites on runc, so that a
 # failure is always told apart: rrun's, or the test's.
@@ -56,7 +62,7 @@ test-engines: build engine-deps
 
 # CI runs all of it: the stress suite at full size (about a minute) and each fuzz target
 # for FUZZ_SECONDS.
-test: lint unit-and-integration stress fuzz test-v2 test-engines
+test: lint unit-and-integration stress fuzz test-v2 test-systemd test-engines
 
 # Many containers in a row, in parallel, and racing commands; then the host must hold what
 # it held before (mounts, cgroups, state dirs, fds, children, network namespaces).

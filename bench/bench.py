@@ -11,6 +11,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SEQ = int(os.environ.get("BENCH_SEQ", "50"))
 SPLIT = int(os.environ.get("BENCH_SPLIT", "20"))
 EXECS = int(os.environ.get("BENCH_EXEC", "30"))
+# BENCH_SYSTEMD_MODE=1 (bench/systemd-guest.sh, in the systemd guest): every runtime with
+# --systemd-cgroup, sequential `run` only.
+SYSTEMD = os.environ.get("BENCH_SYSTEMD_MODE") == "1"
+GLOBAL = ["--systemd-cgroup"] if SYSTEMD else []
 
 
 def make_bundle(rrun, path, args):
@@ -59,7 +63,7 @@ def runtimes(rrun):
 
 def cmd(binary, root, *args):
     # No pipes: a created container inherits the runtime's stdio and would hold them open.
-    return subprocess.run([binary, "--root", root, *args], stdin=subprocess.DEVNULL,
+    return subprocess.run([binary, "--root", root, *GLOBAL, *args], stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
@@ -113,8 +117,34 @@ def peak_rss_kb(binary, root, bundle, tag):
     return int(r.stderr.strip().splitlines()[-1])
 
 
+def systemd_main(rrun):
+    """Sequential `run` of /bin/true with --systemd-cgroup: a scope per container, made and
+    stopped through systemd. Ratios only: the guest is emulated."""
+    work = tempfile.mkdtemp(prefix="rrun-bench-")
+    bundle = os.path.join(work, "bundle")
+    make_bundle(rrun, bundle, ["/bin/true"])
+    rts = runtimes(rrun)
+    roots = {n: os.path.join(work, "root-" + n) for n in rts}
+    per_round = {n: [] for n in rts}
+    for r in range(ROUNDS):
+        seq = {n: [] for n in rts}
+        seq_runs(rts, roots, bundle, SEQ, f"sd{r}", seq)
+        for n in rts:
+            per_round[n].append(statistics.median(seq[n]))
+    print(f"## systemd guest (emulated): {SEQ} sequential `run --systemd-cgroup` of /bin/true per round, "
+          f"{ROUNDS} rounds; ratios of the per-round medians (min / median / max)")
+    for n in rts:
+        for o in ("crun", "runc"):
+            if o in rts and o != n:
+                rs = sorted(a / b for a, b in zip(per_round[n], per_round[o]))
+                print(f"{n}/{o} {rs[0]:.2f} / {statistics.median(rs):.2f} / {rs[-1]:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     rrun = sys.argv[1]
+    if SYSTEMD:
+        return systemd_main(rrun)
     work = tempfile.mkdtemp(prefix="rrun-bench-")
     bundle = os.path.join(work, "bundle")
     make_bundle(rrun, bundle, ["/bin/true"])

@@ -8,4 +8,9 @@ rrun=$(realpath "${1:-target/x86_64-unknown-linux-gnu/release/rrun}")
 for pkg in runc crun time; do
     dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg"; }
 done
-exec unshare -m bash -c 'mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec python3 bench/bench.py "$@"' bench "$rrun"
+unshare -m bash -c 'mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; } && exec python3 bench/bench.py "$@"' bench "$rrun"
+# The systemd column, from the systemd guest (BENCH_SYSTEMD=0 leaves it out).
+if [ "${BENCH_SYSTEMD:-1}" != 0 ]; then
+    echo
+    bench/systemd-guest.sh "$rrun"
+fi

@@ -444,8 +444,8 @@ fn features_document_is_the_specs_type_and_tells_the_truth() {
             .any(|a| a == "SCMP_ACT_NOTIFY")
     );
     assert_eq!(
-        v["linux"]["cgroup"]["systemd"], false,
-        "no systemd driver yet"
+        v["linux"]["cgroup"]["systemd"], true,
+        "the systemd cgroup driver"
     );
     assert!(linux.namespaces().as_ref().unwrap().len() >= 8);
     for opt in v["mountOptions"].as_array().unwrap() {

@@ -12,4 +12,5 @@ mod process;
 mod reliability;
 mod rootfs;
 mod security;
+mod systemd;
 mod terminal;

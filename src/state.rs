@@ -35,6 +35,9 @@ pub struct ContainerRecord {
     /// `a`): delete removes them too when they are empty, so nothing of rrun's stays behind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroup_parents_created: Vec<PathBuf>,
+    /// The systemd unit (scope or slice) holding the container (`--systemd-cgroup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     #[serde(default)]
     pub oci_version: String,
     /// The hooks of config.json: poststart and poststop run after create has returned.

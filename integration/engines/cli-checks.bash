@@ -89,3 +89,17 @@ check_missing_command() {
     shopt -s nocasematch
     [[ "$output" == *"no such file or directory"* ]]
 }
+
+# with the systemd driver, the container runs in a unit that has its limits
+# (the suite defines `unit_of NAME`)
+check_limits_known_to_systemd() {
+    systemd_driver || skip "cgroupfs driver (ENGINE_CGROUP_DRIVER=systemd runs this)"
+    cli run -d --network none --name sdlimits --memory 64m --pids-limit 50 "$IMAGE" sleep 1000
+    local unit
+    unit=$(unit_of sdlimits)
+    check_unit_limits "$unit"
+    run cli exec sdlimits sh -c "$LIMITS_SCRIPT"
+    [ "$output" = "$(printf '67108864\n50')" ]
+    cli rm -f sdlimits
+    check_unit_gone "$unit"
+}

@@ -54,6 +54,11 @@ teardown_file() {
 }
 
 c() { ctr --address "$WORK/containerd.sock" --namespace rrun-test "$@"; }
+# ctr's flags for container ID's cgroup: with the systemd driver it must be named
+# (system.slice:rrun-test:ID, the unit rrun-test-ID.scope), with cgroupfs ctr picks it.
+sd() { if systemd_driver; then echo "--runc-systemd-cgroup --cgroup system.slice:rrun-test:$1"; fi; }
+# The cgroupsPath of a whole spec given with --config.
+cgpath() { if systemd_driver; then echo "system.slice:rrun-test:$1"; else echo "/rrun-test/$1"; fi; }
 crun() { c run --rm --runc-binary "$WRAPPER" "$@"; }
 stopped() { c task ls | grep -q "^$1 .* STOPPED"; }
 has_status() { c task ls | grep -q "^$1 .* $2"; }
@@ -87,19 +92,19 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: run prints the output and exits 0" {
-    run crun "$IMAGE" out echo hello
+    run crun $(sd out) "$IMAGE" out echo hello
     [ "$status" -eq 0 ]
     [ "$output" = hello ]
 }
 
 @test "containerd: a non-zero exit code comes back" {
-    run crun "$IMAGE" exitcode sh -c 'echo failing >&2; exit 3'
+    run crun $(sd exitcode) "$IMAGE" exitcode sh -c 'echo failing >&2; exit 3'
     [ "$status" -eq 3 ]
     [ "$output" = failing ]
 }
 
 @test "containerd: detached container, exec, stop, remove" {
-    c run -d --runc-binary "$WRAPPER" "$IMAGE" detached sleep 1000
+    c run -d --runc-binary "$WRAPPER" $(sd detached) "$IMAGE" detached sleep 1000
     run c task exec --exec-id probe detached sh -c 'echo inside; exit 4'
     [ "$status" -eq 4 ]
     [ "$output" = inside ]
@@ -112,13 +117,13 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: interactive tty" {
-    run with_tty ctr --address "$WORK/containerd.sock" --namespace rrun-test run --rm -t --runc-binary "$WRAPPER" "$IMAGE" tty1 sh -c "'tty; sleep 0.5'"
+    run with_tty ctr --address "$WORK/containerd.sock" --namespace rrun-test run --rm -t --runc-binary "$WRAPPER" $(sd tty1) "$IMAGE" tty1 sh -c "'tty; sleep 0.5'"
     [ "$status" -eq 0 ]
     [[ "$output" == *"/dev/pts/0"* ]]
 }
 
 @test "containerd: pause and resume" {
-    c run -d --runc-binary "$WRAPPER" "$IMAGE" paused sleep 1000
+    c run -d --runc-binary "$WRAPPER" $(sd paused) "$IMAGE" paused sleep 1000
     c task pause paused
     has_status paused PAUSED
     c task resume paused
@@ -131,7 +136,7 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: kill with a signal" {
-    crun "$IMAGE" signalled sh -c "$TRAP_SCRIPT" > "$WORK/signalled.out" 2>&1 &
+    crun $(sd signalled) "$IMAGE" signalled sh -c "$TRAP_SCRIPT" > "$WORK/signalled.out" 2>&1 &
     local pid=$!
     wait_for grep -q ready "$WORK/signalled.out"
     c task kill -s SIGUSR1 signalled
@@ -145,16 +150,34 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
     spec_with "{\"process.args\": [\"sh\", \"-c\", $(printf '%s' "$LIMITS_SCRIPT" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')],
                 \"linux.resources.memory\": {\"limit\": 67108864},
                 \"linux.resources.pids\": {\"limit\": 50},
-                \"linux.cgroupsPath\": \"/rrun-test/limits\",
+                \"linux.cgroupsPath\": \"$(cgpath limits)\",
                 \"mounts+\": [{\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\", \"options\": [\"ro\", \"nosuid\", \"noexec\", \"nodev\"]}]}"
-    run crun --config "$WORK/spec.json" limits
+    run crun $(sd limits) --config "$WORK/spec.json" limits
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf '67108864\n50')" ]
 }
 
+@test "containerd: with the systemd driver, the limits are the unit's" {
+    systemd_driver || skip "cgroupfs driver (ENGINE_CGROUP_DRIVER=systemd runs this)"
+    spec_with "{\"process.args\": [\"sleep\", \"1000\"],
+                \"linux.resources.memory\": {\"limit\": 67108864},
+                \"linux.resources.pids\": {\"limit\": 50},
+                \"linux.cgroupsPath\": \"$(cgpath sdlimits)\",
+                \"mounts+\": [{\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\", \"options\": [\"ro\", \"nosuid\", \"noexec\", \"nodev\"]}]}"
+    c run -d --runc-binary "$WRAPPER" $(sd sdlimits) --config "$WORK/spec.json" sdlimits
+    check_unit_limits rrun-test-sdlimits.scope
+    run c task exec --exec-id probe sdlimits sh -c "$LIMITS_SCRIPT"
+    [ "$output" = "$(printf '67108864\n50')" ]
+    c task kill -s SIGKILL sdlimits
+    wait_for stopped sdlimits
+    c task delete sdlimits
+    c container delete sdlimits
+    check_unit_gone rrun-test-sdlimits.scope
+}
+
 @test "containerd: the process's user" {
-    spec_with '{"process.args": ["sh", "-c", "id -u; id -g"], "process.user": {"uid": 1000, "gid": 1000}, "linux.cgroupsPath": "/rrun-test/user"}'
-    run crun --config "$WORK/spec.json" user
+    spec_with '{"process.args": ["sh", "-c", "id -u; id -g"], "process.user": {"uid": 1000, "gid": 1000}, "linux.cgroupsPath": "'"$(cgpath user)"'"}'
+    run crun $(sd user) --config "$WORK/spec.json" user
     [ "$output" = "$(printf '1000\n1000')" ]
 }
 
@@ -165,22 +188,22 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: --cap-drop and --cap-add" {
-    run crun --cap-drop CAP_CHOWN "$IMAGE" capdrop chown 1000 /tmp
+    run crun $(sd capdrop) --cap-drop CAP_CHOWN "$IMAGE" capdrop chown 1000 /tmp
     [ "$status" -ne 0 ]
     [[ "$output" == *"Operation not permitted"* ]]
-    run crun "$IMAGE" nocap mount -t tmpfs none /tmp
+    run crun $(sd nocap) "$IMAGE" nocap mount -t tmpfs none /tmp
     [ "$status" -ne 0 ]
-    run crun --cap-add CAP_SYS_ADMIN "$IMAGE" capadd mount -t tmpfs none /tmp
+    run crun $(sd capadd) --cap-add CAP_SYS_ADMIN "$IMAGE" capadd mount -t tmpfs none /tmp
     [ "$status" -eq 0 ]
 }
 
 @test "containerd: env and working directory" {
-    run crun --env GREETING=hi --cwd /home/user "$IMAGE" env sh -c 'echo $GREETING $(pwd)'
+    run crun $(sd env) --env GREETING=hi --cwd /home/user "$IMAGE" env sh -c 'echo $GREETING $(pwd)'
     [ "$output" = "hi /home/user" ]
 }
 
 @test "containerd: task ps and metrics" {
-    c run -d --runc-binary "$WRAPPER" "$IMAGE" observed sleep 1000
+    c run -d --runc-binary "$WRAPPER" $(sd observed) "$IMAGE" observed sleep 1000
     run c task ps observed
     local pid
     pid=$(printf '%s\n' "$output" | awk 'NR == 2 { print $1 }')
@@ -195,7 +218,7 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: a stopped container starts again" {
-    run c run --runc-binary "$WRAPPER" "$IMAGE" restarted echo ran
+    run c run --runc-binary "$WRAPPER" $(sd restarted) "$IMAGE" restarted echo ran
     [ "$output" = ran ]
     run c task start restarted
     [ "$output" = ran ]
@@ -204,7 +227,7 @@ json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
 }
 
 @test "containerd: a missing command shows the runtime's error" {
-    run crun "$IMAGE" missing /no/such/command
+    run crun $(sd missing) "$IMAGE" missing /no/such/command
     [ "$status" -ne 0 ]
     [[ "$output" == *"/no/such/command"* ]]
     shopt -s nocasematch

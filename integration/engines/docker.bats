@@ -13,7 +13,7 @@ setup_file() {
     in_ns dockerd --config-file "$WORK/daemon.json" \
         -H "unix://$WORK/docker.sock" --data-root "$WORK/data" --exec-root "$WORK/exec" \
         --pidfile "$WORK/dockerd.pid" --bridge=none --iptables=false --ip-masq=false \
-        --storage-driver vfs --exec-opt native.cgroupdriver=cgroupfs \
+        --storage-driver vfs --exec-opt native.cgroupdriver="$ENGINE_CGROUP_DRIVER" \
         --add-runtime "under-test=$WRAPPER" --default-runtime under-test \
         > "$WORK/dockerd.log" 2>&1 3>&- &
     wait_for d version
@@ -39,6 +39,7 @@ drun() { d run --rm --network none "$@"; }
 cli() { d "$@"; }
 cli_run() { drun "$@"; }
 logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
+unit_of() { echo "docker-$(d inspect -f '{{.Id}}' "$1").scope"; }
 
 @test "docker: run prints the output and exits 0" {
     check_run_output
@@ -77,6 +78,10 @@ logs_say() { d logs "$1" 2>&1 | grep -q "$2"; }
 
 @test "docker: memory and pids limits are seen inside" {
     check_limits_inside
+}
+
+@test "docker: with the systemd driver, the limits are the unit's" {
+    check_limits_known_to_systemd
 }
 
 @test "docker: --user" {

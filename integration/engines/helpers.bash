@@ -5,6 +5,10 @@
 #
 # ENGINE_RUNTIME defaults to the project's rrun; `make test-engines-runc` passes runc, so
 # that a failure can always be told apart: rrun's, or the test's.
+#
+# ENGINE_CGROUP_DRIVER=systemd runs each engine in its systemd configuration (the engine
+# calls the runtime with --systemd-cgroup and a slice:prefix:name cgroupsPath); it needs
+# systemd as PID 1 (the guest of `make test-systemd`). The default is cgroupfs.
 
 ENGINES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT=$(cd "$ENGINES_DIR/../.." && pwd)
@@ -15,6 +19,7 @@ IMAGE=localhost/rrun-test/busybox:latest
 engine_setup() {
     local engine=$1
     export ENGINE=$engine
+    export ENGINE_CGROUP_DRIVER=${ENGINE_CGROUP_DRIVER:-cgroupfs}
     export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/x86_64-unknown-linux-gnu/release/rrun}
     [ -x "$RUNTIME_UNDER_TEST" ] || {
         echo "runtime $RUNTIME_UNDER_TEST is not built (make build)" >&2
@@ -188,6 +193,24 @@ wait_for() {
 # The pids and memory limits as the container's cgroup files show them, v1 or v2.
 LIMITS_SCRIPT='cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max
 cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max'
+
+systemd_driver() { [ "$ENGINE_CGROUP_DRIVER" = systemd ]; }
+
+# With the systemd driver: the engine asked the runtime for systemd cgroups, systemd has
+# the container's unit UNIT running, with the limits of check_limits_known_to_systemd.
+check_unit_limits() {
+    local unit=$1 memory=MemoryMax
+    grep -q -- "--systemd-cgroup" "$CALLS_LOG"
+    [ "$(systemctl show -p ActiveState --value "$unit")" = active ]
+    [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || memory=MemoryLimit
+    [ "$(systemctl show -p "$memory" --value "$unit")" = 67108864 ]
+    [ "$(systemctl show -p TasksMax --value "$unit")" = 50 ]
+}
+
+# After the container is gone, so is its unit.
+check_unit_gone() {
+    wait_for sh -c "[ \"\$(systemctl show -p LoadState --value '$1')\" = not-found ]"
+}
 
 # A process that reports USR1 with exit code 7, once its trap is set.
 TRAP_SCRIPT='trap "echo got USR1; exit 7" USR1; echo ready; while :; do sleep 0.1; done'

@@ -18,7 +18,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 netns = "none"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$ENGINE_CGROUP_DRIVER"
 events_logger = "file"
 events_logfile_path = "$WORK/events.log"
 tmp_dir = "$WORK/tmp"
@@ -53,6 +53,7 @@ prun() { p run --rm --network none "$@"; }
 cli() { p "$@"; }
 cli_run() { prun "$@"; }
 logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
+unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
 
 @test "podman: run prints the output and exits 0" {
     check_run_output
@@ -91,6 +92,10 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 
 @test "podman: memory and pids limits are seen inside" {
     check_limits_inside
+}
+
+@test "podman: with the systemd driver, the limits are the unit's" {
+    check_limits_known_to_systemd
 }
 
 @test "podman: --user" {

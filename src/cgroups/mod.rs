@@ -5,6 +5,7 @@
 pub mod devices_bpf;
 mod hierarchy;
 pub mod resources;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -56,6 +57,10 @@ pub fn thaw(paths: &[PathBuf]) {
 pub trait CgroupDriver {
     /// The container's cgroup directories, one per hierarchy.
     fn paths(&self) -> Vec<PathBuf>;
+    /// The systemd unit holding the container, for the systemd driver.
+    fn systemd_unit(&self) -> Option<String> {
+        None
+    }
     /// Creates the directories (and parents) and moves `pid` into them.
     fn enter(&self, pid: i32) -> Result<()>;
     /// Pids of every process in the container's cgroup.
@@ -203,10 +208,20 @@ pub fn is_unified_host() -> bool {
     })
 }
 
-/// The driver for a new container, from its `linux.cgroupsPath` (empty: derived from the id).
-pub fn for_container(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn CgroupDriver>> {
+/// The driver for a new container, from its `linux.cgroupsPath` (empty: derived from the
+/// id) and `--systemd-cgroup`.
+pub fn for_container(
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+    systemd_cgroup: bool,
+) -> Result<Box<dyn CgroupDriver>> {
+    let linux = spec.linux().as_ref();
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
+    if systemd_cgroup {
+        return for_systemd_unit(spec, cgroups_path.as_deref(), id);
+    }
     let path = match cgroups_path {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        Some(p) if !p.as_os_str().is_empty() => p,
         _ => PathBuf::from(id),
     };
     if let Some(s) = path.to_str()
@@ -214,25 +229,70 @@ pub fn for_container(cgroups_path: Option<&Path>, id: &str) -> Result<Box<dyn Cg
         && !s.starts_with('/')
     {
         anyhow::bail!(
-            "linux.cgroupsPath: {s:?} is a systemd slice path, which needs --systemd-cgroup and a running systemd; rrun has no systemd cgroup driver yet"
+            "linux.cgroupsPath: {s:?} is a systemd slice path (slice:prefix:name), which needs --systemd-cgroup"
         );
     }
+    cgroupfs_driver(&path)
+}
+
+/// The v1 or v2 driver (whichever the host has) on one cgroup path.
+fn cgroupfs_driver(path: &Path) -> Result<Box<dyn CgroupDriver>> {
     let hierarchies = host_hierarchies()?;
     if is_unified_host() {
-        Ok(Box::new(v2::V2::new(hierarchies, &path)?))
+        Ok(Box::new(v2::V2::new(hierarchies, path)?))
     } else {
-        Ok(Box::new(v1::V1::new(hierarchies, &path)))
+        Ok(Box::new(v1::V1::new(hierarchies, path)))
     }
 }
 
-/// The driver for an existing container whose directories were recorded at create time.
-pub fn from_paths(paths: Vec<PathBuf>) -> Box<dyn CgroupDriver> {
-    if is_unified_host() {
+fn for_systemd_unit(
+    spec: &oci_spec::runtime::Spec,
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> Result<Box<dyn CgroupDriver>> {
+    let path = cgroups_path
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let default_slice = if nix::unistd::geteuid().is_root() {
+        "system.slice"
+    } else {
+        "user.slice"
+    };
+    let placement = systemd::unit::parse(&path, id, default_slice)?;
+    let fs = cgroupfs_driver(&placement.cgroup)?;
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    Ok(Box::new(systemd::Systemd::new(
+        placement,
+        fs,
+        is_unified_host(),
+        id,
+        resources,
+        &annotations,
+    )?))
+}
+
+/// The driver for an existing container whose directories (and, with the systemd driver,
+/// unit) were recorded at create time.
+pub fn from_paths(paths: Vec<PathBuf>, systemd_unit: Option<&str>) -> Box<dyn CgroupDriver> {
+    let fs: Box<dyn CgroupDriver> = if is_unified_host() {
         Box::new(v2::V2::from_dir(
             paths.into_iter().next().unwrap_or_default(),
         ))
     } else {
         Box::new(v1::V1::from_dirs(paths))
+    };
+    match systemd_unit {
+        Some(unit) => Box::new(systemd::Systemd::existing(
+            unit.to_string(),
+            fs,
+            is_unified_host(),
+        )),
+        None => fs,
     }
 }
 

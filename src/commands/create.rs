@@ -3,7 +3,7 @@ use crate::container::create::{CreateOptions, Created, create};
 use crate::state::Store;
 use anyhow::{Context, Result};
 
-pub fn options(a: &CreateArgs, foreground: bool) -> CreateOptions {
+pub fn options(a: &CreateArgs, foreground: bool, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -13,9 +13,10 @@ pub fn options(a: &CreateArgs, foreground: bool) -> CreateOptions {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         foreground,
+        systemd_cgroup,
     }
 }
 
-pub fn run(store: &Store, a: &CreateArgs) -> Result<Created> {
-    create(store, &options(a, false)).context("create")
+pub fn run(store: &Store, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> {
+    create(store, &options(a, false, systemd_cgroup)).context("create")
 }

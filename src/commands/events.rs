@@ -13,10 +13,9 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<()> {
     if container::status(&c) == Status::Stopped {
         bail!("events: container {} is not running", a.id);
     }
-    let paths = c.record.cgroup_paths.clone();
     let record = c.record.clone();
     drop(c);
-    let driver = crate::cgroups::from_paths(paths);
+    let driver = container::cgroup_of(&record);
     let stats_event = || -> Result<String> {
         Ok(json!({"type": "stats", "id": a.id, "data": driver.stats()?}).to_string())
     };

@@ -12,7 +12,7 @@ pub fn run(store: &Store, id: &str, freeze: bool) -> Result<()> {
         (other, true) => bail!("pause: container {id} is not running: {}", other.as_str()),
         (_, false) => bail!("resume: container {id} is not paused"),
     }
-    crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+    crate::container::cgroup_of(&c.record)
         .set_frozen(freeze)
         .context(name.to_string())
 }

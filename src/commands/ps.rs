@@ -8,11 +8,11 @@ pub fn run(store: &Store, a: &PsArgs) -> Result<()> {
     let c = store.open(&a.id).context("ps")?;
     // As runc: a stopped container has no processes, which is no error (the header only).
     let pids = if container::status(&c) == Status::Stopped {
-        crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+        crate::container::cgroup_of(&c.record)
             .procs()
             .unwrap_or_default()
     } else {
-        crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+        crate::container::cgroup_of(&c.record)
             .procs()
             .context("ps")?
     };

@@ -35,7 +35,7 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
     }
     let resources: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(resources)
         .map_err(|e| anyhow!("update: resources.{}: {}", e.path(), e.inner()))?;
-    crate::cgroups::from_paths(c.record.cgroup_paths.clone())
+    crate::container::cgroup_of(&c.record)
         .apply_limits(&resources)
         .context("update")
 }

@@ -25,6 +25,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// `run` in the foreground: rrun itself receives the pty master.
     pub foreground: bool,
+    /// `--systemd-cgroup`: the container goes into a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 pub struct Created {
@@ -118,9 +120,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         Some(s) => Some((crate::seccomp::compile(s)?, s)),
         None => None,
     };
-    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-    let cgroup = cgroups::for_container(cgroups_path.as_deref(), &opts.id)?;
+    let cgroup = cgroups::for_container(spec, &opts.id, opts.systemd_cgroup)?;
     let cgroup_paths = cgroup.paths();
+    let systemd_unit = cgroup.systemd_unit();
 
     let dir = store.reserve(&opts.id)?;
     let lock = state::lock_dir(&dir)?;
@@ -221,8 +223,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         created: crate::logging::rfc3339_now(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
-        cgroup_parents_created: missing_parents(&cgroup_paths),
+        // With systemd the parents are slices that systemd makes and owns.
+        cgroup_parents_created: if systemd_unit.is_some() {
+            Vec::new()
+        } else {
+            missing_parents(&cgroup_paths)
+        },
         cgroup_paths: cgroup_paths.clone(),
+        systemd_unit: systemd_unit.clone(),
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
         creating: true,

@@ -72,6 +72,11 @@ fn is_frozen(record: &ContainerRecord) -> bool {
     cgroups::frozen(&record.cgroup_paths)
 }
 
+/// The cgroup driver of an existing container, as create recorded it.
+pub fn cgroup_of(record: &ContainerRecord) -> Box<dyn cgroups::CgroupDriver> {
+    cgroups::from_paths(record.cgroup_paths.clone(), record.systemd_unit.as_deref())
+}
+
 /// Sends `sig` to init, through a pidfd so a recycled pid can never be hit.
 pub fn signal_init(record: &ContainerRecord, sig: i32) -> Result<()> {
     let pidfd = crate::syscalls::pidfd_open(record.pid)
@@ -86,7 +91,7 @@ pub fn signal_init(record: &ContainerRecord, sig: i32) -> Result<()> {
 
 /// Signals every process in the container's cgroup (and init, should the cgroup be gone).
 pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
-    let driver = cgroups::from_paths(record.cgroup_paths.clone());
+    let driver = cgroup_of(record);
     let mut pids = driver.procs().unwrap_or_default();
     if init_alive(record) && !pids.contains(&record.pid) {
         pids.push(record.pid);
@@ -102,7 +107,7 @@ pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
 
 /// Kills everything in the container and waits until it is gone.
 pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
-    let driver = cgroups::from_paths(record.cgroup_paths.clone());
+    let driver = cgroup_of(record);
     let alive = init_alive(record);
     // The usual delete: the container stopped by itself and left nothing to kill or thaw.
     if !alive && driver.procs().is_ok_and(|p| p.is_empty()) {
@@ -154,7 +159,7 @@ pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
 /// Removes everything the container owns: its processes, cgroups and state directory.
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
-    let destroyed = cgroups::from_paths(c.record.cgroup_paths.clone()).destroy();
+    let destroyed = cgroup_of(&c.record).destroy();
     cgroups::remove_made_dirs(&c.record.cgroup_parents_created);
     destroyed?;
     // A container whose create never finished was never created: no poststop for it.

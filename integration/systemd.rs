@@ -1,0 +1,419 @@
+//! The systemd cgroup driver (`--systemd-cgroup`), checked against systemd itself
+//! (`systemctl show`) and the container's cgroup files. They need systemd as PID 1: on
+//! this host they say so and pass; `make test-systemd` runs them in the systemd guest
+//! (cgroup v2, then v1), where RRUN_EXPECT_SYSTEMD=1 makes a missing systemd a failure.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::Command;
+
+fn have_systemd() -> bool {
+    let present = std::path::Path::new("/run/systemd/system").exists();
+    if !present {
+        assert!(
+            std::env::var_os("RRUN_EXPECT_SYSTEMD").is_none(),
+            "RRUN_EXPECT_SYSTEMD is set, but systemd is not running"
+        );
+        eprintln!("skipped: systemd is not PID 1 here (make test-systemd runs this in a guest)");
+    }
+    present
+}
+
+/// `systemctl show -p PROP --value UNIT`.
+fn show(unit: &str, prop: &str) -> String {
+    let out = Command::new("systemctl")
+        .args(["show", "-p", prop, "--value", unit])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn unit_gone(unit: &str) -> bool {
+    show(unit, "LoadState") == "not-found"
+}
+
+/// systemd unloads a stopped transient unit a moment after its job ends.
+fn assert_unit_gone(unit: &str) {
+    wait_until(&format!("systemd to unload {unit}"), || unit_gone(unit));
+}
+
+/// A bundle whose cgroupsPath names a scope in system.slice; returns (bundle, unit).
+fn scoped(script: &str, name: &str) -> (Bundle, String) {
+    let mut b = Bundle::sh(script);
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("system.slice:rrun-test:{name}")));
+    (b, format!("rrun-test-{name}.scope"))
+}
+
+/// The container's cgroup file as its init sees it (v1: in the controller's directory).
+fn limits_script() -> &'static str {
+    if cgroup_v2() {
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    } else {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    }
+}
+
+fn host_cgroup_of(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
+}
+
+#[test]
+fn a_container_lives_in_its_scope_with_its_limits_known_to_systemd() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let name = unique("scope");
+    let (mut b, unit) = scoped("sleep 300", &name);
+    b.edit(|c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42},
+            "cpu": {"quota": 50000, "period": 100000, "shares": 512}});
+    });
+    rt.ok(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(show(&unit, "ActiveState"), "active", "{unit} while created");
+    assert_eq!(
+        show(&unit, "MemoryMax")
+            .parse::<u64>()
+            .ok()
+            .or_else(|| show(&unit, "MemoryLimit").parse().ok()),
+        Some(64 << 20)
+    );
+    assert_eq!(show(&unit, "TasksMax"), "42");
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "500ms");
+    assert_eq!(show(&unit, "Delegate"), "yes");
+    let pid = rt.state(&name)["pid"].as_i64().unwrap() as i32;
+    assert!(
+        host_cgroup_of(pid).contains(&format!("/system.slice/{unit}")),
+        "init's cgroup: {}",
+        host_cgroup_of(pid)
+    );
+    rt.ok(&["start", &name]);
+    // The limits are in the container's own cgroup files too, as the container sees them.
+    let out = rt.ok(&["exec", &name, "sh", "-c", limits_script()]);
+    assert_eq!(out, format!("{}\n42\n", 64 << 20));
+    // Everyday operations work on the scope's cgroup.
+    rt.ok(&["pause", &name]);
+    assert_eq!(rt.state(&name)["status"], "paused");
+    rt.ok(&["resume", &name]);
+    let ps = rt.ok(&["ps", &name]);
+    assert!(ps.contains("sleep"), "ps: {ps}");
+    let stats = rt.ok(&["events", "--stats", &name]);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["data"]["pids"]["current"], 1, "{stats}");
+    rt.ok(&["kill", "--all", &name, "KILL"]);
+    wait_until("the container stops", || {
+        rt.state(&name)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &name]);
+    assert_unit_gone(&unit);
+    assert!(!rt.state_dir(&name).exists());
+    assert!(
+        cgroup_dirs_named(&unit).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&unit)
+    );
+}
+
+#[test]
+fn run_in_the_default_scope_gives_output_and_exit_code() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique("sdrun");
+    // The standard devices stay usable under systemd's device policy.
+    let b = Bundle::sh("echo hi > /dev/null && head -c 3 /dev/zero | wc -c; exit 3");
+    let out = rt
+        .cmd()
+        .args(["--systemd-cgroup", "run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    assert_unit_gone(&format!("runc-{id}.scope"));
+}
+
+#[test]
+fn update_changes_the_units_properties_and_the_files() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let name = unique("sdupd");
+    let (mut b, unit) = scoped("sleep 300", &name);
+    b.edit(|c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42}})
+    });
+    rt.ok(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &name,
+    ]);
+    rt.ok(&["update", "--memory", "128M", "--pids-limit", "30", &name]);
+    let memory = if cgroup_v2() {
+        "MemoryMax"
+    } else {
+        "MemoryLimit"
+    };
+    assert_eq!(show(&unit, memory), (128u64 << 20).to_string());
+    assert_eq!(show(&unit, "TasksMax"), "30");
+    let out = rt.ok(&["exec", &name, "sh", "-c", limits_script()]);
+    assert_eq!(out, format!("{}\n30\n", 128 << 20));
+    rt.ok(&["delete", "--force", &name]);
+    assert_unit_gone(&unit);
+}
+
+#[test]
+fn annotations_become_unit_properties() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let name = unique("sdann");
+    let (mut b, unit) = scoped("sleep 300", &name);
+    b.edit(|c| {
+        c["annotations"] = json!({"org.systemd.property.TimeoutStopSec": "7",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'"});
+    });
+    rt.ok(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &name,
+    ]);
+    assert_eq!(show(&unit, "TimeoutStopUSec"), "7s");
+    assert_eq!(show(&unit, "CollectMode"), "inactive-or-failed");
+    rt.ok(&["delete", "--force", &name]);
+    assert_unit_gone(&unit);
+}
+
+#[test]
+fn slices_and_nested_slices_are_placed_as_systemd_places_them() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let n = std::process::id();
+    let name = unique("sdnest");
+    let mut b = Bundle::sh("sleep 300");
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("rrun{n}-inner.slice:pfx:{name}")));
+    rt.ok(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &name,
+    ]);
+    let pid = rt.state(&name)["pid"].as_i64().unwrap() as i32;
+    assert!(
+        host_cgroup_of(pid).contains(&format!(
+            "/rrun{n}.slice/rrun{n}-inner.slice/pfx-{name}.scope"
+        )),
+        "{}",
+        host_cgroup_of(pid)
+    );
+    rt.ok(&["delete", "--force", &name]);
+    assert_unit_gone(&format!("pfx-{name}.scope"));
+
+    // A name ending in .slice makes a slice, placed by its own name.
+    let slice_id = unique("sdslice");
+    let slice = format!("rrun{n}x.slice");
+    let mut s = Bundle::sh("sleep 300");
+    s.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("system.slice:p:{slice}")));
+    rt.ok(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        s.path().to_str().unwrap(),
+        &slice_id,
+    ]);
+    assert_eq!(show(&slice, "ActiveState"), "active");
+    let pid = rt.state(&slice_id)["pid"].as_i64().unwrap() as i32;
+    assert!(
+        host_cgroup_of(pid).contains(&format!("/{slice}")),
+        "{}",
+        host_cgroup_of(pid)
+    );
+    rt.ok(&["delete", "--force", &slice_id]);
+    // A stopped transient slice may stay loaded (inactive) for a while; what matters is
+    // that it is stopped and its cgroup gone.
+    wait_until(&format!("{slice} to stop"), || {
+        unit_gone(&slice) || show(&slice, "ActiveState") == "inactive"
+    });
+    assert!(
+        cgroup_dirs_named(&slice).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&slice)
+    );
+}
+
+#[test]
+fn bad_paths_properties_and_buses_fail_cleanly() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let before = HostSnapshot::take();
+    let id = unique("sdbad");
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!("/not/a/slice/path"));
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        err.contains("linux.cgroupsPath") && err.contains("slice:prefix:name"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+
+    // A property systemd does not know: its own error, one line, no unit left.
+    let (mut b, unit) = scoped("true", &id);
+    b.edit(|c| c["annotations"] = json!({"org.systemd.property.NoSuchPropertyAtAll": "true"}));
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        err.contains(&unit) && err.contains("NoSuchPropertyAtAll"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_unit_gone(&unit);
+    assert_no_leftovers(&rt, &id, &before);
+
+    // An annotation name runc refuses.
+    b.edit(|c| c["annotations"] = json!({"org.systemd.property.X1": "true"}));
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(err.contains("org.systemd.property.X1"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+
+    // systemd unreachable: the error names the bus address.
+    b.edit(|c| c["annotations"] = json!({}));
+    let out = rt
+        .cmd()
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/rrun-no-such-bus")
+        .args(["--systemd-cgroup", "create", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    let err = messages(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("unix:path=/run/rrun-no-such-bus"), "{err}");
+    assert_no_panic(&out);
+    assert_unit_gone(&unit);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+#[test]
+fn a_scope_that_exists_already_is_refused_and_left_alone() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique("sdexist");
+    let (b, unit) = scoped("true", &id);
+    let holder = Command::new("systemd-run")
+        .args(["--scope", "--unit", &unit, "--quiet", "sleep", "300"])
+        .spawn()
+        .unwrap();
+    wait_until("the other scope runs", || {
+        show(&unit, "ActiveState") == "active"
+    });
+    let err = rt.fails(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(
+        err.contains("not empty") || err.contains("already exists"),
+        "{err}"
+    );
+    assert!(!rt.state_dir(&id).exists());
+    assert_eq!(
+        show(&unit, "ActiveState"),
+        "active",
+        "the other scope must stay"
+    );
+    let _ = Command::new("systemctl").args(["stop", &unit]).status();
+    let mut holder = holder;
+    let _ = holder.wait();
+}
+
+#[test]
+fn a_create_killed_midway_leaves_a_scope_that_delete_force_removes() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique("sdkill");
+    let marker = TempDir::new("rrun-sd-marker");
+    let flag = marker.path().join("in-hook");
+    let (mut b, unit) = scoped("true", &id);
+    b.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh",
+            "args": ["sh", "-c", format!("touch {}; while :; do sleep 1; done", flag.display()), id.clone()]}]});
+    });
+    let mut create = rt
+        .cmd()
+        .args(["--systemd-cgroup", "create", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the hook runs", || flag.exists());
+    assert_eq!(
+        show(&unit, "ActiveState"),
+        "active",
+        "the half-made container's scope"
+    );
+    create.kill().unwrap();
+    create.wait().unwrap();
+    rt.ok(&["delete", "--force", &id]);
+    assert_unit_gone(&unit);
+    assert!(!rt.state_dir(&id).exists());
+    for pid in processes_mentioning(&id) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}

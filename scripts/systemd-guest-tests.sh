@@ -1,0 +1,26 @@
+#!/bin/bash
+# Runs in the systemd guest (scripts/test-systemd.sh), from the test disk's root.
+# $1: v2 (integration tests, then the engine suites on rrun and runc) or v1 (integration).
+set -u
+mode=$1
+here=$(pwd)
+# The test binary runs rrun from the path cargo built it at.
+rrun_path=$(cat rrun-debug-path)
+mkdir -p "$(dirname "$rrun_path")"
+ln -sf "$here/bin/rrun-debug" "$rrun_path"
+ip link set lo up
+status=0
+step() {
+    echo "=== $*"
+    "$@" || { echo "=== FAILED: $*"; status=1; }
+}
+cd /tmp
+# The systemd tests, and the cgroup tests once more with systemd owning the tree.
+RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd::
+if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
+    export ENGINE_CGROUP_DRIVER=systemd
+    suites=("$here"/project/integration/engines/{containerd,podman,docker}.bats)
+    step bats --print-output-on-failure "${suites[@]}"
+    ENGINE_RUNTIME=$(command -v runc) step bats --print-output-on-failure "${suites[@]}"
+fi
+exit $status

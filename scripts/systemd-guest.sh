@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# `make test-systemd`: rrun's systemd cgroup driver on a machine where systemd is PID 1.
+#
+# This host has no systemd as PID 1, so the tests boot a Debian bookworm guest under QEMU
+# (TCG: KVM hangs on this machine): its root filesystem is made from Debian's packages by
+# mmdebstrap (systemd, dbus, the engines, the cloud kernel and its initrd) once, and
+# cached under build/systemd-guest/ as a disk image that runs never change (each boot
+# writes to a throw-away qcow2 overlay). A second, small disk holds what this run tests:
+# rrun, the integration test binary, the engine suites and the script to run. A oneshot
+# unit of the guest's boot runs that script, prints its output on the serial console
+# with the exit code last, and powers the guest off.
+#
+# Usage: scripts/systemd-guest.sh [--cgroup v1|v2] SCRIPT [ARGS...]
+#   SCRIPT runs in the guest from the test disk's root (/mnt/t), with the project's
+#   integration/engines directory and the binaries beside it (see stage_test_disk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=build/systemd-guest
+mkdir -p "$work"
+
+cgroup=v2
+if [ "${1:-}" = --cgroup ]; then cgroup=$2; shift 2; fi
+[ $# -ge 1 ] || { echo "usage: $0 [--cgroup v1|v2] SCRIPT [ARGS...]" >&2; exit 2; }
+
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# What the guest has. Bump IMAGE_VERSION when the customisation below changes, so that a
+# cached image is made anew.
+IMAGE_VERSION=2
+PACKAGES=(systemd systemd-sysv dbus dbus-user-session libpam-systemd linux-image-cloud-amd64
+    containerd runc crun podman docker.io apparmor conmon catatonit fuse-overlayfs slirp4netns
+    uidmap golang-github-containers-common iptables nftables iproute2 procps util-linux
+    bsdextrautils kmod bats busybox-static python3 strace time e2fsprogs)
+stamp="$IMAGE_VERSION ${PACKAGES[*]}"
+
+build_image() {
+    local tree=$work/tree
+    echo "systemd guest: building the root filesystem (mmdebstrap, once)" >&2
+    rm -rf "$tree" "$work/base.img" "$work/vmlinuz" "$work/initrd.img"
+    local include
+    include=$(IFS=,; echo "${PACKAGES[*]}")
+    # The engines' own services are not started at boot: the suites start each engine on
+    # private sockets, as they do on the host. Timers and gettys would only slow the boot.
+    mmdebstrap --variant=apt --include="$include" \
+        --customize-hook='echo guest > "$1/etc/hostname"' \
+        --customize-hook='printf "/dev/vda / ext4 rw,relatime 0 1\n" > "$1/etc/fstab"' \
+        --customize-hook='chroot "$1" passwd -d root' \
+        --customize-hook='systemctl --root="$1" mask docker.service docker.socket containerd.service
+            apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
+            serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service
+            apparmor.service podman-restart.service podman.socket 2>/dev/null || true' \
+        --customize-hook='mkdir -p "$1/mnt/t"' \
+        --customize-hook='cat > "$1/etc/systemd/system/rrun-guest-test.service" <<UNIT
+[Unit]
+Description=rrun tests from the second disk
+After=multi-user.target dbus.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c "mount /dev/vdb /mnt/t && cd /mnt/t && (sh ./guest-run.sh; echo SYSTEMD-GUEST-EXIT \$\$?) 2>&1 | tee -p /mnt/t/guest.log > /dev/ttyS0; sync; systemctl --no-block poweroff"
+StandardOutput=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+UNIT
+            systemctl --root="$1" enable rrun-guest-test.service' \
+        bookworm "$tree" http://deb.debian.org/debian >&2
+    cp "$tree"/boot/vmlinuz-* "$work/vmlinuz"
+    cp "$tree"/boot/initrd.img-* "$work/initrd.img"
+    mkfs.ext4 -q -F -L guest-root -d "$tree" "$work/base.img" 6G
+    rm -rf "$tree"
+    echo "$stamp" > "$work/image.stamp"
+}
+
+if [ ! -f "$work/base.img" ] || [ "$(cat "$work/image.stamp" 2>/dev/null)" != "$stamp" ]; then
+    build_image
+fi
+
+# The test disk: the script, what it names, and the engine suites.
+stage=$work/stage
+rm -rf "$stage" && mkdir -p "$stage"
+script=$1; shift
+cp "$script" "$stage/guest-script"
+printf '#!/bin/sh\n' > "$stage/guest-run.sh"
+printf 'echo "guest: kernel $(uname -r), systemd $(systemctl --version | head -1 | cut -d" " -f2), cgroup $(stat -f -c %%T /sys/fs/cgroup)"\n' >> "$stage/guest-run.sh"
+printf 'exec bash ./guest-script' >> "$stage/guest-run.sh"
+for a in "$@"; do printf ' %q' "$a" >> "$stage/guest-run.sh"; done
+echo >> "$stage/guest-run.sh"
+if [ -n "${GUEST_STAGE:-}" ]; then cp -a "$GUEST_STAGE"/. "$stage/"; fi
+rm -f "$work/tests.img"
+mkfs.ext4 -q -F -L guest-tests -d "$stage" "$work/tests.img" 1G
+
+rm -f "$work/overlay.qcow2"
+qemu-img create -q -f qcow2 -b "$(realpath "$work/base.img")" -F raw "$work/overlay.qcow2"
+case $cgroup in
+    v2) cg_args="systemd.unified_cgroup_hierarchy=1" ;;
+    v1) cg_args="systemd.unified_cgroup_hierarchy=0" ;;
+    *) echo "--cgroup: v1 or v2, not $cgroup" >&2; exit 2 ;;
+esac
+log=$work/console-$cgroup.log
+timeout --kill-after=10 "${GUEST_TIMEOUT:-1500}" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
+    -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+    -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
+    -drive "file=$work/tests.img,format=raw,if=virtio" \
+    -append "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log"
+# The guest's own copy of its output, whole even if the console lost some of it.
+debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null > "$work/guest-$cgroup.log" || true
+code=$(grep -a -o 'SYSTEMD-GUEST-EXIT [0-9]*' "$work/guest-$cgroup.log" | tail -1 | awk '{print $2}')
+[ -n "$code" ] || { echo "systemd guest: the tests did not finish" >&2; exit 1; }
+exit "$code"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make test-systemd`: the systemd cgroup driver where systemd is PID 1, in the Debian
+# guest of scripts/systemd-guest.sh: first on pure cgroup v2 (the integration tests with
+# --systemd-cgroup, then the engine suites with each engine in its systemd configuration,
+# on rrun and then on runc), then on systemd's cgroup v1 layout (the integration tests).
+#
+# Usage: scripts/test-systemd.sh [v2|v1]...   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+modes=("$@")
+[ ${#modes[@]} -gt 0 ] || modes=(v2 v1)
+
+# What runs in the guest: rrun as `cargo test` builds it (the test binary has its path
+# compiled in), the test binary, the release rrun for the engines, the engine suites.
+cargo build -q
+cargo build -q --release
+test_bin=$(cargo test -q --no-run --test integration --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "integration" and m.get("executable"):
+        print(m["executable"])' | tail -1)
+stage=build/systemd-guest/payload
+rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/project/integration" "$stage/project/target/x86_64-unknown-linux-gnu/release"
+cp target/x86_64-unknown-linux-gnu/debug/rrun "$stage/bin/rrun-debug"
+cp "$test_bin" "$stage/bin/integration"
+cp target/x86_64-unknown-linux-gnu/release/rrun "$stage/project/target/x86_64-unknown-linux-gnu/release/rrun"
+cp -a integration/engines "$stage/project/integration/"
+printf '%s\n' "$(realpath target/x86_64-unknown-linux-gnu/debug/rrun)" > "$stage/rrun-debug-path"
+
+status=0
+for mode in "${modes[@]}"; do
+    echo "=== systemd guest, cgroup $mode"
+    GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup "$mode" scripts/systemd-guest-tests.sh "$mode" ${SYSTEMD_GUEST_ARGS:-} || status=1
+done
+exit $status

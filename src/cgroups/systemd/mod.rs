@@ -1,0 +1,211 @@
+//! The systemd cgroup driver (`--systemd-cgroup`): the container's init goes into a
+//! transient scope that systemd makes (StartTransientUnit over D-Bus), so that systemd,
+//! which owns the cgroup tree on such hosts, knows the container and keeps its limits.
+//!
+//! Resources systemd has properties for go to it as unit properties; then, as runc does,
+//! every limit is also written into the scope's cgroup directly by the cgroupfs driver of
+//! the host's layout (v2, or v1 with systemd's hierarchies): it fills in what systemd has
+//! no property for, joins the v1 hierarchies systemd does not manage, and attaches the
+//! device rules. Pause, ps, stats and kill work on the scope's cgroup through that driver.
+
+mod dbus;
+pub mod properties;
+pub mod unit;
+
+use super::CgroupDriver;
+use anyhow::{Context, Result};
+use oci_spec::runtime::LinuxResources;
+use properties::{Property, Value};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub use unit::UnitPlacement;
+
+pub struct Systemd {
+    unit: String,
+    /// Slice= of a scope, Wants= of a slice; empty for a driver rebuilt from the state.
+    slice: String,
+    /// The cgroupfs driver on the unit's directories.
+    fs: Box<dyn CgroupDriver>,
+    unified: bool,
+    /// Known at create only: the unit's first properties.
+    description: String,
+    resources: LinuxResources,
+    annotation_properties: Vec<Property>,
+    address: String,
+    manager: OnceLock<dbus::Manager>,
+}
+
+impl Systemd {
+    /// The driver for a new container. Annotations are parsed here, so that a bad one fails
+    /// the create before anything is made.
+    pub fn new(
+        placement: UnitPlacement,
+        fs: Box<dyn CgroupDriver>,
+        unified: bool,
+        id: &str,
+        resources: LinuxResources,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<Self> {
+        Ok(Systemd {
+            unit: placement.unit,
+            slice: placement.slice,
+            fs,
+            unified,
+            description: format!("libcontainer container {id}"),
+            resources,
+            annotation_properties: properties::from_annotations(annotations)?,
+            address: dbus::system_bus_address(),
+            manager: OnceLock::new(),
+        })
+    }
+
+    /// The driver of an existing container, from its recorded unit and directories.
+    pub fn existing(unit: String, fs: Box<dyn CgroupDriver>, unified: bool) -> Self {
+        Systemd {
+            unit,
+            slice: String::new(),
+            fs,
+            unified,
+            description: String::new(),
+            resources: LinuxResources::default(),
+            annotation_properties: Vec::new(),
+            address: dbus::system_bus_address(),
+            manager: OnceLock::new(),
+        }
+    }
+
+    /// The connection, made on first use: most commands on a container (state, ps, kill,
+    /// pause) never talk to systemd.
+    fn manager(&self) -> Result<&dbus::Manager> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m);
+        }
+        let m = dbus::Manager::connect(&self.address)?;
+        Ok(self.manager.get_or_init(|| m))
+    }
+
+    /// StartTransientUnit's properties: runc's base set, the annotations, the resources
+    /// (these last, so that the config's limits win over an annotation, as in runc).
+    fn start_properties(&self, pid: i32, manager: &dbus::Manager) -> Result<Vec<Property>> {
+        let b = |v: bool| Value::Bool(v);
+        let mut props: Vec<Property> =
+            vec![("Description".into(), Value::Str(self.description.clone()))];
+        if self.unit.ends_with(".slice") {
+            props.push(("Wants".into(), Value::Strings(vec![self.slice.clone()])));
+        } else {
+            props.push(("Slice".into(), Value::Str(self.slice.clone())));
+            props.push(("Delegate".into(), b(true)));
+            props.push(("PIDs".into(), Value::U32s(vec![pid as u32])));
+        }
+        let io = if self.unified {
+            "IOAccounting"
+        } else {
+            "BlockIOAccounting"
+        };
+        for name in ["MemoryAccounting", "CPUAccounting", io, "TasksAccounting"] {
+            props.push((name.into(), b(true)));
+        }
+        props.push(("DefaultDependencies".into(), b(false)));
+        props.extend(self.annotation_properties.iter().cloned());
+        props.extend(self.resource_properties(&self.resources, manager)?);
+        props.extend(properties::devices(
+            &self.resources,
+            &properties::proc_devices_group,
+        ));
+        Ok(props)
+    }
+
+    fn resource_properties(
+        &self,
+        r: &LinuxResources,
+        manager: &dbus::Manager,
+    ) -> Result<Vec<Property>> {
+        // systemd's version is asked only when a property depends on it.
+        let version = if properties::needs_version(r) {
+            manager.version()
+        } else {
+            u32::MAX
+        };
+        properties::resources(r, self.unified, version)
+    }
+}
+
+impl CgroupDriver for Systemd {
+    fn paths(&self) -> Vec<PathBuf> {
+        self.fs.paths()
+    }
+
+    fn systemd_unit(&self) -> Option<String> {
+        Some(self.unit.clone())
+    }
+
+    /// systemd makes the unit (and its cgroup) and moves `pid` in; the cgroupfs driver
+    /// then joins the hierarchies systemd does not manage (v1) and delegates controllers.
+    fn enter(&self, pid: i32) -> Result<()> {
+        let manager = self.manager()?;
+        let props = self.start_properties(pid, manager)?;
+        manager
+            .start_transient_unit(&self.unit, &props)
+            .with_context(|| {
+                format!(
+                    "systemd: starting unit {} on {}",
+                    self.unit,
+                    manager.address()
+                )
+            })?;
+        self.fs.enter(pid)
+    }
+
+    fn procs(&self) -> Result<Vec<i32>> {
+        self.fs.procs()
+    }
+
+    /// Stops the unit (systemd removes its cgroup), then removes what rrun made itself.
+    /// The directories go even when systemd can't be asked; the error is still reported,
+    /// so that `delete` can be tried again.
+    fn destroy(&self) -> Result<()> {
+        let stopped = self
+            .manager()
+            .and_then(|m| m.stop_unit(&self.unit))
+            .with_context(|| format!("systemd: stopping unit {}", self.unit));
+        let removed = self.fs.destroy();
+        stopped.and(removed)
+    }
+
+    fn created_dirs(&self) -> Vec<PathBuf> {
+        self.fs.created_dirs()
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<()> {
+        self.fs.apply(r)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        self.fs.set_frozen(frozen)
+    }
+
+    fn stats(&self) -> Result<serde_json::Value> {
+        self.fs.stats()
+    }
+
+    fn oom_count(&self) -> u64 {
+        self.fs.oom_count()
+    }
+
+    fn memory_usage(&self) -> Option<u64> {
+        self.fs.memory_usage()
+    }
+
+    /// `update`: the unit's properties first (so systemd keeps the new limits), then files.
+    fn apply_resources_only(&self, r: &LinuxResources) -> Result<()> {
+        let manager = self.manager()?;
+        let props = self.resource_properties(r, manager)?;
+        if !props.is_empty() {
+            manager
+                .set_unit_properties(&self.unit, &props)
+                .with_context(|| format!("systemd: setting properties of {}", self.unit))?;
+        }
+        self.fs.apply_resources_only(r)
+    }
+}
