@@ -9,9 +9,16 @@ rm -rf "$stage" && mkdir -p "$stage/project/bench" "$stage/project/scripts"
 cp bench/bench.py "$stage/project/bench/"
 cp scripts/make-bundle.sh "$stage/project/scripts/"
 cp "$rrun" "$stage/rrun"
-cat > "$stage/bench-in-guest.sh" <<'IN'
-cd "$(dirname "$0")/project"
-BENCH_SYSTEMD_MODE=1 BENCH_ROUNDS=${BENCH_SYSTEMD_ROUNDS:-5} BENCH_SEQ=${BENCH_SYSTEMD_SEQ:-20} python3 bench/bench.py "$(realpath ../rrun)"
+# BENCH_ALSO=NAME=PATH,... (another build of rrun, say) goes along, as on the host.
+also=""
+for extra in ${BENCH_ALSO:+${BENCH_ALSO//,/ }}; do
+    mkdir -p "$stage/also"
+    cp "${extra#*=}" "$stage/also/${extra%%=*}"
+    also="$also${also:+,}${extra%%=*}=/mnt/t/also/${extra%%=*}"
+done
+cat > "$stage/bench-in-guest.sh" <<IN
+cd /mnt/t/project
+BENCH_ALSO=$also BENCH_SYSTEMD_MODE=1 BENCH_ROUNDS=${BENCH_SYSTEMD_ROUNDS:-5} BENCH_SEQ=${BENCH_SYSTEMD_SEQ:-20} python3 bench/bench.py /mnt/t/rrun
 IN
 GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup v2 "$stage/bench-in-guest.sh" > build/systemd-guest/bench.log 2>&1 || {
     tail -20 build/systemd-guest/bench.log >&2

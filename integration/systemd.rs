@@ -362,9 +362,10 @@ fn a_scope_that_exists_already_is_refused_and_left_alone() {
         &id,
     ]);
     assert!(
-        err.contains("not empty") || err.contains("already exists"),
+        err.contains("not empty") || err.contains("UnitExists"),
         "{err}"
     );
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!rt.state_dir(&id).exists());
     assert_eq!(
         show(&unit, "ActiveState"),

@@ -31,6 +31,6 @@ printf '%s\n' "$(realpath target/x86_64-unknown-linux-gnu/debug/rrun)" > "$stage
 status=0
 for mode in "${modes[@]}"; do
     echo "=== systemd guest, cgroup $mode"
-    GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup "$mode" scripts/systemd-guest-tests.sh "$mode" ${SYSTEMD_GUEST_ARGS:-} || status=1
+    GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup "$mode" "${SYSTEMD_GUEST_SCRIPT:-scripts/systemd-guest-tests.sh}" "$mode" ${SYSTEMD_GUEST_ARGS:-} || status=1
 done
 exit $status

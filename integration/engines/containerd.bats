@@ -79,6 +79,10 @@ spec = json.load(sys.stdin)
 change = json.loads(sys.argv[1])
 change["root.path"] = sys.argv[2]
 change.setdefault("process.env", ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+# On cgroup v2 the container gets a cgroup namespace, as containerd'"'"'s CRI gives it there:
+# without one, a cgroup2 mount shows the host'"'"'s root (runc mounts it so), not the container'"'"'s.
+if any(m.get("type") == "cgroup" for m in change.get("mounts+", [])) and sys.argv[3] == "cgroup2fs":
+    spec["linux"]["namespaces"].append({"type": "cgroup"})
 for path, value in change.items():
     if path == "mounts+":
         spec["mounts"] += value
@@ -88,7 +92,7 @@ for path, value in change.items():
     for p in parents:
         node = node.setdefault(p, {})
     node[last] = value
-json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" > "$WORK/spec.json"
+json.dump(spec, sys.stdout)' "$1" "$WORK/rootfs" "$(stat -f -c %T /sys/fs/cgroup)" > "$WORK/spec.json"
 }
 
 @test "containerd: run prints the output and exits 0" {

@@ -34,6 +34,9 @@ pub struct Systemd {
     annotation_properties: Vec<Property>,
     address: String,
     manager: OnceLock<dbus::Manager>,
+    /// Whether the unit is this container's: started by `enter`, or recorded in the state.
+    /// A create that failed to start it must not stop a unit of that name it never made.
+    owns_unit: std::cell::Cell<bool>,
 }
 
 impl Systemd {
@@ -57,6 +60,7 @@ impl Systemd {
             annotation_properties: properties::from_annotations(annotations)?,
             address: dbus::system_bus_address(),
             manager: OnceLock::new(),
+            owns_unit: std::cell::Cell::new(false),
         })
     }
 
@@ -72,6 +76,7 @@ impl Systemd {
             annotation_properties: Vec::new(),
             address: dbus::system_bus_address(),
             manager: OnceLock::new(),
+            owns_unit: std::cell::Cell::new(true),
         }
     }
 
@@ -112,6 +117,7 @@ impl Systemd {
         props.extend(properties::devices(
             &self.resources,
             &properties::proc_devices_group,
+            &properties::host_has_device,
         ));
         Ok(props)
     }
@@ -145,26 +151,42 @@ impl CgroupDriver for Systemd {
     fn enter(&self, pid: i32) -> Result<()> {
         let manager = self.manager()?;
         let props = self.start_properties(pid, manager)?;
-        manager
-            .start_transient_unit(&self.unit, &props)
-            .with_context(|| {
-                format!(
-                    "systemd: starting unit {} on {}",
-                    self.unit,
-                    manager.address()
-                )
-            })?;
+        let started = manager.start_transient_unit(&self.unit, &props);
+        // Only a unit of that name that was there before is not ours to stop; one whose
+        // job failed or timed out may still be half made.
+        self.owns_unit
+            .set(!started.as_ref().is_err_and(dbus::is_unit_exists));
+        started.with_context(|| {
+            format!(
+                "systemd: starting unit {} on {}",
+                self.unit,
+                manager.address()
+            )
+        })?;
         self.fs.enter(pid)
     }
 
+    /// On v1 the name=systemd hierarchy is read: systemd places every process of a unit
+    /// there, whichever controllers it has realised for the unit.
     fn procs(&self) -> Result<Vec<i32>> {
-        self.fs.procs()
+        match self
+            .fs
+            .paths()
+            .into_iter()
+            .find(|p| p.starts_with("/sys/fs/cgroup/systemd"))
+        {
+            Some(dir) if !self.unified => super::read_procs(&dir),
+            _ => self.fs.procs(),
+        }
     }
 
     /// Stops the unit (systemd removes its cgroup), then removes what rrun made itself.
     /// The directories go even when systemd can't be asked; the error is still reported,
     /// so that `delete` can be tried again.
     fn destroy(&self) -> Result<()> {
+        if !self.owns_unit.get() {
+            return Ok(());
+        }
         let stopped = self
             .manager()
             .and_then(|m| m.stop_unit(&self.unit))

@@ -219,10 +219,13 @@ pub fn range_to_bits(list: &str, field: &str) -> Result<Vec<u8>> {
 /// lists: a config that allows everything gets "auto"; one that allows all but some
 /// devices can't be said, and gets the strict, empty list (rrun's own rules on the
 /// cgroup still decide). Rules systemd can't name (`*:n`, or `n:*` of a major that
-/// /proc/devices does not list) are left to rrun's own rules, with a warning.
+/// /proc/devices does not list) are left to rrun's own rules, with a warning. A device
+/// the host does not have is left out (systemd would only log that it can't find it; runc
+/// leaves it out too).
 pub fn devices(
     r: &LinuxResources,
     device_group: &dyn Fn(char, i64) -> Option<String>,
+    device_exists: &dyn Fn(char, i64, i64) -> bool,
 ) -> Vec<Property> {
     let writes = resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
     let rules = crate::cgroups::devices_bpf::rules_from_v1_writes(&writes);
@@ -279,7 +282,15 @@ pub fn devices(
                         continue;
                     }
                 },
-                (major, minor) => format!("/dev/{class}/{major}:{minor}"),
+                (major, minor) if device_exists(rule.kind, major, minor) => {
+                    format!("/dev/{class}/{major}:{minor}")
+                }
+                (major, minor) => {
+                    crate::logging::debug(&format!(
+                        "systemd DeviceAllow: skipping {class} device {major}:{minor}, not on this host"
+                    ));
+                    continue;
+                }
             };
             entries.push((path, rule.access));
         }
@@ -288,6 +299,12 @@ pub fn devices(
         prop("DevicePolicy", Value::Str("strict".into())),
         prop("DeviceAllow", Value::DeviceAllow(entries)),
     ]
+}
+
+/// Whether the host has device `major:minor` (/sys/dev/{char,block}/M:m).
+pub fn host_has_device(kind: char, major: i64, minor: i64) -> bool {
+    let class = if kind == 'b' { "block" } else { "char" };
+    std::path::Path::new(&format!("/sys/dev/{class}/{major}:{minor}")).exists()
 }
 
 /// The group name /proc/devices gives a major ("pts" for 136), as DeviceAllow names it.
@@ -507,7 +524,7 @@ mod tests {
 
     #[test]
     fn device_rules_become_an_allow_list() {
-        let p = devices(&LinuxResources::default(), &no_groups);
+        let p = devices(&LinuxResources::default(), &no_groups, &|_, _, m| m != 200);
         assert_eq!(find(&p, "DevicePolicy"), Some(&Value::Str("strict".into())));
         let Some(Value::DeviceAllow(list)) = find(&p, "DeviceAllow") else {
             panic!("no DeviceAllow")
@@ -515,6 +532,10 @@ mod tests {
         assert!(list.contains(&("/dev/char/1:3".into(), "rwm".into())));
         assert!(list.contains(&("char-pts".into(), "rwm".into())));
         assert!(list.contains(&("char-*".into(), "m".into())));
+        assert!(
+            !list.iter().any(|(p, _)| p == "/dev/char/10:200"),
+            "a device the host lacks is left out"
+        );
         let all = LinuxResourcesBuilder::default()
             .devices(vec![
                 LinuxDeviceCgroupBuilder::default()
@@ -525,7 +546,7 @@ mod tests {
             ])
             .build()
             .unwrap();
-        let p = devices(&all, &no_groups);
+        let p = devices(&all, &no_groups, &|_, _, _| true);
         assert_eq!(find(&p, "DevicePolicy"), Some(&Value::Str("auto".into())));
         let fuse = LinuxResourcesBuilder::default()
             .devices(vec![
@@ -540,7 +561,7 @@ mod tests {
             ])
             .build()
             .unwrap();
-        let p = devices(&fuse, &no_groups);
+        let p = devices(&fuse, &no_groups, &|_, _, _| true);
         let Some(Value::DeviceAllow(list)) = find(&p, "DeviceAllow") else {
             panic!("no DeviceAllow")
         };
