@@ -250,6 +250,12 @@ fn for_systemd_unit(
     cgroups_path: Option<&Path>,
     id: &str,
 ) -> Result<Box<dyn CgroupDriver>> {
+    // runc's check: systemd marks its own runtime directory (sd_booted).
+    if !Path::new("/run/systemd/system").is_dir() {
+        anyhow::bail!(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), so it can't manage the container's cgroups"
+        );
+    }
     let path = cgroups_path
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
