@@ -418,3 +418,48 @@ fn a_create_killed_midway_leaves_a_scope_that_delete_force_removes() {
         );
     }
 }
+
+#[test]
+fn a_bus_that_never_answers_is_an_error_within_the_bound() {
+    if !have_systemd() {
+        return;
+    }
+    let rt = Runtime::new();
+    let before = HostSnapshot::take();
+    let id = unique("sdmute");
+    let dir = TempDir::new("rrun-mute-bus");
+    let sock = dir.path().join("bus");
+    // Accepts connections and never reads or answers.
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().take(2) {
+            held.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(90));
+    });
+    let (b, unit) = scoped("true", &id);
+    let address = format!("unix:path={}", sock.display());
+    let started = std::time::Instant::now();
+    let out = rt
+        .cmd()
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+        .args(["--systemd-cgroup", "create", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = messages(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("did not answer") && err.contains(&address),
+        "{err}"
+    );
+    // One bound (30 s, runc's), not one per call: the clean-up does not wait again.
+    assert!(took < std::time::Duration::from_secs(45), "took {took:?}");
+    assert_no_panic(&out);
+    assert!(unit_gone(&unit));
+    assert_no_leftovers(&rt, &id, &before);
+    drop(holder);
+}

@@ -27,7 +27,18 @@ fuzz_target!(|data: &[u8]| {
             let _ = rrun::cgroups::resources::v2_writes(r);
             let _ =
                 rrun::cgroups::resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
+            // The systemd driver's unit properties, v2 and v1 names.
+            use rrun::cgroups::systemd::properties;
+            let _ = properties::resources(r, true, 252);
+            let _ = properties::resources(r, false, 239);
+            let _ = properties::devices(r, &|_, m| (m == 136).then(|| "pts".into()), &|_, _, _| true);
         }
+        if let Some(p) = linux.cgroups_path() {
+            let _ = rrun::cgroups::systemd::unit::parse(&p.to_string_lossy(), "id", "system.slice");
+        }
+    }
+    if let Some(a) = spec.annotations() {
+        let _ = rrun::cgroups::systemd::properties::from_annotations(a);
     }
     if let Some(p) = spec.process() {
         check_process(p);

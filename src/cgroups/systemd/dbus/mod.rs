@@ -122,6 +122,8 @@ struct Connection {
     jobs_removed: Vec<(String, String)>,
     /// Still to read: the authentication's "OK" line.
     authenticated: bool,
+    /// A read ran out of time: the bus is not answering.
+    stalled: bool,
 }
 
 impl Connection {
@@ -131,8 +133,14 @@ impl Connection {
     }
 
     fn read_more(&mut self, deadline: Instant, address: &str) -> Result<()> {
+        // A bus that let one answer time out is not waited on again (a failed create's
+        // clean-up would otherwise wait as long once more).
+        if self.stalled {
+            bail!("systemd stopped answering on {address}");
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            self.stalled = true;
             bail!(
                 "systemd did not answer on {address} within {} s",
                 TIMEOUT.as_secs()
@@ -152,6 +160,7 @@ impl Connection {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
+                self.stalled = true;
                 bail!(
                     "systemd did not answer on {address} within {} s",
                     TIMEOUT.as_secs()
@@ -257,6 +266,7 @@ impl Manager {
             pending: Vec::new(),
             jobs_removed: Vec::new(),
             authenticated: false,
+            stalled: false,
         };
         let mut out = format!("\0AUTH EXTERNAL {hex}\r\nBEGIN\r\n").into_bytes();
         let bus = Call {
