@@ -10,9 +10,10 @@
 # unit of the guest's boot runs that script, prints its output on the serial console
 # with the exit code last, and powers the guest off.
 #
-# Usage: scripts/systemd-guest.sh [--cgroup v1|v2] SCRIPT [ARGS...]
-#   SCRIPT runs in the guest from the test disk's root (/mnt/t), with the project's
-#   integration/engines directory and the binaries beside it (see stage_test_disk).
+# Usage: [GUEST_STAGE=DIR] [GUEST_TIMEOUT=S] scripts/systemd-guest.sh [--cgroup v1|v2] SCRIPT [ARGS...]
+#   SCRIPT runs (with bash) in the guest from the test disk's root, /mnt/t, which holds a
+#   copy of DIR (scripts/test-systemd.sh puts the binaries and engine suites there). Its
+#   output is build/systemd-guest/guest-<v1|v2>.log; the exit code is SCRIPT's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=build/systemd-guest
