@@ -179,9 +179,9 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         }
     };
     for dir in &cgroup_dirs {
-        if let Err(e) = std::fs::write(dir.join("cgroup.procs"), pid.to_string()) {
+        if let Err(e) = join_cgroup(dir, pid, record.pid) {
             kill_child();
-            bail!("adding the process to {}: {e}", dir.display());
+            return Err(e);
         }
     }
     parent_end.send(&Message::Go)?;
@@ -368,6 +368,34 @@ pub fn process_from_flags(
         v["selinuxLabel"] = serde_json::json!(l);
     }
     serde_json::from_value(v).context("building the process")
+}
+
+/// Puts `pid` in `dir`. On cgroup v2 a cgroup whose sub-cgroups use domain controllers
+/// takes no processes of its own (EBUSY): as runc does, the process then joins the cgroup
+/// the container's init is in (a container that manages its own subtree moved it there).
+fn join_cgroup(dir: &std::path::Path, pid: i32, init_pid: i32) -> Result<()> {
+    let write = |d: &std::path::Path| std::fs::write(d.join("cgroup.procs"), pid.to_string());
+    match write(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) && crate::cgroups::is_unified_host() => {
+            let own =
+                std::fs::read_to_string(format!("/proc/{init_pid}/cgroup")).unwrap_or_default();
+            let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
+                bail!("adding the process to {}: {e}", dir.display());
+            };
+            let init_dir = std::path::Path::new("/sys/fs/cgroup").join(
+                crate::rootfs::secure::clean_relative(std::path::Path::new(path)),
+            );
+            write(&init_dir).map_err(|e2| {
+                anyhow!(
+                    "adding the process to {} ({e}) or to the init's {}: {e2}",
+                    dir.display(),
+                    init_dir.display()
+                )
+            })
+        }
+        Err(e) => bail!("adding the process to {}: {e}", dir.display()),
+    }
 }
 
 /// The directories the process joins: the container's, with `--cgroup` sub-cgroups in

@@ -44,11 +44,12 @@ fn limit(v: i64) -> u64 {
 /// Version-dependent properties: CPUQuotaPeriodUSec since systemd 242, AllowedCPUs and
 /// AllowedMemoryNodes since 244. Asked only when the config needs them (one more call).
 pub fn needs_version(r: &LinuxResources) -> bool {
-    r.cpu().as_ref().is_some_and(|c| {
-        c.period().unwrap_or(0) != 0
-            || c.cpus().as_deref().is_some_and(|s| !s.is_empty())
-            || c.mems().as_deref().is_some_and(|s| !s.is_empty())
-    })
+    r.unified().as_ref().is_some_and(|u| !u.is_empty())
+        || r.cpu().as_ref().is_some_and(|c| {
+            c.period().unwrap_or(0) != 0
+                || c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+                || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        })
 }
 
 /// The resource properties of a container's unit. `unified`: the host runs cgroup v2
@@ -128,7 +129,7 @@ pub fn resources(r: &LinuxResources, unified: bool, systemd_version: u32) -> Res
         });
     }
     if unified {
-        unified_map(r, &mut out)?;
+        unified_map(r, systemd_version, &mut out)?;
     }
     Ok(out)
 }
@@ -154,7 +155,7 @@ fn cpu_quota(quota: i64, period: u64, systemd_version: u32, out: &mut Vec<Proper
 }
 
 /// `linux.resources.unified` keys systemd has properties for (runc's list).
-fn unified_map(r: &LinuxResources, out: &mut Vec<Property>) -> Result<()> {
+fn unified_map(r: &LinuxResources, systemd_version: u32, out: &mut Vec<Property>) -> Result<()> {
     let Some(map) = r.unified() else {
         return Ok(());
     };
@@ -182,6 +183,33 @@ fn unified_map(r: &LinuxResources, out: &mut Vec<Property>) -> Result<()> {
             "memory.swap.max" => out.push(max_or("MemorySwapMax")?),
             "pids.max" => out.push(max_or("TasksMax")?),
             "cpu.weight" => out.push(max_or("CPUWeight")?),
+            "cpu.max" => {
+                // "QUOTA [PERIOD]", QUOTA "max" for none.
+                let mut parts = v.split_whitespace();
+                let bad = || {
+                    anyhow::anyhow!(
+                        "linux.resources.unified.{key}: {v:?} is not \"QUOTA [PERIOD]\""
+                    )
+                };
+                let quota = match parts.next() {
+                    Some("max") => -1,
+                    Some(q) => q.parse().map_err(|_| bad())?,
+                    None => return Err(bad()),
+                };
+                let period = match parts.next() {
+                    Some(p) => p.parse().map_err(|_| bad())?,
+                    None => 0,
+                };
+                cpu_quota(quota, period, systemd_version, out);
+            }
+            "cpuset.cpus" if systemd_version >= 244 => out.push(prop(
+                "AllowedCPUs",
+                Value::Bytes(range_to_bits(v, "unified.cpuset.cpus")?),
+            )),
+            "cpuset.mems" if systemd_version >= 244 => out.push(prop(
+                "AllowedMemoryNodes",
+                Value::Bytes(range_to_bits(v, "unified.cpuset.mems")?),
+            )),
             _ => {}
         }
     }
@@ -506,6 +534,30 @@ mod tests {
         assert_eq!(find(&old, "CPUShares"), Some(&Value::U64(1024)));
         assert_eq!(find(&old, "CPUQuotaPeriodUSec"), None);
         assert_eq!(find(&old, "AllowedCPUs"), None);
+    }
+
+    #[test]
+    fn the_unified_map_gives_systemds_properties_too() {
+        let r = LinuxResourcesBuilder::default()
+            .unified(
+                [
+                    ("memory.high", "20971520"),
+                    ("cpu.max", "10000 100000"),
+                    ("cpuset.cpus", "1"),
+                    ("pids.max", "max"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
+            )
+            .build()
+            .unwrap();
+        let p = resources(&r, true, 252).unwrap();
+        assert_eq!(find(&p, "MemoryHigh"), Some(&Value::U64(20971520)));
+        assert_eq!(find(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(100_000)));
+        assert_eq!(find(&p, "CPUQuotaPeriodUSec"), Some(&Value::U64(100_000)));
+        assert_eq!(find(&p, "AllowedCPUs"), Some(&Value::Bytes(vec![2])));
+        assert_eq!(find(&p, "TasksMax"), Some(&Value::U64(u64::MAX)));
     }
 
     #[test]
