@@ -373,3 +373,36 @@ fn exec_process_json_from_a_pipe() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from a pipe\n");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// runc's "init process in non-root cgroup" case (cgroup v2): a container that moved its
+/// init into a sub-cgroup and enabled a domain controller leaves its own cgroup unable to
+/// take processes; exec then joins the init's cgroup instead of failing.
+#[test]
+fn exec_joins_the_inits_cgroup_when_the_containers_takes_no_processes() {
+    if !cgroup_v2() {
+        eprintln!("skipped: cgroup v2 only (make test-v2 runs it)");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("sleep 300");
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys/fs/cgroup" {
+                m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+            }
+        }
+    });
+    let id = running(&rt, &b, "exec-busy");
+    rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-euc",
+        "mkdir /sys/fs/cgroup/foo; echo 1 > /sys/fs/cgroup/foo/cgroup.procs; echo $$ > /sys/fs/cgroup/foo/cgroup.procs; echo +memory > /sys/fs/cgroup/cgroup.subtree_control",
+    ]);
+    assert_eq!(
+        rt.ok(&["exec", &id, "cat", "/proc/self/cgroup"]),
+        "0::/foo\n"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
