@@ -53,6 +53,19 @@ fn limits_script() -> &'static str {
     }
 }
 
+/// rrun's arguments for `--systemd-cgroup CMD --bundle B ID` (CMD may carry flags: "run -d").
+fn sd<'a>(cmd: &'a str, b: &'a Bundle, id: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["--systemd-cgroup"];
+    args.extend(cmd.split(' '));
+    args.extend(["--bundle", b.path().to_str().unwrap(), id]);
+    args
+}
+
+fn assert_no_cgroup_named(name: &str) {
+    let left = cgroup_dirs_named(name);
+    assert!(left.is_empty(), "{left:?}");
+}
+
 fn host_cgroup_of(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
 }
@@ -69,13 +82,7 @@ fn a_container_lives_in_its_scope_with_its_limits_known_to_systemd() {
         c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42},
             "cpu": {"quota": 50000, "period": 100000, "shares": 512}});
     });
-    rt.ok(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &name,
-    ]);
+    rt.ok(&sd("create", &b, &name));
     assert_eq!(show(&unit, "ActiveState"), "active", "{unit} while created");
     assert_eq!(
         show(&unit, "MemoryMax")
@@ -113,11 +120,7 @@ fn a_container_lives_in_its_scope_with_its_limits_known_to_systemd() {
     rt.ok(&["delete", &name]);
     assert_unit_gone(&unit);
     assert!(!rt.state_dir(&name).exists());
-    assert!(
-        cgroup_dirs_named(&unit).is_empty(),
-        "{:?}",
-        cgroup_dirs_named(&unit)
-    );
+    assert_no_cgroup_named(&unit);
 }
 
 #[test]
@@ -158,14 +161,7 @@ fn update_changes_the_units_properties_and_the_files() {
     b.edit(|c| {
         c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42}})
     });
-    rt.ok(&[
-        "--systemd-cgroup",
-        "run",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &name,
-    ]);
+    rt.ok(&sd("run -d", &b, &name));
     rt.ok(&["update", "--memory", "128M", "--pids-limit", "30", &name]);
     let memory = if cgroup_v2() {
         "MemoryMax"
@@ -192,14 +188,7 @@ fn annotations_become_unit_properties() {
         c["annotations"] = json!({"org.systemd.property.TimeoutStopSec": "7",
             "org.systemd.property.CollectMode": "'inactive-or-failed'"});
     });
-    rt.ok(&[
-        "--systemd-cgroup",
-        "run",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &name,
-    ]);
+    rt.ok(&sd("run -d", &b, &name));
     assert_eq!(show(&unit, "TimeoutStopUSec"), "7s");
     assert_eq!(show(&unit, "CollectMode"), "inactive-or-failed");
     rt.ok(&["delete", "--force", &name]);
@@ -216,14 +205,7 @@ fn slices_and_nested_slices_are_placed_as_systemd_places_them() {
     let name = unique("sdnest");
     let mut b = Bundle::sh("sleep 300");
     b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("rrun{n}-inner.slice:pfx:{name}")));
-    rt.ok(&[
-        "--systemd-cgroup",
-        "run",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &name,
-    ]);
+    rt.ok(&sd("run -d", &b, &name));
     let pid = rt.state(&name)["pid"].as_i64().unwrap() as i32;
     assert!(
         host_cgroup_of(pid).contains(&format!(
@@ -240,14 +222,7 @@ fn slices_and_nested_slices_are_placed_as_systemd_places_them() {
     let slice = format!("rrun{n}x.slice");
     let mut s = Bundle::sh("sleep 300");
     s.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("system.slice:p:{slice}")));
-    rt.ok(&[
-        "--systemd-cgroup",
-        "run",
-        "-d",
-        "--bundle",
-        s.path().to_str().unwrap(),
-        &slice_id,
-    ]);
+    rt.ok(&sd("run -d", &s, &slice_id));
     assert_eq!(show(&slice, "ActiveState"), "active");
     let pid = rt.state(&slice_id)["pid"].as_i64().unwrap() as i32;
     assert!(
@@ -261,11 +236,7 @@ fn slices_and_nested_slices_are_placed_as_systemd_places_them() {
     wait_until(&format!("{slice} to stop"), || {
         unit_gone(&slice) || show(&slice, "ActiveState") == "inactive"
     });
-    assert!(
-        cgroup_dirs_named(&slice).is_empty(),
-        "{:?}",
-        cgroup_dirs_named(&slice)
-    );
+    assert_no_cgroup_named(&slice);
 }
 
 #[test]
@@ -278,13 +249,7 @@ fn bad_paths_properties_and_buses_fail_cleanly() {
     let id = unique("sdbad");
     let mut b = Bundle::sh("true");
     b.edit(|c| c["linux"]["cgroupsPath"] = json!("/not/a/slice/path"));
-    let err = rt.fails(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let err = rt.fails(&sd("create", &b, &id));
     assert!(
         err.contains("linux.cgroupsPath") && err.contains("slice:prefix:name"),
         "{err}"
@@ -294,13 +259,7 @@ fn bad_paths_properties_and_buses_fail_cleanly() {
     // A property systemd does not know: its own error, one line, no unit left.
     let (mut b, unit) = scoped("true", &id);
     b.edit(|c| c["annotations"] = json!({"org.systemd.property.NoSuchPropertyAtAll": "true"}));
-    let err = rt.fails(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let err = rt.fails(&sd("create", &b, &id));
     assert!(
         err.contains(&unit) && err.contains("NoSuchPropertyAtAll"),
         "{err}"
@@ -311,13 +270,7 @@ fn bad_paths_properties_and_buses_fail_cleanly() {
 
     // An annotation name runc refuses.
     b.edit(|c| c["annotations"] = json!({"org.systemd.property.X1": "true"}));
-    let err = rt.fails(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let err = rt.fails(&sd("create", &b, &id));
     assert!(err.contains("org.systemd.property.X1"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
 
@@ -354,13 +307,7 @@ fn a_scope_that_exists_already_is_refused_and_left_alone() {
     wait_until("the other scope runs", || {
         show(&unit, "ActiveState") == "active"
     });
-    let err = rt.fails(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let err = rt.fails(&sd("create", &b, &id));
     assert!(
         err.contains("not empty") || err.contains("UnitExists"),
         "{err}"

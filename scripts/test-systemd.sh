@@ -14,12 +14,7 @@ modes=("$@")
 # compiled in), the test binary, the release rrun for the engines, the engine suites.
 cargo build -q
 cargo build -q --release
-test_bin=$(cargo test -q --no-run --test integration --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "integration" and m.get("executable"):
-        print(m["executable"])' | tail -1)
+test_bin=$(scripts/integration-test-binary.sh)
 stage=build/systemd-guest/payload
 rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/project/integration" "$stage/project/target/x86_64-unknown-linux-gnu/release"
 cp target/x86_64-unknown-linux-gnu/debug/rrun "$stage/bin/rrun-debug"

@@ -34,12 +34,7 @@ fi
 
 # The test binary and rrun, built as `cargo test` builds them.
 cargo build -q
-test_bin=$(cargo test -q --no-run --test integration --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "integration" and m.get("executable"):
-        print(m["executable"])' | tail -1)
+test_bin=$(scripts/integration-test-binary.sh)
 rrun=$(realpath target/x86_64-unknown-linux-gnu/debug/rrun)
 
 # The initramfs: busybox, the binaries at the paths compiled into the tests, their libraries.
