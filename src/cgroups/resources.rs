@@ -264,6 +264,21 @@ fn rdma_writes(r: &LinuxResources) -> Vec<Write> {
     out
 }
 
+/// v2's swap limit (the swap alone; None for "max") from the config's `memory.swap`, which
+/// is v1's memory + swap: it needs a memory limit no larger than itself.
+pub fn v2_swap_max(swap: i64, limit: Option<i64>) -> Result<Option<u64>> {
+    match (swap, limit) {
+        (-1, _) => Ok(None),
+        (s, Some(l)) if l > 0 => {
+            if s < l {
+                bail!("linux.resources.memory.swap: {s} is lower than memory.limit {l}");
+            }
+            Ok(Some((s - l) as u64))
+        }
+        (_, _) => bail!("linux.resources.memory.swap: needs memory.limit on cgroup v2"),
+    }
+}
+
 pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
@@ -285,15 +300,9 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         }
         if let Some(swap) = set(m.swap()) {
             // v1's swap is memory + swap; v2's swap.max is the swap alone.
-            let value = match (swap, m.limit()) {
-                (-1, _) => "max".to_string(),
-                (s, Some(l)) if l > 0 => {
-                    if s < l {
-                        bail!("linux.resources.memory.swap: {s} is lower than memory.limit {l}");
-                    }
-                    (s - l).to_string()
-                }
-                (_, _) => bail!("linux.resources.memory.swap: needs memory.limit on cgroup v2"),
+            let value = match v2_swap_max(swap, m.limit())? {
+                Some(n) => n.to_string(),
+                None => "max".to_string(),
             };
             out.push(w("memory", "memory.swap", "memory.swap.max", value));
         }

@@ -69,14 +69,7 @@ pub fn resources(r: &LinuxResources, unified: bool, systemd_version: u32) -> Res
                 out.push(prop("MemoryLow", Value::U64(limit(v))));
             }
             if swap != 0 {
-                let value = match swap {
-                    -1 => INFINITY,
-                    s if mem > 0 && s >= mem => (s - mem) as u64,
-                    s if mem > 0 => {
-                        bail!("linux.resources.memory.swap: {s} is lower than memory.limit {mem}")
-                    }
-                    _ => bail!("linux.resources.memory.swap: needs memory.limit on cgroup v2"),
-                };
+                let value = resources::v2_swap_max(swap, m.limit())?.unwrap_or(INFINITY);
                 out.push(prop("MemorySwapMax", Value::U64(value)));
             }
         }

@@ -109,7 +109,7 @@ fn unescape(s: &str) -> String {
 }
 
 pub struct Manager {
-    stream: std::cell::RefCell<Connection>,
+    conn: std::cell::RefCell<Connection>,
     address: String,
 }
 
@@ -297,7 +297,7 @@ impl Manager {
         ));
         conn.sock.write_all(&out).map_err(|e| fail(&e))?;
         Ok(Manager {
-            stream: std::cell::RefCell::new(conn),
+            conn: std::cell::RefCell::new(conn),
             address: address.to_string(),
         })
     }
@@ -308,12 +308,17 @@ impl Manager {
 
     /// A method of the manager; the reply's message.
     fn call(&self, member: &str, args: &[Arg]) -> Result<Message> {
-        let mut conn = self.stream.borrow_mut();
+        self.call_interface(MANAGER, member, args)
+    }
+
+    /// A method of `interface` on systemd's manager object.
+    fn call_interface(&self, interface: &str, member: &str, args: &[Arg]) -> Result<Message> {
+        let mut conn = self.conn.borrow_mut();
         let serial = conn.next_serial();
         let call = Call {
             destination: SYSTEMD,
             path: PATH,
-            interface: MANAGER,
+            interface,
             member,
         };
         conn.sock
@@ -331,7 +336,7 @@ impl Manager {
     fn run_job(&self, member: &str, args: &[Arg]) -> Result<String> {
         let reply = self.call(member, args)?;
         let job = wire::Reader::new(&reply.body).string()?;
-        self.stream.borrow_mut().job_result(&job, &self.address)
+        self.conn.borrow_mut().job_result(&job, &self.address)
     }
 
     /// StartTransientUnit, waiting for its job. A unit of that name left over (failed) from
@@ -390,20 +395,12 @@ impl Manager {
 
     /// systemd's version number (252 of "252.38-1~deb12u1"); 0 if it can't be read.
     pub fn version(&self) -> u32 {
-        let mut conn = self.stream.borrow_mut();
-        let serial = conn.next_serial();
-        let call = Call {
-            destination: SYSTEMD,
-            path: PATH,
-            interface: "org.freedesktop.DBus.Properties",
-            member: "Get",
-        };
-        let msg = wire::method_call(serial, 0, &call, &[Arg::Str(MANAGER), Arg::Str("Version")]);
-        let version = conn
-            .sock
-            .write_all(&msg)
-            .map_err(anyhow::Error::from)
-            .and_then(|_| conn.reply(serial, &self.address))
+        let version = self
+            .call_interface(
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Arg::Str(MANAGER), Arg::Str("Version")],
+            )
             .and_then(|m| wire::Reader::new(&m.body).variant_string())
             .unwrap_or_default();
         version
