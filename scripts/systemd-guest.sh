@@ -34,7 +34,7 @@ fi
 
 # What the guest has. Bump IMAGE_VERSION when the customisation below changes, so that a
 # cached image is made anew.
-IMAGE_VERSION=2
+IMAGE_VERSION=3
 PACKAGES=(systemd systemd-sysv dbus dbus-user-session libpam-systemd linux-image-cloud-amd64
     containerd runc crun podman docker.io apparmor conmon catatonit fuse-overlayfs slirp4netns
     uidmap golang-github-containers-common iptables nftables iproute2 procps util-linux
@@ -49,6 +49,8 @@ build_image() {
     include=$(IFS=,; echo "${PACKAGES[*]}")
     # The engines' own services are not started at boot: the suites start each engine on
     # private sockets, as they do on the host. Timers and gettys would only slow the boot.
+    # Podman's boot services (podman.service, podman-auto-update) are masked too: they
+    # mount Podman's storage while the tests run, which the tests' mount checks would see.
     mmdebstrap --variant=apt --include="$include" \
         --customize-hook='echo guest > "$1/etc/hostname"' \
         --customize-hook='printf "/dev/vda / ext4 rw,relatime 0 1\n" > "$1/etc/fstab"' \
@@ -56,7 +58,9 @@ build_image() {
         --customize-hook='systemctl --root="$1" mask docker.service docker.socket containerd.service
             apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
             serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service
-            apparmor.service podman-restart.service podman.socket 2>/dev/null || true' \
+            apparmor.service podman-restart.service podman.socket podman.service
+            podman-auto-update.service podman-auto-update.timer dpkg-db-backup.timer
+            2>/dev/null || true' \
         --customize-hook='mkdir -p "$1/mnt/t"' \
         --customize-hook='cat > "$1/etc/systemd/system/rrun-guest-test.service" <<UNIT
 [Unit]
