@@ -32,12 +32,16 @@ pub fn version_text() -> String {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Root directory for storage of container state
-    #[arg(long, default_value = "/run/rrun")]
+    /// Root directory for storage of container state (this should be located in tmpfs)
+    /// [default: /run/rrun, or $XDG_RUNTIME_DIR/rrun for an ordinary user]
+    #[arg(long, default_value = "/run/rrun", hide_default_value = true)]
     pub root: String,
     /// `--root` was given (runc's `list` fails on a missing root only then).
     #[arg(skip)]
     pub root_given: bool,
+    /// The root is `$XDG_RUNTIME_DIR/rrun`, the default of an ordinary user.
+    #[arg(skip)]
+    pub root_in_xdg_runtime_dir: bool,
     /// Set the log file to write rrun logs to (default is stderr only)
     #[arg(long)]
     pub log: Option<String>,

@@ -9,6 +9,12 @@ fn main() {
         let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
         cli.global.root_given =
             m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
+        if !cli.global.root_given
+            && let Some(root) = rrun::rootless::default_state_root()
+        {
+            cli.global.root = root.display().to_string();
+            cli.global.root_in_xdg_runtime_dir = true;
+        }
         Ok(cli)
     });
     let cli = match parsed {
@@ -45,6 +51,13 @@ fn main() {
     };
     if let Err(e) = logging::init(cli.global.log.as_deref(), format, cli.global.debug) {
         logging::error(&e);
+        std::process::exit(1);
+    }
+    // As runc, before any command: an ordinary user's state root exists, 0700 and sticky.
+    if cli.global.root_in_xdg_runtime_dir
+        && let Err(e) = rrun::rootless::make_user_state_root(std::path::Path::new(&cli.global.root))
+    {
+        logging::error(&format!("{e:#}"));
         std::process::exit(1);
     }
     let failure_code = commands::failure_code(&command);

@@ -9,7 +9,12 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
         // runc: deleting a container that does not exist with --force is not an error.
         // A directory without a state file is what a create killed half-way leaves.
         // So is one whose state file can't be read: nothing more can be learnt from it.
-        Err(_) if a.force && crate::state::validate_id(&a.id).is_ok() => {
+        // Not so a directory rrun may not read: that is another user's (see security.md).
+        Err(e)
+            if a.force
+                && crate::state::validate_id(&a.id).is_ok()
+                && !crate::rootless::is_permission_error(&e) =>
+        {
             let dir = store.dir(&a.id);
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir)

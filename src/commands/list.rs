@@ -5,8 +5,14 @@ use anyhow::{Context, Result};
 
 /// `root_given`: a root named by `--root` must exist; the default one may not yet.
 pub fn run(store: &Store, a: &ListArgs, root_given: bool) -> Result<()> {
-    if root_given && !store.root_path().is_dir() {
-        anyhow::bail!("list: {}: no such directory", store.root_path().display());
+    if root_given {
+        match std::fs::metadata(store.root_path()) {
+            Ok(m) if m.is_dir() => {}
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                anyhow::bail!("list: {}: {e}", store.root_path().display())
+            }
+            _ => anyhow::bail!("list: {}: no such directory", store.root_path().display()),
+        }
     }
     let mut states = Vec::new();
     for id in store.ids().context("list")? {
