@@ -165,29 +165,6 @@ pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Parent side, after clone: the id mappings of a new user namespace.
-pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        maps.iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
-    };
-    let (uid, gid) = (fmt(linux.uid_mappings()), fmt(linux.gid_mappings()));
-    if !uid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/uid_map"), &uid)
-            .map_err(|e| anyhow!("linux.uidMappings: writing uid_map: {e}"))?;
-    }
-    if !gid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/gid_map"), &gid)
-            .map_err(|e| anyhow!("linux.gidMappings: writing gid_map: {e}"))?;
-    }
-    Ok(())
-}
-
 /// Init side: join the namespaces given by path, then unshare the late ones.
 pub fn child_join(p: &NamespacePlan) -> Result<()> {
     for (t, fd) in &p.child_joins {

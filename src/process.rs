@@ -18,8 +18,10 @@ pub struct Launch {
     no_new_privs: bool,
 }
 
-/// Everything before the last steps, shared by init and `exec`.
-pub fn prepare(process: &Process) -> Result<Launch> {
+/// Everything before the last steps, shared by init and `exec`. `keep_groups`: rrun runs
+/// as an ordinary user, and the process keeps the supplementary groups it inherited (as
+/// with runc: setgroups is denied or unmapped groups would be dropped).
+pub fn prepare(process: &Process, keep_groups: bool) -> Result<Launch> {
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     if no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(|e| anyhow!("setting no_new_privs: {e}"))?;
@@ -34,7 +36,7 @@ pub fn prepare(process: &Process) -> Result<Launch> {
     // Keep the permitted set across the switch of user: seccomp may still need
     // CAP_SYS_ADMIN, and the final sets are applied just before exec.
     crate::syscalls::set_keep_caps(true).map_err(|e| anyhow!("PR_SET_KEEPCAPS: {e}"))?;
-    switch_user(process)?;
+    switch_user(process, keep_groups)?;
     crate::lsm::set_exec_labels(process)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         process.user().umask().unwrap_or(0o022),
@@ -179,11 +181,12 @@ pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Resul
 
 /// Switches to the container user. Supplementary groups are only set where the kernel
 /// allows it (not in a user namespace whose setgroups is denied).
-pub fn switch_user(process: &Process) -> Result<()> {
+pub fn switch_user(process: &Process, keep_groups: bool) -> Result<()> {
     let user = process.user();
     give_stdio_to(user.uid())?;
     let groups: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
-    crate::syscalls::set_ids(user.uid(), user.gid(), &groups)
+    let groups = (!keep_groups).then_some(groups.as_slice());
+    crate::syscalls::set_ids(user.uid(), user.gid(), groups)
         .map_err(|e| anyhow!("switching to uid {} gid {}: {e}", user.uid(), user.gid()))
 }
 

@@ -48,6 +48,9 @@ pub struct ContainerRecord {
     /// was or will be placed in); create clears it with its final write.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub creating: bool,
+    /// Created with rootless cgroups: the container may be in none of its cgroups.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless_cgroups: bool,
     /// The container has no pid namespace of its own (the host's, or one joined by path):
     /// its init is no pid 1 whose death ends the others, so SIGKILL must reach them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -134,16 +134,30 @@ pub fn set_keep_caps(keep: bool) -> io::Result<()> {
 
 /// setresuid/setresgid/setgroups as raw syscalls: they act on the calling thread only, which
 /// is what we want in the single-threaded init (glibc's wrappers broadcast to all threads).
-pub fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
-    // SAFETY: `groups` is a valid slice for the duration of the call.
-    let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-    check(ret)?;
+/// `groups`: None leaves the supplementary groups as they are.
+pub fn set_ids(uid: u32, gid: u32, groups: Option<&[u32]>) -> io::Result<()> {
+    if let Some(groups) = groups {
+        // SAFETY: `groups` is a valid slice for the duration of the call.
+        let ret = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+        // In a user namespace whose setgroups is denied the groups can't change: the
+        // process keeps those it has, as with runc.
+        if let Err(e) = check(ret)
+            && !setgroups_denied()
+        {
+            return Err(e);
+        }
+    }
     // SAFETY: integer arguments only.
     let ret = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
     check(ret)?;
     // SAFETY: integer arguments only.
     let ret = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
     check(ret).map(drop)
+}
+
+/// Whether /proc/self/setgroups says "deny" (asked only after setgroups failed).
+fn setgroups_denied() -> bool {
+    std::fs::read("/proc/self/setgroups").is_ok_and(|s| s.starts_with(b"deny"))
 }
 
 /// Sets one resource limit of the calling process.

@@ -1,9 +1,9 @@
-use crate::cli::CreateArgs;
+use crate::cli::{CreateArgs, Global};
 use crate::container::create::{CreateOptions, Created, create};
 use crate::state::Store;
 use anyhow::{Context, Result};
 
-pub fn options(a: &CreateArgs, foreground: bool, systemd_cgroup: bool) -> CreateOptions {
+pub fn options(a: &CreateArgs, foreground: bool, global: &Global) -> CreateOptions {
     CreateOptions {
         id: a.id.clone(),
         bundle: a.bundle.clone(),
@@ -13,10 +13,14 @@ pub fn options(a: &CreateArgs, foreground: bool, systemd_cgroup: bool) -> Create
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         foreground,
-        systemd_cgroup,
+        systemd_cgroup: global.systemd_cgroup,
+        rootless_cgroups: crate::rootless::cgroups_are_rootless(
+            &global.rootless,
+            global.systemd_cgroup,
+        ),
     }
 }
 
-pub fn run(store: &Store, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> {
-    create(store, &options(a, false, systemd_cgroup)).context("create")
+pub fn run(store: &Store, a: &CreateArgs, global: &Global) -> Result<Created> {
+    create(store, &options(a, false, global)).context("create")
 }

@@ -32,9 +32,9 @@ pub fn failure_code(command: &Command) -> i32 {
 pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
     let store = crate::state::Store::new(&global.root);
     match command {
-        Command::Create(a) => create::run(&store, &a, global.systemd_cgroup).map(|_| 0),
+        Command::Create(a) => create::run(&store, &a, global).map(|_| 0),
         Command::Start(a) => start::run(&store, &a.id).map(|_| 0),
-        Command::Run(a) => run::run(&store, &a, global.systemd_cgroup),
+        Command::Run(a) => run::run(&store, &a, global),
         Command::State(a) => state::run(&store, &a.id).map(|_| 0),
         Command::Kill(a) => kill::run(&store, &a).map(|_| 0),
         Command::Delete(a) => delete::run(&store, &a).map(|_| 0),

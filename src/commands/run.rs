@@ -1,10 +1,10 @@
-use crate::cli::RunArgs;
+use crate::cli::{Global, RunArgs};
 use crate::container::{self, foreground};
 use crate::state::Store;
 use anyhow::{Context, Result};
 
-pub fn run(store: &Store, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
-    let opts = super::create::options(&a.create, !a.detach, systemd_cgroup);
+pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
+    let opts = super::create::options(&a.create, !a.detach, global);
     if a.detach {
         let created = crate::container::create::create(store, &opts).context("run")?;
         let c = store.open(&created.record.id).context("run")?;

@@ -27,6 +27,9 @@ pub struct CreateOptions {
     pub foreground: bool,
     /// `--systemd-cgroup`: the container goes into a systemd unit.
     pub systemd_cgroup: bool,
+    /// `--rootless` as decided for this caller: cgroups it may not write are skipped
+    /// (see rootless).
+    pub rootless_cgroups: bool,
 }
 
 pub struct Created {
@@ -102,6 +105,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         // Processes already in that namespace will see our init before it execs.
         crate::selfexe::ensure_sealed(store.root()?)?;
     }
+    // An ordinary user: runc's checks of the config, before anything is made.
+    let rootless_euid = crate::rootless::euid_is_rootless();
+    if rootless_euid {
+        crate::rootless::check_spec(spec)?;
+    }
     let ns_plan = namespaces::plan(spec)?;
     // Without a mount namespace of its own the container shares the host's mounts: rrun
     // then mounts nothing and only chroots into the rootfs (see init).
@@ -120,7 +128,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         Some(s) => Some((crate::seccomp::compile(s)?, s)),
         None => None,
     };
-    let cgroup = cgroups::for_container(spec, &opts.id, opts.systemd_cgroup)?;
+    let cgroup =
+        cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
     let cgroup_paths = cgroup.paths();
     let systemd_unit = cgroup.systemd_unit();
 
@@ -153,7 +162,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         _ => None,
     };
     let (parent_end, child_end) = handshake::pair()?;
-    let detached_sources = if ns_plan.new_user {
+    // Detaching needs privilege over the host's mounts: an ordinary user binds its own
+    // files, which it reaches from the namespace anyway.
+    let detached_sources = if ns_plan.new_user && !rootless_euid {
         crate::rootfs::mount::detach_bind_sources(
             spec.mounts().as_deref().unwrap_or(&[]),
             &bundle.dir,
@@ -197,6 +208,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                         (sock, message.to_string())
                     }),
                     detached_sources,
+                    rootless_euid,
                 })
             }
             CloneResult::Parent(pid) => pid,
@@ -234,6 +246,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
         creating: true,
+        rootless_cgroups: opts.rootless_cgroups,
         shared_pid_ns: !ns_plan
             .clone_flags
             .contains(nix::sched::CloneFlags::CLONE_NEWPID),
@@ -245,7 +258,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             .context("process.oomScoreAdj: writing oom_score_adj")?;
     }
     if ns_plan.new_user {
-        namespaces::write_id_maps(pid, spec)?;
+        crate::id_maps::write(pid, spec, rootless_euid)?;
     }
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
@@ -300,6 +313,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         None => None,
     };
 
+    // Rootless, only the cgroups the container could join remain.
+    if let Some(cg) = rollback.cgroup.as_deref() {
+        record.cgroup_paths = cg.paths();
+    }
     record.cgroup_parents_created = made_parents(rollback.cgroup.as_deref(), &record.cgroup_paths);
     record.creating = false;
     crate::logging::debug(&format!("create {}: container built", opts.id));

@@ -99,6 +99,19 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
             joins.push((t, fd));
         }
     }
+    // An ordinary user has no privilege over the container's pid and time namespaces
+    // until it is in their user namespace: join that here first (no process of the
+    // container's can reach this one by it; only the user's own can, as before).
+    let rootless_euid = crate::rootless::euid_is_rootless();
+    if rootless_euid
+        && let Some(i) = joins
+            .iter()
+            .position(|(t, _)| *t == LinuxNamespaceType::User)
+    {
+        let (_, fd) = joins.remove(i);
+        nix::sched::setns(&fd, crate::namespaces::flag(LinuxNamespaceType::User))
+            .map_err(|e| anyhow!("joining the container's user namespace: {e}"))?;
+    }
     // pid and time namespaces only apply to children: join them here, before the fork.
     for (t, fd) in joins
         .iter()
@@ -136,6 +149,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
                     &joins,
                     console_child.as_ref().map(|f| f.as_raw_fd()),
                     &child_end,
+                    rootless_euid,
                 )
             });
             match result {
@@ -223,6 +237,7 @@ fn child_setup(
     joins: &[(LinuxNamespaceType, OwnedFd)],
     console: Option<std::os::fd::RawFd>,
     channel: &handshake::Channel,
+    rootless_euid: bool,
 ) -> Result<crate::process::Launch> {
     crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     match channel.recv()? {
@@ -251,7 +266,7 @@ fn child_setup(
     }
     crate::init::enter_cwd(process.cwd())?;
     crate::process::apply_rlimits(process)?;
-    crate::process::prepare(process)
+    crate::process::prepare(process, rootless_euid)
 }
 
 fn child_exec(

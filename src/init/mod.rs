@@ -37,6 +37,9 @@ pub struct InitArgs<'a> {
     pub seccomp_listener: Option<(OwnedFd, String)>,
     /// Bind sources detached by the parent (containers with their own user namespace).
     pub detached_sources: Vec<Option<OwnedFd>>,
+    /// rrun runs as an ordinary user: the parent writes the id maps unprivileged (init
+    /// stays dumpable until then), and the process keeps its supplementary groups.
+    pub rootless_euid: bool,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -92,10 +95,20 @@ struct Prepared {
 fn setup(a: &InitArgs) -> Result<Prepared> {
     // Until it execs, init is a copy of rrun: not dumpable, so no process of the container
     // may open /proc/<init>/exe (the host's rrun binary, CVE-2019-5736) or ptrace it.
-    crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
+    // Rootless, the maps come first: only the user itself (no process of the container,
+    // none exists yet) could ptrace the init meanwhile.
+    let not_dumpable =
+        || crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"));
+    let dumpable_until_mapped = a.rootless_euid && a.namespaces.new_user;
+    if !dumpable_until_mapped {
+        not_dumpable()?;
+    }
     match a.channel.recv()? {
         Some(Message::Go) => {}
         _ => crate::syscalls::exit_immediately(1),
+    }
+    if dumpable_until_mapped {
+        not_dumpable()?;
     }
     // The debug lines of these steps carry runc's names for them (nsexec, init(), the
     // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
@@ -115,7 +128,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     if a.namespaces.new_user {
         // Become the namespace's root, so files we create belong to the container's root.
-        crate::syscalls::set_ids(0, 0, &[])
+        let groups: &[u32] = &[];
+        crate::syscalls::set_ids(0, 0, (!a.rootless_euid).then_some(groups))
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
     }
     crate::namespaces::child_join(a.namespaces)?;
@@ -197,7 +211,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         }
     }
     process::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
-    let launch = process::prepare(process)?;
+    let launch = process::prepare(process, a.rootless_euid)?;
     let listener = launch.drop_privileges(a.seccomp)?;
     send_seccomp_listener(listener, a)?;
     crate::logging::debug("init: closing the pipe to signal completion: the container is built");

@@ -5,14 +5,16 @@
 use super::mount::{MountContext, bind, flags, reopen};
 use super::options::MountOptions;
 use super::secure::fd_path;
-use crate::cgroups::{host_hierarchies, is_unified_host};
+use crate::cgroups::{Hierarchy, host_hierarchies, is_unified_host};
 use anyhow::{Result, anyhow};
 use nix::mount::mount;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()> {
     let target = ctx.root.mkdir_all(dest, 0o755)?;
+    let hierarchies = host_hierarchies()?;
     if is_unified_host() {
+        let own = hierarchies.first().map(own_dir).unwrap_or_default();
         return mount_one(
             ctx,
             dest,
@@ -20,6 +22,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             None,
             opts.flags,
             ctx.cgroup_paths.first().map(|p| p.as_path()),
+            &own,
         );
     }
     let fl = opts.flags & !libc::MS_RDONLY;
@@ -31,7 +34,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         Some("mode=755"),
     )
     .map_err(|e| anyhow!("tmpfs: {e}"))?;
-    for h in host_hierarchies()? {
+    for h in hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
@@ -46,7 +49,15 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         } else {
             ("cgroup", Some(h.controllers.join(",")))
         };
-        mount_one(ctx, &sub, fstype, data.as_deref(), opts.flags, host_dir)?;
+        mount_one(
+            ctx,
+            &sub,
+            fstype,
+            data.as_deref(),
+            opts.flags,
+            host_dir,
+            &own_dir(h),
+        )?;
         // A co-mounted hierarchy such as cpu,cpuacct is also reachable under each name.
         if h.controllers.len() > 1 {
             for c in &h.controllers {
@@ -63,8 +74,17 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
     Ok(())
 }
 
+/// The init's own cgroup in `h` where the container has none of its own there: the
+/// caller's, which the init never left (a rootless container its user may not place).
+fn own_dir(h: &Hierarchy) -> PathBuf {
+    h.mount_point
+        .join(crate::rootfs::secure::clean_relative(&h.own_cgroup))
+}
+
 /// In a cgroup namespace a fresh cgroup mount shows the container's cgroup as its root;
-/// without one, bind the container's directory so it sees no more than that.
+/// without one, bind the container's directory so it sees no more than that. Where the
+/// container is in no cgroup of its own (rootless: not made, or a fresh mount refused in
+/// a user namespace), its init's own cgroup `own` is bound instead, as runc does.
 fn mount_one(
     ctx: &MountContext,
     sub: &Path,
@@ -72,29 +92,32 @@ fn mount_one(
     data: Option<&str>,
     fl: libc::c_ulong,
     host_dir: Option<&Path>,
+    own: &Path,
 ) -> Result<()> {
-    if ctx.cgroup_ns || host_dir.is_none() {
-        let target = ctx.root.mkdir_all(sub, 0o755)?;
-        mount(
-            Some(fstype),
-            &fd_path(&target),
-            Some(fstype),
-            flags(fl),
-            data,
-        )
-        .map_err(|e| anyhow!("{fstype} on {}: {e}", sub.display()))
-    } else {
-        let bind_opts = MountOptions {
-            flags: libc::MS_BIND | libc::MS_REC | fl,
-            ..Default::default()
-        };
-        bind(
-            ctx.root,
-            host_dir.unwrap_or(Path::new("/")),
-            None,
-            sub,
-            &bind_opts,
-        )
+    let bind_opts = MountOptions {
+        flags: libc::MS_BIND | libc::MS_REC | fl,
+        ..Default::default()
+    };
+    let bind_own = || bind(ctx.root, own, None, sub, &bind_opts);
+    match host_dir {
+        Some(dir) if !ctx.cgroup_ns => match bind(ctx.root, dir, None, sub, &bind_opts) {
+            Err(_) if !dir.exists() => bind_own(),
+            other => other,
+        },
+        _ => {
+            let target = ctx.root.mkdir_all(sub, 0o755)?;
+            match mount(
+                Some(fstype),
+                &fd_path(&target),
+                Some(fstype),
+                flags(fl),
+                data,
+            ) {
+                Ok(()) => Ok(()),
+                Err(nix::errno::Errno::EPERM) if !ctx.cgroup_ns => bind_own(),
+                Err(e) => Err(anyhow!("{fstype} on {}: {e}", sub.display())),
+            }
+        }
     }
 }
 

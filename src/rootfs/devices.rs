@@ -68,15 +68,19 @@ pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode> {
 }
 
 /// Creates one node. In a user namespace mknod is not allowed, so the host's node is
-/// bind-mounted instead (as runc does).
+/// bind-mounted instead (as runc does): where the container has a user namespace, and
+/// where rrun itself runs in one (under rootless Podman), which mknod's EPERM tells.
 pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()> {
     let describe = || format!("creating device {}", node.path.display());
-    if user_ns {
+    let bind_hosts = || {
         let opts = MountOptions {
             flags: libc::MS_BIND,
             ..Default::default()
         };
-        return bind(ctx.root, &node.path, None, &node.path, &opts).with_context(describe);
+        bind(ctx.root, &node.path, None, &node.path, &opts).with_context(describe)
+    };
+    if user_ns {
+        return bind_hosts();
     }
     let root: &RootDir = ctx.root;
     let parent_path = node.path.parent().unwrap_or(Path::new("/"));
@@ -94,6 +98,9 @@ pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()
     ) {
         Ok(()) => {}
         Err(nix::errno::Errno::EEXIST) => return Ok(()),
+        Err(nix::errno::Errno::EPERM) if crate::rootless::in_user_namespace() => {
+            return bind_hosts();
+        }
         Err(e) => return Err(anyhow!("{e}")).with_context(describe),
     }
     nix::unistd::fchownat(

@@ -1,0 +1,223 @@
+//! Writing a new user namespace's uid_map and gid_map, from the parent, after the clone.
+//!
+//! Root writes both files itself. An ordinary user may too, but only one line mapping its
+//! own euid (egid), and for gid_map only once setgroups is denied in the namespace: the
+//! kernel's rules, which keep an unprivileged user from dropping a group it holds. Any
+//! other mapping (Podman's, from /etc/subuid and /etc/subgid) goes through the setuid
+//! helpers newuidmap/newgidmap of shadow's uidmap package, which check the ranges against
+//! those files; rrun itself never gains a privilege.
+
+use anyhow::{Result, anyhow, bail};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+use std::time::{Duration, Instant};
+
+/// How long a helper may take: it reads two small files and writes one.
+const HELPER_BOUND: Duration = Duration::from_secs(10);
+
+/// One id map: the field it comes from, its `/proc/<pid>/` file and helper.
+struct MapKind {
+    field: &'static str,
+    file: &'static str,
+    helper: &'static str,
+}
+
+const UID: MapKind = MapKind {
+    field: "linux.uidMappings",
+    file: "uid_map",
+    helper: "newuidmap",
+};
+const GID: MapKind = MapKind {
+    field: "linux.gidMappings",
+    file: "gid_map",
+    helper: "newgidmap",
+};
+
+/// How one map gets written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// rrun writes the file (root, or an ordinary user's own id).
+    Direct,
+    /// An ordinary user's own gid: setgroups denied first, then written directly.
+    DirectAfterDenyingSetgroups,
+    /// newuidmap/newgidmap.
+    Helper,
+}
+
+/// Who writes a map of `maps` for a caller whose own id is `own_id`.
+pub fn writer(maps: &[LinuxIdMapping], rootless: bool, own_id: u32, gid: bool) -> Writer {
+    let only_own = matches!(maps, [m] if m.host_id() == own_id && m.size() == 1);
+    match (rootless, only_own, gid) {
+        (false, _, _) => Writer::Direct,
+        (true, true, false) => Writer::Direct,
+        (true, true, true) => Writer::DirectAfterDenyingSetgroups,
+        (true, false, _) => Writer::Helper,
+    }
+}
+
+/// The maps of `spec` for the new user namespace of `pid`; `rootless`: rrun runs as an
+/// ordinary user.
+pub fn write(pid: i32, spec: &Spec, rootless: bool) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
+    let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
+    let euid = nix::unistd::geteuid().as_raw();
+    let egid = nix::unistd::getegid().as_raw();
+    if !uid_maps.is_empty() {
+        write_one(
+            pid,
+            &UID,
+            &uid_maps,
+            writer(&uid_maps, rootless, euid, false),
+        )?;
+    }
+    if !gid_maps.is_empty() {
+        write_one(
+            pid,
+            &GID,
+            &gid_maps,
+            writer(&gid_maps, rootless, egid, true),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_one(pid: i32, kind: &MapKind, maps: &[LinuxIdMapping], how: Writer) -> Result<()> {
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    if how == Writer::DirectAfterDenyingSetgroups {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").map_err(|e| {
+            anyhow!(
+                "{}: denying setgroups before writing gid_map: {e}",
+                kind.field
+            )
+        })?;
+    }
+    match how {
+        Writer::Direct | Writer::DirectAfterDenyingSetgroups => {
+            std::fs::write(format!("/proc/{pid}/{}", kind.file), &text)
+                .map_err(|e| anyhow!("{}: writing {}: {e}", kind.field, kind.file))
+        }
+        Writer::Helper => run_helper(pid, kind, maps),
+    }
+}
+
+/// `newuidmap <pid> <inside> <outside> <count>...`, bounded; its own complaint (the range
+/// /etc/subuid does not grant, say) becomes the error.
+fn run_helper(pid: i32, kind: &MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
+    let ranges = describe(maps);
+    let mut args = vec![pid.to_string()];
+    for m in maps {
+        args.extend([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let mut child = std::process::Command::new(kind.helper)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            anyhow!(
+                "{}: mapping {ranges} as an ordinary user needs {} (the uidmap package): {e}",
+                kind.field,
+                kind.helper
+            )
+        })?;
+    let deadline = Instant::now() + HELPER_BOUND;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{}: {} did not finish within {}s mapping {ranges}",
+                kind.field,
+                kind.helper,
+                HELPER_BOUND.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut said = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut said);
+    }
+    let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+    bail!(
+        "{}: {} refused mapping {ranges} ({status}){}{said}",
+        kind.field,
+        kind.helper,
+        if said.is_empty() { "" } else { ": " }
+    )
+}
+
+/// `0->1000 (1), 1->100000 (65536)`: the ranges in the words of an error.
+fn describe(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{}->{} ({})", m.container_id(), m.host_id(), m.size()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxIdMappingBuilder;
+
+    fn map(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {
+        LinuxIdMappingBuilder::default()
+            .container_id(inside)
+            .host_id(outside)
+            .size(size)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn root_writes_every_map_itself() {
+        let maps = [map(0, 100000, 65536)];
+        assert_eq!(writer(&maps, false, 0, false), Writer::Direct);
+        assert_eq!(writer(&maps, false, 0, true), Writer::Direct);
+    }
+
+    #[test]
+    fn an_ordinary_user_writes_only_its_own_id() {
+        let own = [map(0, 1000, 1)];
+        assert_eq!(writer(&own, true, 1000, false), Writer::Direct);
+        assert_eq!(
+            writer(&own, true, 1000, true),
+            Writer::DirectAfterDenyingSetgroups
+        );
+        // Someone else's id, more than one id, more than one range: the helper's job.
+        assert_eq!(
+            writer(&[map(0, 1001, 1)], true, 1000, false),
+            Writer::Helper
+        );
+        assert_eq!(
+            writer(&[map(0, 1000, 2)], true, 1000, false),
+            Writer::Helper
+        );
+        let podman = [map(0, 1000, 1), map(1, 100000, 65536)];
+        assert_eq!(writer(&podman, true, 1000, true), Writer::Helper);
+    }
+
+    #[test]
+    fn ranges_are_described_for_errors() {
+        assert_eq!(
+            describe(&[map(0, 1000, 1), map(1, 100000, 65536)]),
+            "0->1000 (1), 1->100000 (65536)"
+        );
+    }
+}
