@@ -53,6 +53,28 @@ pub fn thaw(paths: &[PathBuf]) {
     }
 }
 
+/// How a driver treats cgroups the caller may not write (see rootless.rs): runc's
+/// rootless cgroup manager.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rootless {
+    /// Device rules that fail are left out: an unprivileged caller can't set them, and
+    /// the container's user namespace keeps it from making device nodes anyway.
+    pub ignore_device_errors: bool,
+    /// A cgroup that can't be made or joined for lack of permission is left out, the
+    /// container runs without it (no `cgroupsPath` was given); a limit it needed is then
+    /// refused, naming the controller.
+    pub skip_unwritable: bool,
+}
+
+pub use crate::rootless::is_permission_error;
+
+/// runc's words for a limit of a controller whose cgroup the container could not join.
+fn not_joined(controller: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot set {controller} limit: container could not join or create cgroup (rootless, and the cgroup is not delegated to this user)"
+    )
+}
+
 /// What every driver offers to the rest of rrun.
 pub trait CgroupDriver {
     /// The container's cgroup directories, one per hierarchy.
@@ -112,6 +134,19 @@ pub trait CgroupDriver {
 /// memory+swap, a CPU period the old quota no longer fits under the parent's limit), and
 /// are valid once the rest is written, as runc finds too.
 fn perform(writes: &[resources::Write], dir_for: impl Fn(&str) -> Option<PathBuf>) -> Result<()> {
+    perform_skipping(writes, dir_for, |_| false)
+}
+
+/// `perform`, where a controller for which `skipped` holds has no directory because a
+/// rootless container could not join its cgroup: a write for one is refused as runc does.
+fn perform_skipping(
+    writes: &[resources::Write],
+    dir_for: impl Fn(&str) -> Option<PathBuf>,
+    skipped: impl Fn(&str) -> bool,
+) -> Result<()> {
+    if let Some(w) = writes.iter().find(|w| skipped(w.controller)) {
+        return Err(not_joined(w.controller));
+    }
     let mut refused = Vec::new();
     for w in writes {
         match perform_one(w, &dir_for) {
@@ -214,16 +249,22 @@ pub fn for_container(
     spec: &oci_spec::runtime::Spec,
     id: &str,
     systemd_cgroup: bool,
+    rootless_cgroups: bool,
 ) -> Result<Box<dyn CgroupDriver>> {
     let linux = spec.linux().as_ref();
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().clone());
-    if systemd_cgroup {
-        return for_systemd_unit(spec, cgroups_path.as_deref(), id);
-    }
-    let path = match cgroups_path {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => PathBuf::from(id),
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().clone())
+        .filter(|p| !p.as_os_str().is_empty());
+    let rootless = Rootless {
+        ignore_device_errors: rootless_cgroups,
+        // As runc: only the default place may be skipped; a path the config names must be
+        // the caller's to write (a delegated subtree), or the create fails.
+        skip_unwritable: rootless_cgroups && cgroups_path.is_none() && !systemd_cgroup,
     };
+    if systemd_cgroup {
+        return for_systemd_unit(spec, cgroups_path.as_deref(), id, rootless);
+    }
+    let path = cgroups_path.unwrap_or_else(|| PathBuf::from(id));
     if let Some(s) = path.to_str()
         && s.contains(':')
         && !s.starts_with('/')
@@ -232,16 +273,16 @@ pub fn for_container(
             "linux.cgroupsPath: {s:?} is a systemd slice path (slice:prefix:name), which needs --systemd-cgroup"
         );
     }
-    cgroupfs_driver(&path)
+    cgroupfs_driver(&path, rootless)
 }
 
 /// The v1 or v2 driver (whichever the host has) on one cgroup path.
-fn cgroupfs_driver(path: &Path) -> Result<Box<dyn CgroupDriver>> {
+fn cgroupfs_driver(path: &Path, rootless: Rootless) -> Result<Box<dyn CgroupDriver>> {
     let hierarchies = host_hierarchies()?;
     if is_unified_host() {
-        Ok(Box::new(v2::V2::new(hierarchies, path)?))
+        Ok(Box::new(v2::V2::new(hierarchies, path, rootless)?))
     } else {
-        Ok(Box::new(v1::V1::new(hierarchies, path)))
+        Ok(Box::new(v1::V1::new(hierarchies, path, rootless)))
     }
 }
 
@@ -249,6 +290,7 @@ fn for_systemd_unit(
     spec: &oci_spec::runtime::Spec,
     cgroups_path: Option<&Path>,
     id: &str,
+    rootless: Rootless,
 ) -> Result<Box<dyn CgroupDriver>> {
     // runc's check: systemd marks its own runtime directory (sd_booted).
     if !Path::new("/run/systemd/system").is_dir() {
@@ -256,16 +298,23 @@ fn for_systemd_unit(
             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system), so it can't manage the container's cgroups"
         );
     }
+    // Rootless, the unit is the user's own systemd instance's, which delegates a subtree
+    // of the unified hierarchy only.
+    let user_manager = rootless.ignore_device_errors;
+    if user_manager && !is_unified_host() {
+        anyhow::bail!(
+            "--systemd-cgroup: cannot use rootless systemd cgroups manager on cgroup v1 (the user's systemd gets no subtree of its own there)"
+        );
+    }
     let path = cgroups_path
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let default_slice = if nix::unistd::geteuid().is_root() {
-        "system.slice"
-    } else {
+    let default_slice = if user_manager {
         "user.slice"
+    } else {
+        "system.slice"
     };
     let placement = systemd::unit::parse(&path, id, default_slice)?;
-    let fs = cgroupfs_driver(&placement.cgroup)?;
     let resources = spec
         .linux()
         .as_ref()
@@ -274,29 +323,42 @@ fn for_systemd_unit(
     let annotations = spec.annotations().clone().unwrap_or_default();
     Ok(Box::new(systemd::Systemd::new(
         placement,
-        fs,
+        |cgroup| cgroupfs_driver(cgroup, rootless),
         is_unified_host(),
         id,
         resources,
         &annotations,
+        user_manager,
     )?))
 }
 
 /// The driver for an existing container whose directories (and, with the systemd driver,
 /// unit) were recorded at create time.
-pub fn from_paths(paths: Vec<PathBuf>, systemd_unit: Option<&str>) -> Box<dyn CgroupDriver> {
+/// `rootless`: the container was created with rootless cgroups, and is in the cgroups of
+/// `paths` only (none at all, where nothing was delegated to its user).
+pub fn from_paths(
+    paths: Vec<PathBuf>,
+    systemd_unit: Option<&str>,
+    rootless: bool,
+) -> Box<dyn CgroupDriver> {
+    let rootless = Rootless {
+        ignore_device_errors: rootless,
+        skip_unwritable: rootless,
+    };
     let fs: Box<dyn CgroupDriver> = if is_unified_host() {
-        Box::new(v2::V2::from_dir(
-            paths.into_iter().next().unwrap_or_default(),
-        ))
+        match paths.into_iter().next() {
+            Some(dir) => Box::new(v2::V2::from_dir(dir, rootless)),
+            None => Box::new(v1::V1::from_dirs(Vec::new(), rootless)),
+        }
     } else {
-        Box::new(v1::V1::from_dirs(paths))
+        Box::new(v1::V1::from_dirs(paths, rootless))
     };
     match systemd_unit {
         Some(unit) => Box::new(systemd::Systemd::existing(
             unit.to_string(),
             fs,
             is_unified_host(),
+            rootless.ignore_device_errors,
         )),
         None => fs,
     }
@@ -326,7 +388,9 @@ impl CreatedDirs {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(anyhow::anyhow!("creating cgroup {}: {e}", dir.display())),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("creating cgroup {}", dir.display())))
+            }
         }
     }
 
@@ -434,9 +498,9 @@ fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
 
 fn write_pid(dir: &Path, pid: i32) -> Result<()> {
     std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
-        anyhow::anyhow!(
-            "adding pid {pid} to {}: {e}",
+        anyhow::Error::new(e).context(format!(
+            "adding pid {pid} to {}",
             dir.join("cgroup.procs").display()
-        )
+        ))
     })
 }

@@ -1,31 +1,59 @@
 //! cgroup v1: one directory per mounted hierarchy (and, on hybrid hosts, the cgroup2 one).
 
 use super::{
-    CgroupDriver, CreatedDirs, Hierarchy, host_hierarchies, perform, read_keyed, read_procs,
-    read_u64, remove_dir, resources, wait_for, write_pid,
+    CgroupDriver, CreatedDirs, Hierarchy, Rootless, host_hierarchies, is_permission_error, perform,
+    perform_skipping, read_keyed, read_procs, read_u64, remove_dir, resources, wait_for, write_pid,
 };
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 pub struct V1 {
-    dirs: Vec<PathBuf>,
+    /// The container's directories, less those a rootless create could not join.
+    dirs: std::sync::Mutex<Vec<PathBuf>>,
     created: CreatedDirs,
+    rootless: Rootless,
 }
 
 impl V1 {
-    pub fn new(hierarchies: &[Hierarchy], path: &Path) -> Self {
+    pub fn new(hierarchies: &[Hierarchy], path: &Path, rootless: Rootless) -> Self {
         V1 {
-            dirs: hierarchies.iter().map(|h| h.dir_for(path)).collect(),
+            dirs: std::sync::Mutex::new(hierarchies.iter().map(|h| h.dir_for(path)).collect()),
             created: CreatedDirs::default(),
+            rootless,
         }
     }
 
-    pub fn from_dirs(dirs: Vec<PathBuf>) -> Self {
+    pub fn from_dirs(dirs: Vec<PathBuf>, rootless: Rootless) -> Self {
         V1 {
-            dirs,
+            dirs: std::sync::Mutex::new(dirs),
             created: CreatedDirs::default(),
+            rootless,
         }
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes one directory and moves `pid` into it.
+    fn enter_one(&self, hierarchies: &[Hierarchy], dir: &Path, pid: i32) -> Result<()> {
+        let unified = hierarchies.iter().find(|h| h.is_v2());
+        self.created.create(dir)?;
+        // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
+        if let Some(u) = unified.filter(|u| dir.starts_with(&u.mount_point)) {
+            super::v2::enable_controllers(&u.mount_point, dir);
+        }
+        if self.dir_for(hierarchies, "cpuset").as_deref() == Some(dir) {
+            inherit_cpuset(dir)?;
+        }
+        write_pid(dir, pid)
+    }
+
+    /// Whether the container is in no cgroup of `controller` because a rootless create
+    /// could not join one.
+    fn not_joined(&self, hierarchies: &[Hierarchy], controller: &str) -> bool {
+        self.rootless.skip_unwritable && self.dir_for(hierarchies, controller).is_none()
     }
 
     /// The container's directory in the hierarchy of `controller` ("unified" for the
@@ -38,43 +66,50 @@ impl V1 {
                 h.controllers.iter().any(|c| c == controller)
             }
         })?;
-        self.dirs
-            .iter()
+        self.dirs()
+            .into_iter()
             .find(|d| d.starts_with(&h.mount_point))
-            .cloned()
     }
 
     /// The directory used to list processes: any v1 hierarchy holds all of them; prefer
     /// pids or freezer, which every container runtime joins.
-    fn procs_dir(&self) -> Option<&PathBuf> {
-        self.dirs
-            .iter()
+    fn procs_dir(&self) -> Option<PathBuf> {
+        let dirs = self.dirs();
+        dirs.iter()
             .find(|d| {
                 d.starts_with("/sys/fs/cgroup/pids") || d.starts_with("/sys/fs/cgroup/freezer")
             })
-            .or(self.dirs.first())
+            .or(dirs.first())
+            .cloned()
     }
 }
 
 impl CgroupDriver for V1 {
     fn paths(&self) -> Vec<PathBuf> {
-        self.dirs.clone()
+        self.dirs()
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
         let hierarchies = host_hierarchies()?;
-        let unified = hierarchies.iter().find(|h| h.is_v2());
-        let cpuset = self.dir_for(hierarchies, "cpuset");
-        for dir in &self.dirs {
-            self.created.create(dir)?;
-            // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
-            if let Some(u) = unified.filter(|u| dir.starts_with(&u.mount_point)) {
-                super::v2::enable_controllers(&u.mount_point, dir);
+        for dir in self.dirs() {
+            match self.enter_one(hierarchies, &dir, pid) {
+                Ok(()) => {}
+                Err(e) if self.rootless.skip_unwritable && is_permission_error(&e) => {
+                    crate::logging::debug(&format!(
+                        "rootless: leaving out cgroup {} ({e:#})",
+                        dir.display()
+                    ));
+                    // Made but not joinable: it goes, since nothing will remove it later.
+                    if self.created.list().contains(&dir) {
+                        let _ = std::fs::remove_dir(&dir);
+                    }
+                    self.dirs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|d| d != &dir);
+                }
+                Err(e) => return Err(e),
             }
-            if cpuset.as_ref() == Some(dir) {
-                inherit_cpuset(dir)?;
-            }
-            write_pid(dir, pid)?;
         }
         Ok(())
     }
@@ -85,14 +120,14 @@ impl CgroupDriver for V1 {
 
     fn procs(&self) -> Result<Vec<i32>> {
         match self.procs_dir() {
-            Some(d) => read_procs(d),
+            Some(d) => read_procs(&d),
             None => Ok(Vec::new()),
         }
     }
 
     fn destroy(&self) -> Result<()> {
         let mut first_err = None;
-        for dir in &self.dirs {
+        for dir in &self.dirs() {
             if let Err(e) = remove_dir(dir) {
                 first_err.get_or_insert(e);
             }
@@ -106,7 +141,12 @@ impl CgroupDriver for V1 {
         let hierarchies = host_hierarchies()?;
         if self.dir_for(hierarchies, "devices").is_some() {
             let writes = resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
-            perform(&writes, |c| self.dir_for(hierarchies, c))?;
+            match perform(&writes, |c| self.dir_for(hierarchies, c)) {
+                Err(e) if self.rootless.ignore_device_errors => {
+                    crate::logging::debug(&format!("rootless: device rules left out ({e:#})"))
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -124,7 +164,11 @@ impl CgroupDriver for V1 {
             }
         }
         order_memory_writes(&mut writes, self.dir_for(hierarchies, "memory").as_deref());
-        perform(&writes, |c| self.dir_for(hierarchies, c))
+        perform_skipping(
+            &writes,
+            |c| self.dir_for(hierarchies, c),
+            |c| self.not_joined(hierarchies, c),
+        )
     }
 
     fn memory_usage(&self) -> Option<u64> {
@@ -149,9 +193,14 @@ impl CgroupDriver for V1 {
 
     fn set_frozen(&self, frozen: bool) -> Result<()> {
         let hierarchies = host_hierarchies()?;
-        let dir = self
-            .dir_for(hierarchies, "freezer")
-            .context("the freezer cgroup controller is not mounted")?;
+        let Some(dir) = self.dir_for(hierarchies, "freezer") else {
+            if self.rootless.skip_unwritable {
+                anyhow::bail!(
+                    "cannot toggle freezer: cgroups not configured for container (rootless, and the freezer cgroup is not delegated to this user)"
+                );
+            }
+            anyhow::bail!("the freezer cgroup controller is not mounted");
+        };
         let state = if frozen { "FROZEN" } else { "THAWED" };
         let file = dir.join("freezer.state");
         std::fs::write(&file, state)

@@ -2,8 +2,8 @@
 //! `cgroup.subtree_control` of every ancestor so limits can be set on the container.
 
 use super::{
-    CgroupDriver, CreatedDirs, Hierarchy, perform, read_keyed, read_procs, read_u64, remove_dir,
-    resources, wait_for, write_pid,
+    CgroupDriver, CreatedDirs, Hierarchy, Rootless, is_permission_error, perform, read_keyed,
+    read_procs, read_u64, remove_dir, resources, wait_for, write_pid,
 };
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -13,10 +13,14 @@ pub struct V2 {
     root: PathBuf,
     dir: PathBuf,
     created: CreatedDirs,
+    rootless: Rootless,
+    /// A rootless create could not make or join the directory: the container runs without
+    /// a cgroup of its own.
+    left_out: std::sync::atomic::AtomicBool,
 }
 
 impl V2 {
-    pub fn new(hierarchies: &[Hierarchy], path: &Path) -> Result<Self> {
+    pub fn new(hierarchies: &[Hierarchy], path: &Path, rootless: Rootless) -> Result<Self> {
         let Some(h) = hierarchies.iter().find(|h| h.is_v2()) else {
             bail!("no cgroup2 hierarchy mounted")
         };
@@ -24,15 +28,29 @@ impl V2 {
             root: h.mount_point.clone(),
             dir: h.dir_for(path),
             created: CreatedDirs::default(),
+            rootless,
+            left_out: Default::default(),
         })
     }
 
-    pub fn from_dir(dir: PathBuf) -> Self {
+    pub fn from_dir(dir: PathBuf, rootless: Rootless) -> Self {
         V2 {
             root: PathBuf::from("/sys/fs/cgroup"),
             dir,
             created: CreatedDirs::default(),
+            rootless,
+            left_out: Default::default(),
         }
+    }
+
+    fn is_left_out(&self) -> bool {
+        self.left_out.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn enter_dir(&self, pid: i32) -> Result<()> {
+        self.created.create(&self.dir)?;
+        enable_controllers(&self.root, &self.dir);
+        write_pid(&self.dir, pid)
     }
 }
 
@@ -67,13 +85,25 @@ fn delegate(dir: &Path) {
 
 impl CgroupDriver for V2 {
     fn paths(&self) -> Vec<PathBuf> {
+        if self.is_left_out() {
+            return Vec::new();
+        }
         vec![self.dir.clone()]
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
-        self.created.create(&self.dir)?;
-        enable_controllers(&self.root, &self.dir);
-        write_pid(&self.dir, pid)
+        match self.enter_dir(pid) {
+            Err(e) if self.rootless.skip_unwritable && is_permission_error(&e) => {
+                crate::logging::debug(&format!("rootless: running without a cgroup ({e:#})"));
+                if self.created.list().contains(&self.dir) {
+                    let _ = std::fs::remove_dir(&self.dir);
+                }
+                self.left_out
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn created_dirs(&self) -> Vec<PathBuf> {
@@ -92,12 +122,31 @@ impl CgroupDriver for V2 {
 
     fn apply(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
         self.apply_resources_only(r)?;
+        if self.is_left_out() {
+            return Ok(());
+        }
         let lines = resources::v1_device_writes(r.devices().as_deref().unwrap_or(&[]));
-        super::devices_bpf::attach(&self.dir, &super::devices_bpf::rules_from_v1_writes(&lines))
+        let rules = super::devices_bpf::rules_from_v1_writes(&lines);
+        match super::devices_bpf::attach(&self.dir, &rules) {
+            // Loading a BPF program takes privilege; the user namespace keeps device nodes
+            // out of a rootless container anyway (runc ignores this error too).
+            Err(e) if self.rootless.ignore_device_errors => {
+                crate::logging::debug(&format!("rootless: device rules left out ({e:#})"));
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn apply_resources_only(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        perform(&resources::v2_writes(r)?, |_| Some(self.dir.clone()))
+        let writes = resources::v2_writes(r)?;
+        if self.is_left_out() || (self.rootless.skip_unwritable && !self.dir.exists()) {
+            return match writes.first() {
+                Some(w) => Err(super::not_joined(w.controller)),
+                None => Ok(()),
+            };
+        }
+        perform(&writes, |_| Some(self.dir.clone()))
     }
 
     fn memory_usage(&self) -> Option<u64> {

@@ -8,13 +8,9 @@ pub fn run(store: &Store, a: &PsArgs) -> Result<()> {
     let c = store.open(&a.id).context("ps")?;
     // As runc: a stopped container has no processes, which is no error (the header only).
     let pids = if container::status(&c) == Status::Stopped {
-        crate::container::cgroup_of(&c.record)
-            .procs()
-            .unwrap_or_default()
+        container::processes(&c.record).unwrap_or_default()
     } else {
-        crate::container::cgroup_of(&c.record)
-            .procs()
-            .context("ps")?
+        container::processes(&c.record).context("ps")?
     };
     if a.format == ListFormat::Json {
         if !a.ps_args.is_empty() {

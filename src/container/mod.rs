@@ -74,7 +74,75 @@ fn is_frozen(record: &ContainerRecord) -> bool {
 
 /// The cgroup driver of an existing container, as create recorded it.
 pub fn cgroup_of(record: &ContainerRecord) -> Box<dyn cgroups::CgroupDriver> {
-    cgroups::from_paths(record.cgroup_paths.clone(), record.systemd_unit.as_deref())
+    cgroups::from_paths(
+        record.cgroup_paths.clone(),
+        record.systemd_unit.as_deref(),
+        record.rootless_cgroups,
+    )
+}
+
+/// The pids of the container's processes: its cgroup's, or, for a rootless container
+/// that could join no cgroup of its own, those in its init's pid namespace (with no pid
+/// namespace of its own: the init and its descendants).
+pub fn processes(record: &ContainerRecord) -> Result<Vec<i32>> {
+    if record.cgroup_paths.is_empty() && record.systemd_unit.is_none() && record.rootless_cgroups {
+        if !init_alive(record) {
+            return Ok(Vec::new());
+        }
+        return Ok(if record.shared_pid_ns {
+            process_tree(record.pid)
+        } else {
+            pid_namespace_members(record.pid)
+        });
+    }
+    cgroup_of(record).procs()
+}
+
+/// Every host pid, with its parent's.
+fn host_processes() -> Vec<(i32, i32)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let ppid = rest.split(' ').nth(1)?.parse().ok()?;
+            Some((pid, ppid))
+        })
+        .collect()
+}
+
+/// The processes in `init`'s pid namespace, `exec`'s included (their parent, rrun,
+/// is outside it: orphaned, they go to the host's reaper, not to the init).
+fn pid_namespace_members(init: i32) -> Vec<i32> {
+    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+        return vec![init];
+    };
+    host_processes()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|n| n == ns))
+        .collect()
+}
+
+/// `root` and every process descending from it.
+fn process_tree(root: i32) -> Vec<i32> {
+    let parents = host_processes();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    tree
 }
 
 /// Sends `sig` to init, through a pidfd so a recycled pid can never be hit.
@@ -91,8 +159,7 @@ pub fn signal_init(record: &ContainerRecord, sig: i32) -> Result<()> {
 
 /// Signals every process in the container's cgroup (and init, should the cgroup be gone).
 pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
-    let driver = cgroup_of(record);
-    let mut pids = driver.procs().unwrap_or_default();
+    let mut pids = processes(record).unwrap_or_default();
     if init_alive(record) && !pids.contains(&record.pid) {
         pids.push(record.pid);
     }
@@ -107,10 +174,9 @@ pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
 
 /// Kills everything in the container and waits until it is gone.
 pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
-    let driver = cgroup_of(record);
     let alive = init_alive(record);
     // The usual delete: the container stopped by itself and left nothing to kill or thaw.
-    if !alive && driver.procs().is_ok_and(|p| p.is_empty()) {
+    if !alive && processes(record).is_ok_and(|p| p.is_empty()) {
         return Ok(());
     }
     cgroups::thaw(&record.cgroup_paths);
@@ -124,7 +190,7 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
         let _ = wait_pidfd(&fd, Duration::from_secs(10));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while driver.procs().map(|p| !p.is_empty()).unwrap_or(false) {
+    while processes(record).map(|p| !p.is_empty()).unwrap_or(false) {
         if Instant::now() > deadline {
             bail!(
                 "processes of container {} did not exit after SIGKILL",

@@ -40,32 +40,51 @@ pub struct Systemd {
 }
 
 impl Systemd {
-    /// The driver for a new container. Annotations are parsed here, so that a bad one fails
-    /// the create before anything is made.
+    /// The driver for a new container, the cgroupfs driver made by `fs_for` on the unit's
+    /// cgroup. Annotations are parsed here, so that a bad one fails the create before
+    /// anything is made. `user_manager`: the unit is the caller's own systemd instance's
+    /// (rootless), reached on the user's bus; its cgroup is below that instance's own.
     pub fn new(
         placement: UnitPlacement,
-        fs: Box<dyn CgroupDriver>,
+        fs_for: impl FnOnce(&std::path::Path) -> Result<Box<dyn CgroupDriver>>,
         unified: bool,
         id: &str,
         resources: LinuxResources,
         annotations: &std::collections::HashMap<String, String>,
+        user_manager: bool,
     ) -> Result<Self> {
+        let annotation_properties = properties::from_annotations(annotations)?;
+        let address = bus_address(user_manager)?;
+        let manager = OnceLock::new();
+        let mut cgroup = placement.cgroup;
+        if user_manager {
+            // e.g. /user.slice/user-1000.slice/user@1000.service, then user.slice/...
+            let m = dbus::Manager::connect(&address)?;
+            let own = m.control_group()?;
+            cgroup = PathBuf::from(own).join(cgroup.strip_prefix("/").unwrap_or(&cgroup));
+            let _ = manager.set(m);
+        }
         Ok(Systemd {
             unit: placement.unit,
             slice: placement.slice,
-            fs,
+            fs: fs_for(&cgroup)?,
             unified,
             description: format!("libcontainer container {id}"),
             resources,
-            annotation_properties: properties::from_annotations(annotations)?,
-            address: dbus::system_bus_address(),
-            manager: OnceLock::new(),
+            annotation_properties,
+            address,
+            manager,
             owns_unit: std::cell::Cell::new(false),
         })
     }
 
     /// The driver of an existing container, from its recorded unit and directories.
-    pub fn existing(unit: String, fs: Box<dyn CgroupDriver>, unified: bool) -> Self {
+    pub fn existing(
+        unit: String,
+        fs: Box<dyn CgroupDriver>,
+        unified: bool,
+        user_manager: bool,
+    ) -> Self {
         Systemd {
             unit,
             slice: String::new(),
@@ -74,7 +93,8 @@ impl Systemd {
             description: String::new(),
             resources: LinuxResources::default(),
             annotation_properties: Vec::new(),
-            address: dbus::system_bus_address(),
+            // A user whose bus is gone meanwhile gets that error when systemd is needed.
+            address: bus_address(user_manager).unwrap_or_default(),
             manager: OnceLock::new(),
             owns_unit: std::cell::Cell::new(true),
         }
@@ -134,6 +154,15 @@ impl Systemd {
             u32::MAX
         };
         properties::resources(r, self.unified, version)
+    }
+}
+
+/// The system bus, or for the user's own systemd instance the user's bus.
+fn bus_address(user_manager: bool) -> Result<String> {
+    if user_manager {
+        dbus::user_bus_address()
+    } else {
+        Ok(dbus::system_bus_address())
     }
 }
 

@@ -31,6 +31,26 @@ pub fn system_bus_address() -> String {
         .unwrap_or_else(|| "unix:path=/run/dbus/system_bus_socket".to_string())
 }
 
+/// The user's bus, where its own systemd instance listens, as runc finds it:
+/// DBUS_SESSION_BUS_ADDRESS, else `$XDG_RUNTIME_DIR/bus`.
+pub fn user_bus_address() -> Result<String> {
+    if let Some(a) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .filter(|a| !a.is_empty())
+    {
+        return Ok(a);
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        let bus = std::path::Path::new(&dir).join("bus");
+        if bus.exists() {
+            return Ok(format!("unix:path={}", bus.display()));
+        }
+    }
+    bail!(
+        "--systemd-cgroup as an ordinary user needs the user's systemd instance: no DBUS_SESSION_BUS_ADDRESS, and no bus in $XDG_RUNTIME_DIR (a login session, or `loginctl enable-linger`, and the dbus-user-session package give one)"
+    )
+}
+
 /// An error reply: its D-Bus name and systemd's message.
 #[derive(Debug)]
 pub struct BusError {
@@ -258,7 +278,9 @@ impl Manager {
         let sock = connect_socket(address).map_err(|e| fail(&e))?;
         sock.set_write_timeout(Some(TIMEOUT))
             .map_err(|e| fail(&e))?;
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+        // The uid the bus sees through the socket: root in a user namespace (rootless
+        // Podman's) is its user's uid on the host.
+        let uid = crate::rootless::host_uid().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         let mut conn = Connection {
             sock,
@@ -393,16 +415,29 @@ impl Manager {
         .map(drop)
     }
 
+    /// A string property of the manager.
+    fn property(&self, name: &str) -> Result<String> {
+        self.call_interface(
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &[Arg::Str(MANAGER), Arg::Str(name)],
+        )
+        .and_then(|m| wire::Reader::new(&m.body).variant_string())
+    }
+
+    /// The manager's own cgroup: a user instance's is where its units go below.
+    pub fn control_group(&self) -> Result<String> {
+        self.property("ControlGroup").map_err(|e| {
+            e.context(format!(
+                "reading systemd's ControlGroup on {}",
+                self.address
+            ))
+        })
+    }
+
     /// systemd's version number (252 of "252.38-1~deb12u1"); 0 if it can't be read.
     pub fn version(&self) -> u32 {
-        let version = self
-            .call_interface(
-                "org.freedesktop.DBus.Properties",
-                "Get",
-                &[Arg::Str(MANAGER), Arg::Str("Version")],
-            )
-            .and_then(|m| wire::Reader::new(&m.body).variant_string())
-            .unwrap_or_default();
+        let version = self.property("Version").unwrap_or_default();
         version
             .chars()
             .take_while(|c| c.is_ascii_digit())
