@@ -11,6 +11,7 @@ mod namespaces;
 mod process;
 mod reliability;
 mod rootfs;
+mod rootless;
 mod security;
 mod systemd;
 mod terminal;

@@ -1,0 +1,779 @@
+//! rrun run by an ordinary user: users made here (useradd gives each a 65536-id range in
+//! /etc/subuid and /etc/subgid), bundles they own, `rrun spec --rootless` as they'd write
+//! it, and rrun run with their uid, environment and nothing else. On this host (cgroup v1,
+//! nothing delegated) the containers run without cgroups; in the systemd guest
+//! (`make test-systemd`) the user's own systemd instance gives them delegated limits.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static OUTPUTS: AtomicUsize = AtomicUsize::new(0);
+
+/// An ordinary user of the host, made once per test run if missing.
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// The first host uid (gid) of the user's range in /etc/subuid (/etc/subgid).
+    pub subuid: u32,
+    pub subgid: u32,
+}
+
+fn id_of(flag: &str, name: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, name]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn sub_range(file: &str, name: &str) -> u32 {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| f[1].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{file} has no range for {name} (useradd gives one)"))
+}
+
+/// The user `name`, made with `useradd -m` the first time.
+pub fn user(name: &str) -> User {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if id_of("-u", name).is_none() {
+        let out = Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "useradd {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    User {
+        name: name.to_string(),
+        uid: id_of("-u", name).unwrap(),
+        gid: id_of("-g", name).unwrap(),
+        subuid: sub_range("/etc/subuid", name),
+        subgid: sub_range("/etc/subgid", name),
+    }
+}
+
+/// rrun as `user` runs it: a binary it may execute (the build's, when the user can reach
+/// it; else a copy), its own `$XDG_RUNTIME_DIR`, and nothing of root's environment.
+pub struct Session {
+    pub user: User,
+    /// The user's `$XDG_RUNTIME_DIR` (0700, its own), so the state root is `<xdg>/rrun`.
+    pub xdg: PathBuf,
+    _xdg_dir: Option<TempDir>,
+    rrun: PathBuf,
+    _rrun_copy: Option<TempDir>,
+    /// Extra environment (the user's D-Bus address, in the systemd guest).
+    pub env: Vec<(String, String)>,
+}
+
+impl Session {
+    pub fn new(user: User) -> Self {
+        let xdg_dir = TempDir::new("rrun-xdg");
+        chown(xdg_dir.path(), &user);
+        std::fs::set_permissions(xdg_dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let xdg = xdg_dir.path().to_path_buf();
+        Self::with_xdg(user, xdg, Some(xdg_dir))
+    }
+
+    /// A session in the user's systemd instance's own runtime dir (/run/user/UID).
+    pub fn in_runtime_dir(user: User, xdg: PathBuf) -> Self {
+        Self::with_xdg(user, xdg, None)
+    }
+
+    fn with_xdg(user: User, xdg: PathBuf, xdg_dir: Option<TempDir>) -> Self {
+        let mut s = Session {
+            user,
+            xdg,
+            _xdg_dir: xdg_dir,
+            rrun: PathBuf::from(RRUN),
+            _rrun_copy: None,
+            env: Vec::new(),
+        };
+        let reachable = s
+            .command("test")
+            .args(["-x", RRUN])
+            .status()
+            .unwrap()
+            .success();
+        if !reachable {
+            let copy = TempDir::new("rrun-bin");
+            std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::copy(RRUN, copy.path().join("rrun")).unwrap();
+            s.rrun = copy.path().join("rrun");
+            s._rrun_copy = Some(copy);
+        }
+        s
+    }
+
+    /// `program` as the user: its uid, gid and groups (setpriv), a clean environment.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid",
+            &self.user.uid.to_string(),
+            "--regid",
+            &self.user.gid.to_string(),
+            "--init-groups",
+            "--",
+            program,
+        ]);
+        c.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", format!("/home/{}", self.user.name))
+            .env("USER", &self.user.name)
+            .env("LOGNAME", &self.user.name)
+            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .current_dir("/");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn rrun_cmd(&self) -> Command {
+        self.command(self.rrun.to_str().unwrap())
+    }
+
+    /// Runs rrun as the user to completion, output through files (a container left
+    /// running inherits them; a pipe would never end).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
+        let dir = TempDir::new(&format!("rrun-out-{n}"));
+        let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+        let status = self
+            .rrun_cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap_or_default(),
+            stderr: std::fs::read(&err_path).unwrap_or_default(),
+        }
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "rrun {args:?} as {}: {}",
+            self.user.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs rrun expecting exit 1; returns its messages.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_no_panic(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "rrun {args:?} as {} should fail: stdout={} stderr={}",
+            self.user.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        messages(&String::from_utf8_lossy(&out.stderr))
+    }
+
+    pub fn state_root(&self) -> PathBuf {
+        self.xdg.join("rrun")
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    /// A bundle the user owns, its config made by `rrun spec --rootless` as the user,
+    /// running `sh -c script`.
+    pub fn bundle(&self, script: &str) -> UserBundle {
+        let dir = TempDir::new("rrun-user-bundle");
+        busybox_rootfs(&dir.path().join("rootfs"));
+        chown_tree(dir.path(), &self.user);
+        let out = self
+            .rrun_cmd()
+            .args(["spec", "--rootless", "--bundle"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rrun spec --rootless as {}: {}",
+            self.user.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["sh", "-c", script]);
+        let b = UserBundle { dir, config };
+        b.write();
+        b
+    }
+}
+
+impl Drop for Session {
+    /// Whatever a failing test left is force-deleted by its user.
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.state_root()) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self
+                    .rrun_cmd()
+                    .args(["delete", "--force", &id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+pub struct UserBundle {
+    pub dir: TempDir,
+    pub config: Value,
+}
+
+impl UserBundle {
+    pub fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    pub fn edit(&mut self, f: impl FnOnce(&mut Value)) -> &mut Self {
+        f(&mut self.config);
+        self.write();
+        self
+    }
+
+    fn write(&self) {
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Maps the user's whole subordinate range as Podman does: 0 is the user, 1.. its range.
+    pub fn map_subordinate_ids(&mut self, u: &User) -> &mut Self {
+        let (uid, gid, subuid, subgid) = (u.uid, u.gid, u.subuid, u.subgid);
+        self.edit(|c| {
+            c["linux"]["uidMappings"] = json!([
+                {"containerID": 0, "hostID": uid, "size": 1},
+                {"containerID": 1, "hostID": subuid, "size": 65536}
+            ]);
+            c["linux"]["gidMappings"] = json!([
+                {"containerID": 0, "hostID": gid, "size": 1},
+                {"containerID": 1, "hostID": subgid, "size": 65536}
+            ]);
+        })
+    }
+}
+
+fn chown(path: &Path, u: &User) {
+    std::os::unix::fs::lchown(path, Some(u.uid), Some(u.gid)).unwrap();
+}
+
+fn chown_tree(path: &Path, u: &User) {
+    chown(path, u);
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for e in std::fs::read_dir(path).unwrap().flatten() {
+            chown_tree(&e.path(), u);
+        }
+    }
+}
+
+/// The uids of a host process (real, effective, saved, filesystem).
+fn host_uids(pid: i32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// No state dir, process or cgroup of `id` is left.
+fn assert_nothing_left(s: &Session, id: &str) {
+    assert!(
+        !s.state_root().join(id).exists(),
+        "state dir of {id} left behind"
+    );
+    let procs = processes_mentioning(id);
+    assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    let dirs = cgroup_dirs_named(id);
+    assert!(dirs.is_empty(), "cgroups left behind: {dirs:?}");
+}
+
+#[test]
+fn an_ordinary_user_runs_a_container_with_its_output_and_exit_code() {
+    let s = Session::new(user("rrun-rl-a"));
+    let b = s.bundle("id -u; id -g; cat /proc/self/uid_map; exit 7");
+    let id = unique("rl-run");
+    let out = s.run(&["run", "--bundle", b.path(), &id]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(&lines[..2], ["0", "0"], "{text}");
+    let map: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(map, ["0", &s.user.uid.to_string(), "1"], "{text}");
+    // The default state root is the user's, as runc's is $XDG_RUNTIME_DIR/runc.
+    let root = std::fs::metadata(s.state_root()).unwrap();
+    assert_eq!(root.uid(), s.user.uid);
+    assert_eq!(root.mode() & 0o7777, 0o1700, "state root mode");
+    assert_nothing_left(&s, &id);
+}
+
+#[test]
+fn the_whole_lifecycle_works_as_an_ordinary_user() {
+    let s = Session::new(user("rrun-rl-a"));
+    let b = s.bundle("exec sleep 100");
+    let id = unique("rl-life");
+    s.ok(&["create", "--bundle", b.path(), &id]);
+    assert_eq!(s.state(&id)["status"], "created");
+    let dir = std::fs::metadata(s.state_root().join(&id)).unwrap();
+    assert_eq!(dir.uid(), s.user.uid, "state dir owner");
+    s.ok(&["start", &id]);
+    let state = s.state(&id);
+    assert_eq!(state["status"], "running");
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    // The container's processes are the user's on the host, nobody else's.
+    assert_eq!(host_uids(pid), vec![s.user.uid; 4]);
+    assert_eq!(s.ok(&["exec", &id, "id", "-u"]).trim(), "0");
+    let exec_pid = {
+        let dir = TempDir::new("rl-pid");
+        chown(dir.path(), &s.user);
+        let f = dir.path().join("pid");
+        s.ok(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            f.to_str().unwrap(),
+            &id,
+            "sleep",
+            "50",
+        ]);
+        std::fs::read_to_string(&f).unwrap().parse::<i32>().unwrap()
+    };
+    let pids: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert!(pids.contains(&pid) && pids.contains(&exec_pid), "{pids:?}");
+    let list = s.ok(&["list", "-q"]);
+    assert_eq!(list.trim(), id);
+    let stats: Value = serde_json::from_str(&s.ok(&["events", "--stats", &id])).unwrap();
+    assert_eq!(stats["id"], id);
+    s.ok(&["kill", &id, "KILL"]);
+    wait_until("the container to stop", || {
+        s.state(&id)["status"] == "stopped"
+    });
+    assert!(ended(exec_pid), "exec'd process outlived the container");
+    s.ok(&["delete", &id]);
+    assert_nothing_left(&s, &id);
+}
+
+#[test]
+fn a_terminal_works_as_an_ordinary_user() {
+    let s = Session::new(user("rrun-rl-a"));
+    let mut b = s.bundle("tty; stat -c %u /dev/pts/0");
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let id = unique("rl-tty");
+    // `script` gives rrun a terminal of its own, as a person's shell would.
+    let out = s
+        .command("script")
+        .args([
+            "-qec",
+            &format!("{} run --bundle {} {id}", s.rrun.display(), b.path()),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert_nothing_left(&s, &id);
+}
+
+#[test]
+fn podmans_multi_range_mappings_go_through_newuidmap() {
+    let u = user("rrun-rl-a");
+    let (subuid, subgid) = (u.subuid, u.subgid);
+    let s = Session::new(u);
+    let data = TempDir::new("rl-data");
+    chown(data.path(), &s.user);
+    let mut b = s.bundle(
+        "cat /proc/self/uid_map /proc/self/gid_map; touch /data/f; chown 1000:1000 /data/f",
+    );
+    b.map_subordinate_ids(&s.user);
+    let src = data.path().to_str().unwrap().to_string();
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_CHOWN"));
+        }
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rw"]}),
+        );
+    });
+    let id = unique("rl-maps");
+    let out = s.run(&["run", "--bundle", b.path(), &id]);
+    assert!(out.status.success(), "{out:?}");
+    let maps: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    let expect = |own: u32, sub: u32| {
+        vec![
+            vec!["0".to_string(), own.to_string(), "1".into()],
+            vec!["1".to_string(), sub.to_string(), "65536".into()],
+        ]
+    };
+    assert_eq!(maps[..2], expect(s.user.uid, subuid)[..]);
+    assert_eq!(maps[2..4], expect(s.user.gid, subgid)[..]);
+    // What the container's uid 1000 owns is the range's 1000th id on the host.
+    let f = std::fs::metadata(data.path().join("f")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (subuid + 999, subgid + 999));
+    assert_nothing_left(&s, &id);
+}
+
+#[test]
+fn a_range_newuidmap_refuses_is_one_clear_error_and_leaves_nothing() {
+    let s = Session::new(user("rrun-rl-a"));
+    let mut b = s.bundle("true");
+    let (uid, not_granted) = (s.user.uid, s.user.subuid + 10 * 65536);
+    b.edit(|c| {
+        c["linux"]["uidMappings"] = json!([
+            {"containerID": 0, "hostID": uid, "size": 1},
+            {"containerID": 1, "hostID": not_granted, "size": 1000}
+        ]);
+    });
+    let id = unique("rl-refused");
+    let err = s.fails(&["run", "--bundle", b.path(), &id]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("linux.uidMappings: newuidmap refused mapping")
+            && err.contains(&format!("1->{not_granted} (1000)")),
+        "{err}"
+    );
+    assert_nothing_left(&s, &id);
+}
+
+#[test]
+fn configs_an_ordinary_user_cannot_run_are_refused_naming_the_field() {
+    let s = Session::new(user("rrun-rl-a"));
+    type Change = fn(&mut Value);
+    let cases: [(&str, Change); 3] = [
+        (
+            "linux.namespaces: rootless container requires user namespaces",
+            |c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != "user");
+                let linux = c["linux"].as_object_mut().unwrap();
+                linux.remove("uidMappings");
+                linux.remove("gidMappings");
+            },
+        ),
+        (
+            "process.user.additionalGids: cannot set any additional groups",
+            |c| {
+                c["process"]["user"]["additionalGids"] = json!([10]);
+            },
+        ),
+        (
+            "cannot specify gid=5 mount option for rootless container",
+            |c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/dev/pts2", "type": "devpts", "source": "devpts",
+                    "options": ["newinstance", "gid=5"]
+                }));
+            },
+        ),
+    ];
+    for (want, change) in cases {
+        let mut b = s.bundle("true");
+        b.edit(change);
+        let id = unique("rl-bad");
+        let err = s.fails(&["run", "--bundle", b.path(), &id]);
+        assert!(err.contains(want), "want {want:?}, got {err}");
+        assert_nothing_left(&s, &id);
+    }
+}
+
+/// Where the user has no cgroup of its own to write (this host; the guest's root
+/// session), runc's rules: no limits and no cgroupsPath run without cgroups; a limit,
+/// a cgroupsPath, or `--rootless false` fail, naming why; nothing is left.
+#[test]
+fn without_delegated_cgroups_limits_are_refused_and_nothing_is_left() {
+    let s = Session::new(user("rrun-rl-a"));
+    let id = unique("rl-cg");
+    let mut b = s.bundle("true");
+    b.edit(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}}));
+    let err = s.fails(&["run", "--bundle", b.path(), &id]);
+    assert!(
+        err.contains("cannot set memory limit: container could not join or create cgroup"),
+        "{err}"
+    );
+    assert_nothing_left(&s, &id);
+
+    let b = s.bundle("true");
+    let err = s.fails(&["--rootless", "false", "run", "--bundle", b.path(), &id]);
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_nothing_left(&s, &id);
+
+    let mut b = s.bundle("true");
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}")));
+    let err = s.fails(&["run", "--bundle", b.path(), &id]);
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_nothing_left(&s, &id);
+
+    // pause needs the freezer cgroup: refused, and the container runs on.
+    let b = s.bundle("sleep 100");
+    s.ok(&["run", "-d", "--bundle", b.path(), &id]);
+    let err = s.fails(&["pause", &id]);
+    assert!(err.contains("cannot toggle freezer"), "{err}");
+    let err = s.fails(&["update", "--pids-limit", "10", &id]);
+    assert!(err.contains("cannot set pids limit"), "{err}");
+    assert_eq!(s.state(&id)["status"], "running");
+    s.ok(&["delete", "--force", &id]);
+    assert_nothing_left(&s, &id);
+}
+
+/// The attack: user B goes after user A's containers through rrun (A's state root named
+/// with --root) and from inside a container of its own (A's state and another
+/// container's cgroup bound in). Everything is refused by the kernel's permissions, and
+/// A's container runs on untouched.
+#[test]
+fn one_user_can_neither_see_nor_touch_anothers_containers() {
+    // Nothing of rrun is privileged: no setuid or setgid bit.
+    let mode = std::fs::metadata(RRUN).unwrap().mode();
+    assert_eq!(mode & 0o6000, 0, "rrun must not be setuid/setgid");
+    let a = Session::new(user("rrun-rl-a"));
+    let b_user = Session::new(user("rrun-rl-b"));
+    let victim = a.bundle("sleep 100");
+    let id = unique("rl-victim");
+    a.ok(&["run", "-d", "--bundle", victim.path(), &id]);
+    let a_root = a.state_root();
+    let a_root = a_root.to_str().unwrap();
+
+    // B's own list does not show A's container; A's root can't even be read.
+    assert!(!b_user.ok(&["list", "-q"]).contains(&id));
+    for cmd in [
+        vec!["--root", a_root, "list"],
+        vec!["--root", a_root, "state", &id],
+        vec!["--root", a_root, "kill", &id, "KILL"],
+        vec!["--root", a_root, "delete", "--force", &id],
+        vec!["--root", a_root, "exec", &id, "true"],
+        vec!["--root", a_root, "pause", &id],
+    ] {
+        let out = b_user.run(&cmd);
+        assert!(!out.status.success(), "B could run {cmd:?}: {out:?}");
+        assert_no_panic(&out);
+        let err = messages(&String::from_utf8_lossy(&out.stderr));
+        assert!(
+            err.contains("Permission denied") || err.contains("does not exist"),
+            "{cmd:?}: {err}"
+        );
+    }
+    // B's container binds A's state root: the kernel refuses the source.
+    let mut thief = b_user.bundle("ls /stolen");
+    let src = a_root.to_string();
+    thief.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/stolen", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+        );
+    });
+    let thief_id = unique("rl-thief");
+    let out = b_user.run(&["run", "--bundle", thief.path(), &thief_id]);
+    assert!(
+        !out.status.success(),
+        "B's container read A's state: {out:?}"
+    );
+    assert_nothing_left(&b_user, &thief_id);
+
+    // B's container with the host's cgroup tree bound read-write, root inside: it can't
+    // move itself into A's container's cgroup, nor change a cgroup limit of root's.
+    let rt = Runtime::new();
+    let rooted = Bundle::sh("sleep 100");
+    let rooted_id = running(&rt, &rooted, "rl-rooted");
+    let rooted_cg = cgroup_dirs_named(&rooted_id);
+    assert!(!rooted_cg.is_empty());
+    let target = rooted_cg
+        .iter()
+        .find(|d| d.starts_with("/sys/fs/cgroup/pids"))
+        .unwrap_or(&rooted_cg[0])
+        .clone();
+    let mut climber = b_user.bundle(&format!(
+        "echo $$ > /hostcg/{t}/cgroup.procs && echo ESCAPED; echo 1 > /hostcg/{t}/pids.max && echo WROTE; true",
+        t = target.strip_prefix("/sys/fs/cgroup").unwrap().display()
+    ));
+    climber.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/hostcg", "type": "bind", "source": "/sys/fs/cgroup",
+            "options": ["rbind", "rw"]
+        }));
+    });
+    let climber_id = unique("rl-climber");
+    let out = b_user.run(&["run", "--bundle", climber.path(), &climber_id]);
+    let text = stdout(&out);
+    assert!(
+        !text.contains("ESCAPED") && !text.contains("WROTE"),
+        "B's container wrote root's cgroup: {out:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Permission denied") || err.contains("Read-only"),
+        "{out:?}"
+    );
+    rt.ok(&["delete", "--force", &rooted_id]);
+
+    assert_eq!(
+        a.state(&id)["status"],
+        "running",
+        "A's container was touched"
+    );
+    a.ok(&["delete", "--force", &id]);
+    assert_nothing_left(&a, &id);
+}
+
+/// The user's own systemd instance, started for it (`loginctl enable-linger`), with its
+/// bus; None where systemd is not PID 1 (this host: `make test-systemd` runs it).
+fn user_systemd_session(name: &str) -> Option<Session> {
+    if !Path::new("/run/systemd/system").exists() {
+        assert!(
+            std::env::var_os("RRUN_EXPECT_SYSTEMD").is_none(),
+            "RRUN_EXPECT_SYSTEMD is set, but systemd is not running"
+        );
+        eprintln!("skipped: systemd is not PID 1 here (make test-systemd runs this in a guest)");
+        return None;
+    }
+    let u = user(name);
+    let out = Command::new("loginctl")
+        .args(["enable-linger", name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "loginctl enable-linger: {out:?}");
+    let runtime_dir = PathBuf::from(format!("/run/user/{}", u.uid));
+    let bus = runtime_dir.join("bus");
+    // The user's manager starts in the background: under TCG it takes a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !bus.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the user's systemd made no {}",
+            bus.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut s = Session::in_runtime_dir(u, runtime_dir);
+    s.env.push((
+        "DBUS_SESSION_BUS_ADDRESS".into(),
+        format!("unix:path={}", bus.display()),
+    ));
+    Some(s)
+}
+
+/// `systemctl --user show -p PROP --value UNIT` as the session's user.
+fn user_unit_property(s: &Session, unit: &str, prop: &str) -> String {
+    let out = s
+        .command("systemctl")
+        .args(["--user", "show", "-p", prop, "--value", unit])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// With `--systemd-cgroup` the container is a scope of the user's own systemd, in the
+/// cgroup subtree user@.service delegates: limits apply, systemd knows them, pause and
+/// update work, and delete leaves nothing. On cgroup v1 (no subtree for the user) the
+/// driver is refused, as runc refuses it.
+#[test]
+fn with_the_users_systemd_delegated_limits_apply() {
+    let Some(s) = user_systemd_session("rrun-rl-sd") else {
+        return;
+    };
+    let id = unique("rl-sd");
+    let mut b = s.bundle("exec sleep 100");
+    b.edit(|c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 50}});
+    });
+    if !cgroup_v2() {
+        let err = s.fails(&["--systemd-cgroup", "run", "-d", "--bundle", b.path(), &id]);
+        assert!(
+            err.contains("cannot use rootless systemd cgroups manager on cgroup v1"),
+            "{err}"
+        );
+        assert_nothing_left(&s, &id);
+        return;
+    }
+    s.ok(&["--systemd-cgroup", "run", "-d", "--bundle", b.path(), &id]);
+    let unit = format!("runc-{id}.scope");
+    assert_eq!(user_unit_property(&s, &unit, "ActiveState"), "active");
+    assert_eq!(user_unit_property(&s, &unit, "MemoryMax"), "67108864");
+    assert_eq!(user_unit_property(&s, &unit, "TasksMax"), "50");
+    let limits = s.ok(&[
+        "exec",
+        &id,
+        "cat",
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/pids.max",
+    ]);
+    assert_eq!(
+        limits.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "50"]
+    );
+    // The scope is in the user's delegated subtree, below its manager's cgroup.
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", s.state(&id)["pid"])).unwrap();
+    let manager = format!(
+        "/user.slice/user-{uid}.slice/user@{uid}.service/",
+        uid = s.user.uid
+    );
+    assert!(
+        cgroup.contains(&format!("{manager}user.slice/{unit}")),
+        "{cgroup}"
+    );
+
+    s.ok(&["--systemd-cgroup", "pause", &id]);
+    assert_eq!(s.state(&id)["status"], "paused");
+    s.ok(&["--systemd-cgroup", "resume", &id]);
+    assert_eq!(s.state(&id)["status"], "running");
+    s.ok(&["--systemd-cgroup", "update", "--pids-limit", "60", &id]);
+    assert_eq!(
+        s.ok(&["exec", &id, "cat", "/sys/fs/cgroup/pids.max"])
+            .trim(),
+        "60"
+    );
+    assert_eq!(user_unit_property(&s, &unit, "TasksMax"), "60");
+    let pids: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+
+    s.ok(&["--systemd-cgroup", "delete", "--force", &id]);
+    wait_until("the user's systemd to unload the scope", || {
+        user_unit_property(&s, &unit, "LoadState") == "not-found"
+    });
+    assert_nothing_left(&s, &id);
+}
