@@ -89,6 +89,17 @@ impl Session {
         Self::with_xdg(user, xdg, None)
     }
 
+    /// A session whose rrun is a copy the user owns (and so may write).
+    pub fn with_own_binary(user: User) -> Self {
+        let mut s = Self::new(user);
+        let copy = TempDir::new("rrun-own-bin");
+        std::fs::copy(RRUN, copy.path().join("rrun")).unwrap();
+        chown_tree(copy.path(), &s.user);
+        s.rrun = copy.path().join("rrun");
+        s._rrun_copy = Some(copy);
+        s
+    }
+
     fn with_xdg(user: User, xdg: PathBuf, xdg_dir: Option<TempDir>) -> Self {
         let mut s = Session {
             user,
@@ -116,7 +127,12 @@ impl Session {
 
     /// `program` as the user: its uid, gid and groups (setpriv), a clean environment.
     pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("setpriv");
+        // By its path: a PATH given to the user's command is the one std searches.
+        let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("setpriv (util-linux) is needed");
+        let mut c = Command::new(setpriv);
         c.args([
             "--reuid",
             &self.user.uid.to_string(),
@@ -479,6 +495,16 @@ fn a_range_newuidmap_refuses_is_one_clear_error_and_leaves_nothing() {
         "{err}"
     );
     assert_nothing_left(&s, &id);
+
+    // Without the helper (not installed, or not on PATH) the error names it.
+    let mut s = s;
+    s.env.push(("PATH".into(), "/nonexistent".into()));
+    let err = s.fails(&["run", "--bundle", b.path(), &id]);
+    assert!(
+        err.contains("needs newuidmap (the uidmap package)"),
+        "{err}"
+    );
+    assert_nothing_left(&s, &id);
 }
 
 #[test]
@@ -542,13 +568,19 @@ fn without_delegated_cgroups_limits_are_refused_and_nothing_is_left() {
 
     let b = s.bundle("true");
     let err = s.fails(&["--rootless", "false", "run", "--bundle", b.path(), &id]);
-    assert!(err.contains("Permission denied"), "{err}");
+    assert!(
+        err.contains("unable to apply cgroup configuration") && err.contains("permission denied"),
+        "{err}"
+    );
     assert_nothing_left(&s, &id);
 
     let mut b = s.bundle("true");
     b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}")));
     let err = s.fails(&["run", "--bundle", b.path(), &id]);
-    assert!(err.contains("Permission denied"), "{err}");
+    assert!(
+        err.contains("unable to apply cgroup configuration") && err.contains("permission denied"),
+        "{err}"
+    );
     assert_nothing_left(&s, &id);
 
     // pause needs the freezer cgroup: refused, and the container runs on.
@@ -559,6 +591,58 @@ fn without_delegated_cgroups_limits_are_refused_and_nothing_is_left() {
     let err = s.fails(&["update", "--pids-limit", "10", &id]);
     assert!(err.contains("cannot set pids limit"), "{err}");
     assert_eq!(s.state(&id)["status"], "running");
+    s.ok(&["delete", "--force", &id]);
+    assert_nothing_left(&s, &id);
+}
+
+/// CVE-2019-5736 for an ordinary user: a rootless init is dumpable (the user's own
+/// `exec` into a created container needs it), so a process exec'd into the created
+/// container reaches its /proc/<pid>/exe. With rrun a binary of the user's own (writable
+/// by the container's root, which is the user), that must be a sealed copy.
+#[test]
+fn a_created_rootless_container_cannot_write_its_users_rrun_binary() {
+    let s = Session::with_own_binary(user("rrun-rl-a"));
+    let before = std::fs::read(&s.rrun).unwrap();
+    let out_dir = TempDir::new("rl-exe-out");
+    chown(out_dir.path(), &s.user);
+    let mut b = s.bundle("sleep 3");
+    let src = out_dir.path().to_str().unwrap().to_string();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/out", "type": "bind", "source": src, "options": ["rbind", "rw"]}),
+        );
+    });
+    let id = unique("rl-exe");
+    s.ok(&["create", "--bundle", b.path(), &id]);
+    // The attacker holds the init's exe open while it is still rrun, and writes through
+    // that fd once the init has exec'd the container's process (no longer "text busy").
+    s.ok(&[
+        "exec",
+        "-d",
+        &id,
+        "sh",
+        "-c",
+        "exec 3</proc/1/exe; readlink /proc/1/exe > /out/exe; sleep 1; \
+         if echo owned >> /proc/self/fd/3; then echo WROTE; else echo refused; fi > /out/result",
+    ]);
+    wait_until("the attacker to hold the exe", || {
+        out_dir.path().join("exe").exists()
+    });
+    s.ok(&["start", &id]);
+    wait_until("the attacker's write", || {
+        std::fs::read_to_string(out_dir.path().join("result")).is_ok_and(|r| !r.is_empty())
+    });
+    let result = std::fs::read_to_string(out_dir.path().join("result")).unwrap();
+    assert_eq!(
+        result.trim(),
+        "refused",
+        "the container wrote its user's rrun"
+    );
+    assert_eq!(
+        std::fs::read(&s.rrun).unwrap(),
+        before,
+        "the binary changed"
+    );
     s.ok(&["delete", "--force", &id]);
     assert_nothing_left(&s, &id);
 }

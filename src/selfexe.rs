@@ -35,6 +35,19 @@ pub fn running_sealed() -> bool {
             .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
+/// Whether the caller may write the binary it runs from (an ordinary user's own build,
+/// say): then a container process that reaches /proc/<init>/exe could change it.
+pub fn writable_by_caller() -> bool {
+    !running_sealed()
+        && nix::unistd::faccessat(
+            nix::fcntl::AT_FDCWD,
+            "/proc/self/exe",
+            nix::unistd::AccessFlags::W_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        )
+        .is_ok()
+}
+
 /// Re-executes rrun, with the same arguments and environment, from a sealed view of its
 /// binary; returns only if already running from one. `scratch` is an existing directory
 /// (the state root) for overlayfs's second lower layer, which may not contain or be inside

@@ -92,6 +92,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if !terminal && opts.console_socket.is_some() {
         bail!("cannot use console socket if rrun will not detach or allocate tty");
     }
+    // An ordinary user: runc's checks of the config, before anything is made.
+    let rootless_euid = crate::rootless::euid_is_rootless();
+    if rootless_euid {
+        crate::rootless::check_spec(spec)?;
+    }
     let joins_pid_namespace = spec
         .linux()
         .as_ref()
@@ -101,14 +106,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_some()
             })
         });
-    if joins_pid_namespace {
-        // Processes already in that namespace will see our init before it execs.
+    // Processes already in a joined pid namespace see our init before it execs; a rootless
+    // init is dumpable (see init), so a process exec'd into the created container could
+    // open its /proc/<pid>/exe: a binary its user may write must be sealed first.
+    if joins_pid_namespace || (rootless_euid && crate::selfexe::writable_by_caller()) {
         crate::selfexe::ensure_sealed(store.root()?)?;
-    }
-    // An ordinary user: runc's checks of the config, before anything is made.
-    let rootless_euid = crate::rootless::euid_is_rootless();
-    if rootless_euid {
-        crate::rootless::check_spec(spec)?;
     }
     let ns_plan = namespaces::plan(spec)?;
     // Without a mount namespace of its own the container shares the host's mounts: rrun
@@ -263,7 +265,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
-    cgroup.enter(pid)?;
+    cgroup
+        .enter(pid)
+        .context("unable to apply cgroup configuration")?;
+    if opts.rootless_cgroups
+        && record.shared_pid_ns
+        && cgroup.paths().is_empty()
+        && systemd_unit.is_none()
+    {
+        crate::logging::warn(
+            "Creating a rootless container with no cgroup and no private pid namespace. Such configuration is strongly discouraged (as it is impossible to properly kill all container's processes) and will result in an error in a future runc version.",
+        );
+    }
     let default_resources = oci_spec::runtime::LinuxResources::default();
     let resources = spec
         .linux()

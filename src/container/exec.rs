@@ -52,8 +52,12 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     if terminal && opts.console_socket.is_none() && opts.detach {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
     }
-    // CVE-2019-5736: container processes see this process once it joins them.
-    crate::selfexe::ensure_sealed(store.root()?)?;
+    // CVE-2019-5736: container processes see this process once it joins them. An ordinary
+    // user's container runs as that user (or its subordinate ids): a binary the user can't
+    // write is safe from it as it is.
+    if !crate::rootless::euid_is_rootless() || crate::selfexe::writable_by_caller() {
+        crate::selfexe::ensure_sealed(store.root()?)?;
+    }
     let bundle = crate::config::load_bundle(std::path::Path::new(&record.bundle))?;
     let seccomp = match bundle
         .spec
@@ -193,9 +197,21 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         }
     };
     for dir in &cgroup_dirs {
-        if let Err(e) = join_cgroup(dir, pid, record.pid) {
-            kill_child();
-            return Err(e);
+        match join_cgroup(dir, pid, record.pid) {
+            Ok(()) => {}
+            // Rootless, a process may not move itself into its user's delegated subtree
+            // from outside it (the kernel asks for write access to the common ancestor):
+            // as runc, the process then stays in the caller's cgroup.
+            Err(e) if record.rootless_cgroups && crate::rootless::is_permission_error(&e) => {
+                crate::logging::debug(&format!(
+                    "rootless: the process stays out of {} ({e:#})",
+                    dir.display()
+                ));
+            }
+            Err(e) => {
+                kill_child();
+                return Err(e);
+            }
         }
     }
     parent_end.send(&Message::Go)?;
@@ -409,7 +425,9 @@ fn join_cgroup(dir: &std::path::Path, pid: i32, init_pid: i32) -> Result<()> {
                 )
             })
         }
-        Err(e) => bail!("adding the process to {}: {e}", dir.display()),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("adding the process to {}", dir.display())))
+        }
     }
 }
 

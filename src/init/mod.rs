@@ -37,8 +37,8 @@ pub struct InitArgs<'a> {
     pub seccomp_listener: Option<(OwnedFd, String)>,
     /// Bind sources detached by the parent (containers with their own user namespace).
     pub detached_sources: Vec<Option<OwnedFd>>,
-    /// rrun runs as an ordinary user: the parent writes the id maps unprivileged (init
-    /// stays dumpable until then), and the process keeps its supplementary groups.
+    /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
+    /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
 }
 
@@ -95,20 +95,18 @@ struct Prepared {
 fn setup(a: &InitArgs) -> Result<Prepared> {
     // Until it execs, init is a copy of rrun: not dumpable, so no process of the container
     // may open /proc/<init>/exe (the host's rrun binary, CVE-2019-5736) or ptrace it.
-    // Rootless, the maps come first: only the user itself (no process of the container,
-    // none exists yet) could ptrace the init meanwhile.
-    let not_dumpable =
-        || crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"));
-    let dumpable_until_mapped = a.rootless_euid && a.namespaces.new_user;
-    if !dumpable_until_mapped {
-        not_dumpable()?;
+    //
+    // Rootless, the init stays dumpable, as any process of its user: the unprivileged
+    // write of its uid_map (and newuidmap's check of its owner) needs it, and so does
+    // `exec` into a created container (an ordinary user can read the namespaces of its
+    // own processes only when they are dumpable). Its /proc/<pid>/exe is then a binary
+    // the user can't write, or a sealed copy (create seals a binary its user may write).
+    if !a.rootless_euid {
+        crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     }
     match a.channel.recv()? {
         Some(Message::Go) => {}
         _ => crate::syscalls::exit_immediately(1),
-    }
-    if dumpable_until_mapped {
-        not_dumpable()?;
     }
     // The debug lines of these steps carry runc's names for them (nsexec, init(), the
     // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
