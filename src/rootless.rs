@@ -198,7 +198,10 @@ pub fn check_spec(spec: &oci_spec::runtime::Spec) -> anyhow::Result<()> {
 /// or EROFS: a read-only cgroupfs, for an unprivileged user much the same).
 pub fn is_permission_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+        let io = c
+            .downcast_ref::<std::io::Error>()
+            .or_else(|| c.downcast_ref::<crate::cgroups::OsError>().map(|os| &os.0));
+        io.is_some_and(|io| {
             matches!(
                 io.raw_os_error(),
                 Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
@@ -258,6 +261,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("process.user.additionalGids:"), "{err}");
+    }
+
+    #[test]
+    fn permission_errors_are_told_apart_through_context() {
+        let denied = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EACCES))
+            .context("creating cgroup /sys/fs/cgroup/pids/x");
+        assert!(is_permission_error(&denied));
+        let rofs = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EROFS));
+        assert!(is_permission_error(&rofs));
+        let missing = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOENT))
+            .context("creating cgroup");
+        assert!(!is_permission_error(&missing));
+        assert!(!is_permission_error(&anyhow::anyhow!("Permission denied")));
+        let worded = anyhow::Error::new(crate::cgroups::OsError(
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        ))
+        .context("adding pid 1 to /sys/fs/cgroup/x/cgroup.procs");
+        assert!(is_permission_error(&worded));
+        assert_eq!(
+            format!("{worded:#}"),
+            "adding pid 1 to /sys/fs/cgroup/x/cgroup.procs: permission denied"
+        );
     }
 
     #[test]

@@ -68,6 +68,26 @@ pub struct Rootless {
 
 pub use crate::rootless::is_permission_error;
 
+/// An errno from a cgroup file, worded as runc (Go) words it, "permission denied": tools
+/// and runc's own tests match those words (is_permission_error looks inside it).
+#[derive(Debug)]
+pub struct OsError(pub std::io::Error);
+
+impl std::fmt::Display for OsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        // "Permission denied (os error 13)" -> "permission denied"
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        let mut chars = text.chars();
+        match chars.next() {
+            Some(first) => write!(f, "{}{}", first.to_lowercase(), chars.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for OsError {}
+
 /// runc's words for a limit of a controller whose cgroup the container could not join.
 fn not_joined(controller: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -388,9 +408,8 @@ impl CreatedDirs {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => {
-                Err(anyhow::Error::new(e).context(format!("creating cgroup {}", dir.display())))
-            }
+            Err(e) => Err(anyhow::Error::new(OsError(e))
+                .context(format!("creating cgroup {}", dir.display()))),
         }
     }
 
@@ -498,7 +517,7 @@ fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
 
 fn write_pid(dir: &Path, pid: i32) -> Result<()> {
     std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
-        anyhow::Error::new(e).context(format!(
+        anyhow::Error::new(OsError(e)).context(format!(
             "adding pid {pid} to {}",
             dir.join("cgroup.procs").display()
         ))

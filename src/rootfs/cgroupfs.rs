@@ -114,7 +114,13 @@ fn mount_one(
                 data,
             ) {
                 Ok(()) => Ok(()),
-                Err(nix::errno::Errno::EPERM) if !ctx.cgroup_ns => bind_own(),
+                // A user namespace's root may not mount cgroupfs (EPERM without a cgroup
+                // namespace of its own; EBUSY, with one, where the host's cgroup2 mount
+                // has other options): bind what it would have shown, as runc does.
+                Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => match host_dir {
+                    Some(dir) if dir.exists() => bind(ctx.root, dir, None, sub, &bind_opts),
+                    _ => bind_own(),
+                },
                 Err(e) => Err(anyhow!("{fstype} on {}: {e}", sub.display())),
             }
         }

@@ -87,6 +87,10 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         devices::create_links(&root)?;
     }
     for d in linux.and_then(|l| l.devices().clone()).unwrap_or_default() {
+        // As runc: /dev/ptmx is the link to the container's devpts, whatever the list says.
+        if d.path() == Path::new("/dev/ptmx") {
+            continue;
+        }
         devices::create(&ctx, &devices::from_spec(&d)?, plan.user_ns)?;
     }
     if let Some(process) = plan.spec.process() {
