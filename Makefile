@@ -17,8 +17,9 @@ toolchain:
 
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
 # syscall probe of the security tests; containers-common has the engines' seccomp profile;
-# strace injects the faults of the reliability tests; time measures their memory.
-TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time
+# strace injects the faults of the reliability tests; time measures their memory; uidmap
+# has newuidmap/newgidmap, which the rootless tests' multi-range mappings go through.
+TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time uidmap
 deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
@@ -51,7 +52,7 @@ test-systemd: toolchain deps
 # by its suite on private sockets and directories; then the same suites on runc, so that a
 # failure is always told apart: rrun's, or the test's.
 ENGINE_PACKAGES := bats containerd podman docker.io
-ENGINE_SUITES := integration/engines/containerd.bats integration/engines/podman.bats integration/engines/docker.bats
+ENGINE_SUITES := integration/engines/containerd.bats integration/engines/podman.bats integration/engines/docker.bats integration/engines/podman-rootless.bats
 engine-deps: deps
 	@missing=$$(for p in $(ENGINE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi

@@ -15,11 +15,12 @@ step() {
     "$@" || { echo "=== FAILED: $*"; status=1; }
 }
 cd /tmp
-# The systemd tests, and the cgroup tests once more with systemd owning the tree.
-RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd::
+# The systemd tests, and the rootless ones (there with the user's own systemd instance
+# and the controllers user@.service delegates).
+RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless::
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
-    suites=("$here"/project/integration/engines/{containerd,podman,docker}.bats)
+    suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)
     step bats --print-output-on-failure "${suites[@]}"
     ENGINE_RUNTIME=$(command -v runc) step bats --print-output-on-failure "${suites[@]}"
 fi

@@ -45,7 +45,67 @@ WRAP
     chmod +x "$WRAPPER"
     export IMAGE_TAR=$WORK/busybox.tar
     python3 "$ENGINES_DIR/make-image.py" "$IMAGE_TAR" "$IMAGE"
-    engine_namespace_setup
+    if [ -n "${ENGINE_USER:-}" ]; then
+        engine_user_setup
+    else
+        engine_namespace_setup
+    fi
+}
+
+# A rootless suite: the engine runs as the ordinary user $ENGINE_USER (made here with
+# useradd, which gives it its /etc/subuid and /etc/subgid ranges), so $WORK and the runtime
+# must be its: the runtime is copied in (the build may be under a directory it can't
+# reach) and the wrapper calls the copy. The user's $XDG_RUNTIME_DIR is $WORK/xdg, or,
+# with the systemd driver, the runtime dir of its own systemd instance (started by
+# lingering), whose bus the engine and the runtime use.
+engine_user_setup() {
+    id -u "$ENGINE_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$ENGINE_USER"
+    export ENGINE_UID ENGINE_GID
+    ENGINE_UID=$(id -u "$ENGINE_USER")
+    ENGINE_GID=$(id -g "$ENGINE_USER")
+    cp "$RUNTIME_UNDER_TEST" "$WORK/bin/runtime-binary"
+    # No --root of the wrapper's: the runtime's default, the user's own, is the one to use.
+    cat > "$WRAPPER" <<WRAP
+#!/bin/sh
+printf '%s\n' "\$*" >> "$CALLS_LOG"
+exec "$WORK/bin/runtime-binary" "\$@"
+WRAP
+    chmod 755 "$WORK"
+    export ENGINE_XDG=$WORK/xdg
+    mkdir -m 700 "$ENGINE_XDG"
+    chown -R "$ENGINE_UID:$ENGINE_GID" "$WORK"
+    export ENGINE_BUS=""
+    if systemd_driver; then
+        loginctl enable-linger "$ENGINE_USER"
+        ENGINE_XDG=/run/user/$ENGINE_UID
+        wait_for test -S "$ENGINE_XDG/bus"
+        ENGINE_BUS=unix:path=$ENGINE_XDG/bus
+    fi
+}
+
+# CMD as $ENGINE_USER: its ids and groups, its environment only (and the suite's
+# CONTAINERS_* files).
+as_engine_user() {
+    setpriv --reuid "$ENGINE_UID" --regid "$ENGINE_GID" --init-groups \
+        env -i HOME="/home/$ENGINE_USER" USER="$ENGINE_USER" LOGNAME="$ENGINE_USER" \
+        PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin XDG_RUNTIME_DIR="$ENGINE_XDG" \
+        ${ENGINE_BUS:+DBUS_SESSION_BUS_ADDRESS=$ENGINE_BUS} \
+        ${CONTAINERS_CONF:+CONTAINERS_CONF=$CONTAINERS_CONF} \
+        ${CONTAINERS_STORAGE_CONF:+CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF} \
+        ${CONTAINERS_REGISTRIES_CONF:+CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF} \
+        "$@"
+}
+
+# Ends everything of $ENGINE_USER's: its processes (Podman's pause process holds its user
+# namespace) and, with the systemd driver, its systemd instance.
+engine_user_teardown() {
+    [ -n "${ENGINE_USER:-}" ] && [ -n "${ENGINE_UID:-}" ] || return 0
+    if systemd_driver; then
+        loginctl disable-linger "$ENGINE_USER" 2>/dev/null || true
+        systemctl stop "user@$ENGINE_UID.service" 2>/dev/null || true
+    fi
+    pkill -KILL -U "$ENGINE_UID" 2>/dev/null || true
+    wait_for sh -c "! pgrep -U $ENGINE_UID >/dev/null"
 }
 
 # The v1 controllers this kernel has but this host does not mount (net_cls, net_prio,
