@@ -371,6 +371,7 @@ fn the_whole_lifecycle_works_as_an_ordinary_user() {
     assert_eq!(s.state(&id)["status"], "created");
     let dir = std::fs::metadata(s.state_root().join(&id)).unwrap();
     assert_eq!(dir.uid(), s.user.uid, "state dir owner");
+    assert_eq!(dir.mode() & 0o7777, 0o700, "state dir mode");
     s.ok(&["start", &id]);
     let state = s.state(&id);
     assert_eq!(state["status"], "running");
@@ -428,6 +429,29 @@ fn a_terminal_works_as_an_ordinary_user() {
     let text = stdout(&out);
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("/dev/pts/0"), "{text}");
+    assert_nothing_left(&s, &id);
+}
+
+/// A sysfs mount without a network namespace of the container's own (the kernel refuses
+/// a new one): the host's /sys is bound instead, read-only as asked.
+#[test]
+fn sysfs_without_a_network_namespace_is_the_hosts_bound() {
+    let s = Session::new(user("rrun-rl-a"));
+    let mut b = s.bundle("ls /sys/kernel >/dev/null && echo listed; touch /sys/x 2>&1; true");
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                            "options": ["nosuid", "noexec", "nodev", "ro"]});
+            }
+        }
+    });
+    let id = unique("rl-sysfs");
+    let out = s.run(&["run", "--bundle", b.path(), &id]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.starts_with("listed\n"), "{text}");
+    assert!(text.contains("Read-only file system"), "{text}");
     assert_nothing_left(&s, &id);
 }
 

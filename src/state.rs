@@ -110,7 +110,14 @@ impl Store {
         validate_id(id)?;
         self.root()?;
         let dir = self.dir(id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        // Root's are 0711 as runc's (a container's mapped root may need to pass through);
+        // an ordinary user's are its own only: its init opens the exec fifo as the user.
+        let mode = if crate::rootless::euid_is_rootless() {
+            0o700
+        } else {
+            0o711
+        };
+        match fs::DirBuilder::new().mode(mode).create(&dir) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 bail!("container with id {id:?} already exists")

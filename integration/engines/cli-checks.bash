@@ -84,7 +84,7 @@ check_restart() {
 
 # a missing command shows the runtime's error
 check_missing_command() {
-    if [ "$ENGINE" = podman ] && systemd_driver && [ "$(basename "$RUNTIME_UNDER_TEST")" = runc ]; then
+    if [[ "$ENGINE" == podman* ]] && systemd_driver && [ "$(basename "$RUNTIME_UNDER_TEST")" = runc ]; then
         # runc 1.1 first warns on stderr that the host has no /dev/char/10:200 for
         # systemd's DeviceAllow, and Podman reports that line instead of the error.
         skip "runc 1.1 with the systemd driver: Podman shows runc's device warning instead"

@@ -101,7 +101,8 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman rootless: env, workdir and --user" {
-    run prun -e GREETING=hi -w /home/user "$IMAGE" sh -c 'echo $GREETING $(pwd)'
+    # (stdout only: runc 1.1 with the systemd driver warns about a device on stderr.)
+    run --separate-stderr prun -e GREETING=hi -w /home/user "$IMAGE" sh -c 'echo $GREETING $(pwd)'
     [ "$output" = "hi /home/user" ]
     check_user
 }
@@ -123,10 +124,7 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman rootless: a missing command shows the runtime's error" {
-    run -127 cli_run "$IMAGE" /no/such/command
-    [[ "$output" == *"/no/such/command"* ]]
-    shopt -s nocasematch
-    [[ "$output" == *"no such file or directory"* ]]
+    check_missing_command
 }
 
 @test "podman rootless: memory and pids limits are seen inside (delegated cgroups)" {
