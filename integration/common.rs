@@ -152,19 +152,45 @@ impl Default for Runtime {
 /// leave containers running on the machine.
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.root.path()) {
-            for e in entries.flatten() {
-                let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self
-                    .cmd()
-                    .args(["delete", "--force", &id])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
+        force_delete_all(self.root.path(), || self.cmd());
+    }
+}
+
+/// `delete --force` of every container in the state root `root`, each with a fresh rrun
+/// command from `rrun` (whatever a failing test left there).
+pub fn force_delete_all(root: &Path, rrun: impl Fn() -> Command) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = rrun()
+                .args(["delete", "--force", &id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
     }
+}
+
+/// Runs `cmd` to completion with its output through files in `dir`, not pipes: a
+/// container that a command leaves behind inherits them, and a pipe would then never end.
+pub fn output_through_files(mut cmd: Command, dir: &Path) -> Output {
+    let base = dir.join(format!(".out-{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
+    let (out_path, err_path) = (base.with_extension("stdout"), base.with_extension("stderr"));
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let output = Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap_or_default(),
+        stderr: std::fs::read(&err_path).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(out_path);
+    let _ = std::fs::remove_file(err_path);
+    output
 }
 
 impl Runtime {
@@ -183,27 +209,9 @@ impl Runtime {
     /// Runs rrun to completion. Its output goes through files, not pipes: a container that
     /// a command leaves behind inherits them, and a pipe would then never reach its end.
     pub fn run(&self, args: &[&str]) -> Output {
-        let base = self
-            .root
-            .path()
-            .join(format!(".out-{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
-        let (out_path, err_path) = (base.with_extension("stdout"), base.with_extension("stderr"));
-        let status = self
-            .cmd()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .status()
-            .unwrap();
-        let output = Output {
-            status,
-            stdout: std::fs::read(&out_path).unwrap_or_default(),
-            stderr: std::fs::read(&err_path).unwrap_or_default(),
-        };
-        let _ = std::fs::remove_file(out_path);
-        let _ = std::fs::remove_file(err_path);
-        output
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        output_through_files(cmd, self.root.path())
     }
 
     /// `rrun run` of a bundle in the foreground; returns (stdout, stderr, exit code).

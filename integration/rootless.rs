@@ -9,9 +9,6 @@ use serde_json::{Value, json};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static OUTPUTS: AtomicUsize = AtomicUsize::new(0);
 
 /// An ordinary user of the host, made once per test run if missing.
 pub struct User {
@@ -73,6 +70,8 @@ pub struct Session {
     _rrun_copy: Option<TempDir>,
     /// Extra environment (the user's D-Bus address, in the systemd guest).
     pub env: Vec<(String, String)>,
+    /// Where rrun's output goes (root's: the user only writes to the files it is given).
+    outputs: TempDir,
 }
 
 impl Session {
@@ -108,6 +107,7 @@ impl Session {
             rrun: PathBuf::from(RRUN),
             _rrun_copy: None,
             env: Vec::new(),
+            outputs: TempDir::new("rrun-out"),
         };
         let reachable = s
             .command("test")
@@ -162,22 +162,9 @@ impl Session {
     /// Runs rrun as the user to completion, output through files (a container left
     /// running inherits them; a pipe would never end).
     pub fn run(&self, args: &[&str]) -> Output {
-        let n = OUTPUTS.fetch_add(1, Ordering::SeqCst);
-        let dir = TempDir::new(&format!("rrun-out-{n}"));
-        let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
-        let status = self
-            .rrun_cmd()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .status()
-            .unwrap();
-        Output {
-            status,
-            stdout: std::fs::read(&out_path).unwrap_or_default(),
-            stderr: std::fs::read(&err_path).unwrap_or_default(),
-        }
+        let mut cmd = self.rrun_cmd();
+        cmd.args(args);
+        output_through_files(cmd, self.outputs.path())
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -246,18 +233,7 @@ impl Session {
 impl Drop for Session {
     /// Whatever a failing test left is force-deleted by its user.
     fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.state_root()) {
-            for e in entries.flatten() {
-                let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self
-                    .rrun_cmd()
-                    .args(["delete", "--force", &id])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
+        force_delete_all(&self.state_root(), || self.rrun_cmd());
     }
 }
 

@@ -52,6 +52,15 @@ check_user() {
     [ "$output" = "$(printf '1000\n1000')" ]
 }
 
+# --read-only: the root is read-only, the /tmp Podman mounts is not
+check_read_only_podman() {
+    run cli_run --read-only "$IMAGE" touch /file
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Read-only file system"* ]]
+    run cli_run --read-only "$IMAGE" touch /tmp/file
+    [ "$status" -eq 0 ]
+}
+
 # --cap-drop and --cap-add
 check_capabilities() {
     run cli_run --cap-drop ALL --cap-add NET_RAW "$IMAGE" grep CapEff /proc/self/status

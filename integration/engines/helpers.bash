@@ -14,6 +14,39 @@ ENGINES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT=$(cd "$ENGINES_DIR/../.." && pwd)
 IMAGE=localhost/rrun-test/busybox:latest
 
+# Podman's containers.conf, storage.conf and registries.conf under $WORK (exported as
+# CONTAINERS_*): lower default ulimits (this machine's root can't raise hard rlimits above
+# the host's, and Podman's defaults do), no network, the suite's cgroup manager, events in
+# a file, the runtime under test as "under-test", vfs storage. EXTRA_ENGINE lines go into
+# [engine] (tmp_dir, say).
+write_podman_config() {
+    export CONTAINERS_CONF=$WORK/containers.conf
+    cat > "$CONTAINERS_CONF" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+netns = "none"
+
+[engine]
+cgroup_manager = "$ENGINE_CGROUP_DRIVER"
+events_logger = "file"
+events_logfile_path = "$WORK/events.log"
+runtime = "under-test"
+${1:-}
+
+[engine.runtimes]
+under-test = ["$WRAPPER"]
+CONF
+    export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
+    cat > "$CONTAINERS_STORAGE_CONF" <<CONF
+[storage]
+driver = "vfs"
+runroot = "$WORK/runroot"
+graphroot = "$WORK/graph"
+CONF
+    export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
+    touch "$CONTAINERS_REGISTRIES_CONF"
+}
+
 # Makes $WORK, the wrapper $WRAPPER and the image archive $IMAGE_TAR; exported so that
 # the tests (separate processes under bats) see them.
 engine_setup() {

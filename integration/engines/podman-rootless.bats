@@ -13,30 +13,7 @@ load cli-checks
 setup_file() {
     export ENGINE_USER=rrun-podman
     engine_setup podman-rootless
-    export CONTAINERS_CONF=$WORK/containers.conf
-    cat > "$CONTAINERS_CONF" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-netns = "none"
-
-[engine]
-cgroup_manager = "$ENGINE_CGROUP_DRIVER"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-runtime = "under-test"
-
-[engine.runtimes]
-under-test = ["$WRAPPER"]
-CONF
-    export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-    cat > "$CONTAINERS_STORAGE_CONF" <<CONF
-[storage]
-driver = "vfs"
-runroot = "$WORK/runroot"
-graphroot = "$WORK/graph"
-CONF
-    export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
-    touch "$CONTAINERS_REGISTRIES_CONF"
+    write_podman_config
     chown "$ENGINE_UID:$ENGINE_GID" "$WORK"/*.conf
     p load -i "$IMAGE_TAR"
 }
@@ -108,11 +85,7 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "podman rootless: --read-only" {
-    run prun --read-only "$IMAGE" touch /file
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"Read-only file system"* ]]
-    run prun --read-only "$IMAGE" touch /tmp/file
-    [ "$status" -eq 0 ]
+    check_read_only_podman
 }
 
 @test "podman rootless: --cap-drop and --cap-add" {

@@ -11,31 +11,7 @@ load cli-checks
 setup_file() {
     engine_setup podman
     mkdir -p "$WORK/tmp"
-    export CONTAINERS_CONF=$WORK/containers.conf
-    cat > "$CONTAINERS_CONF" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-netns = "none"
-
-[engine]
-cgroup_manager = "$ENGINE_CGROUP_DRIVER"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-tmp_dir = "$WORK/tmp"
-runtime = "under-test"
-
-[engine.runtimes]
-under-test = ["$WRAPPER"]
-CONF
-    export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-    cat > "$CONTAINERS_STORAGE_CONF" <<CONF
-[storage]
-driver = "vfs"
-runroot = "$WORK/runroot"
-graphroot = "$WORK/graph"
-CONF
-    export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
-    touch "$CONTAINERS_REGISTRIES_CONF"
+    write_podman_config "tmp_dir = \"$WORK/tmp\""
     p load -i "$IMAGE_TAR"
 }
 
@@ -103,11 +79,7 @@ unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
 }
 
 @test "podman: --read-only" {
-    run prun --read-only "$IMAGE" touch /file
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"Read-only file system"* ]]
-    run prun --read-only "$IMAGE" touch /tmp/file
-    [ "$status" -eq 0 ]
+    check_read_only_podman
 }
 
 @test "podman: --cap-drop and --cap-add" {
