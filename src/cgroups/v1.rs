@@ -38,13 +38,13 @@ impl V1 {
 
     /// Makes one directory and moves `pid` into it.
     fn enter_one(&self, hierarchies: &[Hierarchy], dir: &Path, pid: i32) -> Result<()> {
-        let unified = hierarchies.iter().find(|h| h.is_v2());
         self.created.create(dir)?;
+        let h = hierarchies.iter().find(|h| dir.starts_with(&h.mount_point));
         // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
-        if let Some(u) = unified.filter(|u| dir.starts_with(&u.mount_point)) {
+        if let Some(u) = h.filter(|h| h.is_v2()) {
             super::v2::enable_controllers(&u.mount_point, dir);
         }
-        if self.dir_for(hierarchies, "cpuset").as_deref() == Some(dir) {
+        if h.is_some_and(|h| h.controllers.iter().any(|c| c == "cpuset")) {
             inherit_cpuset(dir)?;
         }
         write_pid(dir, pid)
@@ -66,9 +66,12 @@ impl V1 {
                 h.controllers.iter().any(|c| c == controller)
             }
         })?;
-        self.dirs()
-            .into_iter()
+        self.dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
             .find(|d| d.starts_with(&h.mount_point))
+            .cloned()
     }
 
     /// The directory used to list processes: any v1 hierarchy holds all of them; prefer
