@@ -214,3 +214,109 @@ fn bind_source_the_user_namespace_cannot_reach_is_still_mounted() {
     });
     assert_eq!(rt.output_of(&b), "one\ntwo\n");
 }
+
+/// A host directory of uid 1000's files, bound into a container whose ids are shifted
+/// (0-65535 are host 100000-165535): plain, its files are nobody's inside; through an
+/// idmapped mount (`idmap`: the container's own mapping) they show their real owners, and
+/// what the container's root creates there is root's on the host.
+#[test]
+fn idmapped_mounts_show_real_owners_and_write_host_ids() {
+    let vol = TempDir::new("rrun-idmap-vol");
+    // The directory is the host root's, its file uid 1000's.
+    std::fs::write(vol.path().join("f"), "x").unwrap();
+    std::os::unix::fs::chown(vol.path().join("f"), Some(1000), Some(1000)).unwrap();
+    let src = vol.path().to_str().unwrap().to_string();
+    let script = "stat -c %u:%g /plain/f /mapped/f; touch /mapped/new";
+    let mut b = Bundle::sh(script);
+    // The container's root is not the rootfs's owner: the mount points must exist.
+    for d in ["plain", "mapped"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    b.in_user_namespace().edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/plain", "type": "bind", "source": src, "options": ["rbind", "ro"]}));
+        mounts.push(json!({"destination": "/mapped", "type": "bind", "source": src, "options": ["rbind", "idmap"]}));
+    });
+    let rt = Runtime::new();
+    let out = rt.output_of(&b);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["65534:65534", "1000:1000"],
+        "{out}"
+    );
+    // (The container's root owns the directory through the mount: host root is its 0.)
+    use std::os::unix::fs::MetadataExt;
+    let new = std::fs::metadata(vol.path().join("new")).unwrap();
+    assert_eq!(
+        (new.uid(), new.gid()),
+        (0, 0),
+        "the container's root writes as the host's"
+    );
+}
+
+/// Explicit `uidMappings`/`gidMappings` on the mount (runtime-spec 1.1): host 1000 is
+/// shown as the mapping says, whatever the container's own mapping is.
+#[test]
+fn idmapped_mount_with_its_own_mappings_shifts_its_owners() {
+    let vol = TempDir::new("rrun-idmap-own");
+    std::fs::write(vol.path().join("f"), "x").unwrap();
+    std::os::unix::fs::chown(vol.path().join("f"), Some(1000), Some(1000)).unwrap();
+    let src = vol.path().to_str().unwrap().to_string();
+    let mut b = Bundle::sh("stat -c %u:%g /m/f");
+    std::fs::create_dir(b.rootfs().join("m")).unwrap();
+    b.in_user_namespace().edit(|c| {
+        // On-disk 1000 becomes host id 100005: uid 5 in the container's namespace.
+        let map = json!([{"containerID": 1000, "hostID": 100005, "size": 1}]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/m", "type": "bind", "source": src, "options": ["rbind"],
+            "uidMappings": map, "gidMappings": map
+        }));
+    });
+    let rt = Runtime::new();
+    assert_eq!(rt.output_of(&b).trim(), "5:5");
+    let doc: serde_json::Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    assert_eq!(doc["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    let opts = doc["mountOptions"].as_array().unwrap();
+    assert!(opts.contains(&json!("idmap")) && opts.contains(&json!("ridmap")));
+}
+
+/// Bad idmapped mounts: one line naming the mount, and nothing left behind.
+#[test]
+fn idmapped_mounts_that_are_bad_are_refused_naming_the_mount() {
+    let rt = Runtime::new();
+    let vol = TempDir::new("rrun-idmap-bad");
+    let src = vol.path().to_str().unwrap().to_string();
+    let cases: [(serde_json::Value, &str); 3] = [
+        (
+            json!({"destination": "/m", "type": "bind", "source": src, "options": ["rbind"],
+                   "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}],
+                   "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 10}]}),
+            "uidMappings: ranges [0] and [1] overlap",
+        ),
+        (
+            json!({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+            "id-mapped mounts are only supported for bind-mounts",
+        ),
+        (
+            // procfs can't be idmapped: the kernel says EINVAL, rrun names the mount.
+            json!({"destination": "/m", "type": "bind", "source": "/proc", "options": ["rbind", "idmap"]}),
+            "is on a filesystem that can't be idmapped",
+        ),
+    ];
+    for (mount, want) in cases {
+        let mut b = Bundle::sh("true");
+        std::fs::create_dir(b.rootfs().join("m")).unwrap();
+        b.in_user_namespace()
+            .edit(|c| c["mounts"].as_array_mut().unwrap().push(mount));
+        let before = HostSnapshot::take();
+        let id = unique("idmap-bad");
+        let err = rt.fails(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(
+            err.contains("mounts[") && err.contains(want),
+            "want {want:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_no_leftovers(&rt, &id, &before);
+    }
+}

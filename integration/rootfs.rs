@@ -411,3 +411,21 @@ fn bind_mount_through_dangling_symlinks_lands_on_their_targets() {
     assert!(rootfs.join("tmp/foo/bar/baz/hosts").is_file());
     assert!(!std::path::Path::new("/tmp/foo/bar/baz/hosts").exists());
 }
+
+/// A relative mount destination is taken from the container's root, with runc's warning.
+#[test]
+fn a_relative_mount_destination_is_taken_from_the_root_with_a_warning() {
+    let mut b = Bundle::sh("grep -q ' /tmp/rel tmpfs ' /proc/mounts && echo mounted");
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "tmp/rel", "type": "tmpfs", "source": "tmpfs"}
+        ));
+    });
+    let rt = Runtime::new();
+    let (out, err, code) = rt.run_bundle(&b);
+    assert_eq!((out.trim(), code), ("mounted", 0), "{err}");
+    assert!(
+        messages(&err).contains("mount destination tmp/rel is not absolute"),
+        "{err}"
+    );
+}

@@ -15,9 +15,9 @@ step() {
     "$@" || { echo "=== FAILED: $*"; status=1; }
 }
 cd /tmp
-# The systemd tests, and the rootless ones (there with the user's own systemd instance
-# and the controllers user@.service delegates).
-RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless::
+# The systemd tests, the rootless ones (there with the user's own systemd instance and
+# the controllers user@.service delegates), and the idmapped mounts (an ext4 root here).
+RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless:: namespaces::idmapped_
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
     suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)

@@ -26,9 +26,27 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
         }
         Err(e) => return Err(e),
     };
-    let spec = parse_spec(&data).with_context(|| format!("parsing {}", config_path.display()))?;
+    let mut spec =
+        parse_spec(&data).with_context(|| format!("parsing {}", config_path.display()))?;
+    absolute_mount_destinations(&mut spec);
     let rootfs = validate(&spec, &dir)?;
     Ok(Bundle { dir, rootfs, spec })
+}
+
+/// As runc: a relative mount destination is taken from the container's root, with
+/// runc's warning (runc will refuse them one day).
+fn absolute_mount_destinations(spec: &mut oci_spec::runtime::Spec) {
+    let Some(mounts) = spec.mounts_mut() else {
+        return;
+    };
+    for m in mounts.iter_mut().filter(|m| !m.destination().is_absolute()) {
+        crate::logging::warn(&format!(
+            "mount destination {} is not absolute. Support for non-absolute mount destinations will be removed in a future release.",
+            m.destination().display()
+        ));
+        let absolute = Path::new("/").join(m.destination());
+        m.set_destination(absolute);
+    }
 }
 
 /// The most of a config.json or an exec process.json that rrun reads. Real ones are a few
@@ -197,14 +215,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     }
     if !process.cwd().is_absolute() {
         bail!("process.cwd: {:?} is not an absolute path", process.cwd());
-    }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if !m.destination().is_absolute() {
-            bail!(
-                "mounts[{i}].destination: {:?} is not an absolute path",
-                m.destination()
-            );
-        }
     }
     if let Some(linux) = spec.linux() {
         let namespaces = linux.namespaces().clone().unwrap_or_default();

@@ -105,6 +105,43 @@ fn write_one(pid: i32, kind: &MapKind, maps: &[LinuxIdMapping], how: Writer) -> 
     }
 }
 
+/// A user namespace with these maps, for an idmapped mount (root only): a child made in
+/// it holds it while the maps are written and the namespace is opened, then exits.
+pub fn user_namespace_with(
+    uid: &[LinuxIdMapping],
+    gid: &[LinuxIdMapping],
+) -> Result<std::os::fd::OwnedFd> {
+    use crate::syscalls::{CloneResult, clone_process};
+    let (hold, release) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow!("pipe for the user namespace's holder: {e}"))?;
+    let pid = match clone_process(libc::CLONE_NEWUSER)
+        .map_err(|e| anyhow!("making a user namespace: {e}"))?
+    {
+        CloneResult::Child => {
+            drop(release);
+            // Until the parent is done: end-of-file, whatever happens to it.
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(&hold, &mut byte);
+            crate::syscalls::exit_immediately(0)
+        }
+        CloneResult::Parent(pid) => pid,
+    };
+    drop(hold);
+    let opened = (|| {
+        write_one(pid, &UID, uid, Writer::Direct)?;
+        write_one(pid, &GID, gid, Writer::Direct)?;
+        nix::fcntl::open(
+            format!("/proc/{pid}/ns/user").as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| anyhow!("opening /proc/{pid}/ns/user: {e}"))
+    })();
+    drop(release);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    opened
+}
+
 /// `newuidmap <pid> <inside> <outside> <count>...`, bounded; its own complaint (the range
 /// /etc/subuid does not grant, say) becomes the error.
 fn run_helper(pid: i32, kind: &MapKind, maps: &[LinuxIdMapping]) -> Result<()> {

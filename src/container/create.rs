@@ -113,6 +113,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         crate::selfexe::ensure_sealed(store.root()?)?;
     }
     let ns_plan = namespaces::plan(spec)?;
+    let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
     // Without a mount namespace of its own the container shares the host's mounts: rrun
     // then mounts nothing and only chroots into the rootfs (see init).
     let own_mount_ns = ns_plan
@@ -166,7 +167,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let (parent_end, child_end) = handshake::pair()?;
     // Detaching needs privilege over the host's mounts: an ordinary user binds its own
     // files, which it reaches from the namespace anyway.
-    let detached_sources = if ns_plan.new_user && !rootless_euid {
+    let mut detached_sources = if ns_plan.new_user && !rootless_euid {
         crate::rootfs::mount::detach_bind_sources(
             spec.mounts().as_deref().unwrap_or(&[]),
             &bundle.dir,
@@ -174,6 +175,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     } else {
         Vec::new()
     };
+    crate::rootfs::idmap::detach(&idmaps, spec, &bundle.dir, &mut detached_sources)?;
     namespaces::parent_prepare(&ns_plan, spec)?;
     let clone_flags = ns_plan.clone_flags.bits();
     let pid =
@@ -217,7 +219,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         };
     drop(child_end);
     drop(console_child);
-    drop(detached_sources);
     rollback.pid = Some(pid);
     crate::logging::debug(&format!(
         "create {}: cloned init {pid} with flags {:#x}",
@@ -262,6 +263,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if ns_plan.new_user {
         crate::id_maps::write(pid, spec, rootless_euid)?;
     }
+    // With the container's user namespace mapped, before the init attaches anything.
+    crate::rootfs::idmap::apply(&idmaps, &detached_sources, pid, spec)?;
+    drop(detached_sources);
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);

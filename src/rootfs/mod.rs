@@ -3,6 +3,7 @@
 
 pub mod cgroupfs;
 pub mod devices;
+pub mod idmap;
 pub mod mount;
 pub mod options;
 pub mod paths;

@@ -88,6 +88,8 @@ pub fn known_option_names() -> Vec<&'static str> {
         "unbindable",
         "runbindable",
         "tmpcopyup",
+        "idmap",
+        "ridmap",
     ]);
     names.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
     names.sort();
@@ -131,7 +133,7 @@ pub fn parse(options: &[String]) -> MountOptions {
         } else if opt == "tmpcopyup" {
             out.tmpcopyup = true;
         } else if opt == "idmap" || opt == "ridmap" {
-            // runc extensions handled elsewhere (or not yet); never passed to the kernel.
+            // Idmapped mounts (see idmap.rs); never passed to the kernel as data.
         } else {
             data.push(opt.as_str());
         }
