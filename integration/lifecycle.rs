@@ -448,12 +448,9 @@ fn features_document_is_the_specs_type_and_tells_the_truth() {
         "the systemd cgroup driver"
     );
     assert!(linux.namespaces().as_ref().unwrap().len() >= 8);
-    for opt in v["mountOptions"].as_array().unwrap() {
-        assert!(
-            !opt.as_str().unwrap().contains("idmap"),
-            "idmapped mounts are not supported"
-        );
-    }
+    // Idmapped mounts and the user's own systemd (rootless) are there, and said to be.
+    assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+    assert_eq!(v["linux"]["cgroup"]["systemdUser"], true);
 }
 
 /// startContainer runs inside the container (its mount namespace, after pivot_root), after
