@@ -320,3 +320,65 @@ fn idmapped_mounts_that_are_bad_are_refused_naming_the_mount() {
         assert_no_leftovers(&rt, &id, &before);
     }
 }
+
+/// A user-namespaced pod (Kubernetes `hostUsers: false`): the sandbox makes the user
+/// namespace with the pod's mapping; an app container joins it by path and makes its own
+/// pid and mount namespaces inside it (through a short-lived intermediate process, which
+/// the kernel requires and which is gone once create returns).
+#[test]
+fn an_app_container_makes_its_pid_namespace_inside_the_pods_user_namespace() {
+    let rt = Runtime::new();
+    let mut sandbox = Bundle::new(&["sleep", "1000"]);
+    sandbox.in_user_namespace();
+    let sandbox_id = unique("userns-sandbox");
+    rt.create(&sandbox, &sandbox_id);
+    let sandbox_pid = rt.state(&sandbox_id)["pid"].as_i64().unwrap();
+    let pod_userns = format!("/proc/{sandbox_pid}/ns/user");
+    let mut app = Bundle::new(&["sleep", "1000"]);
+    app.edit(|c| {
+        c["linux"]["namespaces"] = json!([
+            {"type": "user", "path": pod_userns},
+            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"},
+        ]);
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+    });
+    let app_id = unique("userns-app");
+    let out = rt.run(&[
+        "run",
+        "-d",
+        "--bundle",
+        app.path().to_str().unwrap(),
+        &app_id,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let app_pid = rt.state(&app_id)["pid"].as_i64().unwrap() as i32;
+    // No intermediate (a copy of rrun, whose command line names the id) outlived create.
+    let procs = processes_mentioning(&app_id);
+    assert!(procs.is_empty(), "left behind: {procs:?}");
+    let uid_map = std::fs::read_to_string(format!("/proc/{app_pid}/uid_map")).unwrap();
+    assert_eq!(
+        uid_map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{app_pid}/ns/user")).unwrap(),
+        std::fs::read_link(&pod_userns).unwrap(),
+        "the app is in the pod's user namespace"
+    );
+    // Its own pid namespace, owned by the pod's user namespace: the init is pid 1 there.
+    let status = std::fs::read_to_string(format!("/proc/{app_pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.trim_end().ends_with("\t1"), "{nspid}");
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{app_pid}/ns/pid")).unwrap(),
+        std::fs::read_link(format!("/proc/{sandbox_pid}/ns/pid")).unwrap()
+    );
+    // The container's root is the mapped uid on the host.
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid.split_whitespace().nth(1), Some("100000"), "{uid}");
+    assert_eq!(rt.ok(&["exec", &app_id, "id", "-u"]).trim(), "0");
+    rt.ok(&["delete", "-f", &app_id]);
+    rt.ok(&["delete", "-f", &sandbox_id]);
+}

@@ -28,6 +28,11 @@ pub struct NamespacePlan {
     pub new_user: bool,
     pub user_ns: bool,
     pub new_cgroup: bool,
+    /// A new pid namespace inside a joined user namespace (a Kubernetes pod's app
+    /// container with `hostUsers: false`): the pid namespace must be made by a process
+    /// already in that user namespace, so a short-lived intermediate joins it and clones
+    /// the init (see `clone_init`). Holds the user namespace, which the init then has.
+    pub intermediate_user: Option<OwnedFd>,
 }
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -74,6 +79,7 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
         new_user: false,
         user_ns: false,
         new_cgroup: false,
+        intermediate_user: None,
     };
     // The user namespace is joined first so every later join/unshare happens inside it.
     let mut ordered = namespaces.clone();
@@ -102,18 +108,71 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
                     p.new_user = true;
                     p.clone_flags |= flag(t);
                 }
-                LinuxNamespaceType::Pid if user_joined => {
-                    bail!(
-                        "linux.namespaces: a new pid namespace inside a joined user namespace is not supported yet"
-                    )
-                }
+                // Made by the intermediate, from inside the joined user namespace.
+                LinuxNamespaceType::Pid if user_joined => p.clone_flags |= flag(t),
                 // Created after joining the user namespace, so that it owns them.
                 _ if user_joined => p.late_unshare |= flag(t),
                 _ => p.clone_flags |= flag(t),
             },
         }
     }
+    if user_joined && p.clone_flags.contains(CloneFlags::CLONE_NEWPID) {
+        let i = p
+            .child_joins
+            .iter()
+            .position(|(t, _)| *t == LinuxNamespaceType::User)
+            .expect("a joined user namespace is in child_joins");
+        p.intermediate_user = Some(p.child_joins.remove(i).1);
+    }
     Ok(p)
+}
+
+/// Clones the container's init, as `clone_process(flags)` would; with an intermediate
+/// user namespace, through a child that joins it and clones the init as rrun's own child
+/// (CLONE_PARENT), reports its pid and exits: the extra process lives for a setns and a
+/// clone, and never outlives create.
+pub fn clone_init(p: &NamespacePlan) -> Result<crate::syscalls::CloneResult> {
+    use crate::syscalls::{CloneResult, clone_process};
+    let flags = p.clone_flags.bits();
+    let Some(userns) = &p.intermediate_user else {
+        return clone_process(flags).map_err(|e| anyhow!("cloning container init: {e}"));
+    };
+    let (report, reported) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| anyhow!("socket for the intermediate process: {e}"))?;
+    match clone_process(0).map_err(|e| anyhow!("forking the intermediate process: {e}"))? {
+        CloneResult::Child => {
+            drop(reported);
+            let result = setns(LinuxNamespaceType::User, userns).and_then(|_| {
+                clone_process(flags | libc::CLONE_PARENT).map_err(|e| {
+                    anyhow!("cloning container init in the joined user namespace: {e}")
+                })
+            });
+            let message = match result {
+                Ok(CloneResult::Child) => {
+                    drop(report);
+                    return Ok(CloneResult::Child);
+                }
+                Ok(CloneResult::Parent(pid)) => format!("{pid}"),
+                Err(e) => format!("error: {e:#}"),
+            };
+            let _ = std::io::Write::write_all(&mut &report, message.as_bytes());
+            crate::syscalls::exit_immediately(0)
+        }
+        CloneResult::Parent(intermediate) => {
+            drop(report);
+            let mut text = String::new();
+            // The intermediate writes one line and exits: end-of-file bounds the read.
+            let read = std::io::Read::read_to_string(&mut &reported, &mut text);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(intermediate), None);
+            read.map_err(|e| anyhow!("reading from the intermediate process: {e}"))?;
+            if let Some(e) = text.strip_prefix("error: ") {
+                bail!("{e}");
+            }
+            text.parse()
+                .map(CloneResult::Parent)
+                .map_err(|_| anyhow!("the intermediate process ended without cloning the init"))
+        }
+    }
 }
 
 fn open_ns(t: LinuxNamespaceType, path: &PathBuf) -> Result<OwnedFd> {

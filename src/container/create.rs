@@ -10,7 +10,7 @@ use crate::init::{
 };
 use crate::namespaces;
 use crate::state::{self, ContainerRecord, EXEC_FIFO, Store};
-use crate::syscalls::{CloneResult, clone_process};
+use crate::syscalls::CloneResult;
 use anyhow::{Context, Result, anyhow, bail};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -178,45 +178,44 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     crate::rootfs::idmap::detach(&idmaps, spec, &bundle.dir, &mut detached_sources)?;
     namespaces::parent_prepare(&ns_plan, spec)?;
     let clone_flags = ns_plan.clone_flags.bits();
-    let pid =
-        match clone_process(clone_flags).map_err(|e| anyhow!("cloning container init: {e}"))? {
-            CloneResult::Child => {
-                drop(parent_end);
-                // The init must not share the state lock: were this rrun killed, the init
-                // would hold it until it execs, and every command on the container would
-                // block. Closing this copy releases nothing (the parent's still holds the
-                // lock; the child never returns, so the Flock is never dropped here).
-                let _ = nix::unistd::close(lock_fd);
-                // Never returns: init execs the container process or exits.
-                init::run(InitArgs {
-                    spec,
-                    bundle: &bundle.dir,
-                    rootfs: &bundle.rootfs,
-                    namespaces: &ns_plan,
-                    channel: child_end,
-                    fifo: &fifo,
-                    console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
-                    no_pivot: opts.no_pivot,
-                    preserve_fds,
-                    cgroup_paths: &cgroup_paths,
-                    own_mount_ns,
-                    keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
-                    // In the init, before pivot_root, /proc is still the host's: it tells the
-                    // init's host pid, which the createContainer/startContainer hooks must get.
-                    hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), &bundle, spec),
-                    seccomp: seccomp.as_ref().map(|(f, _)| f),
-                    seccomp_listener: seccomp_listener.map(|(sock, mut message)| {
-                        let pid = host_pid_of_self();
-                        message["pid"] = pid.into();
-                        message["state"]["pid"] = pid.into();
-                        (sock, message.to_string())
-                    }),
-                    detached_sources,
-                    rootless_euid,
-                })
-            }
-            CloneResult::Parent(pid) => pid,
-        };
+    let pid = match namespaces::clone_init(&ns_plan)? {
+        CloneResult::Child => {
+            drop(parent_end);
+            // The init must not share the state lock: were this rrun killed, the init
+            // would hold it until it execs, and every command on the container would
+            // block. Closing this copy releases nothing (the parent's still holds the
+            // lock; the child never returns, so the Flock is never dropped here).
+            let _ = nix::unistd::close(lock_fd);
+            // Never returns: init execs the container process or exits.
+            init::run(InitArgs {
+                spec,
+                bundle: &bundle.dir,
+                rootfs: &bundle.rootfs,
+                namespaces: &ns_plan,
+                channel: child_end,
+                fifo: &fifo,
+                console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
+                no_pivot: opts.no_pivot,
+                preserve_fds,
+                cgroup_paths: &cgroup_paths,
+                own_mount_ns,
+                keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+                // In the init, before pivot_root, /proc is still the host's: it tells the
+                // init's host pid, which the createContainer/startContainer hooks must get.
+                hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), &bundle, spec),
+                seccomp: seccomp.as_ref().map(|(f, _)| f),
+                seccomp_listener: seccomp_listener.map(|(sock, mut message)| {
+                    let pid = host_pid_of_self();
+                    message["pid"] = pid.into();
+                    message["state"]["pid"] = pid.into();
+                    (sock, message.to_string())
+                }),
+                detached_sources,
+                rootless_euid,
+            })
+        }
+        CloneResult::Parent(pid) => pid,
+    };
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);

@@ -131,6 +131,13 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the user namespace: {e}"))?;
     }
     crate::namespaces::child_join(a.namespaces)?;
+    if a.namespaces.user_ns && !a.namespaces.new_user {
+        // In a joined user namespace (by setns, here or in the intermediate), as runc: its
+        // root, whose ids are mapped there, so that what we create has an owner.
+        let groups: &[u32] = &[];
+        crate::syscalls::set_ids(0, 0, Some(groups))
+            .map_err(|e| anyhow!("becoming root in the joined user namespace: {e}"))?;
+    }
     crate::logging::debug("child process in init(): namespaces joined, building the container");
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
