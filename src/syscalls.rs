@@ -355,41 +355,30 @@ pub fn fsmount_created(ctx: &OwnedFd, attrs: libc::c_uint) -> io::Result<OwnedFd
 
 /// mount_setattr(2) with AT_RECURSIVE: sets and clears MOUNT_ATTR_* bits on the mount
 /// behind `fd` and every mount below it.
+pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
+    mount_setattr(fd, true, set, clear, 0)
+}
+
 /// mount_setattr(2) MOUNT_ATTR_IDMAP on the detached tree `fd` (all of it with
 /// `recursive`): its files show their owners through the user namespace `userns`.
 pub fn mount_setattr_idmap(fd: &OwnedFd, userns: &OwnedFd, recursive: bool) -> io::Result<()> {
-    const AT_EMPTY_PATH: libc::c_uint = 0x1000;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
     const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: attr is a valid mount_attr of the size passed; the empty path names the fd.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    check(ret).map(drop)
+    mount_setattr(
+        fd,
+        recursive,
+        MOUNT_ATTR_IDMAP,
+        0,
+        userns.as_raw_fd() as u64,
+    )
 }
 
-pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
+fn mount_setattr(
+    fd: &OwnedFd,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    userns_fd: u64,
+) -> io::Result<()> {
     const AT_EMPTY_PATH: libc::c_uint = 0x1000;
     const AT_RECURSIVE: libc::c_uint = 0x8000;
     #[repr(C)]
@@ -403,15 +392,16 @@ pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result
         attr_set: set,
         attr_clr: clear,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd,
     };
+    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: attr is a valid mount_attr of the size passed; the empty path names the fd.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            AT_EMPTY_PATH | AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
