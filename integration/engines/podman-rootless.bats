@@ -26,7 +26,13 @@ teardown_file() {
     engine_teardown
 }
 
-p() { (cd / && as_engine_user podman "$@"); }
+# runc 1.1 with the systemd driver warns that the host has no /dev/char/10:200 (for its
+# DeviceAllow), and rootless Podman passes that warning on with the container's output, now
+# and then: the one line is left out of what the checks see (rrun prints no such line).
+p() {
+    (cd / && as_engine_user podman "$@") 2>&1 | grep -v 'level=warning msg="skipping device /dev/char/'
+    return "${PIPESTATUS[0]}"
+}
 prun() { p run --rm --network none "$@"; }
 cli() { p "$@"; }
 cli_run() { prun "$@"; }
