@@ -9,6 +9,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use oci_spec::runtime::{LinuxIdMapping, Spec};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 /// How long a helper may take: it reads two small files and writes one.
@@ -142,6 +143,117 @@ pub fn user_namespace_with(
     opened
 }
 
+/// A config that joins a user namespace by path may list its mappings too: containerd and
+/// CRI-O write both for a pod's containers. runc accepts that only when they are the
+/// namespace's own (and warns), so a container never believes in ids it doesn't have.
+/// `userns` is the namespace, opened already; its maps are read from the process the path
+/// names when it is `/proc/<pid>/ns/user`, else from a child that joins it for the read.
+pub fn check_joined(spec: &Spec, path: &std::path::Path, userns: &OwnedFd) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let uid_maps = linux.uid_mappings().clone().unwrap_or_default();
+    let gid_maps = linux.gid_mappings().clone().unwrap_or_default();
+    if uid_maps.is_empty() && gid_maps.is_empty() {
+        return Ok(());
+    }
+    let (uid_text, gid_text) = read_maps_of(path, userns)?;
+    if parse_map(&uid_text) != triples(&uid_maps) || parse_map(&gid_text) != triples(&gid_maps) {
+        bail!(
+            "user namespaces enabled, but both namespace path and non-matching mapping specified -- you may only provide one"
+        );
+    }
+    crate::logging::warn(
+        "config.json has both a userns path to join and a matching userns mapping specified -- you may only provide one. Future versions of runc may return an error with this configuration, please report a bug on <https://github.com/opencontainers/runc> if you see this warning and cannot update your configuration.",
+    );
+    Ok(())
+}
+
+fn triples(maps: &[LinuxIdMapping]) -> Vec<[u32; 3]> {
+    maps.iter()
+        .map(|m| [m.container_id(), m.host_id(), m.size()])
+        .collect()
+}
+
+/// The lines of a `/proc/<pid>/uid_map` (or gid_map): inside, outside, count.
+fn parse_map(text: &str) -> Vec<[u32; 3]> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            (f.len() == 3).then(|| [f[0], f[1], f[2]])
+        })
+        .collect()
+}
+
+fn read_maps_of(path: &std::path::Path, userns: &OwnedFd) -> Result<(String, String)> {
+    let read = |pid: &str| -> std::io::Result<(String, String)> {
+        Ok((
+            std::fs::read_to_string(format!("/proc/{pid}/uid_map"))?,
+            std::fs::read_to_string(format!("/proc/{pid}/gid_map"))?,
+        ))
+    };
+    if let Some(pid) = path
+        .to_str()
+        .and_then(|p| p.strip_prefix("/proc/"))
+        .and_then(|p| p.strip_suffix("/ns/user"))
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && let Ok(maps) = read(pid)
+    {
+        return Ok(maps);
+    }
+    use crate::syscalls::{CloneResult, clone_process};
+    let (hold, release) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow!("pipe for reading the joined user namespace's maps: {e}"))?;
+    let (joined_rx, joined_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| anyhow!("pipe for reading the joined user namespace's maps: {e}"))?;
+    let pid = match clone_process(0)
+        .map_err(|e| anyhow!("forking to read the joined user namespace's maps: {e}"))?
+    {
+        CloneResult::Child => {
+            drop(release);
+            drop(joined_rx);
+            let errno = match nix::sched::setns(userns, nix::sched::CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            let _ = nix::unistd::write(&joined_tx, &errno.to_ne_bytes());
+            // Until the parent has read the maps: end-of-file, whatever happens to it.
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(&hold, &mut byte);
+            crate::syscalls::exit_immediately(0)
+        }
+        CloneResult::Parent(pid) => pid,
+    };
+    drop(hold);
+    drop(joined_tx);
+    let mut errno = [0u8; 4];
+    // The child writes its setns's errno, or dies: end-of-file bounds the read.
+    let got = nix::unistd::read(&joined_rx, &mut errno);
+    let maps = match (got, i32::from_ne_bytes(errno)) {
+        (Ok(4), 0) => read(&pid.to_string()).map_err(|e| {
+            anyhow!(
+                "linux.namespaces: reading the mappings of user namespace {}: {e}",
+                path.display()
+            )
+        }),
+        (Ok(4), errno) => Err(anyhow!(
+            "linux.namespaces: joining user namespace {} to read its mappings: {}",
+            path.display(),
+            nix::errno::Errno::from_raw(errno)
+        )),
+        _ => Err(anyhow!(
+            "linux.namespaces: the child joining user namespace {} to read its mappings died",
+            path.display()
+        )),
+    };
+    drop(release);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    maps
+}
+
 /// `newuidmap <pid> <inside> <outside> <count>...`, bounded; its own complaint (the range
 /// /etc/subuid does not grant, say) becomes the error.
 fn run_helper(pid: i32, kind: &MapKind, maps: &[LinuxIdMapping]) -> Result<()> {
@@ -248,6 +360,21 @@ mod tests {
         );
         let podman = [map(0, 1000, 1), map(1, 100000, 65536)];
         assert_eq!(writer(&podman, true, 1000, true), Writer::Helper);
+    }
+
+    #[test]
+    fn proc_maps_are_read_as_triples() {
+        let text = "         0     100000      65536\n    65536          0          1\n";
+        assert_eq!(parse_map(text), [[0, 100000, 65536], [65536, 0, 1]]);
+        assert_eq!(
+            parse_map(text),
+            triples(&[map(0, 100000, 65536), map(65536, 0, 1)])
+        );
+        // Order matters, as with runc: a reordered or split mapping is another mapping.
+        assert_ne!(
+            parse_map(text),
+            triples(&[map(65536, 0, 1), map(0, 100000, 65536)])
+        );
     }
 
     #[test]

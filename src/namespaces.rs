@@ -7,11 +7,15 @@
 //! - pid and time namespaces given by path only affect children, so the parent joins
 //!   them before cloning (no extra fork either). A new time namespace is unshared by the
 //!   parent too, since its offsets must be written before any process lives in it.
-//! - Other namespaces given by path are joined by init, the user namespace first.
+//! - Other namespaces given by path are joined by init in runc's order: first those it
+//!   may join as it is (a namespace not owned by the joined user namespace can only be
+//!   joined from outside it), then the user namespace, then the rest (an ordinary user
+//!   may join the namespaces a user namespace owns only once inside it).
 
 use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::cell::Cell;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -20,8 +24,14 @@ pub struct NamespacePlan {
     pub clone_flags: CloneFlags,
     /// Namespaces init unshares itself after joining those by path.
     pub late_unshare: CloneFlags,
-    /// Namespaces init joins, in order, with fds opened before the clone.
+    /// Namespaces init joins, other than the user namespace, with fds opened before the
+    /// clone.
     pub child_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// The user namespace joined by path, with the path as the config gives it.
+    pub user_join: Option<(PathBuf, OwnedFd)>,
+    /// Which of `child_joins` (bit i) and the user namespace (bit 31) are joined; the
+    /// intermediate's joins are seen by the init it clones, a copy of it.
+    joined: Cell<u32>,
     /// pid/time namespaces the parent joins before the clone.
     pub parent_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
     pub new_time: bool,
@@ -31,9 +41,11 @@ pub struct NamespacePlan {
     /// A new pid namespace inside a joined user namespace (a Kubernetes pod's app
     /// container with `hostUsers: false`): the pid namespace must be made by a process
     /// already in that user namespace, so a short-lived intermediate joins it and clones
-    /// the init (see `clone_init`). Holds the user namespace, which the init then has.
-    pub intermediate_user: Option<OwnedFd>,
+    /// the init (see `clone_init`); that intermediate joins the namespaces given by path.
+    pub intermediate: bool,
 }
+
+const USER_JOINED: u32 = 1 << 31;
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
@@ -79,12 +91,11 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
         new_user: false,
         user_ns: false,
         new_cgroup: false,
-        intermediate_user: None,
+        user_join: None,
+        joined: Cell::new(0),
+        intermediate: false,
     };
-    // The user namespace is joined first so every later join/unshare happens inside it.
-    let mut ordered = namespaces.clone();
-    ordered.sort_by_key(|n| n.typ() != LinuxNamespaceType::User);
-    for ns in &ordered {
+    for ns in &namespaces {
         let t = ns.typ();
         if t == LinuxNamespaceType::User {
             p.user_ns = true;
@@ -92,7 +103,9 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
         match ns.path() {
             Some(path) if !path.as_os_str().is_empty() => {
                 let fd = open_ns(t, path)?;
-                if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                if t == LinuxNamespaceType::User {
+                    p.user_join = Some((path.clone(), fd));
+                } else if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                     p.parent_joins.push((t, fd));
                 } else {
                     p.child_joins.push((t, fd));
@@ -116,13 +129,9 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
             },
         }
     }
-    if user_joined && p.clone_flags.contains(CloneFlags::CLONE_NEWPID) {
-        let i = p
-            .child_joins
-            .iter()
-            .position(|(t, _)| *t == LinuxNamespaceType::User)
-            .expect("a joined user namespace is in child_joins");
-        p.intermediate_user = Some(p.child_joins.remove(i).1);
+    p.intermediate = user_joined && p.clone_flags.contains(CloneFlags::CLONE_NEWPID);
+    if p.child_joins.len() >= 31 {
+        bail!("linux.namespaces: too many namespaces to join");
     }
     Ok(p)
 }
@@ -134,15 +143,15 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
 pub fn clone_init(p: &NamespacePlan) -> Result<crate::syscalls::CloneResult> {
     use crate::syscalls::{CloneResult, clone_process};
     let flags = p.clone_flags.bits();
-    let Some(userns) = &p.intermediate_user else {
+    if !p.intermediate {
         return clone_process(flags).map_err(|e| anyhow!("cloning container init: {e}"));
-    };
+    }
     let (report, reported) = std::os::unix::net::UnixStream::pair()
         .map_err(|e| anyhow!("socket for the intermediate process: {e}"))?;
     match clone_process(0).map_err(|e| anyhow!("forking the intermediate process: {e}"))? {
         CloneResult::Child => {
             drop(reported);
-            let result = setns(LinuxNamespaceType::User, userns).and_then(|_| {
+            let result = join_by_path(p).and_then(|_| {
                 clone_process(flags | libc::CLONE_PARENT).map_err(|e| {
                     anyhow!("cloning container init in the joined user namespace: {e}")
                 })
@@ -224,11 +233,35 @@ pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Joins the namespaces given by path that are not joined yet, in runc's three passes:
+/// those it may join now (EPERM: not yet), the user namespace, then the rest.
+fn join_by_path(p: &NamespacePlan) -> Result<()> {
+    let others = |must: bool| -> Result<()> {
+        for (i, (t, fd)) in p.child_joins.iter().enumerate() {
+            if p.joined.get() & (1 << i) != 0 {
+                continue;
+            }
+            match nix::sched::setns(fd, flag(*t)) {
+                Ok(()) => p.joined.set(p.joined.get() | (1 << i)),
+                Err(nix::errno::Errno::EPERM) if !must => {}
+                Err(e) => bail!("joining {} namespace: {e}", name(*t)),
+            }
+        }
+        Ok(())
+    };
+    others(false)?;
+    if let Some((_, fd)) = &p.user_join
+        && p.joined.get() & USER_JOINED == 0
+    {
+        setns(LinuxNamespaceType::User, fd)?;
+        p.joined.set(p.joined.get() | USER_JOINED);
+    }
+    others(true)
+}
+
 /// Init side: join the namespaces given by path, then unshare the late ones.
 pub fn child_join(p: &NamespacePlan) -> Result<()> {
-    for (t, fd) in &p.child_joins {
-        setns(*t, fd)?;
-    }
+    join_by_path(p)?;
     if !p.late_unshare.is_empty() {
         nix::sched::unshare(p.late_unshare).map_err(|e| anyhow!("unsharing namespaces: {e}"))?;
     }

@@ -113,6 +113,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         crate::selfexe::ensure_sealed(store.root()?)?;
     }
     let ns_plan = namespaces::plan(spec)?;
+    if let Some((path, userns)) = &ns_plan.user_join {
+        crate::id_maps::check_joined(spec, path, userns)?;
+    }
     let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
     // Without a mount namespace of its own the container shares the host's mounts: rrun
     // then mounts nothing and only chroots into the rootfs (see init).
