@@ -364,6 +364,8 @@ impl HostSnapshot {
             mounts: info
                 .lines()
                 .map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" "))
+                // Namespaces the pod tests pin, as a CRI would: theirs, not rrun's.
+                .filter(|m| !m.contains(" /tmp/rrun-pins-"))
                 .collect(),
         }
     }

@@ -8,6 +8,7 @@ mod errors;
 mod exec;
 mod lifecycle;
 mod namespaces;
+mod pods;
 mod process;
 mod reliability;
 mod rootfs;
