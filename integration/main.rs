@@ -8,7 +8,7 @@ mod errors;
 mod exec;
 mod lifecycle;
 mod namespaces;
-mod pods;
+pub mod pods;
 mod process;
 mod reliability;
 mod rootfs;

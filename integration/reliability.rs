@@ -360,3 +360,54 @@ fn errors_stay_one_line_with_rust_backtrace_set() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// The same for an app container of a user-namespaced pod, whose create goes through the
+/// intermediate process: killed at each step, nothing of the app is left after `delete
+/// --force` (no intermediate, no init, no cgroup, no mount), and the pod lives on.
+#[test]
+fn a_pod_apps_create_killed_at_each_step_is_cleaned_by_delete_force() {
+    use crate::pods::{Cri, Pod, PodShape};
+    let rt = Runtime::new();
+    let pod = Pod::start(
+        &rt,
+        PodShape {
+            cri: Cri::Containerd,
+            userns: true,
+            shared_pid: false,
+        },
+    );
+    let steps = [
+        ("socketpair", 1, "after the state dir exists"),
+        // The intermediate's socket: nothing cloned yet.
+        ("socketpair", 2, "before the intermediate is cloned"),
+        // Reading its report: it joins the pod's namespaces and clones the init.
+        ("recvfrom", 1, "while the intermediate clones the init"),
+        ("wait4", 1, "once the intermediate reported the init"),
+        ("write", 1, "after the init is cloned"),
+        ("sendto", 1, "after the cgroups are made"),
+        ("recvfrom", 3, "during the mounts"),
+        ("flock", 2, "while the init waits for start"),
+    ];
+    for (syscall, when, step) in steps {
+        let before = HostSnapshot::take();
+        let id = unique("pod-killed");
+        let app = pod.app(&id, "sleep 1000");
+        create_killed_at(&rt, &app, &id, syscall, when);
+        let out = rt.run(&["delete", "--force", &id]);
+        assert_no_panic(&out);
+        assert!(
+            out.status.success(),
+            "{step}: delete --force failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_until(&format!("{step}: no process of {id}"), || {
+            processes_mentioning(&id).is_empty()
+        });
+        assert_no_leftovers(&rt, &id, &before);
+        assert_eq!(rt.state(&pod.sandbox_id)["status"], "running", "{step}");
+        // And the id can be used again, in the same pod.
+        rt.create(&app, &id);
+        rt.ok(&["delete", "--force", &id]);
+    }
+    rt.ok(&["delete", "--force", &pod.sandbox_id]);
+}
