@@ -35,6 +35,9 @@ pub struct PodShape {
     pub userns: bool,
     /// `shareProcessNamespace: true`.
     pub shared_pid: bool,
+    /// The kubelet's and the CRI's systemd cgroup driver (`--systemd-cgroup`): the pod is
+    /// a slice, `kubepods-besteffort-pod<uid>.slice`, its containers scopes in it.
+    pub systemd: bool,
 }
 
 pub const POD_HOST_ID: u32 = 100000;
@@ -129,7 +132,8 @@ impl Drop for PinnedNamespaces {
 pub struct Pod {
     pub shape: PodShape,
     pub pins: PinnedNamespaces,
-    /// The pod's cgroup, as the kubelet names it (`/kubepods/besteffort/pod<uid>`).
+    /// The pod's cgroup, as the kubelet names it: `/kubepods/besteffort/pod<uid>`, or
+    /// with systemd `kubepods-besteffort-pod<uid>.slice`.
     pub cgroup_parent: String,
     pub sandbox_id: String,
     pub sandbox_pid: i64,
@@ -149,8 +153,16 @@ impl Pod {
         };
         let pins = PinnedNamespaces::new(kinds, shape.userns);
         let uid = unique("pod");
-        let cgroup_parent = format!("/kubepods/besteffort/{uid}");
-        make_pod_cgroup(&cgroup_parent);
+        let cgroup_parent = if shape.systemd {
+            // A dash in a slice's name nests it: the kubelet writes the pod uid's with "_".
+            let slice = format!("kubepods-besteffort-{}.slice", uid.replace('-', "_"));
+            start_pod_slice(&slice);
+            slice
+        } else {
+            let parent = format!("/kubepods/besteffort/{uid}");
+            make_pod_cgroup(&parent);
+            parent
+        };
         let files = TempDir::new("rrun-pod-files");
         std::fs::create_dir(files.path().join("shm")).unwrap();
         std::fs::write(files.path().join("hostname"), format!("{POD_HOSTNAME}\n")).unwrap();
@@ -183,7 +195,7 @@ impl Pod {
             c["linux"]["namespaces"] = json!(ns);
             c["hostname"] = json!(POD_HOSTNAME);
             c["root"]["readonly"] = json!(true);
-            c["linux"]["cgroupsPath"] = json!(format!("{parent}/{id}"));
+            c["linux"]["cgroupsPath"] = json!(cgroups_path(shape, &parent, &id));
             c["linux"]["resources"]["cpu"] = json!({"shares": 2});
             // containerd's -998, clamped to what the CRI may set (its
             // restrict_oom_score_adj): this host's root lacks CAP_SYS_RESOURCE.
@@ -202,7 +214,7 @@ impl Pod {
             }
         });
         std::fs::write(sandbox.rootfs().join("etc/resolv.conf"), "").unwrap();
-        rt.create(&sandbox, &sandbox_id);
+        create(rt, shape, &sandbox, &sandbox_id);
         rt.ok(&["start", &sandbox_id]);
         let sandbox_pid = rt.state(&sandbox_id)["pid"].as_i64().unwrap();
         // The CNI plugin's part: the pod's address, on the pod's own loopback.
@@ -270,7 +282,7 @@ impl Pod {
             c.as_object_mut().unwrap().remove("hostname");
             // The kubelet's score for a best-effort pod's containers.
             c["process"]["oomScoreAdj"] = json!(1000);
-            c["linux"]["cgroupsPath"] = json!(format!("{parent}/{id}"));
+            c["linux"]["cgroupsPath"] = json!(cgroups_path(shape, parent, id));
             c["process"]["env"]
                 .as_array_mut()
                 .unwrap()
@@ -311,8 +323,67 @@ impl Pod {
 
 impl Drop for Pod {
     fn drop(&mut self) {
-        remove_pod_cgroup(&self.cgroup_parent);
+        if self.shape.systemd {
+            let _ = std::process::Command::new("systemctl")
+                .args(["stop", &self.cgroup_parent])
+                .output();
+        } else {
+            remove_pod_cgroup(&self.cgroup_parent);
+        }
     }
+}
+
+/// The CRI's cgroupsPath for container `id` of the pod whose cgroup is `parent`.
+fn cgroups_path(shape: PodShape, parent: &str, id: &str) -> String {
+    let prefix = match shape.cri {
+        Cri::Containerd => "cri-containerd",
+        Cri::CriO => "crio",
+    };
+    match (shape.systemd, shape.cri) {
+        (true, _) => format!("{parent}:{prefix}:{id}"),
+        (false, Cri::Containerd) => format!("{parent}/{id}"),
+        (false, Cri::CriO) => format!("{parent}/{prefix}-{id}"),
+    }
+}
+
+/// `rrun create`, with the pod's cgroup driver.
+pub fn create(rt: &Runtime, shape: PodShape, b: &Bundle, id: &str) {
+    let mut args = vec![];
+    if shape.systemd {
+        args.push("--systemd-cgroup");
+    }
+    args.extend(["create", "--bundle", b.path().to_str().unwrap(), id]);
+    rt.ok(&args);
+}
+
+/// The kubelet's part with systemd: the pod's slice, a transient unit it starts (its
+/// parents, kubepods.slice and kubepods-besteffort.slice, come with it).
+fn start_pod_slice(slice: &str) {
+    let out = std::process::Command::new("busctl")
+        .args([
+            "call",
+            "org.freedesktop.systemd1",
+            "/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1.Manager",
+            "StartTransientUnit",
+            "ssa(sv)a(sa(sv))",
+            slice,
+            "replace",
+            "1",
+            "Description",
+            "s",
+            "kubelet's pod slice (rrun test)",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wait_until(&format!("{slice} to be active"), || {
+        std::process::Command::new("systemctl")
+            .args(["is-active", "-q", slice])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
 }
 
 fn own_oom_score_adj() -> i64 {
@@ -395,9 +466,9 @@ fn pod_cgroup_children(parent: &str) -> Vec<String> {
     out
 }
 
-fn start_app(rt: &Runtime, pod: &Pod, id: &str, script: &str) -> (Bundle, i64) {
+pub fn start_app(rt: &Runtime, pod: &Pod, id: &str, script: &str) -> (Bundle, i64) {
     let app = pod.app(id, script);
-    rt.create(&app, id);
+    create(rt, pod.shape, &app, id);
     rt.ok(&["start", id]);
     let pid = rt.state(id)["pid"].as_i64().unwrap();
     (app, pid)
@@ -421,6 +492,7 @@ fn containerd_pod() -> PodShape {
         cri: Cri::Containerd,
         userns: false,
         shared_pid: false,
+        systemd: false,
     }
 }
 
@@ -514,6 +586,7 @@ fn a_cri_o_pod_with_a_shared_pid_namespace_has_one_process_tree() {
             cri: Cri::CriO,
             userns: false,
             shared_pid: true,
+            systemd: false,
         },
     );
     rt.ok(&["exec", &pod.sandbox_id, "touch", "/dev/mqueue/pod-queue"]);
@@ -593,6 +666,7 @@ fn user_namespaced_pod(cri: Cri, volume: bool) {
             cri,
             userns: true,
             shared_pid: false,
+            systemd: false,
         },
     );
     let vol = TempDir::new("rrun-pod-volume");
@@ -700,6 +774,7 @@ fn an_app_whose_mappings_are_not_the_pods_is_refused_and_leaves_nothing() {
             cri: Cri::CriO,
             userns: true,
             shared_pid: false,
+            systemd: false,
         },
     );
     let before = HostSnapshot::take();

@@ -374,6 +374,7 @@ fn a_pod_apps_create_killed_at_each_step_is_cleaned_by_delete_force() {
             cri: Cri::Containerd,
             userns: true,
             shared_pid: false,
+            systemd: false,
         },
     );
     let steps = [

@@ -410,3 +410,78 @@ fn a_bus_that_never_answers_is_an_error_within_the_bound() {
     assert_no_leftovers(&rt, &id, &before);
     drop(holder);
 }
+
+/// A Kubernetes pod with the systemd cgroup driver, as the kubelet and the CRI lay it
+/// out: the pod is the kubelet's slice `kubepods-besteffort-pod<uid>.slice` (nested in
+/// kubepods.slice and kubepods-besteffort.slice), each container a scope in it named with
+/// the CRI's prefix (`cri-containerd-<id>.scope`, `crio-<id>.scope`); the pod's limit on
+/// the slice covers its containers; an app's scope goes with the app and the slice stays
+/// while the sandbox lives.
+#[test]
+fn a_pods_containers_are_scopes_in_the_pods_kubepods_slice() {
+    use crate::pods::{Cri, Pod, PodShape, start_app};
+    if !have_systemd() {
+        return;
+    }
+    for (cri, prefix) in [(Cri::Containerd, "cri-containerd"), (Cri::CriO, "crio")] {
+        let rt = Runtime::new();
+        let pod = Pod::start(
+            &rt,
+            PodShape {
+                cri,
+                userns: false,
+                shared_pid: false,
+                systemd: true,
+            },
+        );
+        let slice = pod.cgroup_parent.clone();
+        let slice_path = format!("/kubepods.slice/kubepods-besteffort.slice/{slice}");
+        let sandbox_unit = format!("{prefix}-{}.scope", pod.sandbox_id);
+        let sandbox_cgroup = host_cgroup_of(pod.sandbox_pid as i32);
+        assert!(
+            sandbox_cgroup.contains(&format!("{slice_path}/{sandbox_unit}")),
+            "{cri:?}: {sandbox_cgroup}"
+        );
+        // The kubelet's pod limit, on the slice.
+        let limit = if cgroup_v2() { "MemoryMax" } else { "MemoryLimit" };
+        let out = Command::new("systemctl")
+            .args(["set-property", "--runtime", &slice, &format!("{limit}=256M")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let app_id = format!("{}-app", pod.sandbox_id);
+        let (_app, app_pid) = start_app(&rt, &pod, &app_id, "sleep 1000");
+        let app_unit = format!("{prefix}-{app_id}.scope");
+        assert_eq!(show(&app_unit, "Slice"), slice, "{cri:?}");
+        let memory = std::fs::read_to_string(format!("/proc/{app_pid}/cgroup")).unwrap();
+        let memory = memory
+            .lines()
+            .find(|l| l.starts_with("0::") || l.contains(":memory:"))
+            .unwrap();
+        assert!(
+            memory.ends_with(&format!("{slice_path}/{app_unit}")),
+            "{cri:?}: the app's memory cgroup is below the limited slice: {memory}"
+        );
+        let (dir, file) = if cgroup_v2() {
+            ("/sys/fs/cgroup", "memory.max")
+        } else {
+            ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+        };
+        assert_eq!(
+            std::fs::read_to_string(format!("{dir}{slice_path}/{file}"))
+                .unwrap()
+                .trim(),
+            (256u64 << 20).to_string(),
+            "{cri:?}"
+        );
+        assert_eq!(rt.ok(&["exec", &app_id, "hostname"]), "pod-host\n");
+        rt.ok(&["delete", "--force", &app_id]);
+        assert_unit_gone(&app_unit);
+        assert_eq!(show(&slice, "ActiveState"), "active", "{cri:?}");
+        rt.ok(&["delete", "--force", &pod.sandbox_id]);
+        assert_unit_gone(&sandbox_unit);
+        drop(pod);
+        assert_no_cgroup_named(&app_unit);
+        assert_no_cgroup_named(&sandbox_unit);
+    }
+}
