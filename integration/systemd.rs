@@ -443,9 +443,18 @@ fn a_pods_containers_are_scopes_in_the_pods_kubepods_slice() {
             "{cri:?}: {sandbox_cgroup}"
         );
         // The kubelet's pod limit, on the slice.
-        let limit = if cgroup_v2() { "MemoryMax" } else { "MemoryLimit" };
+        let limit = if cgroup_v2() {
+            "MemoryMax"
+        } else {
+            "MemoryLimit"
+        };
         let out = Command::new("systemctl")
-            .args(["set-property", "--runtime", &slice, &format!("{limit}=256M")])
+            .args([
+                "set-property",
+                "--runtime",
+                &slice,
+                &format!("{limit}=256M"),
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");

@@ -80,142 +80,56 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if super::notify::host_socket().is_some() {
         super::notify::setup_spec(&mut bundle.spec, &store.dir(&opts.id))?;
     }
-    let spec = &bundle.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| anyhow!("process: must be set"))?;
-    let terminal = process.terminal().unwrap_or(false);
-    if terminal && opts.console_socket.is_none() && !opts.foreground {
-        bail!("cannot allocate tty if rrun will detach without setting console socket");
-    }
-    if !terminal && opts.console_socket.is_some() {
-        bail!("cannot use console socket if rrun will not detach or allocate tty");
-    }
-    // An ordinary user: runc's checks of the config, before anything is made.
-    let rootless_euid = crate::rootless::euid_is_rootless();
-    if rootless_euid {
-        crate::rootless::check_spec(spec)?;
-    }
-    let joins_pid_namespace = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_some()
-            })
-        });
-    // Processes already in a joined pid namespace see our init before it execs; a rootless
-    // init is dumpable (see init), so a process exec'd into the created container could
-    // open its /proc/<pid>/exe: a binary its user may write must be sealed first.
-    if joins_pid_namespace || (rootless_euid && crate::selfexe::writable_by_caller()) {
-        crate::selfexe::ensure_sealed(store.root()?)?;
-    }
-    let ns_plan = namespaces::plan(spec)?;
-    if let Some((path, userns)) = &ns_plan.user_join {
-        crate::id_maps::check_joined(spec, path, userns)?;
-    }
-    let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
-    // Without a mount namespace of its own the container shares the host's mounts: rrun
-    // then mounts nothing and only chroots into the rootfs (see init).
-    let own_mount_ns = ns_plan
-        .clone_flags
-        .contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        || ns_plan
-            .late_unshare
-            .contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        || ns_plan
-            .child_joins
-            .iter()
-            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount);
-    // Compiled before anything is made, so a bad profile fails the create cleanly.
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some((crate::seccomp::compile(s)?, s)),
-        None => None,
-    };
-    let cgroup =
-        cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
-    let cgroup_paths = cgroup.paths();
-    let systemd_unit = cgroup.systemd_unit();
-
+    let plan = Plan::check(store, opts, &bundle)?;
     let dir = store.reserve(&opts.id)?;
-    let lock = state::lock_dir(&dir)?;
-    let lock_fd = lock.as_raw_fd();
-    if super::notify::host_socket().is_some() {
-        std::fs::create_dir(dir.join("notify"))
-            .with_context(|| format!("creating {}", dir.join("notify").display()))?;
-    }
     let mut rollback = Rollback {
         dir: Some(dir.clone()),
         pid: None,
         cgroup: None,
     };
+    // Held to the end of create: other commands on the id wait for it or see it creating.
+    let lock = state::lock_dir(&dir)?;
+    make_notify_dir(&dir)?;
     // After the id is reserved, as in runc: a duplicate id is named as such first.
-    cgroups::check_unused(cgroup.as_ref())?;
-
+    cgroups::check_unused(plan.cgroup.as_ref())?;
     let fifo = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
-
     let (console_child, console_parent) =
-        crate::tty::console_sockets(opts.console_socket.as_deref(), terminal)?;
-
-    let seccomp_listener = match &seccomp {
-        Some((filter, s)) if filter.uses_notify => {
-            Some(connect_seccomp_listener(s, &opts.id, &bundle, spec)?)
-        }
+        crate::tty::console_sockets(opts.console_socket.as_deref(), plan.terminal)?;
+    let seccomp_listener = match &plan.seccomp {
+        Some((filter, s)) if filter.uses_notify => Some(connect_seccomp_listener(
+            s,
+            &opts.id,
+            &bundle,
+            &bundle.spec,
+        )?),
         _ => None,
     };
     let (parent_end, child_end) = handshake::pair()?;
-    // Detaching needs privilege over the host's mounts: an ordinary user binds its own
-    // files, which it reaches from the namespace anyway.
-    let mut detached_sources = if ns_plan.new_user && !rootless_euid {
-        crate::rootfs::mount::detach_bind_sources(
-            spec.mounts().as_deref().unwrap_or(&[]),
-            &bundle.dir,
-        )
-    } else {
-        Vec::new()
-    };
-    crate::rootfs::idmap::detach(&idmaps, spec, &bundle.dir, &mut detached_sources)?;
-    namespaces::parent_prepare(&ns_plan, spec)?;
-    let clone_flags = ns_plan.clone_flags.bits();
-    let pid = match namespaces::clone_init(&ns_plan)? {
+    let detached_sources = detach_mount_sources(&plan, &bundle)?;
+    namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
+    let pid = match namespaces::clone_init(&plan.namespaces)? {
         CloneResult::Child => {
             drop(parent_end);
             // The init must not share the state lock: were this rrun killed, the init
             // would hold it until it execs, and every command on the container would
             // block. Closing this copy releases nothing (the parent's still holds the
             // lock; the child never returns, so the Flock is never dropped here).
-            let _ = nix::unistd::close(lock_fd);
-            // Never returns: init execs the container process or exits.
-            init::run(InitArgs {
-                spec,
-                bundle: &bundle.dir,
-                rootfs: &bundle.rootfs,
-                namespaces: &ns_plan,
-                channel: child_end,
-                fifo: &fifo,
-                console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
-                no_pivot: opts.no_pivot,
-                preserve_fds,
-                cgroup_paths: &cgroup_paths,
-                own_mount_ns,
-                keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
-                // In the init, before pivot_root, /proc is still the host's: it tells the
-                // init's host pid, which the createContainer/startContainer hooks must get.
-                hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), &bundle, spec),
-                seccomp: seccomp.as_ref().map(|(f, _)| f),
-                seccomp_listener: seccomp_listener.map(|(sock, mut message)| {
-                    let pid = host_pid_of_self();
-                    message["pid"] = pid.into();
-                    message["state"]["pid"] = pid.into();
-                    (sock, message.to_string())
-                }),
+            let _ = nix::unistd::close(lock.as_raw_fd());
+            run_init(
+                opts,
+                &plan,
+                &bundle,
+                InitChannels {
+                    channel: child_end,
+                    fifo: &fifo,
+                    console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
+                    seccomp_listener,
+                    preserve_fds,
+                },
                 detached_sources,
-                rootless_euid,
-            })
+            )
         }
         CloneResult::Parent(pid) => pid,
     };
@@ -224,109 +138,34 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     rollback.pid = Some(pid);
     crate::logging::debug(&format!(
         "create {}: cloned init {pid} with flags {:#x}",
-        opts.id, clone_flags
+        opts.id,
+        plan.namespaces.clone_flags.bits()
     ));
-
     // From here on a record exists: a create killed at any later step leaves what
     // `delete --force` needs to remove the init and its cgroups.
-    let (pid_start_time, _) =
-        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
-    let mut record = ContainerRecord {
-        id: opts.id.clone(),
-        pid,
-        pid_start_time,
-        bundle: bundle.dir.display().to_string(),
-        rootfs: bundle.rootfs.display().to_string(),
-        created: crate::logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        // With systemd the parents are slices that systemd makes and owns.
-        cgroup_parents_created: if systemd_unit.is_some() {
-            Vec::new()
-        } else {
-            missing_parents(&cgroup_paths)
-        },
-        cgroup_paths: cgroup_paths.clone(),
-        systemd_unit: systemd_unit.clone(),
-        oci_version: spec.version().clone(),
-        hooks: spec.hooks().clone(),
-        creating: true,
-        rootless_cgroups: opts.rootless_cgroups,
-        shared_pid_ns: !ns_plan
-            .clone_flags
-            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
-    };
+    let mut record = early_record(opts, &plan, &bundle, pid)?;
     state::save_record(&dir, &record)?;
-
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .context("process.oomScoreAdj: writing oom_score_adj")?;
-    }
-    if ns_plan.new_user {
-        crate::id_maps::write(pid, spec, rootless_euid)?;
-    }
-    // With the container's user namespace mapped, before the init attaches anything.
-    crate::rootfs::idmap::apply(&idmaps, &detached_sources, pid, spec)?;
-    drop(detached_sources);
+    let Plan {
+        namespaces: ns_plan,
+        idmaps,
+        cgroup,
+        rootless_euid,
+        ..
+    } = plan;
+    set_up_from_outside(
+        &bundle,
+        pid,
+        &ns_plan,
+        rootless_euid,
+        &idmaps,
+        detached_sources,
+    )?;
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
-    cgroup
-        .enter(pid)
-        .context("unable to apply cgroup configuration")?;
-    if opts.rootless_cgroups
-        && record.shared_pid_ns
-        && cgroup.paths().is_empty()
-        && systemd_unit.is_none()
-    {
-        crate::logging::warn(
-            "Creating a rootless container with no cgroup and no private pid namespace. Such configuration is strongly discouraged (as it is impossible to properly kill all container's processes) and will result in an error in a future runc version.",
-        );
-    }
-    let default_resources = oci_spec::runtime::LinuxResources::default();
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .unwrap_or(&default_resources);
-    cgroup.apply(resources)?;
-    crate::logging::debug(&format!(
-        "create {}: init {pid} joined its cgroups, building the container",
-        opts.id
-    ));
+    place_in_cgroup(opts, &bundle.spec, pid, cgroup.as_ref(), &record)?;
     parent_end.send(&Message::Go)?;
-
-    // The init can't make progress in a cgroup frozen meanwhile: say so instead of waiting.
-    let not_frozen = || {
-        if cgroups::frozen(&cgroup_paths) {
-            bail!("container's cgroup unexpectedly frozen while the container was being created");
-        }
-        Ok(())
-    };
-    loop {
-        match parent_end.recv_watching(not_frozen)? {
-            Some(Message::Ready) => break,
-            Some(Message::RunCreateHooks) => {
-                let state = hook_state(&opts.id, "creating", pid, &bundle, spec);
-                if let Some(hooks) = spec.hooks() {
-                    #[allow(deprecated)]
-                    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
-                    crate::hooks::run_all("prestart", prestart, &state)?;
-                    crate::hooks::run_all(
-                        "createRuntime",
-                        hooks.create_runtime().as_deref().unwrap_or(&[]),
-                        &state,
-                    )?;
-                }
-                parent_end.send(&Message::HooksDone)?;
-            }
-            Some(Message::Failed { message }) => bail!("{message}"),
-            _ => bail!(
-                "container init exited before the container was built ({})",
-                reap_status(pid)
-            ),
-        }
-    }
+    wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
@@ -350,6 +189,298 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         record,
         console,
     })
+}
+
+/// What `create` decides before it makes anything, so that a bad config fails with nothing
+/// to undo.
+struct Plan<'a> {
+    terminal: bool,
+    rootless_euid: bool,
+    namespaces: namespaces::NamespacePlan,
+    idmaps: Vec<crate::rootfs::idmap::IdmapMount>,
+    /// False when the container shares the host's mount namespace (see init).
+    own_mount_ns: bool,
+    seccomp: Option<(crate::seccomp::Filter, &'a oci_spec::runtime::LinuxSeccomp)>,
+    cgroup: Box<dyn CgroupDriver>,
+}
+
+impl<'a> Plan<'a> {
+    fn check(store: &Store, opts: &CreateOptions, bundle: &'a config::Bundle) -> Result<Self> {
+        let spec = &bundle.spec;
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| anyhow!("process: must be set"))?;
+        let terminal = process.terminal().unwrap_or(false);
+        if terminal && opts.console_socket.is_none() && !opts.foreground {
+            bail!("cannot allocate tty if rrun will detach without setting console socket");
+        }
+        if !terminal && opts.console_socket.is_some() {
+            bail!("cannot use console socket if rrun will not detach or allocate tty");
+        }
+        // An ordinary user: runc's checks of the config, before anything is made.
+        let rootless_euid = crate::rootless::euid_is_rootless();
+        if rootless_euid {
+            crate::rootless::check_spec(spec)?;
+        }
+        let joins_pid_namespace = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_some()
+                })
+            });
+        // Processes already in a joined pid namespace see our init before it execs; a
+        // rootless init is dumpable (see init), so a process exec'd into the created
+        // container could open its /proc/<pid>/exe: a binary its user may write must be
+        // sealed first.
+        if joins_pid_namespace || (rootless_euid && crate::selfexe::writable_by_caller()) {
+            crate::selfexe::ensure_sealed(store.root()?)?;
+        }
+        let ns_plan = namespaces::plan(spec)?;
+        if let Some((path, userns)) = &ns_plan.user_join {
+            crate::id_maps::check_joined(spec, path, userns)?;
+        }
+        let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
+        let new_mount_ns = nix::sched::CloneFlags::CLONE_NEWNS;
+        let own_mount_ns = ns_plan.clone_flags.contains(new_mount_ns)
+            || ns_plan.late_unshare.contains(new_mount_ns)
+            || ns_plan
+                .child_joins
+                .iter()
+                .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount);
+        // Compiled before anything is made, so a bad profile fails the create cleanly.
+        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => Some((crate::seccomp::compile(s)?, s)),
+            None => None,
+        };
+        let cgroup =
+            cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
+        Ok(Plan {
+            terminal,
+            rootless_euid,
+            namespaces: ns_plan,
+            idmaps,
+            own_mount_ns,
+            seccomp,
+            cgroup,
+        })
+    }
+}
+
+/// The notify socket's directory in the state dir, when a host socket is to be proxied.
+fn make_notify_dir(dir: &Path) -> Result<()> {
+    if super::notify::host_socket().is_some() {
+        let notify = dir.join("notify");
+        std::fs::create_dir(&notify).with_context(|| format!("creating {}", notify.display()))?;
+    }
+    Ok(())
+}
+
+/// Bind and idmapped-mount sources the parent opens on the host before the clone: the
+/// init of a new user namespace may not reach them, and an idmapped mount is made on a
+/// detached tree. Detaching needs privilege over the host's mounts: an ordinary user binds
+/// its own files, which it reaches from the namespace anyway.
+fn detach_mount_sources(plan: &Plan, bundle: &config::Bundle) -> Result<Vec<Option<OwnedFd>>> {
+    let spec = &bundle.spec;
+    let mut detached = if plan.namespaces.new_user && !plan.rootless_euid {
+        crate::rootfs::mount::detach_bind_sources(
+            spec.mounts().as_deref().unwrap_or(&[]),
+            &bundle.dir,
+        )
+    } else {
+        Vec::new()
+    };
+    crate::rootfs::idmap::detach(&plan.idmaps, spec, &bundle.dir, &mut detached)?;
+    Ok(detached)
+}
+
+/// What connects the init to its parent and its caller.
+struct InitChannels<'a> {
+    channel: handshake::Channel,
+    fifo: &'a Path,
+    console_socket: Option<std::os::fd::RawFd>,
+    seccomp_listener: Option<(OwnedFd, serde_json::Value)>,
+    preserve_fds: u32,
+}
+
+/// In the cloned child: becomes the container's init. Never returns: init execs the
+/// container process or exits.
+fn run_init(
+    opts: &CreateOptions,
+    plan: &Plan,
+    bundle: &config::Bundle,
+    channels: InitChannels,
+    detached_sources: Vec<Option<OwnedFd>>,
+) -> ! {
+    let spec = &bundle.spec;
+    init::run(InitArgs {
+        spec,
+        bundle: &bundle.dir,
+        rootfs: &bundle.rootfs,
+        namespaces: &plan.namespaces,
+        channel: channels.channel,
+        fifo: channels.fifo,
+        console_socket: channels.console_socket,
+        no_pivot: opts.no_pivot,
+        preserve_fds: channels.preserve_fds,
+        cgroup_paths: &plan.cgroup.paths(),
+        own_mount_ns: plan.own_mount_ns,
+        keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
+        // In the init, before pivot_root, /proc is still the host's: it tells the init's
+        // host pid, which the createContainer/startContainer hooks must get.
+        hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), bundle, spec),
+        seccomp: plan.seccomp.as_ref().map(|(f, _)| f),
+        seccomp_listener: channels.seccomp_listener.map(|(sock, mut message)| {
+            let pid = host_pid_of_self();
+            message["pid"] = pid.into();
+            message["state"]["pid"] = pid.into();
+            (sock, message.to_string())
+        }),
+        detached_sources,
+        rootless_euid: plan.rootless_euid,
+    })
+}
+
+/// The record written right after the clone, marked `creating`.
+fn early_record(
+    opts: &CreateOptions,
+    plan: &Plan,
+    bundle: &config::Bundle,
+    pid: i32,
+) -> Result<ContainerRecord> {
+    let spec = &bundle.spec;
+    let (pid_start_time, _) =
+        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+    let cgroup_paths = plan.cgroup.paths();
+    let systemd_unit = plan.cgroup.systemd_unit();
+    Ok(ContainerRecord {
+        id: opts.id.clone(),
+        pid,
+        pid_start_time,
+        bundle: bundle.dir.display().to_string(),
+        rootfs: bundle.rootfs.display().to_string(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        // With systemd the parents are slices that systemd makes and owns.
+        cgroup_parents_created: if systemd_unit.is_some() {
+            Vec::new()
+        } else {
+            missing_parents(&cgroup_paths)
+        },
+        cgroup_paths,
+        systemd_unit,
+        oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
+        creating: true,
+        rootless_cgroups: opts.rootless_cgroups,
+        shared_pid_ns: !plan
+            .namespaces
+            .clone_flags
+            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
+    })
+}
+
+/// What the parent does to the init from outside before it builds the container: its oom
+/// score, its user namespace's id maps, the idmapped mounts (with the maps in place,
+/// before the init attaches anything).
+fn set_up_from_outside(
+    bundle: &config::Bundle,
+    pid: i32,
+    ns_plan: &namespaces::NamespacePlan,
+    rootless_euid: bool,
+    idmaps: &[crate::rootfs::idmap::IdmapMount],
+    detached_sources: Vec<Option<OwnedFd>>,
+) -> Result<()> {
+    let spec = &bundle.spec;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+            .context("process.oomScoreAdj: writing oom_score_adj")?;
+    }
+    if ns_plan.new_user {
+        crate::id_maps::write(pid, spec, rootless_euid)?;
+    }
+    crate::rootfs::idmap::apply(idmaps, &detached_sources, pid, spec)
+}
+
+/// Moves the init into its cgroups and applies the limits.
+fn place_in_cgroup(
+    opts: &CreateOptions,
+    spec: &oci_spec::runtime::Spec,
+    pid: i32,
+    cgroup: &dyn CgroupDriver,
+    record: &ContainerRecord,
+) -> Result<()> {
+    cgroup
+        .enter(pid)
+        .context("unable to apply cgroup configuration")?;
+    if opts.rootless_cgroups
+        && record.shared_pid_ns
+        && cgroup.paths().is_empty()
+        && record.systemd_unit.is_none()
+    {
+        crate::logging::warn(
+            "Creating a rootless container with no cgroup and no private pid namespace. Such configuration is strongly discouraged (as it is impossible to properly kill all container's processes) and will result in an error in a future runc version.",
+        );
+    }
+    let default_resources = oci_spec::runtime::LinuxResources::default();
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&default_resources);
+    cgroup.apply(resources)?;
+    crate::logging::debug(&format!(
+        "create {}: init {pid} joined its cgroups, building the container",
+        opts.id
+    ));
+    Ok(())
+}
+
+/// Waits for the init to report the container built, running the prestart and
+/// createRuntime hooks when it asks; bounded by the init's end (end-of-file) and by a
+/// watch on its cgroup (it can't make progress frozen).
+fn wait_until_built(
+    opts: &CreateOptions,
+    bundle: &config::Bundle,
+    pid: i32,
+    parent_end: &handshake::Channel,
+    cgroup_paths: &[PathBuf],
+) -> Result<()> {
+    let spec = &bundle.spec;
+    let not_frozen = || {
+        if cgroups::frozen(cgroup_paths) {
+            bail!("container's cgroup unexpectedly frozen while the container was being created");
+        }
+        Ok(())
+    };
+    loop {
+        match parent_end.recv_watching(not_frozen)? {
+            Some(Message::Ready) => return Ok(()),
+            Some(Message::RunCreateHooks) => {
+                let state = hook_state(&opts.id, "creating", pid, bundle, spec);
+                if let Some(hooks) = spec.hooks() {
+                    #[allow(deprecated)]
+                    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
+                    crate::hooks::run_all("prestart", prestart, &state)?;
+                    crate::hooks::run_all(
+                        "createRuntime",
+                        hooks.create_runtime().as_deref().unwrap_or(&[]),
+                        &state,
+                    )?;
+                }
+                parent_end.send(&Message::HooksDone)?;
+            }
+            Some(Message::Failed { message }) => bail!("{message}"),
+            _ => bail!(
+                "container init exited before the container was built ({})",
+                reap_status(pid)
+            ),
+        }
+    }
 }
 
 /// Parents of the container's cgroup directories that don't exist yet, outermost first:
