@@ -61,7 +61,7 @@ for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
     find "$work/kernel/lib/modules" -name "$m.ko*" -exec cp {} "$root/modules/" \;
 done
 filters=("$@")
-[ ${#filters[@]} -gt 0 ] || filters=(cgroups:: lifecycle:: errors:: exec:: process:: namespaces:: rootfs:: terminal:: reliability::)
+[ ${#filters[@]} -gt 0 ] || filters=(cgroups:: lifecycle:: errors:: exec:: process:: namespaces:: rootfs:: terminal:: reliability:: pods::)
 cat > "$root/init" <<INIT
 #!/bin/sh
 # pivot_root can't leave the initramfs itself: move everything onto a tmpfs root first.
