@@ -169,6 +169,62 @@ fn time_namespace_offsets() {
     );
 }
 
+/// A container that joins every namespace of another (runc's "joining existing container
+/// namespaces"), its time namespace with offsets and its user namespace included: it is
+/// created, runs (its start time, read from the host's time namespace, is its own) and
+/// has the other's clocks.
+#[test]
+fn joining_another_containers_time_and_user_namespaces_keeps_it_running() {
+    let rt = Runtime::new();
+    let mut target = Bundle::new(&["sleep", "1000"]);
+    target.in_user_namespace().edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 365, "nanosecs": 0}});
+    });
+    let target_id = unique("time-target");
+    rt.create(&target, &target_id);
+    let pid = rt.state(&target_id)["pid"].as_i64().unwrap();
+    let mut joiner = Bundle::new(&["sleep", "1000"]);
+    joiner.edit(|c| {
+        let ns: Vec<serde_json::Value> = ["user", "time", "pid", "net", "ipc", "uts"]
+            .iter()
+            .map(|kind| {
+                let typ = if *kind == "net" { "network" } else { kind };
+                json!({"type": typ, "path": format!("/proc/{pid}/ns/{kind}")})
+            })
+            .chain([json!({"type": "mount"})])
+            .collect();
+        c["linux"]["namespaces"] = json!(ns);
+        c.as_object_mut().unwrap().remove("hostname");
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+    });
+    let id = unique("time-joiner");
+    rt.create(&joiner, &id);
+    rt.ok(&["start", &id]);
+    assert_eq!(rt.state(&id)["status"], "running");
+    let inside: u64 = rt
+        .ok(&["exec", &id, "cut", "-d.", "-f1", "/proc/uptime"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(inside >= 86400 * 365, "uptime inside {inside}");
+    let joined = rt.state(&id)["pid"].as_i64().unwrap();
+    for kind in ["time", "user", "pid"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{joined}/ns/{kind}")).unwrap(),
+            std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap(),
+            "{kind}"
+        );
+    }
+    rt.ok(&["delete", "--force", &id]);
+    rt.ok(&["delete", "--force", &target_id]);
+}
+
 /// No namespaces at all: the container inherits every one of the caller's, and since it
 /// shares the host's mounts rrun mounts nothing (it only chroots into the rootfs).
 #[test]

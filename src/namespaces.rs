@@ -4,9 +4,12 @@
 //! - New namespaces are created by the clone itself, so init is pid 1 of a new pid
 //!   namespace without an extra fork. A new cgroup namespace is the exception: it is
 //!   unshared by init *after* the parent moved it into its cgroup, so that cgroup is its root.
-//! - pid and time namespaces given by path only affect children, so the parent joins
-//!   them before cloning (no extra fork either). A new time namespace is unshared by the
-//!   parent too, since its offsets must be written before any process lives in it.
+//! - A pid namespace given by path only affects children, so the parent joins it before
+//!   cloning (no extra fork either). A new time namespace is unshared by the parent too
+//!   (that too affects only children), since its offsets must be written before any
+//!   process lives in it. A time namespace given by path is joined by init: setns moves
+//!   its caller too, and a parent in it would read the init's start time shifted by its
+//!   boottime offset (the container would then look like another process to `state`).
 //! - Other namespaces given by path are joined by init in runc's order: first those it
 //!   may join as it is (a namespace not owned by the joined user namespace can only be
 //!   joined from outside it), then the user namespace, then the rest (an ordinary user
@@ -32,7 +35,7 @@ pub struct NamespacePlan {
     /// Which of `child_joins` (bit i) and the user namespace (bit 31) are joined; the
     /// intermediate's joins are seen by the init it clones, a copy of it.
     joined: Cell<u32>,
-    /// pid/time namespaces the parent joins before the clone.
+    /// The pid namespace the parent joins before the clone.
     pub parent_joins: Vec<(LinuxNamespaceType, OwnedFd)>,
     pub new_time: bool,
     pub new_user: bool,
@@ -105,7 +108,7 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
                 let fd = open_ns(t, path)?;
                 if t == LinuxNamespaceType::User {
                     p.user_join = Some((path.clone(), fd));
-                } else if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                } else if t == LinuxNamespaceType::Pid {
                     p.parent_joins.push((t, fd));
                 } else {
                     p.child_joins.push((t, fd));
@@ -204,7 +207,7 @@ fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
     nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
 }
 
-/// Parent side, before clone: join pid/time namespaces and create a new time namespace.
+/// Parent side, before clone: join the pid namespace and create a new time namespace.
 pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
     for (t, fd) in &p.parent_joins {
         setns(*t, fd)?;
