@@ -429,3 +429,22 @@ fn a_relative_mount_destination_is_taken_from_the_root_with_a_warning() {
         "{err}"
     );
 }
+
+/// A bind mount whose source is inside the rootfs shows what the container's earlier
+/// mounts put there, in a user namespace too (runc's "mount order, container bind-mount
+/// source"): here the tmpfs mounted on /mnt just before.
+#[test]
+fn a_bind_source_inside_the_rootfs_sees_the_earlier_mounts_in_a_user_namespace() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo hi > /mnt/f && cat /final/f && stat -f -c %T /final");
+    for d in ["mnt", "final"] {
+        std::fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    let inside = b.rootfs().join("mnt").display().to_string();
+    b.in_user_namespace().edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+        mounts.push(json!({"destination": "/final", "type": "bind", "source": inside, "options": ["rbind"]}));
+    });
+    assert_eq!(rt.output_of(&b), "hi\ntmpfs\n");
+}

@@ -289,6 +289,7 @@ fn detach_mount_sources(plan: &Plan, bundle: &config::Bundle) -> Result<Vec<Opti
         crate::rootfs::mount::detach_bind_sources(
             spec.mounts().as_deref().unwrap_or(&[]),
             &bundle.dir,
+            &bundle.rootfs,
         )
     } else {
         Vec::new()

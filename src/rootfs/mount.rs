@@ -24,8 +24,10 @@ pub struct MountContext<'a> {
 /// For a container in a user namespace of its own: each bind mount's source as a detached
 /// tree (open_tree), made by rrun as the host's root before the clone. The init, root only
 /// in its user namespace, then attaches it, even where it could not reach the path
-/// (a source under a directory only the host's root may enter), as runc does.
-pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path) -> Vec<Option<OwnedFd>> {
+/// (a source under a directory only the host's root may enter), as runc does. A source
+/// inside the rootfs is left to the init: it names what the container's earlier mounts
+/// put there, which a tree detached before them would not show.
+pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path, rootfs: &Path) -> Vec<Option<OwnedFd>> {
     mounts
         .iter()
         .map(|m| {
@@ -35,6 +37,9 @@ pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path) -> Vec<Option<OwnedF
             }
             let source = m.source().clone().unwrap_or_default();
             let src = bundle.join(&source);
+            if src.starts_with(rootfs) {
+                return None;
+            }
             // A source that can't be opened here gets its usual error in the init.
             crate::syscalls::open_tree_clone(&src, opts.flags & libc::MS_REC != 0).ok()
         })
