@@ -725,6 +725,19 @@ fn user_namespaced_pod(cri: Cri, volume: bool) {
     assert_eq!(ns_of(app_pid, "user"), pod.sandbox_ns("user"), "{cri:?}");
     assert_eq!(ns_of(app_pid, "net"), pod.sandbox_ns("net"), "{cri:?}");
     assert_ne!(ns_of(app_pid, "pid"), pod.sandbox_ns("pid"), "{cri:?}");
+    if cgroup_v2() {
+        // Its own cgroup namespace too, made inside the pod's user namespace.
+        assert_ne!(
+            ns_of(app_pid, "cgroup"),
+            pod.sandbox_ns("cgroup"),
+            "{cri:?}"
+        );
+        let inside = rt.ok(&["exec", &app_id, "cat", "/proc/self/cgroup"]);
+        assert_eq!(
+            inside, "0::/\n",
+            "{cri:?}: its cgroup is its namespace's root"
+        );
+    }
     let status = std::fs::read_to_string(format!("/proc/{app_pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(
