@@ -313,3 +313,11 @@ with_tty() {
     script -qec "$*" /dev/null | tr -d '\r\0'
     return "${PIPESTATUS[0]}"
 }
+
+# runc 1.1 with the systemd driver warns that the host has no /dev/char/10:200 (for its
+# DeviceAllow), and Podman passes that warning on with the container's output now and
+# then: the suites leave that one line out of what the checks see (rrun prints no such
+# line). grep finds nothing to print for a silent command: not a failure under set -e.
+without_runc_device_warning() {
+    grep -v 'level=warning msg="skipping device /dev/char/' || true
+}

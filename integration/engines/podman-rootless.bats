@@ -26,13 +26,9 @@ teardown_file() {
     engine_teardown
 }
 
-# runc 1.1 with the systemd driver warns that the host has no /dev/char/10:200 (for its
-# DeviceAllow), and rootless Podman passes that warning on with the container's output, now
-# and then: the one line is left out of what the checks see (rrun prints no such line).
+# Podman's output, without runc 1.1's device warning (see helpers.bash).
 p() {
-    # (grep finds nothing to print for a silent command: not a failure under set -e.)
-    (cd / && as_engine_user podman "$@") 2>&1 |
-        { grep -v 'level=warning msg="skipping device /dev/char/' || true; }
+    (cd / && as_engine_user podman "$@") 2>&1 | without_runc_device_warning
     return "${PIPESTATUS[0]}"
 }
 prun() { p run --rm --network none "$@"; }

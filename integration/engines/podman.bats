@@ -24,7 +24,12 @@ teardown_file() {
     engine_teardown
 }
 
-p() { in_ns podman --root "$WORK/graph" --runroot "$WORK/runroot" --tmpdir "$WORK/tmp" "$@"; }
+# Podman's output, without runc 1.1's device warning (see helpers.bash).
+p() {
+    in_ns podman --root "$WORK/graph" --runroot "$WORK/runroot" --tmpdir "$WORK/tmp" "$@" 2>&1 |
+        without_runc_device_warning
+    return "${PIPESTATUS[0]}"
+}
 prun() { p run --rm --network none "$@"; }
 cli() { p "$@"; }
 cli_run() { prun "$@"; }
