@@ -112,35 +112,72 @@ pub fn user_namespace_with(
     uid: &[LinuxIdMapping],
     gid: &[LinuxIdMapping],
 ) -> Result<std::os::fd::OwnedFd> {
-    use crate::syscalls::{CloneResult, clone_process};
-    let (hold, release) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| anyhow!("pipe for the user namespace's holder: {e}"))?;
-    let pid = match clone_process(libc::CLONE_NEWUSER)
-        .map_err(|e| anyhow!("making a user namespace: {e}"))?
-    {
-        CloneResult::Child => {
-            drop(release);
-            // Until the parent is done: end-of-file, whatever happens to it.
-            let mut byte = [0u8; 1];
-            let _ = nix::unistd::read(&hold, &mut byte);
-            crate::syscalls::exit_immediately(0)
+    let child = HeldChild::spawn(libc::CLONE_NEWUSER, "making a user namespace", || 0)?;
+    let pid = child.pid;
+    write_one(pid, &UID, uid, Writer::Direct)?;
+    write_one(pid, &GID, gid, Writer::Direct)?;
+    nix::fcntl::open(
+        format!("/proc/{pid}/ns/user").as_str(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening /proc/{pid}/ns/user: {e}"))
+}
+
+/// A child of rrun that does one thing (`in_child`, returning an errno or 0) and then
+/// waits, so that the parent may look at it in /proc, until the parent drops it: the
+/// wait is for end-of-file on a pipe, which comes whatever happens to the parent.
+struct HeldChild {
+    pid: i32,
+    release: Option<OwnedFd>,
+}
+
+impl HeldChild {
+    /// `clone(flags)`; fails with `what` and the child's errno if `in_child` failed.
+    fn spawn(flags: libc::c_int, what: &str, in_child: impl FnOnce() -> i32) -> Result<Self> {
+        use crate::syscalls::{CloneResult, clone_process};
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| anyhow!("{what}: pipe: {e}"))
+        };
+        let (hold, release) = pipe()?;
+        let (report_rx, report_tx) = pipe()?;
+        let pid = match clone_process(flags).map_err(|e| anyhow!("{what}: clone: {e}"))? {
+            CloneResult::Child => {
+                drop(release);
+                drop(report_rx);
+                let errno = in_child();
+                let _ = nix::unistd::write(&report_tx, &errno.to_ne_bytes());
+                let mut byte = [0u8; 1];
+                let _ = nix::unistd::read(&hold, &mut byte);
+                crate::syscalls::exit_immediately(0)
+            }
+            CloneResult::Parent(pid) => pid,
+        };
+        drop(hold);
+        drop(report_tx);
+        let child = HeldChild {
+            pid,
+            release: Some(release),
+        };
+        let mut errno = [0u8; 4];
+        // The child writes one errno, or dies: end-of-file bounds the read.
+        match (
+            nix::unistd::read(&report_rx, &mut errno),
+            i32::from_ne_bytes(errno),
+        ) {
+            (Ok(4), 0) => Ok(child),
+            (Ok(4), errno) => bail!("{what}: {}", nix::errno::Errno::from_raw(errno)),
+            _ => bail!("{what}: the child process died"),
         }
-        CloneResult::Parent(pid) => pid,
-    };
-    drop(hold);
-    let opened = (|| {
-        write_one(pid, &UID, uid, Writer::Direct)?;
-        write_one(pid, &GID, gid, Writer::Direct)?;
-        nix::fcntl::open(
-            format!("/proc/{pid}/ns/user").as_str(),
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| anyhow!("opening /proc/{pid}/ns/user: {e}"))
-    })();
-    drop(release);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    opened
+    }
+}
+
+impl Drop for HeldChild {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
 }
 
 /// A config that joins a user namespace by path may list its mappings too: containerd and
@@ -204,54 +241,22 @@ fn read_maps_of(path: &std::path::Path, userns: &OwnedFd) -> Result<(String, Str
     {
         return Ok(maps);
     }
-    use crate::syscalls::{CloneResult, clone_process};
-    let (hold, release) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| anyhow!("pipe for reading the joined user namespace's maps: {e}"))?;
-    let (joined_rx, joined_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| anyhow!("pipe for reading the joined user namespace's maps: {e}"))?;
-    let pid = match clone_process(0)
-        .map_err(|e| anyhow!("forking to read the joined user namespace's maps: {e}"))?
-    {
-        CloneResult::Child => {
-            drop(release);
-            drop(joined_rx);
-            let errno = match nix::sched::setns(userns, nix::sched::CloneFlags::CLONE_NEWUSER) {
-                Ok(()) => 0,
-                Err(e) => e as i32,
-            };
-            let _ = nix::unistd::write(&joined_tx, &errno.to_ne_bytes());
-            // Until the parent has read the maps: end-of-file, whatever happens to it.
-            let mut byte = [0u8; 1];
-            let _ = nix::unistd::read(&hold, &mut byte);
-            crate::syscalls::exit_immediately(0)
+    let what = format!(
+        "linux.namespaces: joining user namespace {} to read its mappings",
+        path.display()
+    );
+    let child = HeldChild::spawn(0, &what, || {
+        match nix::sched::setns(userns, nix::sched::CloneFlags::CLONE_NEWUSER) {
+            Ok(()) => 0,
+            Err(e) => e as i32,
         }
-        CloneResult::Parent(pid) => pid,
-    };
-    drop(hold);
-    drop(joined_tx);
-    let mut errno = [0u8; 4];
-    // The child writes its setns's errno, or dies: end-of-file bounds the read.
-    let got = nix::unistd::read(&joined_rx, &mut errno);
-    let maps = match (got, i32::from_ne_bytes(errno)) {
-        (Ok(4), 0) => read(&pid.to_string()).map_err(|e| {
-            anyhow!(
-                "linux.namespaces: reading the mappings of user namespace {}: {e}",
-                path.display()
-            )
-        }),
-        (Ok(4), errno) => Err(anyhow!(
-            "linux.namespaces: joining user namespace {} to read its mappings: {}",
-            path.display(),
-            nix::errno::Errno::from_raw(errno)
-        )),
-        _ => Err(anyhow!(
-            "linux.namespaces: the child joining user namespace {} to read its mappings died",
+    })?;
+    read(&child.pid.to_string()).map_err(|e| {
+        anyhow!(
+            "linux.namespaces: reading the mappings of user namespace {}: {e}",
             path.display()
-        )),
-    };
-    drop(release);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    maps
+        )
+    })
 }
 
 /// `newuidmap <pid> <inside> <outside> <count>...`, bounded; its own complaint (the range
