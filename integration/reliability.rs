@@ -50,25 +50,35 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
         ("flock", 2, "while the init waits for start"),
     ];
     for (syscall, when, step) in steps {
-        let before = HostSnapshot::take();
         let id = unique("killed");
-        create_killed_at(&rt, &b, &id, syscall, when);
-        let out = rt.run(&["delete", "--force", &id]);
-        assert_no_panic(&out);
-        assert!(
-            out.status.success(),
-            "{step}: delete --force failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The init, if cloned and not killed by delete, ends when it finds rrun gone.
-        wait_until(&format!("{step}: no process of {id}"), || {
-            processes_mentioning(&id).is_empty()
-        });
-        assert_no_leftovers(&rt, &id, &before);
-        // And the id can be used again.
-        rt.create(&b, &id);
-        rt.ok(&["delete", "--force", &id]);
+        killed_create_is_cleaned_by_delete_force(&rt, &b, &id, (syscall, when, step));
     }
+}
+
+/// Kills `rrun create` of `b` as `id` at `step` (a syscall and its count), then checks
+/// that `delete --force` succeeds and leaves nothing, and that the id can be used again.
+fn killed_create_is_cleaned_by_delete_force(
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
+    (syscall, when, step): (&str, u32, &str),
+) {
+    let before = HostSnapshot::take();
+    create_killed_at(rt, b, id, syscall, when);
+    let out = rt.run(&["delete", "--force", id]);
+    assert_no_panic(&out);
+    assert!(
+        out.status.success(),
+        "{step}: delete --force failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The init, if cloned and not killed by delete, ends when it finds rrun gone.
+    wait_until(&format!("{step}: no process of {id}"), || {
+        processes_mentioning(id).is_empty()
+    });
+    assert_no_leftovers(rt, id, &before);
+    rt.create(b, id);
+    rt.ok(&["delete", "--force", id]);
 }
 
 /// A create killed after its early record but before its end is reported as what it is.
@@ -390,25 +400,10 @@ fn a_pod_apps_create_killed_at_each_step_is_cleaned_by_delete_force() {
         ("flock", 2, "while the init waits for start"),
     ];
     for (syscall, when, step) in steps {
-        let before = HostSnapshot::take();
         let id = unique("pod-killed");
         let app = pod.app(&id, "sleep 1000");
-        create_killed_at(&rt, &app, &id, syscall, when);
-        let out = rt.run(&["delete", "--force", &id]);
-        assert_no_panic(&out);
-        assert!(
-            out.status.success(),
-            "{step}: delete --force failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        wait_until(&format!("{step}: no process of {id}"), || {
-            processes_mentioning(&id).is_empty()
-        });
-        assert_no_leftovers(&rt, &id, &before);
+        killed_create_is_cleaned_by_delete_force(&rt, &app, &id, (syscall, when, step));
         assert_eq!(rt.state(&pod.sandbox_id)["status"], "running", "{step}");
-        // And the id can be used again, in the same pod.
-        rt.create(&app, &id);
-        rt.ok(&["delete", "--force", &id]);
     }
     rt.ok(&["delete", "--force", &pod.sandbox_id]);
 }
