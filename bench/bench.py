@@ -3,18 +3,27 @@
 
 Every measurement is interleaved run by run: container i of rrun, then of runc, then of
 crun, then container i+1, so that a slow moment of the machine hits all of them alike.
-The table shows medians of the per-container times over all rounds, and ratios.
+Each case runs in rounds; a ratio is taken per round (of the round's medians) and printed
+as min / median / max over the rounds, so a reader sees how steady it is.
+
+"floor" is the kernel's own cost of such a container with no runtime logic at all: the
+same namespaces made by unshare(1), a fork, a chroot and an exec of the same /bin/true.
 """
-import json, os, shutil, statistics, subprocess, sys, tempfile, time
+import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SEQ = int(os.environ.get("BENCH_SEQ", "50"))
 SPLIT = int(os.environ.get("BENCH_SPLIT", "20"))
 EXECS = int(os.environ.get("BENCH_EXEC", "30"))
+# The burst: BURST_LOOPS loops of `run` at once, BURST_EACH containers each.
+BURST_LOOPS = int(os.environ.get("BENCH_BURST_LOOPS", "8"))
+BURST_EACH = int(os.environ.get("BENCH_BURST_EACH", "10"))
 # BENCH_SYSTEMD_MODE=1 (bench/systemd-guest.sh, in the systemd guest): every runtime with
 # --systemd-cgroup, sequential `run` only.
 SYSTEMD = os.environ.get("BENCH_SYSTEMD_MODE") == "1"
 GLOBAL = ["--systemd-cgroup"] if SYSTEMD else []
+FLOOR = "floor"
+FLOOR_CMD = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "--fork", "chroot"]
 
 
 def make_bundle(rrun, path, args):
@@ -67,10 +76,25 @@ def cmd(binary, root, *args):
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
+def since(t0):
+    return (time.perf_counter() - t0) * 1000
+
+
 def timed(binary, root, *args):
     t0 = time.perf_counter()
     cmd(binary, root, *args)
-    return (time.perf_counter() - t0) * 1000
+    return since(t0)
+
+
+def run_one(name, binary, root, bundle, cid):
+    """One container's whole life, `run` (or the floor's unshare), in ms."""
+    t0 = time.perf_counter()
+    if name == FLOOR:
+        subprocess.run([*FLOOR_CMD, os.path.join(bundle, "rootfs"), "/bin/true"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    else:
+        cmd(binary, root, "run", "--bundle", bundle, cid)
+    return since(t0)
 
 
 def status(binary, root, cid):
@@ -78,43 +102,97 @@ def status(binary, root, cid):
     return json.loads(st.stdout)["status"]
 
 
+# Container ids carry the runtime's name: without cgroupsPath, a container's cgroup is named
+# after its id, and two runtimes must not meet in one cgroup.
+
 def seq_runs(rts, roots, bundle, n, tag, out):
     for i in range(n):
         for name, b in rts.items():
-            out[name].append(timed(b, roots[name], "run", "--bundle", bundle, f"{tag}-{i}"))
+            out[name].append(run_one(name, b, roots.get(name), bundle, f"{tag}-{name}-{i}"))
 
 
 def split_steps(rts, roots, bundle, n, tag, out):
     for i in range(n):
         for name, b in rts.items():
-            cid, root, steps = f"{tag}-{i}", roots[name], out[name]
+            cid, root, steps = f"{tag}-{name}-{i}", roots[name], out[name]
             steps["create"].append(timed(b, root, "create", "--bundle", bundle, cid))
             steps["start"].append(timed(b, root, "start", cid))
             t0 = time.perf_counter()
             while status(b, root, cid) != "stopped":
                 pass
-            steps["wait"].append((time.perf_counter() - t0) * 1000)
+            steps["wait"].append(since(t0))
             steps["delete"].append(timed(b, root, "delete", cid))
 
 
 def exec_runs(rts, roots, bundle, n, tag, out):
     """`exec /bin/true` into one running container per runtime."""
     for name, b in rts.items():
-        cmd(b, roots[name], "run", "--detach", "--bundle", bundle, tag)
+        cmd(b, roots[name], "run", "--detach", "--bundle", bundle, f"{tag}-{name}")
     try:
         for _ in range(n):
             for name, b in rts.items():
-                out[name].append(timed(b, roots[name], "exec", tag, "/bin/true"))
+                out[name].append(timed(b, roots[name], "exec", f"{tag}-{name}", "/bin/true"))
     finally:
         for name, b in rts.items():
-            subprocess.run([b, "--root", roots[name], "delete", "--force", tag],
+            subprocess.run([b, "--root", roots[name], "delete", "--force", f"{tag}-{name}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def burst(name, binary, root, bundle, tag):
+    """BURST_LOOPS loops of `run` at once, BURST_EACH containers each: containers per second."""
+    errors = []
+
+    def loop(w):
+        try:
+            for j in range(BURST_EACH):
+                run_one(name, binary, root, bundle, f"{tag}-{name}-{w}-{j}")
+        except Exception as e:  # noqa: BLE001 — reported below, after the other loops end
+            errors.append(e)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(w,)) for w in range(BURST_LOOPS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return BURST_LOOPS * BURST_EACH / (time.perf_counter() - t0)
 
 
 def peak_rss_kb(binary, root, bundle, tag):
     r = subprocess.run(["/usr/bin/time", "-f", "%M", binary, "--root", root, "run", "--bundle", bundle, tag],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, text=True)
     return int(r.stderr.strip().splitlines()[-1])
+
+
+class Rounds:
+    """One value per runtime per round (a round's median, or a rate); prints the overall
+    value and each ratio as min / median / max over the rounds."""
+
+    def __init__(self, names):
+        self.per_round = {n: [] for n in names}
+
+    def add_round(self, values):
+        for n, v in values.items():
+            self.per_round[n].append(v)
+
+    def add_medians(self, samples):
+        self.add_round({n: statistics.median(v) for n, v in samples.items()})
+
+    def spread(self, n, o):
+        rs = sorted(a / b for a, b in zip(self.per_round[n], self.per_round[o]))
+        return f"{rs[0]:.2f} / {statistics.median(rs):.2f} / {rs[-1]:.2f}"
+
+    def print(self, unit, fmt="{:7.2f}"):
+        names = list(self.per_round)
+        others = [o for o in ("crun", "runc") if o in names]
+        for n in names:
+            line = f"{n:6} {fmt.format(statistics.median(self.per_round[n]))} {unit}"
+            for o in others:
+                if o != n:
+                    line += f"   {n}/{o} {self.spread(n, o)}"
+            print(line)
 
 
 def systemd_main(rrun):
@@ -125,19 +203,14 @@ def systemd_main(rrun):
     make_bundle(rrun, bundle, ["/bin/true"])
     rts = runtimes(rrun)
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
-    per_round = {n: [] for n in rts}
+    seq = Rounds(rts)
     for r in range(ROUNDS):
-        seq = {n: [] for n in rts}
-        seq_runs(rts, roots, bundle, SEQ, f"sd{r}", seq)
-        for n in rts:
-            per_round[n].append(statistics.median(seq[n]))
+        samples = {n: [] for n in rts}
+        seq_runs(rts, roots, bundle, SEQ, f"sd{r}", samples)
+        seq.add_medians(samples)
     print(f"## systemd guest (emulated): {SEQ} sequential `run --systemd-cgroup` of /bin/true per round, "
           f"{ROUNDS} rounds; ratios of the per-round medians (min / median / max)")
-    for n in (n for n in rts if n != "crun"):
-        for o in ("crun", "runc"):
-            if o in rts and o != n:
-                rs = sorted(a / b for a, b in zip(per_round[n], per_round[o]))
-                print(f"{n}/{o} {rs[0]:.2f} / {statistics.median(rs):.2f} / {rs[-1]:.2f}")
+    seq.print("ms")
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -153,46 +226,52 @@ def main():
     sleeper = os.path.join(work, "bundle-sleep")
     make_bundle(rrun, sleeper, ["/bin/sleep", "1000"])
     rts = runtimes(rrun)
+    with_floor = {**rts, FLOOR: None}
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
-    seq = {n: [] for n in rts}
-    seq_sc = {n: [] for n in rts}
-    execs = {n: [] for n in rts}
+    seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(rts), Rounds(with_floor)
     split = {n: {"create": [], "start": [], "wait": [], "delete": []} for n in rts}
     for r in range(ROUNDS):
-        seq_runs(rts, roots, bundle, SEQ, f"s{r}", seq)
+        for rounds, bundle_of_case, runners, run_case in (
+            (seq, bundle, with_floor, seq_runs),
+            (seq_sc, seccomp_bundle, rts, seq_runs),
+        ):
+            samples = {n: [] for n in runners}
+            run_case(runners, roots, bundle_of_case, SEQ, f"s{r}" if rounds is seq else f"c{r}", samples)
+            rounds.add_medians(samples)
         split_steps(rts, roots, bundle, SPLIT, f"p{r}", split)
-        seq_runs(rts, roots, seccomp_bundle, SEQ, f"c{r}", seq_sc)
-        exec_runs(rts, roots, sleeper, EXECS, f"e{r}", execs)
-    rss = {n: statistics.median(peak_rss_kb(b, roots[n], bundle, f"rss{i}") for i in range(5)) for n, b in rts.items()}
-    med = {n: statistics.median(v) for n, v in seq.items()}
-    med_sc = {n: statistics.median(v) for n, v in seq_sc.items()}
-    med_exec = {n: statistics.median(v) for n, v in execs.items()}
+        samples = {n: [] for n in rts}
+        exec_runs(rts, roots, sleeper, EXECS, f"e{r}", samples)
+        execs.add_medians(samples)
+        bursts.add_round({n: burst(n, b, roots.get(n), bundle, f"b{r}") for n, b in with_floor.items()})
+    rss = {n: statistics.median(peak_rss_kb(b, roots[n], bundle, f"rss{i}-{n}") for i in range(5)) for n, b in rts.items()}
     steps = {n: {k: statistics.median(v) for k, v in split[n].items()} for n in rts}
 
     def ratio(n, value_of):
         return "  ".join(f"{n}/{o} {value_of(n) / value_of(o):.2f}" for o in ("crun", "runc") if o in rts and o != n)
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {os.uname().nodename}, kernel {os.uname().release}, "
-          f"{os.cpu_count()} cpus; {ROUNDS} rounds, medians per container\n")
-    print(f"## {SEQ} sequential `run` of /bin/true per round (ms per container)")
-    for n in rts:
-        print(f"{n:5} {med[n]:7.2f}   {ratio(n, lambda x: med[x])}")
-    print(f"\n## create / start / wait / delete split ({SPLIT} containers per round, ms)")
-    print(f"{'':5} {'create':>7} {'start':>7} {'wait':>7} {'delete':>7} {'c+s+d':>7}")
+          f"{os.cpu_count()} cpus; {ROUNDS} rounds; ratios per round as min / median / max\n")
+    print(f"## {SEQ} sequential `run` of /bin/true per round (median ms per container)")
+    seq.print("ms")
+    print(f"\n## burst: {BURST_LOOPS} loops of `run` at once, {BURST_EACH} containers each (containers per second)")
+    bursts.print("/s", "{:7.1f}")
+    print(f"\n## create / start / wait / delete split ({SPLIT} containers per round, median ms)")
+    print(f"{'':6} {'create':>7} {'start':>7} {'wait':>7} {'delete':>7} {'c+s+d':>7}")
     csd = {n: steps[n]["create"] + steps[n]["start"] + steps[n]["delete"] for n in rts}
     for n in rts:
         s = steps[n]
-        print(f"{n:5} {s['create']:7.2f} {s['start']:7.2f} {s['wait']:7.2f} {s['delete']:7.2f} {csd[n]:7.2f}   "
+        print(f"{n:6} {s['create']:7.2f} {s['start']:7.2f} {s['wait']:7.2f} {s['delete']:7.2f} {csd[n]:7.2f}   "
               f"{ratio(n, lambda x: csd[x])} (create+start+delete)")
-    print(f"\n## `exec /bin/true` into a running container ({EXECS} per round, ms)")
+    print(f"\n## `exec /bin/true` into a running container ({EXECS} per round, median ms)")
+    execs.print("ms")
+    print(f"\n## {SEQ} sequential `run` with the engines' default seccomp profile (median ms per container)")
+    seq_sc.print("ms")
     for n in rts:
-        print(f"{n:5} {med_exec[n]:7.2f}   {ratio(n, lambda x: med_exec[x])}")
-    print(f"\n## {SEQ} sequential `run` with the engines' default seccomp profile (ms per container)")
-    for n in rts:
-        print(f"{n:5} {med_sc[n]:7.2f}   {ratio(n, lambda x: med_sc[x])}   profile costs {med_sc[n] - med[n]:+.2f} ms (compile + load)")
+        cost = statistics.median(seq_sc.per_round[n]) - statistics.median(seq.per_round[n])
+        print(f"{n:6} profile costs {cost:+.2f} ms (compile + load)")
     print("\n## peak RSS of one `run` (MB, median of 5) and binary size (MB)")
     for n, b in rts.items():
-        print(f"{n:5} rss {rss[n] / 1024:6.1f}   binary {os.path.getsize(os.path.realpath(b)) / 1e6:6.2f}   "
+        print(f"{n:6} rss {rss[n] / 1024:6.1f}   binary {os.path.getsize(os.path.realpath(b)) / 1e6:6.2f}   "
               f"{ratio(n, lambda x: rss[x])}")
     shutil.rmtree(work, ignore_errors=True)
 
