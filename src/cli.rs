@@ -75,6 +75,9 @@ pub enum ListFormat {
 }
 
 #[derive(Subcommand, Debug)]
+// Each command's arguments are built only when it is the one run: building them all took
+// a third of a millisecond of every rrun process.
+#[command(defer = true)]
 pub enum Command {
     /// Create a container
     Create(CreateArgs),
@@ -113,7 +116,7 @@ pub enum Command {
     Restore(RestoreArgs),
 }
 
-/// runc's `checkpoint` flags, accepted so scripts and engines get a clear answer.
+// runc's `checkpoint` flags, accepted so scripts and engines get a clear answer.
 #[derive(Args, Debug)]
 pub struct CheckpointArgs {
     /// The container id
@@ -171,7 +174,7 @@ pub struct CheckpointArgs {
     pub auto_dedup: bool,
 }
 
-/// runc's `restore` flags, accepted so scripts and engines get a clear answer.
+// runc's `restore` flags, accepted so scripts and engines get a clear answer.
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// The container id
