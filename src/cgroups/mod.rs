@@ -32,13 +32,45 @@ pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
     Ok(())
 }
 
-/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze). Both
-/// names are tried in each directory: a failed open is cheaper than reading the host's
-/// mount table to know which hierarchy has which (this runs on every create and start).
+/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze). This
+/// runs on every create, start and state, so the host's mount table is not read to know
+/// which hierarchy has which file: the path tells on a v1 or hybrid host (see
+/// `freezer_file`), elsewhere both names are tried, a failed open being cheap.
 pub fn frozen(paths: &[PathBuf]) -> bool {
-    paths.iter().any(|p| {
-        std::fs::read_to_string(p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || std::fs::read_to_string(p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    let is_frozen = |p: &Path, file: &str| {
+        std::fs::read_to_string(p.join(file)).is_ok_and(|s| match file {
+            "freezer.state" => s.trim() == "FROZEN",
+            _ => s.trim() == "1",
+        })
+    };
+    paths
+        .iter()
+        .any(|p| match freezer_file(p, is_unified_host()) {
+            Some(file) => file.is_some_and(|f| is_frozen(p, f)),
+            None => is_frozen(p, "freezer.state") || is_frozen(p, "cgroup.freeze"),
+        })
+}
+
+/// The freezer file of a cgroup directory, where its path alone tells: on a v1 or hybrid
+/// host each `/sys/fs/cgroup/<name>` is a hierarchy mounted under its controllers' names
+/// (`freezer`, `cpu,cpuacct`; `unified` is the cgroup2 one), so only the freezer's has
+/// freezer.state and only the unified one cgroup.freeze. Some(None): neither.
+fn freezer_file(dir: &Path, unified_host: bool) -> Option<Option<&'static str>> {
+    let hierarchy = dir
+        .strip_prefix("/sys/fs/cgroup")
+        .ok()?
+        .components()
+        .next()?;
+    let name = hierarchy.as_os_str().to_str()?;
+    if unified_host || dir.components().count() < 6 {
+        return None;
+    }
+    Some(if name == "unified" {
+        Some("cgroup.freeze")
+    } else if name.split(',').any(|c| c == "freezer") {
+        Some("freezer.state")
+    } else {
+        None
     })
 }
 
@@ -168,23 +200,28 @@ fn perform_skipping(
         return Err(not_joined(w.controller));
     }
     let mut refused = Vec::new();
+    let mut open = None;
     for w in writes {
-        match perform_one(w, &dir_for) {
+        match perform_one(w, &dir_for, &mut open) {
             Err((_, true)) if writes.len() > 1 => refused.push(w),
             Err((e, _)) => return Err(e),
             Ok(()) => {}
         }
     }
     for w in refused {
-        perform_one(w, &dir_for).map_err(|(e, _)| e)?;
+        perform_one(w, &dir_for, &mut open).map_err(|(e, _)| e)?;
     }
     Ok(())
 }
 
-/// One write; the error says whether the kernel refused the value with EINVAL.
+/// One write; the error says whether the kernel refused the value with EINVAL. `open` is
+/// the file of the write before: a file written again in a row (devices.allow, a line
+/// per rule) is opened once, as each open of a cgroup file costs the kernel more than
+/// the write.
 fn perform_one(
     w: &resources::Write,
     dir_for: &impl Fn(&str) -> Option<PathBuf>,
+    open: &mut Option<(PathBuf, std::fs::File)>,
 ) -> std::result::Result<(), (anyhow::Error, bool)> {
     {
         let Some(dir) = dir_for(w.controller) else {
@@ -207,9 +244,15 @@ fn perform_one(
         };
         let path = dir.join(file);
         // Never create a file: a missing one means the controller is not available here.
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-            std::io::Write::write_all(&mut f, value.as_bytes())
+        let mut write = || -> std::io::Result<()> {
+            let f = match open.take() {
+                Some((p, f)) if p == path => f,
+                _ => std::fs::OpenOptions::new().write(true).open(&path)?,
+            };
+            // Each write(2) is one value: cgroup files take a write as a whole.
+            let written = std::io::Write::write_all(&mut &f, value.as_bytes());
+            *open = Some((path.clone(), f));
+            written
         };
         write().map_err(|e| {
             let invalid = e.raw_os_error() == Some(libc::EINVAL);
@@ -522,4 +565,37 @@ fn write_pid(dir: &Path, pid: i32) -> Result<()> {
             dir.join("cgroup.procs").display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::freezer_file;
+    use std::path::Path;
+
+    #[test]
+    fn the_path_names_the_freezer_file_on_v1_and_hybrid_hosts_only() {
+        let on_v1 = |p: &str| freezer_file(Path::new(p), false);
+        assert_eq!(
+            on_v1("/sys/fs/cgroup/freezer/c1"),
+            Some(Some("freezer.state"))
+        );
+        assert_eq!(
+            on_v1("/sys/fs/cgroup/freezer,devices/a/c1"),
+            Some(Some("freezer.state"))
+        );
+        assert_eq!(
+            on_v1("/sys/fs/cgroup/unified/c1"),
+            Some(Some("cgroup.freeze"))
+        );
+        assert_eq!(on_v1("/sys/fs/cgroup/cpu,cpuacct/c1"), Some(None));
+        assert_eq!(on_v1("/sys/fs/cgroup/memory/k/c1"), Some(None));
+        // Elsewhere, and on a cgroup2 host (where /sys/fs/cgroup/memory is just a cgroup's
+        // name), both files are tried.
+        assert_eq!(on_v1("/sys/fs/cgroup/freezer"), None);
+        assert_eq!(on_v1("/mnt/cgroups/freezer/c1"), None);
+        assert_eq!(
+            freezer_file(Path::new("/sys/fs/cgroup/memory/c1"), true),
+            None
+        );
+    }
 }
