@@ -167,14 +167,7 @@ pub fn set_rlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Result<()>
         rlim_max: hard,
     };
     // SAFETY: `lim` outlives the call; a NULL old-limit pointer is allowed.
-    let ret = unsafe {
-        libc::prlimit(
-            0,
-            resource as libc::__rlimit_resource_t,
-            &lim,
-            std::ptr::null_mut(),
-        )
-    };
+    let ret = unsafe { libc::prlimit(0, resource as _, &lim, std::ptr::null_mut()) };
     check(ret).map(drop)
 }
 

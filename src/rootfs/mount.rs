@@ -261,7 +261,8 @@ pub fn locked_flags(path: &Path) -> Result<libc::c_ulong> {
         (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
         (FsFlags::ST_NOATIME, libc::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+        // The kernel's ST_RELATIME (statfs.h); not every libc names it.
+        (FsFlags::from_bits_retain(0x1000), libc::MS_RELATIME),
         (FsFlags::ST_RDONLY, libc::MS_RDONLY),
     ] {
         if f.contains(fs) {
