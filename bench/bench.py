@@ -105,10 +105,13 @@ def status(binary, root, cid):
 # Container ids carry the runtime's name: without cgroupsPath, a container's cgroup is named
 # after its id, and two runtimes must not meet in one cgroup.
 
-def seq_runs(rts, roots, bundle, n, tag, out):
+def seq_runs(rts, roots, bundle, n, tag):
+    """n containers per runtime, interleaved: each runtime's times in ms."""
+    out = {name: [] for name in rts}
     for i in range(n):
         for name, b in rts.items():
             out[name].append(run_one(name, b, roots.get(name), bundle, f"{tag}-{name}-{i}"))
+    return out
 
 
 def split_steps(rts, roots, bundle, n, tag, out):
@@ -124,8 +127,9 @@ def split_steps(rts, roots, bundle, n, tag, out):
             steps["delete"].append(timed(b, root, "delete", cid))
 
 
-def exec_runs(rts, roots, bundle, n, tag, out):
-    """`exec /bin/true` into one running container per runtime."""
+def exec_runs(rts, roots, bundle, n, tag):
+    """`exec /bin/true` into one running container per runtime: each runtime's times in ms."""
+    out = {name: [] for name in rts}
     for name, b in rts.items():
         cmd(b, roots[name], "run", "--detach", "--bundle", bundle, f"{tag}-{name}")
     try:
@@ -136,6 +140,7 @@ def exec_runs(rts, roots, bundle, n, tag, out):
         for name, b in rts.items():
             subprocess.run([b, "--root", roots[name], "delete", "--force", f"{tag}-{name}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
 
 
 def burst(name, binary, root, bundle, tag):
@@ -205,9 +210,7 @@ def systemd_main(rrun):
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
     seq = Rounds(rts)
     for r in range(ROUNDS):
-        samples = {n: [] for n in rts}
-        seq_runs(rts, roots, bundle, SEQ, f"sd{r}", samples)
-        seq.add_medians(samples)
+        seq.add_medians(seq_runs(rts, roots, bundle, SEQ, f"sd{r}"))
     print(f"## systemd guest (emulated): {SEQ} sequential `run --systemd-cgroup` of /bin/true per round, "
           f"{ROUNDS} rounds; ratios of the per-round medians (min / median / max)")
     seq.print("ms")
@@ -231,17 +234,10 @@ def main():
     seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(rts), Rounds(with_floor)
     split = {n: {"create": [], "start": [], "wait": [], "delete": []} for n in rts}
     for r in range(ROUNDS):
-        for rounds, bundle_of_case, runners, run_case in (
-            (seq, bundle, with_floor, seq_runs),
-            (seq_sc, seccomp_bundle, rts, seq_runs),
-        ):
-            samples = {n: [] for n in runners}
-            run_case(runners, roots, bundle_of_case, SEQ, f"s{r}" if rounds is seq else f"c{r}", samples)
-            rounds.add_medians(samples)
+        seq.add_medians(seq_runs(with_floor, roots, bundle, SEQ, f"s{r}"))
+        seq_sc.add_medians(seq_runs(rts, roots, seccomp_bundle, SEQ, f"c{r}"))
         split_steps(rts, roots, bundle, SPLIT, f"p{r}", split)
-        samples = {n: [] for n in rts}
-        exec_runs(rts, roots, sleeper, EXECS, f"e{r}", samples)
-        execs.add_medians(samples)
+        execs.add_medians(exec_runs(rts, roots, sleeper, EXECS, f"e{r}"))
         bursts.add_round({n: burst(n, b, roots.get(n), bundle, f"b{r}") for n, b in with_floor.items()})
     rss = {n: statistics.median(peak_rss_kb(b, roots[n], bundle, f"rss{i}-{n}") for i in range(5)) for n, b in rts.items()}
     steps = {n: {k: statistics.median(v) for k, v in split[n].items()} for n in rts}
