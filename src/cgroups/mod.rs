@@ -32,45 +32,56 @@ pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
     Ok(())
 }
 
-/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze). This
-/// runs on every create, start and state, so the host's mount table is not read to know
-/// which hierarchy has which file: the path tells on a v1 or hybrid host (see
-/// `freezer_file`), elsewhere both names are tried, a failed open being cheap.
-pub fn frozen(paths: &[PathBuf]) -> bool {
-    let is_frozen = |p: &Path, file: &str| {
-        std::fs::read_to_string(p.join(file)).is_ok_and(|s| match file {
-            "freezer.state" => s.trim() == "FROZEN",
-            _ => s.trim() == "1",
-        })
-    };
-    paths
-        .iter()
-        .any(|p| match freezer_file(p, is_unified_host()) {
-            Some(file) => file.is_some_and(|f| is_frozen(p, f)),
-            None => is_frozen(p, "freezer.state") || is_frozen(p, "cgroup.freeze"),
-        })
+/// A freezer file: its name, the content that means frozen, the value that thaws.
+struct FreezerFile {
+    name: &'static str,
+    frozen: &'static str,
+    thawed: &'static str,
 }
 
-/// The freezer file of a cgroup directory, where its path alone tells: on a v1 or hybrid
-/// host each `/sys/fs/cgroup/<name>` is a hierarchy mounted under its controllers' names
-/// (`freezer`, `cpu,cpuacct`; `unified` is the cgroup2 one), so only the freezer's has
-/// freezer.state and only the unified one cgroup.freeze. Some(None): neither.
-fn freezer_file(dir: &Path, unified_host: bool) -> Option<Option<&'static str>> {
-    let hierarchy = dir
+const V1_FREEZER: FreezerFile = FreezerFile {
+    name: "freezer.state",
+    frozen: "FROZEN",
+    thawed: "THAWED",
+};
+const V2_FREEZER: FreezerFile = FreezerFile {
+    name: "cgroup.freeze",
+    frozen: "1",
+    thawed: "0",
+};
+
+/// The freezer files a cgroup directory may have. This runs on every create, start and
+/// state, so the host's mount table is not read to know which hierarchy has which: on a
+/// v1 or hybrid host each `/sys/fs/cgroup/<name>` is a hierarchy mounted under its
+/// controllers' names (`freezer`, `cpu,cpuacct`; `unified` is the cgroup2 one), so the
+/// path tells; elsewhere both are tried, a failed open being cheap.
+fn freezer_files(dir: &Path, unified_host: bool) -> &'static [FreezerFile] {
+    const BOTH: &[FreezerFile] = &[V1_FREEZER, V2_FREEZER];
+    let Some(name) = dir
         .strip_prefix("/sys/fs/cgroup")
-        .ok()?
-        .components()
-        .next()?;
-    let name = hierarchy.as_os_str().to_str()?;
+        .ok()
+        .and_then(|rest| rest.components().next())
+        .and_then(|c| c.as_os_str().to_str())
+    else {
+        return BOTH;
+    };
     if unified_host || dir.components().count() < 6 {
-        return None;
-    }
-    Some(if name == "unified" {
-        Some("cgroup.freeze")
+        BOTH
+    } else if name == "unified" {
+        &[V2_FREEZER]
     } else if name.split(',').any(|c| c == "freezer") {
-        Some("freezer.state")
+        &[V1_FREEZER]
     } else {
-        None
+        &[]
+    }
+}
+
+/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze).
+pub fn frozen(paths: &[PathBuf]) -> bool {
+    paths.iter().any(|p| {
+        freezer_files(p, is_unified_host())
+            .iter()
+            .any(|f| std::fs::read_to_string(p.join(f.name)).is_ok_and(|s| s.trim() == f.frozen))
     })
 }
 
@@ -78,9 +89,11 @@ fn freezer_file(dir: &Path, unified_host: bool) -> Option<Option<&'static str>> 
 /// die of SIGKILL on v1, so everything that kills a container thaws it first.
 pub fn thaw(paths: &[PathBuf]) {
     for p in paths {
-        let _ = std::fs::write(p.join("freezer.state"), "THAWED");
-        if p.join("cgroup.freeze").exists() {
-            let _ = std::fs::write(p.join("cgroup.freeze"), "0");
+        for f in freezer_files(p, is_unified_host()) {
+            // Never created: a directory without this file has nothing to thaw.
+            if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(p.join(f.name)) {
+                let _ = std::io::Write::write_all(&mut file, f.thawed.as_bytes());
+            }
         }
     }
 }
@@ -569,33 +582,30 @@ fn write_pid(dir: &Path, pid: i32) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::freezer_file;
+    use super::freezer_files;
     use std::path::Path;
 
     #[test]
     fn the_path_names_the_freezer_file_on_v1_and_hybrid_hosts_only() {
-        let on_v1 = |p: &str| freezer_file(Path::new(p), false);
+        let names = |p: &str, unified: bool| -> Vec<&str> {
+            freezer_files(Path::new(p), unified)
+                .iter()
+                .map(|f| f.name)
+                .collect()
+        };
+        let both = vec!["freezer.state", "cgroup.freeze"];
+        assert_eq!(names("/sys/fs/cgroup/freezer/c1", false), ["freezer.state"]);
         assert_eq!(
-            on_v1("/sys/fs/cgroup/freezer/c1"),
-            Some(Some("freezer.state"))
+            names("/sys/fs/cgroup/freezer,devices/a/c1", false),
+            ["freezer.state"]
         );
-        assert_eq!(
-            on_v1("/sys/fs/cgroup/freezer,devices/a/c1"),
-            Some(Some("freezer.state"))
-        );
-        assert_eq!(
-            on_v1("/sys/fs/cgroup/unified/c1"),
-            Some(Some("cgroup.freeze"))
-        );
-        assert_eq!(on_v1("/sys/fs/cgroup/cpu,cpuacct/c1"), Some(None));
-        assert_eq!(on_v1("/sys/fs/cgroup/memory/k/c1"), Some(None));
+        assert_eq!(names("/sys/fs/cgroup/unified/c1", false), ["cgroup.freeze"]);
+        assert!(names("/sys/fs/cgroup/cpu,cpuacct/c1", false).is_empty());
+        assert!(names("/sys/fs/cgroup/memory/k/c1", false).is_empty());
         // Elsewhere, and on a cgroup2 host (where /sys/fs/cgroup/memory is just a cgroup's
         // name), both files are tried.
-        assert_eq!(on_v1("/sys/fs/cgroup/freezer"), None);
-        assert_eq!(on_v1("/mnt/cgroups/freezer/c1"), None);
-        assert_eq!(
-            freezer_file(Path::new("/sys/fs/cgroup/memory/c1"), true),
-            None
-        );
+        assert_eq!(names("/sys/fs/cgroup/freezer", false), both);
+        assert_eq!(names("/mnt/cgroups/freezer/c1", false), both);
+        assert_eq!(names("/sys/fs/cgroup/memory/c1", true), both);
     }
 }
