@@ -34,12 +34,22 @@ fi
 
 # What the guest has. Bump IMAGE_VERSION when the customisation below changes, so that a
 # cached image is made anew.
-IMAGE_VERSION=3
+IMAGE_VERSION=4
 PACKAGES=(systemd systemd-sysv dbus dbus-user-session libpam-systemd linux-image-cloud-amd64
     containerd runc crun podman docker.io apparmor conmon catatonit fuse-overlayfs slirp4netns
     uidmap golang-github-containers-common iptables nftables iproute2 procps util-linux
     bsdextrautils kmod bats busybox-static python3 strace time e2fsprogs)
-stamp="$IMAGE_VERSION ${PACKAGES[*]}"
+# The engines' own services are not started at boot: the suites start each engine on
+# private sockets, as they do on the host. Podman's boot services (podman.service,
+# podman-restart, podman-auto-update) mount Podman's storage, which the tests' mount checks
+# would see if it happened while they ran. Timers and gettys would only slow the boot.
+# AppArmor's service stays: it loads the profiles, as on the hosts the engines run on.
+MASKED_UNITS=(docker.service docker.socket containerd.service
+    podman.service podman.socket podman-restart.service
+    podman-auto-update.service podman-auto-update.timer
+    apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer dpkg-db-backup.timer
+    serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service)
+stamp="$IMAGE_VERSION ${PACKAGES[*]} ${MASKED_UNITS[*]}"
 
 build_image() {
     local tree=$work/tree
@@ -47,20 +57,11 @@ build_image() {
     rm -rf "$tree" "$work/base.img" "$work/vmlinuz" "$work/initrd.img"
     local include
     include=$(IFS=,; echo "${PACKAGES[*]}")
-    # The engines' own services are not started at boot: the suites start each engine on
-    # private sockets, as they do on the host. Timers and gettys would only slow the boot.
-    # Podman's boot services (podman.service, podman-auto-update) are masked too: they
-    # mount Podman's storage while the tests run, which the tests' mount checks would see.
     mmdebstrap --variant=apt --include="$include" \
         --customize-hook='echo guest > "$1/etc/hostname"' \
         --customize-hook='printf "/dev/vda / ext4 rw,relatime 0 1\n" > "$1/etc/fstab"' \
         --customize-hook='chroot "$1" passwd -d root' \
-        --customize-hook='systemctl --root="$1" mask docker.service docker.socket containerd.service
-            apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
-            serial-getty@ttyS0.service getty@tty1.service systemd-timesyncd.service
-            apparmor.service podman-restart.service podman.socket podman.service
-            podman-auto-update.service podman-auto-update.timer dpkg-db-backup.timer
-            2>/dev/null || true' \
+        --customize-hook="systemctl --root=\"\$1\" mask ${MASKED_UNITS[*]}" \
         --customize-hook='mkdir -p "$1/mnt/t"' \
         --customize-hook='cat > "$1/etc/systemd/system/rrun-guest-test.service" <<UNIT
 [Unit]
@@ -76,6 +77,15 @@ WantedBy=multi-user.target
 UNIT
             systemctl --root="$1" enable rrun-guest-test.service' \
         bookworm "$tree" http://deb.debian.org/debian >&2
+    # A unit that is not masked starts at boot, beside the tests: say so now, not as a
+    # flaky mount check later.
+    local unit
+    for unit in "${MASKED_UNITS[@]}"; do
+        if [ "$(readlink "$tree/etc/systemd/system/$unit")" != /dev/null ]; then
+            echo "systemd guest: $unit is not masked in the image" >&2
+            exit 1
+        fi
+    done
     cp "$tree"/boot/vmlinuz-* "$work/vmlinuz"
     cp "$tree"/boot/initrd.img-* "$work/initrd.img"
     mkfs.ext4 -q -F -L guest-root -d "$tree" "$work/base.img" 6G
