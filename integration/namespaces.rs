@@ -46,6 +46,24 @@ fn new_namespaces_and_pid_1() {
     );
 }
 
+/// A network namespace of the container's own has its loopback up, as runc's do: a
+/// process can reach 127.0.0.1 (here in a user namespace too), and its session is its own
+/// (runc's init calls setsid whatever the terminal).
+#[test]
+fn own_network_namespace_has_loopback_up_and_the_init_leads_its_session() {
+    let rt = Runtime::new();
+    let script = "ip -o link show lo; ip -o addr show lo | grep -o 'inet [0-9./]*'; \
+        echo sid $(cut -d' ' -f6 /proc/1/stat)";
+    let out = rt.output_of(&Bundle::sh(script));
+    assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+    assert!(out.contains("inet 127.0.0.1/8"), "{out}");
+    assert!(out.contains("sid 1\n"), "{out}");
+    let mut userns = Bundle::sh(script);
+    userns.in_user_namespace();
+    let out = rt.output_of(&userns);
+    assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+}
+
 #[test]
 fn cgroup_namespace_root_is_the_container_cgroup() {
     let rt = Runtime::new();

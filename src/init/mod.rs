@@ -139,6 +139,12 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the joined user namespace: {e}"))?;
     }
     crate::logging::debug("child process in init(): namespaces joined, building the container");
+    // A network namespace of the container's own has its loopback up, as runc's.
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    if a.namespaces.clone_flags.contains(new_net) || a.namespaces.late_unshare.contains(new_net) {
+        crate::syscalls::set_loopback_up()
+            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
+    }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| anyhow!("setting hostname {h:?}: {e}"))?;
@@ -204,6 +210,12 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             setup_terminal(a, process)?;
         }
         rootfs::protect(spec)?;
+    }
+    // The container's init leads a session of its own, as runc's (its init calls setsid
+    // whatever the terminal): with a terminal setup_console made it so. CRIU, for one,
+    // won't dump a container whose session leader is outside it.
+    if !process.terminal().unwrap_or(false) {
+        nix::unistd::setsid().map_err(|e| anyhow!("setsid: {e}"))?;
     }
     enter_cwd(process.cwd())?;
     process::apply_rlimits(process)?;
