@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod container;
+pub mod criu;
 pub mod hooks;
 pub mod id_maps;
 pub mod inherited_fds;
