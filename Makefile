@@ -18,8 +18,9 @@ toolchain:
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
 # syscall probe of the security tests; containers-common has the engines' seccomp profile;
 # strace injects the faults of the reliability tests; time measures their memory; uidmap
-# has newuidmap/newgidmap, which the rootless tests' multi-range mappings go through.
-TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time uidmap
+# has newuidmap/newgidmap, which the rootless tests' multi-range mappings go through; criu
+# is there so that checkpoint's error on a kernel CRIU can't run on is tested.
+TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time uidmap criu
 deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi

@@ -17,8 +17,9 @@ step() {
 cd /tmp
 # The systemd tests, the rootless ones (there with the user's own systemd instance and
 # the controllers user@.service delegates), the idmapped mounts (an ext4 root here), and
-# the Kubernetes pods (with the kubelet's slices in systemd::, with cgroupfs in pods::).
-RRUN_EXPECT_SYSTEMD=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless:: namespaces::idmapped_ pods:: reliability::a_pod
+# the Kubernetes pods (with the kubelet's slices in systemd::, with cgroupfs in pods::),
+# checkpoint and restore (CRIU runs on the guest's kernel, not on the host's).
+RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless:: namespaces::idmapped_ pods:: reliability::a_pod checkpoint::
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
     suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)

@@ -38,7 +38,7 @@ IMAGE_VERSION=4
 PACKAGES=(systemd systemd-sysv dbus dbus-user-session libpam-systemd linux-image-cloud-amd64
     containerd runc crun podman docker.io apparmor conmon catatonit fuse-overlayfs slirp4netns
     uidmap golang-github-containers-common iptables nftables iproute2 procps util-linux
-    bsdextrautils kmod bats busybox-static python3 strace time e2fsprogs)
+    bsdextrautils kmod bats busybox-static python3 strace time e2fsprogs criu)
 # The engines' own services are not started at boot: the suites start each engine on
 # private sockets, as they do on the host. Podman's boot services (podman.service,
 # podman-restart, podman-auto-update) mount Podman's storage, which the tests' mount checks
