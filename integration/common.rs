@@ -366,6 +366,11 @@ impl HostSnapshot {
                 .map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" "))
                 // Namespaces the pod tests pin, as a CRI would: theirs, not rrun's.
                 .filter(|m| !m.contains(" /tmp/rrun-pins-"))
+                // What CRIU mounts for itself (its cgroup yard, its mount namespace's
+                // root) and the root a restore gives it, while a checkpoint test runs
+                // beside this one. A restore's root left mounted shows otherwise: its
+                // state directory can't be removed.
+                .filter(|m| !m.contains("/.criu.") && !m.ends_with("/criu-root"))
                 .collect(),
         }
     }

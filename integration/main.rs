@@ -2,6 +2,7 @@
 //! busybox-static at /bin/busybox (`make test` installs it).
 
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod common;
 mod errors;

@@ -57,9 +57,9 @@ pub struct Global {
     /// Ignore cgroup permission errors: true, false or auto
     #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"])]
     pub rootless: String,
-    /// Path to the criu binary (accepted for compatibility; checkpointing is not supported)
-    #[arg(long, hide = true)]
-    pub criu: Option<String>,
+    /// Path to the criu binary used for checkpoint and restore
+    #[arg(long, default_value = "criu")]
+    pub criu: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,13 +110,13 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print container statistics and events (OOM) as JSON
     Events(EventsArgs),
-    /// Checkpoint a running container (needs CRIU support, not built yet)
+    /// Checkpoint a running container
     Checkpoint(CheckpointArgs),
-    /// Restore a container from a previous checkpoint (needs CRIU support, not built yet)
+    /// Restore a container from a previous checkpoint
     Restore(RestoreArgs),
 }
 
-// runc's `checkpoint` flags, accepted so scripts and engines get a clear answer.
+// runc's `checkpoint` flags.
 #[derive(Args, Debug)]
 pub struct CheckpointArgs {
     /// The container id
@@ -174,7 +174,7 @@ pub struct CheckpointArgs {
     pub auto_dedup: bool,
 }
 
-// runc's `restore` flags, accepted so scripts and engines get a clear answer.
+// runc's `restore` flags.
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// The container id

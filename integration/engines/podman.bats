@@ -108,3 +108,26 @@ unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
 @test "podman: a missing command shows the runtime's error" {
     check_missing_command
 }
+
+# The count a container's log shows last.
+last_count() { p logs "$1" | tail -1; }
+count_passes() { [ "$(last_count "$1")" -gt "$2" ]; }
+
+@test "podman: checkpoint and restore (CRIU)" {
+    # CRIU 3.17 can't run on the host's kernel: the systemd guest runs this.
+    criu check >/dev/null 2>&1 || skip "CRIU cannot run here"
+    p run -d --network none --name counting "$IMAGE" sh -c 'i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done'
+    wait_for count_passes counting 3
+    p container checkpoint counting
+    [ "$(p inspect -f '{{.State.Status}}' counting)" = exited ]
+    grep -q "checkpoint" "$CALLS_LOG"
+    seen=$(last_count counting)
+    p container restore counting
+    [ "$(p inspect -f '{{.State.Status}}' counting)" = running ]
+    grep -q "restore" "$CALLS_LOG"
+    # It counts on from where it was, not from 0 again.
+    wait_for count_passes counting "$((seen + 2))"
+    p logs counting | grep -qx 0
+    [ "$(p logs counting | grep -cx 0)" -eq 1 ]
+    p rm -f -t 0 counting
+}

@@ -1,25 +1,60 @@
-//! `checkpoint` and `restore`: runc's flags are accepted and checked as runc checks them,
-//! but rrun has no CRIU support yet, so both then refuse with one clear line and change
-//! nothing.
+//! `checkpoint`: runc's flags, checked in runc's order (an unknown container first, then
+//! the flags), then container::checkpoint. Unless the container is left running (or this
+//! was a pre-dump), it is then deleted, as runc does: its processes are in the images.
 
-use crate::cli::CheckpointArgs;
+use crate::cli::{CheckpointArgs, Global};
+use crate::container::checkpoint::{self, CriuOptions, DumpOptions};
 use crate::state::Store;
-use anyhow::{Result, bail};
-use std::path::Path;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
 
-const NOT_BUILT: &str =
-    "rrun is built without CRIU support (checkpoint/restore is not implemented yet)";
-
-pub fn checkpoint(store: &Store, a: &CheckpointArgs) -> Result<()> {
-    // As in runc: an unknown container is named as such first, then bad flags.
-    store.open(&a.id)?;
+pub fn run(store: &Store, a: &CheckpointArgs, global: &Global) -> Result<()> {
+    let c = store.open(&a.id).context("checkpoint")?;
+    checkpoint::check_state(&c)?;
+    let opts = CriuOptions {
+        criu: PathBuf::from(&global.criu),
+        image_path: image_path(a.image_path.as_deref())?,
+        work_path: a.work_path.clone(),
+        tcp_established: a.tcp_established,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        file_locks: a.file_locks,
+        manage_cgroups_mode: checkpoint::cgroups_mode(a.manage_cgroups_mode.as_deref())?,
+        empty_ns: checkpoint::empty_namespaces(&a.empty_ns)?,
+        auto_dedup: a.auto_dedup,
+        lazy_pages: a.lazy_pages,
+    };
+    let dump = DumpOptions {
+        parent_path: a.parent_path.clone(),
+        leave_running: a.leave_running,
+        tcp_skip_in_flight: a.tcp_skip_in_flight,
+        link_remap: a.link_remap,
+        pre_dump: a.pre_dump,
+        status_fd: a.status_fd,
+        page_server: a
+            .page_server
+            .as_deref()
+            .map(checkpoint::page_server)
+            .transpose()?,
+    };
+    // Made once the flags are known good, before --parent-path is checked: the parent is
+    // found relative to it.
+    std::fs::create_dir_all(&opts.image_path)
+        .with_context(|| format!("creating {}", opts.image_path.display()))?;
     if let Some(parent) = &a.parent_path {
-        check_parent_path(
-            a.image_path.as_deref().unwrap_or(Path::new("checkpoint")),
-            parent,
-        )?;
+        check_parent_path(&opts.image_path, parent)?;
     }
-    bail!("checkpoint {}: {NOT_BUILT}", a.id)
+    checkpoint::checkpoint(&c, &opts, &dump).with_context(|| format!("checkpoint {}", a.id))?;
+    if !a.leave_running && !a.pre_dump {
+        crate::container::destroy(&c).context("checkpoint: removing the checkpointed container")?;
+    }
+    Ok(())
+}
+
+/// `--image-path`, by default `checkpoint` in the current directory (runc's).
+pub fn image_path(given: Option<&Path>) -> Result<PathBuf> {
+    let p = given.unwrap_or(Path::new("checkpoint"));
+    std::path::absolute(p).with_context(|| format!("--image-path {}", p.display()))
 }
 
 /// `--parent-path` (pre-dump chains) is relative to the image path and must be a directory
@@ -34,8 +69,4 @@ fn check_parent_path(image_path: &Path, parent: &Path) -> Result<()> {
         Ok(_) => bail!("invalid --parent-path: {}: not a directory", real.display()),
         Err(e) => bail!("invalid --parent-path: {}: {e}", real.display()),
     }
-}
-
-pub fn restore(_store: &Store, id: &str) -> Result<()> {
-    bail!("restore {id}: {NOT_BUILT}")
 }

@@ -17,6 +17,7 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
         {
             let dir = store.dir(&a.id);
             if dir.is_dir() {
+                crate::container::restore::unmount_leftover_root(&dir);
                 std::fs::remove_dir_all(&dir)
                     .with_context(|| format!("delete: removing {}", dir.display()))?;
             }

@@ -2,8 +2,16 @@ use anyhow::Result;
 use serde_json::json;
 
 /// `features`: the runtime-spec's features document, telling what this rrun supports.
-pub fn run() -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(&document())?);
+/// Checkpoint/restore is there when CRIU is: runc's annotation for it, and CRIU's version,
+/// are given only when a CRIU at `criu` answers.
+pub fn run(criu: &str) -> Result<()> {
+    let mut doc = document();
+    if let Ok(v) = crate::criu::version(std::path::Path::new(criu)) {
+        doc["annotations"]["org.opencontainers.runc.checkpoint.enabled"] = json!("true");
+        doc["annotations"]["org.criu.version"] =
+            json!(format!("{}.{}.{}", v / 10000, v / 100 % 100, v % 100));
+    }
+    println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
 }
 

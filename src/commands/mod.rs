@@ -10,6 +10,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -41,13 +42,13 @@ pub fn dispatch(global: &Global, command: Command) -> Result<i32> {
         Command::List(a) => list::run(&store, &a, global.root_given).map(|_| 0),
         Command::Spec(a) => spec::run(&a).map(|_| 0),
         Command::Exec(a) => exec::run(&store, &a),
-        Command::Features => features::run().map(|_| 0),
+        Command::Features => features::run(&global.criu).map(|_| 0),
         Command::Pause(a) => pause::run(&store, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::run(&store, &a.id, false).map(|_| 0),
         Command::Ps(a) => ps::run(&store, &a).map(|_| 0),
         Command::Update(a) => update::run(&store, &a).map(|_| 0),
         Command::Events(a) => events::run(&store, &a).map(|_| 0),
-        Command::Checkpoint(a) => checkpoint::checkpoint(&store, &a).map(|_| 0),
-        Command::Restore(a) => checkpoint::restore(&store, &a.id).map(|_| 0),
+        Command::Checkpoint(a) => checkpoint::run(&store, &a, global).map(|_| 0),
+        Command::Restore(a) => restore::run(&store, &a, global),
     }
 }

@@ -486,7 +486,7 @@ fn wait_until_built(
 
 /// Parents of the container's cgroup directories that don't exist yet, outermost first:
 /// what `enter` is about to make, recorded before it does.
-fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub(super) fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         let mut missing: Vec<PathBuf> = p

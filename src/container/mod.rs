@@ -1,10 +1,12 @@
 //! A container as the commands see it: its record, its live status, and the operations
 //! that act on its processes and resources.
 
+pub mod checkpoint;
 pub mod create;
 pub mod exec;
 pub mod foreground;
 pub mod notify;
+pub mod restore;
 
 use crate::cgroups;
 use crate::state::{ContainerRecord, LockedContainer};
@@ -232,6 +234,7 @@ pub fn destroy(c: &LockedContainer) -> Result<()> {
     if !c.record.creating {
         run_record_hooks(&c.record, "poststop", "stopped");
     }
+    restore::unmount_leftover_root(&c.dir);
     std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
 }
 

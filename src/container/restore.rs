@@ -1,0 +1,559 @@
+//! `restore`: a container made anew from a bundle, whose processes CRIU brings back from a
+//! checkpoint instead of an init building them. rrun prepares what CRIU can't: the root
+//! (the bundle's rootfs bound on a private mount point, with the mount points the config
+//! needs), the cgroups (CRIU itself joins them first, so what it restores is in them), the
+//! external mounts and namespaces mapped back to this host's, and the caller's stdio in
+//! place of the checkpointed pipes. CRIU restores the container's init as rrun's child
+//! (`rst_sibling`), so `restore` without `--detach` waits for it as `run` does.
+
+use super::checkpoint::{self, CriuOptions, DESCRIPTORS_FILE, ImageDirs};
+use crate::cgroups::{self, CgroupDriver};
+use crate::config::Bundle;
+use crate::criu::{self, CriuStdio, rpc};
+use crate::state::{self, ContainerRecord, Store};
+use anyhow::{Context, Result, anyhow, bail};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct RestoreOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_subreaper: bool,
+    pub systemd_cgroup: bool,
+    pub rootless_cgroups: bool,
+    pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
+    pub criu: CriuOptions,
+}
+
+/// Undoes a partial restore when dropped before `disarm`: the restored processes (CRIU
+/// kills its own on failure; these are any it left), the cgroups, the state directory.
+struct Rollback {
+    dir: Option<PathBuf>,
+    cgroup: Option<Box<dyn CgroupDriver>>,
+    parents: Vec<PathBuf>,
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if let Some(cg) = &self.cgroup {
+            cgroups::thaw(&cg.paths());
+            for pid in cg.procs().unwrap_or_default() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while cg.procs().is_ok_and(|p| !p.is_empty()) && std::time::Instant::now() < end {
+                reap_children();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let _ = cg.destroy();
+            cgroups::remove_made_dirs(&self.parents);
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn reap_children() {
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if s == nix::sys::wait::WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Where, in the state directory, a restore binds the rootfs for CRIU.
+pub const CRIU_ROOT: &str = "criu-root";
+
+/// The rootfs bound where CRIU wants its root: a mount point of its own, whose parent is
+/// not overmounted. It keeps the rootfs' propagation (CRIU copies the root's sharing to
+/// what it mounts); nothing is mounted under it. Unmounted when dropped.
+struct CriuRoot {
+    path: PathBuf,
+}
+
+impl CriuRoot {
+    fn bind(rootfs: &Path, state_dir: &Path) -> Result<Self> {
+        use nix::mount::{MsFlags, mount};
+        let path = state_dir.join(CRIU_ROOT);
+        std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        mount(
+            Some(rootfs),
+            &path,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("binding {} for CRIU: {e}", rootfs.display()))?;
+        let root = CriuRoot { path };
+        Ok(root)
+    }
+}
+
+impl Drop for CriuRoot {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// What a restore killed half-way left in its state directory `dir`: the root it bound.
+pub fn unmount_leftover_root(dir: &Path) {
+    let _ = nix::mount::umount2(&dir.join(CRIU_ROOT), nix::mount::MntFlags::MNT_DETACH);
+}
+
+/// Restores the container; returns the exit code to exit with (that of the restored
+/// process in the foreground, 0 detached).
+pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
+    state::validate_id(&opts.id)?;
+    let bundle = crate::config::load_bundle(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && opts.detach && opts.console_socket.is_none() {
+        bail!("cannot allocate tty if rrun will detach without setting console socket");
+    }
+    if !terminal && opts.console_socket.is_some() {
+        bail!("cannot use console socket if rrun will not detach or allocate tty");
+    }
+    let cgroup =
+        cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
+    let dirs = ImageDirs::open(&opts.criu, false)?;
+    let descriptors = read_descriptors(&dirs.images)?;
+    let namespaces = NamespaceFiles::open(spec)?;
+    let console = match &opts.console_socket {
+        Some(p) if terminal => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| anyhow!("connecting to console socket {}: {e}", p.display()))?,
+        ),
+        _ => None,
+    };
+
+    let dir = store.reserve(&opts.id)?;
+    let mut rollback = Rollback {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        parents: Vec::new(),
+    };
+    let _lock = state::lock_dir(&dir)?;
+    cgroups::check_unused(cgroup.as_ref())?;
+    let cgroup_paths = cgroup.paths();
+    let parents = if cgroup.systemd_unit().is_some() {
+        Vec::new()
+    } else {
+        super::create::missing_parents(&cgroup_paths)
+    };
+    rollback.parents = parents.clone();
+    state::save_record(
+        &dir,
+        &restored_record(opts, &bundle, None, cgroup.as_ref(), parents.clone())?,
+    )?;
+    let root = CriuRoot::bind(&bundle.rootfs, &dir)?;
+    prepare_mount_points(&root.path, &bundle)?;
+    if !opts.no_subreaper && !opts.detach {
+        crate::syscalls::set_child_subreaper().context("becoming subreaper")?;
+    }
+    let signals = if opts.detach {
+        None
+    } else {
+        Some(super::foreground::block_signals()?)
+    };
+
+    let request = restore_request(
+        opts,
+        &dirs,
+        &bundle,
+        &root.path,
+        &cgroup_paths,
+        &descriptors,
+        &namespaces,
+    )?;
+    let restored_pid = Cell::new(0);
+    let master: RefCell<Option<OwnedFd>> = RefCell::new(None);
+    let inherit: Vec<BorrowedFd> = [dirs.images_fd.as_fd()]
+        .into_iter()
+        .chain(dirs.work_fd.as_ref().map(|f| f.as_fd()))
+        .chain(namespaces.files.iter().map(|(_, f)| f.as_fd()))
+        .collect();
+    let cgroup_slot = &mut rollback.cgroup;
+    let result = criu::Call {
+        criu: &opts.criu.criu,
+        request,
+        inherit,
+        stdio: CriuStdio::Inherit,
+    }
+    .run(
+        |criu_pid, req| {
+            let cg = cgroup_slot.insert(cgroup);
+            join_cgroups(cg.as_ref(), spec, criu_pid, req)
+        },
+        |n| match n.script {
+            "setup-namespaces" => {
+                if own_network_namespace(spec) {
+                    loopback_up_in(n.pid)?;
+                }
+                run_create_hooks(&opts.id, &bundle, n.pid)
+            }
+            "post-restore" => {
+                restored_pid.set(n.pid);
+                Ok(())
+            }
+            "orphan-pts-master" => {
+                let fd = n.fd.ok_or_else(|| anyhow!("CRIU sent no pty master"))?;
+                match &console {
+                    Some(sock) => crate::tty::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), "console"),
+                    None => {
+                        *master.borrow_mut() = Some(fd);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        },
+    );
+    drop(root);
+    result.map_err(|e| checkpoint::criu_error(e, &dirs.log("restore.log"), &opts.criu.criu))?;
+    let pid = restored_pid.get();
+    if pid <= 0 {
+        bail!("CRIU did not report the restored process");
+    }
+    let Some(cg) = rollback.cgroup.as_deref() else {
+        bail!("the container's cgroups were never joined");
+    };
+    let record = restored_record(opts, &bundle, Some(pid), cg, parents)?;
+    state::save_record(&dir, &record)?;
+    if let Some(p) = &opts.pid_file {
+        super::create::write_pid_file(p, pid)?;
+    }
+    rollback.dir = None;
+    rollback.cgroup = None;
+    drop(_lock);
+    match signals {
+        None => Ok(0),
+        Some(signals) => {
+            let code = super::foreground::wait(pid, signals, master.into_inner());
+            if let Ok(c) = store.open(&opts.id) {
+                super::destroy(&c).context("removing container")?;
+            }
+            code
+        }
+    }
+}
+
+/// A network namespace made for the container (not joined by path): CRIU restores it
+/// empty (runc's `--empty-ns network`, always), so its loopback is down.
+fn own_network_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+        })
+}
+
+/// Brings up the loopback of the restored process's new network namespace, as create
+/// does in the init: before the processes run again, so that their loopback connections
+/// (`--tcp-established`) can be restored. rrun enters the namespace and comes back.
+fn loopback_up_in(pid: i32) -> Result<()> {
+    use nix::sched::{CloneFlags, setns};
+    let own = std::fs::File::open("/proc/self/ns/net").context("opening /proc/self/ns/net")?;
+    let theirs = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .with_context(|| format!("opening /proc/{pid}/ns/net"))?;
+    setns(&theirs, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| anyhow!("entering the container's network namespace: {e}"))?;
+    let up = crate::syscalls::set_loopback_up();
+    setns(&own, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| anyhow!("leaving the container's network namespace: {e}"))?;
+    up.map_err(|e| anyhow!("bringing up the restored container's loopback: {e}"))
+}
+
+/// The prestart and createRuntime hooks run when CRIU has made the namespaces, with the
+/// restored init's pid, as runc runs them.
+fn run_create_hooks(id: &str, bundle: &Bundle, pid: i32) -> Result<()> {
+    let Some(hooks) = bundle.spec.hooks() else {
+        return Ok(());
+    };
+    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
+    let state = crate::hooks::state_json(
+        id,
+        "creating",
+        pid,
+        &bundle.dir.display().to_string(),
+        &annotations,
+        bundle.spec.version(),
+    );
+    #[allow(deprecated)]
+    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
+    crate::hooks::run_all("prestart", prestart, &state)?;
+    crate::hooks::run_all(
+        "createRuntime",
+        hooks.create_runtime().as_deref().unwrap_or(&[]),
+        &state,
+    )
+}
+
+/// CRIU joins the container's cgroups before it restores anything: its children, the
+/// restored processes, are then in them (and CRIU is told they are its cgroup roots).
+fn join_cgroups(
+    cg: &dyn CgroupDriver,
+    spec: &Spec,
+    criu_pid: i32,
+    req: &mut rpc::Criu_req,
+) -> Result<()> {
+    cg.enter(criu_pid)
+        .context("unable to apply cgroup configuration")?;
+    let default = oci_spec::runtime::LinuxResources::default();
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&default);
+    cg.apply(resources)?;
+    let own = std::fs::read_to_string(format!("/proc/{criu_pid}/cgroup"))
+        .with_context(|| format!("reading /proc/{criu_pid}/cgroup"))?;
+    let opts = req.opts.mut_or_insert_default();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next(), parts.next(), parts.next());
+        let (Some(ctrls), Some(path)) = (ctrls, path) else {
+            continue;
+        };
+        // Always set, even empty (the v2 hierarchy's "0::" line): a root without a
+        // controller would be CRIU's default for every controller.
+        let mut root = rpc::Cgroup_root::new();
+        root.set_ctrl(ctrls.to_string());
+        root.set_path(path.to_string());
+        opts.cg_root.push(root);
+    }
+    Ok(())
+}
+
+/// Namespaces the config joins by path that CRIU takes as external (network, pid): their
+/// files, open for CRIU to inherit, with the key the dump named them by.
+struct NamespaceFiles {
+    files: Vec<(&'static str, std::fs::File)>,
+}
+
+impl NamespaceFiles {
+    fn open(spec: &Spec) -> Result<Self> {
+        let mut files = Vec::new();
+        for (t, key) in checkpoint::external_namespaces(spec) {
+            let path = checkpoint::ns_path(spec, t).unwrap_or_default();
+            let f =
+                std::fs::File::open(&path).with_context(|| format!("linux.namespaces: {path}"))?;
+            files.push((key, f));
+        }
+        Ok(NamespaceFiles { files })
+    }
+}
+
+fn read_descriptors(images: &Path) -> Result<Vec<String>> {
+    let path = images.join(DESCRIPTORS_FILE);
+    let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn restore_request(
+    opts: &RestoreOptions,
+    dirs: &ImageDirs,
+    bundle: &Bundle,
+    root: &Path,
+    cgroup_paths: &[PathBuf],
+    descriptors: &[String],
+    namespaces: &NamespaceFiles,
+) -> Result<rpc::Criu_req> {
+    let spec = &bundle.spec;
+    let mut o = checkpoint::common_opts(&opts.criu, dirs, spec, "restore.log");
+    o.set_root(root.display().to_string());
+    o.set_rst_sibling(true);
+    o.set_evasive_devices(true);
+    if let Some(p) = &opts.lsm_profile {
+        o.set_lsm_profile(p.clone());
+    }
+    if let Some(c) = &opts.lsm_mount_context {
+        o.set_lsm_mount_context(c.clone());
+    }
+    for n in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some(path) = n.path() else { continue };
+        match n.typ() {
+            LinuxNamespaceType::Network | LinuxNamespaceType::Pid => {}
+            LinuxNamespaceType::Cgroup => bail!(
+                "linux.namespaces: CRIU cannot join the cgroup namespace {}",
+                path.display()
+            ),
+            t => {
+                let mut j = rpc::Join_namespace::new();
+                j.set_ns(checkpoint::criu_ns_name(t).into());
+                j.set_ns_file(path.display().to_string());
+                o.join_ns.push(j);
+            }
+        }
+    }
+    for (key, f) in &namespaces.files {
+        o.inherit_fd.push(inherit_fd(key, f.as_raw_fd()));
+    }
+    for (i, d) in descriptors.iter().enumerate() {
+        if d.contains("pipe:") {
+            o.inherit_fd.push(inherit_fd(d, i as i32));
+        }
+    }
+    for (key, source) in restore_mounts(bundle, cgroup_paths) {
+        o.ext_mnt.push(checkpoint::mount_map(&key, &source));
+    }
+    let mut req = rpc::Criu_req::new();
+    req.set_type(rpc::Criu_req_type::RESTORE);
+    req.opts = protobuf::MessageField::some(o);
+    Ok(req)
+}
+
+fn inherit_fd(key: &str, fd: i32) -> rpc::Inherit_fd {
+    let mut i = rpc::Inherit_fd::new();
+    i.set_key(key.into());
+    i.set_fd(fd);
+    i
+}
+
+/// The names the dump gave external mounts, each mapped to its source on this host: a
+/// bind's source (relative to the bundle), the new container's cgroup directory for each
+/// v1 hierarchy, /dev/null for the masks, the host's device nodes.
+fn restore_mounts(bundle: &Bundle, cgroup_paths: &[PathBuf]) -> Vec<(String, String)> {
+    let spec = &bundle.spec;
+    let mut out = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        let dest = checkpoint::clean_destination(m.destination());
+        if checkpoint::is_bind(m) {
+            out.push((dest, bind_source(bundle, m).display().to_string()));
+        } else if m.typ().as_deref() == Some("cgroup") && checkpoint::binds_cgroup_hierarchies(spec)
+        {
+            for h in cgroups::host_hierarchies().unwrap_or_default() {
+                let Some(name) = h.mount_point.file_name() else {
+                    continue;
+                };
+                if let Some(own) = cgroup_paths.iter().find(|p| p.starts_with(&h.mount_point)) {
+                    out.push((
+                        format!("{dest}/{}", name.to_string_lossy()),
+                        own.display().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.masked_paths().as_ref().is_some_and(|m| !m.is_empty()) {
+            out.push(("/dev/null".into(), "/dev/null".into()));
+        }
+        for d in linux.devices().as_deref().unwrap_or(&[]) {
+            let p = checkpoint::clean_destination(d.path());
+            out.push((p.clone(), p));
+        }
+    }
+    out
+}
+
+/// The mount points the config needs, made in the root CRIU restores into (as create
+/// makes them), except under a tmpfs, whose content CRIU restores itself. Only the points:
+/// nothing is mounted on the host for CRIU (unlike runc, which binds the binds' sources
+/// there too, for mounts nested in binds; such a config fails to restore here).
+fn prepare_mount_points(root: &Path, bundle: &Bundle) -> Result<()> {
+    let dir = crate::rootfs::secure::RootDir::open(root)
+        .with_context(|| format!("opening {}", root.display()))?;
+    let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
+    let tmpfs: Vec<PathBuf> = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
+        .map(|m| PathBuf::from(checkpoint::clean_destination(m.destination())))
+        .collect();
+    for m in mounts {
+        let dest = PathBuf::from(checkpoint::clean_destination(m.destination()));
+        if m.typ().as_deref() == Some("cgroup")
+            || tmpfs.iter().any(|t| dest != *t && dest.starts_with(t))
+        {
+            continue;
+        }
+        let source_is_file = checkpoint::is_bind(m)
+            && std::fs::metadata(bind_source(bundle, m)).is_ok_and(|md| !md.is_dir());
+        let made = if source_is_file {
+            dir.create_file(&dest, 0o644).map(drop)
+        } else {
+            dir.mkdir_all(&dest, 0o755).map(drop)
+        };
+        made.with_context(|| format!("mounts: creating {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// A bind mount's source on this host (relative to the bundle when relative).
+fn bind_source(bundle: &Bundle, m: &oci_spec::runtime::Mount) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_absolute() {
+        src
+    } else {
+        bundle.dir.join(src)
+    }
+}
+
+/// The container's record: with `pid` None, the one written before CRIU starts, marked
+/// `creating`, so that a restore killed at any later step leaves what `delete --force`
+/// needs (the cgroups CRIU was put in); with the restored init's pid, the final one.
+fn restored_record(
+    opts: &RestoreOptions,
+    bundle: &Bundle,
+    pid: Option<i32>,
+    cg: &dyn CgroupDriver,
+    parents: Vec<PathBuf>,
+) -> Result<ContainerRecord> {
+    let spec = &bundle.spec;
+    let pid_start_time = match pid {
+        Some(pid) => {
+            super::proc_stat(pid)
+                .ok_or_else(|| anyhow!("restored process {pid} vanished"))?
+                .0
+        }
+        None => 0,
+    };
+    Ok(ContainerRecord {
+        id: opts.id.clone(),
+        pid: pid.unwrap_or(0),
+        pid_start_time,
+        bundle: bundle.dir.display().to_string(),
+        rootfs: bundle.rootfs.display().to_string(),
+        created: crate::logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_paths: cg.paths(),
+        cgroup_parents_created: parents,
+        systemd_unit: cg.systemd_unit(),
+        oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
+        creating: pid.is_none(),
+        rootless_cgroups: opts.rootless_cgroups,
+        shared_pid_ns: !spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| {
+                ns.iter()
+                    .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+            }),
+    })
+}
