@@ -64,6 +64,24 @@ fn own_network_namespace_has_loopback_up_and_the_init_leads_its_session() {
     assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
 }
 
+/// Stdio that is the host's /dev/null is the container's own /dev/null inside, as runc
+/// makes it (CRIU can checkpoint only fds of mounts the container has): the fd's mount is
+/// the container's /dev.
+#[test]
+fn host_dev_null_stdio_becomes_the_containers_own() {
+    let rt = Runtime::new();
+    let script = "grep mnt_id /proc/self/fdinfo/0 | tr -dc 0-9; echo; \
+        awk '$5 == \"/dev\" {print $1}' /proc/self/mountinfo";
+    let (out, err, code) = rt.run_bundle(&Bundle::sh(script));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0], lines[1],
+        "stdin's mount is the container's /dev: {out}"
+    );
+}
+
 #[test]
 fn cgroup_namespace_root_is_the_container_cgroup() {
     let rt = Runtime::new();

@@ -193,6 +193,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     }
     if a.own_mount_ns {
         rootfs::pivot(a.rootfs, a.no_pivot)?;
+        rootfs::devices::reopen_dev_null()?;
         rootfs::set_root_propagation(spec)?;
         write_sysctls(spec)?;
     } else {

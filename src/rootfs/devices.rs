@@ -138,6 +138,40 @@ pub fn create_links(root: &RootDir) -> Result<()> {
         .map_err(|e| anyhow!("creating symlink /dev/ptmx: {e}"))
 }
 
+/// Stdio that is the host's /dev/null becomes the container's own, as runc does after
+/// pivot_root: an fd into a mount the container doesn't have is one CRIU can't checkpoint
+/// (and, as runc, a process sees one /dev/null). Nothing to do (and no error) when no
+/// stdio is a null device, or the container has no /dev/null to open.
+pub fn reopen_dev_null() -> Result<()> {
+    use nix::sys::stat::fstat;
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+            && st.st_rdev == makedev(1, 3)
+    };
+    let null_stdio: Vec<i32> = (0..3)
+        .filter(|&fd| fstat(crate::syscalls::borrow_fd(fd)).is_ok_and(|st| is_null(&st)))
+        .collect();
+    if null_stdio.is_empty() {
+        return Ok(());
+    }
+    let Ok(own) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
+        return Ok(());
+    };
+    for fd in null_stdio {
+        let done = match fd {
+            0 => nix::unistd::dup2_stdin(&own),
+            1 => nix::unistd::dup2_stdout(&own),
+            _ => nix::unistd::dup2_stderr(&own),
+        };
+        done.map_err(|e| anyhow!("reopening /dev/null as fd {fd}: {e}"))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
