@@ -557,3 +557,48 @@ fn restored_record(
             }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name a dump gives an external mount is one the restore maps to a source.
+    #[test]
+    fn the_restore_maps_every_name_the_dump_gives() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "mounts": [
+                {"destination": "/data/", "type": "bind", "source": "vol"},
+                {"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf", "options": ["rbind"]},
+                {"destination": "/proc", "type": "proc", "source": "proc"}
+            ],
+            "linux": {
+                "maskedPaths": ["/proc/self/status"],
+                "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+            }
+        }))
+        .unwrap();
+        let bundle = Bundle {
+            dir: PathBuf::from("/b"),
+            rootfs: PathBuf::from("/b/rootfs"),
+            spec,
+        };
+        let dumped = checkpoint::external_mounts(&bundle.spec, &(std::process::id() as i32));
+        let restored = restore_mounts(&bundle, &[]);
+        for (_, name) in &dumped {
+            assert!(
+                restored.iter().any(|(key, _)| key == name),
+                "{name} unmapped: {restored:?}"
+            );
+        }
+        // A relative source is the bundle's.
+        assert!(
+            restored.contains(&("/data".into(), "/b/vol".into())),
+            "{restored:?}"
+        );
+        assert!(
+            restored.contains(&("/dev/null".into(), "/dev/null".into())),
+            "{restored:?}"
+        );
+    }
+}
