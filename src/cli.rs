@@ -116,53 +116,28 @@ pub enum Command {
     Restore(RestoreArgs),
 }
 
-// runc's `checkpoint` flags.
+// The flags runc's `checkpoint` and `restore` share (a `//` comment: a doc comment would
+// become both commands' help title).
 #[derive(Args, Debug)]
-pub struct CheckpointArgs {
-    /// The container id
-    pub id: String,
-    /// Path for saving criu image files
+pub struct CriuFlags {
+    /// Path to the criu image files (default: ./checkpoint)
     #[arg(long = "image-path")]
     pub image_path: Option<PathBuf>,
     /// Path for saving work files and logs
     #[arg(long = "work-path")]
     pub work_path: Option<PathBuf>,
-    /// Path for previous criu image files in pre-dump
-    #[arg(long = "parent-path")]
-    pub parent_path: Option<PathBuf>,
-    /// Leave the process running after checkpointing
-    #[arg(long = "leave-running")]
-    pub leave_running: bool,
     /// Allow open tcp connections
     #[arg(long = "tcp-established")]
     pub tcp_established: bool,
-    /// Skip in-flight tcp connections
-    #[arg(long = "tcp-skip-in-flight")]
-    pub tcp_skip_in_flight: bool,
-    /// Allow one to link unlinked files back when possible
-    #[arg(long = "link-remap")]
-    pub link_remap: bool,
     /// Allow external unix sockets
     #[arg(long = "ext-unix-sk")]
     pub ext_unix_sk: bool,
     /// Allow shell jobs
     #[arg(long = "shell-job")]
     pub shell_job: bool,
-    /// Use userfaultfd to lazily restore memory pages
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
-    /// criu writes \0 to this FD once lazy-pages is ready
-    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
-    pub status_fd: i32,
-    /// ADDRESS:PORT of the page server
-    #[arg(long = "page-server")]
-    pub page_server: Option<String>,
     /// Handle file locks, for safety
     #[arg(long = "file-locks")]
     pub file_locks: bool,
-    /// Dump the container's memory only, leave the container running after this
-    #[arg(long = "pre-dump")]
-    pub pre_dump: bool,
     /// cgroups mode: soft|full|strict|ignore (default: soft)
     #[arg(long = "manage-cgroups-mode")]
     pub manage_cgroups_mode: Option<String>,
@@ -172,6 +147,39 @@ pub struct CheckpointArgs {
     /// Enable auto deduplication of memory images
     #[arg(long = "auto-dedup")]
     pub auto_dedup: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+// runc's `checkpoint` flags.
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// The container id
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// Path for previous criu image files in pre-dump
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the process running after checkpointing
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Skip in-flight tcp connections
+    #[arg(long = "tcp-skip-in-flight")]
+    pub tcp_skip_in_flight: bool,
+    /// Allow one to link unlinked files back when possible
+    #[arg(long = "link-remap")]
+    pub link_remap: bool,
+    /// criu writes \0 to this FD once lazy-pages is ready
+    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of the page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Dump the container's memory only, leave the container running after this
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
 }
 
 // runc's `restore` flags.
@@ -182,27 +190,8 @@ pub struct RestoreArgs {
     /// Path to an AF_UNIX socket which will receive the pty master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Path to criu image files for restoring
-    #[arg(long = "image-path")]
-    pub image_path: Option<PathBuf>,
-    /// Path for saving work files and logs
-    #[arg(long = "work-path")]
-    pub work_path: Option<PathBuf>,
-    /// Allow open tcp connections
-    #[arg(long = "tcp-established")]
-    pub tcp_established: bool,
-    /// Allow external unix sockets
-    #[arg(long = "ext-unix-sk")]
-    pub ext_unix_sk: bool,
-    /// Allow shell jobs
-    #[arg(long = "shell-job")]
-    pub shell_job: bool,
-    /// Handle file locks, for safety
-    #[arg(long = "file-locks")]
-    pub file_locks: bool,
-    /// cgroups mode: soft|full|strict|ignore (default: soft)
-    #[arg(long = "manage-cgroups-mode")]
-    pub manage_cgroups_mode: Option<String>,
+    #[command(flatten)]
+    pub criu: CriuFlags,
     /// Path to the root of the bundle directory
     #[arg(short, long)]
     pub bundle: Option<PathBuf>,
@@ -218,15 +207,6 @@ pub struct RestoreArgs {
     /// Do not use pivot_root to jail the process inside the rootfs
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Create a namespace, but don't restore its properties
-    #[arg(long = "empty-ns")]
-    pub empty_ns: Vec<String>,
-    /// Enable auto deduplication of memory images
-    #[arg(long = "auto-dedup")]
-    pub auto_dedup: bool,
-    /// Use userfaultfd to lazily restore memory pages
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
     /// An LSM profile to use during restore, as TYPE:NAME
     #[arg(long = "lsm-profile")]
     pub lsm_profile: Option<String>,

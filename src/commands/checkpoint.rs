@@ -2,7 +2,7 @@
 //! the flags), then container::checkpoint. Unless the container is left running (or this
 //! was a pre-dump), it is then deleted, as runc does: its processes are in the images.
 
-use crate::cli::{CheckpointArgs, Global};
+use crate::cli::{CheckpointArgs, CriuFlags, Global};
 use crate::container::checkpoint::{self, CriuOptions, DumpOptions};
 use crate::state::Store;
 use anyhow::{Context, Result, bail};
@@ -11,19 +11,7 @@ use std::path::{Path, PathBuf};
 pub fn run(store: &Store, a: &CheckpointArgs, global: &Global) -> Result<()> {
     let c = store.open(&a.id).context("checkpoint")?;
     checkpoint::check_state(&c)?;
-    let opts = CriuOptions {
-        criu: PathBuf::from(&global.criu),
-        image_path: image_path(a.image_path.as_deref())?,
-        work_path: a.work_path.clone(),
-        tcp_established: a.tcp_established,
-        ext_unix_sk: a.ext_unix_sk,
-        shell_job: a.shell_job,
-        file_locks: a.file_locks,
-        manage_cgroups_mode: checkpoint::cgroups_mode(a.manage_cgroups_mode.as_deref())?,
-        empty_ns: checkpoint::empty_namespaces(&a.empty_ns)?,
-        auto_dedup: a.auto_dedup,
-        lazy_pages: a.lazy_pages,
-    };
+    let opts = criu_options(&a.criu, global)?;
     let dump = DumpOptions {
         parent_path: a.parent_path.clone(),
         leave_running: a.leave_running,
@@ -51,8 +39,25 @@ pub fn run(store: &Store, a: &CheckpointArgs, global: &Global) -> Result<()> {
     Ok(())
 }
 
+/// What checkpoint and restore tell CRIU alike, from their shared flags.
+pub fn criu_options(f: &CriuFlags, global: &Global) -> Result<CriuOptions> {
+    Ok(CriuOptions {
+        criu: PathBuf::from(&global.criu),
+        image_path: image_path(f.image_path.as_deref())?,
+        work_path: f.work_path.clone(),
+        tcp_established: f.tcp_established,
+        ext_unix_sk: f.ext_unix_sk,
+        shell_job: f.shell_job,
+        file_locks: f.file_locks,
+        manage_cgroups_mode: checkpoint::cgroups_mode(f.manage_cgroups_mode.as_deref())?,
+        empty_ns: checkpoint::empty_namespaces(&f.empty_ns)?,
+        auto_dedup: f.auto_dedup,
+        lazy_pages: f.lazy_pages,
+    })
+}
+
 /// `--image-path`, by default `checkpoint` in the current directory (runc's).
-pub fn image_path(given: Option<&Path>) -> Result<PathBuf> {
+fn image_path(given: Option<&Path>) -> Result<PathBuf> {
     let p = given.unwrap_or(Path::new("checkpoint"));
     std::path::absolute(p).with_context(|| format!("--image-path {}", p.display()))
 }

@@ -352,19 +352,36 @@ fn early_record(
     bundle: &config::Bundle,
     pid: i32,
 ) -> Result<ContainerRecord> {
-    let spec = &bundle.spec;
     let (pid_start_time, _) =
         super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
-    let cgroup_paths = plan.cgroup.paths();
-    let systemd_unit = plan.cgroup.systemd_unit();
     Ok(ContainerRecord {
-        id: opts.id.clone(),
         pid,
         pid_start_time,
+        creating: true,
+        rootless_cgroups: opts.rootless_cgroups,
+        shared_pid_ns: !plan
+            .namespaces
+            .clone_flags
+            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
+        ..new_record(&opts.id, bundle, plan.cgroup.as_ref())
+    })
+}
+
+/// What a new container's record (create's, restore's) takes from its id, bundle and
+/// cgroups; the process's fields are the caller's.
+pub(super) fn new_record(
+    id: &str,
+    bundle: &config::Bundle,
+    cgroup: &dyn CgroupDriver,
+) -> ContainerRecord {
+    let spec = &bundle.spec;
+    let cgroup_paths = cgroup.paths();
+    let systemd_unit = cgroup.systemd_unit();
+    ContainerRecord {
+        id: id.to_string(),
         bundle: bundle.dir.display().to_string(),
         rootfs: bundle.rootfs.display().to_string(),
         created: crate::logging::rfc3339_now(),
-        owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         // With systemd the parents are slices that systemd makes and owns.
         cgroup_parents_created: if systemd_unit.is_some() {
@@ -376,13 +393,8 @@ fn early_record(
         systemd_unit,
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
-        creating: true,
-        rootless_cgroups: opts.rootless_cgroups,
-        shared_pid_ns: !plan
-            .namespaces
-            .clone_flags
-            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
-    })
+        ..ContainerRecord::default()
+    }
 }
 
 /// What the parent does to the init from outside before it builds the container: its oom

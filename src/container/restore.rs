@@ -202,7 +202,9 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
         },
         |n| match n.script {
             "setup-namespaces" => {
-                if own_network_namespace(spec) {
+                // CRIU restores a network namespace of the container's own empty (runc's
+                // `--empty-ns network`, always): its loopback is down.
+                if own_namespace(spec, LinuxNamespaceType::Network) {
                     loopback_up_in(n.pid)?;
                 }
                 run_create_hooks(&opts.id, &bundle, n.pid)
@@ -251,18 +253,6 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
             code
         }
     }
-}
-
-/// A network namespace made for the container (not joined by path): CRIU restores it
-/// empty (runc's `--empty-ns network`, always), so its loopback is down.
-fn own_network_namespace(spec: &Spec) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
-        })
 }
 
 /// Brings up the loopback of the restored process's new network namespace, as create
@@ -522,7 +512,6 @@ fn restored_record(
     cg: &dyn CgroupDriver,
     parents: Vec<PathBuf>,
 ) -> Result<ContainerRecord> {
-    let spec = &bundle.spec;
     let pid_start_time = match pid {
         Some(pid) => {
             super::proc_stat(pid)
@@ -532,30 +521,24 @@ fn restored_record(
         None => 0,
     };
     Ok(ContainerRecord {
-        id: opts.id.clone(),
         pid: pid.unwrap_or(0),
         pid_start_time,
-        bundle: bundle.dir.display().to_string(),
-        rootfs: bundle.rootfs.display().to_string(),
-        created: crate::logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        cgroup_paths: cg.paths(),
+        // The parents as they were missing before CRIU was put in the cgroups.
         cgroup_parents_created: parents,
-        systemd_unit: cg.systemd_unit(),
-        oci_version: spec.version().clone(),
-        hooks: spec.hooks().clone(),
         creating: pid.is_none(),
         rootless_cgroups: opts.rootless_cgroups,
-        shared_pid_ns: !spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_ref())
-            .is_some_and(|ns| {
-                ns.iter()
-                    .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
-            }),
+        shared_pid_ns: !own_namespace(&bundle.spec, LinuxNamespaceType::Pid),
+        ..super::create::new_record(&opts.id, bundle, cg)
     })
+}
+
+/// Whether the config gives the container a namespace of type `t` of its own (not
+/// joined by path).
+fn own_namespace(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
 }
 
 #[cfg(test)]
