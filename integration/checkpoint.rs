@@ -705,3 +705,73 @@ fn a_restore_killed_midway_is_cleaned_by_delete_force() {
     });
     assert_no_leftovers(&rt, &id, &before);
 }
+
+/// The help of both commands: their own titles, and every flag runc's have.
+#[test]
+fn help_lists_runcs_checkpoint_and_restore_flags() {
+    let rt = Runtime::new();
+    let checkpoint = rt.ok(&["checkpoint", "--help"]);
+    assert!(
+        checkpoint
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(" - Checkpoint a running container"),
+        "{checkpoint}"
+    );
+    for flag in [
+        "image-path",
+        "work-path",
+        "parent-path",
+        "leave-running",
+        "tcp-established",
+        "tcp-skip-in-flight",
+        "link-remap",
+        "ext-unix-sk",
+        "shell-job",
+        "lazy-pages",
+        "status-fd",
+        "page-server",
+        "file-locks",
+        "pre-dump",
+        "manage-cgroups-mode",
+        "empty-ns",
+        "auto-dedup",
+    ] {
+        assert!(
+            checkpoint.contains(&format!("--{flag}")),
+            "{flag}: {checkpoint}"
+        );
+    }
+    let restore = rt.ok(&["restore", "--help"]);
+    assert!(
+        restore
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(" - Restore a container from a previous checkpoint"),
+        "{restore}"
+    );
+    for flag in [
+        "console-socket",
+        "image-path",
+        "work-path",
+        "tcp-established",
+        "ext-unix-sk",
+        "shell-job",
+        "file-locks",
+        "manage-cgroups-mode",
+        "bundle",
+        "detach",
+        "pid-file",
+        "no-subreaper",
+        "no-pivot",
+        "empty-ns",
+        "auto-dedup",
+        "lazy-pages",
+        "lsm-profile",
+        "lsm-mount-context",
+    ] {
+        assert!(restore.contains(&format!("--{flag}")), "{flag}: {restore}");
+    }
+}
