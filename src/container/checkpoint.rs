@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 /// The stdio targets of the container's init, saved beside the images: a restore gives
 /// the restored process the restoring caller's pipes in place of these.
 pub const DESCRIPTORS_FILE: &str = "descriptors.json";
-/// CRIU's configuration file for runc's containers, which CRIU's users already write;
-/// the `org.criu.config` annotation names another (or, empty, none).
+/// The CRIU configuration file runc gives CRIU, so that one file set up for runc's
+/// checkpoints serves rrun's; the `org.criu.config` annotation names another (or, empty,
+/// none), as with runc.
 const DEFAULT_CRIU_CONFIG: &str = "/etc/criu/runc.conf";
 
 /// The flags checkpoint and restore share (runc's names).
@@ -142,7 +143,7 @@ pub fn checkpoint(c: &LockedContainer, opts: &CriuOptions, dump: &DumpOptions) -
     }
     // A pre-dump saves memory only: mounts and descriptors are the final dump's.
     if !dump.pre_dump {
-        for (key, name) in external_mounts(spec, &c.record.pid) {
+        for (key, name) in external_mounts(spec, c.record.pid) {
             o.ext_mnt.push(mount_map(&key, &name));
         }
         save_descriptors(c.record.pid, &dirs.images)?;
@@ -390,7 +391,7 @@ pub fn clean_destination(dest: &Path) -> String {
 /// bind mounts (named by their destination), the v1 cgroup hierarchies rrun binds from
 /// the host, the masked files (binds of /dev/null) and bound device nodes. A restore maps
 /// each name back to a source on its host.
-pub fn external_mounts(spec: &Spec, init_pid: &i32) -> Vec<(String, String)> {
+pub fn external_mounts(spec: &Spec, init_pid: i32) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         let dest = clean_destination(m.destination());
@@ -433,7 +434,7 @@ pub fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
 /// On a v1 or hybrid host without a cgroup namespace, the `cgroup` mount is a tmpfs of
 /// binds of the container's host cgroup directories (see rootfs::cgroupfs).
 pub fn binds_cgroup_hierarchies(spec: &Spec) -> bool {
-    !cgroups::is_unified_host() && ns_present(spec, LinuxNamespaceType::Cgroup).not()
+    !cgroups::is_unified_host() && !ns_present(spec, LinuxNamespaceType::Cgroup)
 }
 
 fn ns_present(spec: &Spec, t: LinuxNamespaceType) -> bool {
@@ -455,8 +456,6 @@ pub fn cgroup_hierarchy_mounts(dest: &str) -> Vec<String> {
         })
         .collect()
 }
-
-use std::ops::Not;
 
 /// Writes where the init's stdio pointed (`pipe:[N]`, a path...), as runc does.
 fn save_descriptors(pid: i32, images: &Path) -> Result<()> {
@@ -526,7 +525,7 @@ mod tests {
             "linux": {"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]}
         }))
         .unwrap();
-        let ext = external_mounts(&spec, &std::process::id().cast_signed());
+        let ext = external_mounts(&spec, std::process::id().cast_signed());
         assert!(ext.contains(&("/data".into(), "/data".into())), "{ext:?}");
         assert!(
             ext.contains(&("/etc/hosts".into(), "/etc/hosts".into())),

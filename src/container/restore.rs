@@ -566,7 +566,7 @@ mod tests {
             rootfs: PathBuf::from("/b/rootfs"),
             spec,
         };
-        let dumped = checkpoint::external_mounts(&bundle.spec, &(std::process::id() as i32));
+        let dumped = checkpoint::external_mounts(&bundle.spec, std::process::id() as i32);
         let restored = restore_mounts(&bundle, &[]);
         for (_, name) in &dumped {
             assert!(
