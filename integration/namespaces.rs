@@ -62,6 +62,23 @@ fn own_network_namespace_has_loopback_up_and_the_init_leads_its_session() {
     userns.in_user_namespace();
     let out = rt.output_of(&userns);
     assert!(out.contains("<LOOPBACK,UP,LOWER_UP>"), "{out}");
+    // An exec'd process leads a session of its own too.
+    let b = Bundle::new(&["sleep", "100"]);
+    let id = running(&rt, &b, "session");
+    let out = rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo $$ $(cut -d' ' -f6 /proc/$$/stat)",
+    ]);
+    let ids: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(ids.len(), 2, "{out}");
+    assert_eq!(
+        ids[0], ids[1],
+        "the exec'd shell's session is its own: {out}"
+    );
+    rt.ok(&["delete", "--force", &id]);
 }
 
 /// Stdio that is the host's /dev/null is the container's own /dev/null inside, as runc

@@ -279,6 +279,10 @@ fn child_setup(
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         crate::tty::setup_console(sock, size, false)?;
+    } else {
+        // A session of its own, as the init's (and runc's exec'd processes): one that led
+        // from outside would keep CRIU from checkpointing the container.
+        nix::unistd::setsid().map_err(|e| anyhow!("setsid: {e}"))?;
     }
     crate::init::enter_cwd(process.cwd())?;
     crate::process::apply_rlimits(process)?;
