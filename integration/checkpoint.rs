@@ -775,3 +775,63 @@ fn help_lists_runcs_checkpoint_and_restore_flags() {
         assert!(restore.contains(&format!("--{flag}")), "{flag}: {restore}");
     }
 }
+
+/// Bind mounts as CRIU must be told of them: one nested in another (whose mount point
+/// inside the outer source is gone by the restore: restore makes it again, as create
+/// did), and one whose destination is a symlink in the rootfs (the mount is where it
+/// points).
+#[test]
+fn nested_binds_and_a_symlinked_destination_come_back() {
+    if !have_criu() {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = counting_bundle();
+    let data = TempDir::new("rrun-cr-binds");
+    let (outer, inner, conf) = (
+        data.path().join("outer"),
+        data.path().join("inner"),
+        data.path().join("conf"),
+    );
+    for d in [&outer, &inner, &conf] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(inner.join("marker"), "inner\n").unwrap();
+    std::fs::write(conf.join("marker"), "conf\n").unwrap();
+    std::fs::create_dir_all(b.rootfs().join("real/conf")).unwrap();
+    std::os::unix::fs::symlink("/real/conf", b.rootfs().join("conf")).unwrap();
+    let bind = |src: &std::path::Path, dest: &str| json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rw"]});
+    let mounts = [
+        bind(&outer, "/test"),
+        bind(&inner, "/test/for/nested"),
+        bind(&conf, "/conf"),
+    ];
+    b.edit(|c| c["mounts"].as_array_mut().unwrap().extend(mounts));
+    let id = unique("cr-binds");
+    let before = HostSnapshot::take();
+    let mut p = run_counting(&rt, &b, &id, &[]);
+    let markers = ["cat", "/test/for/nested/marker", "/real/conf/marker"];
+    let inside = |rt: &Runtime, id: &str| {
+        let out = rt.run(&[&["exec", id][..], &markers[..]].concat());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(inside(&rt, &id), "inner\nconf\n");
+    let images = TempDir::new("rrun-cr-images");
+    let image = images.path().to_str().unwrap();
+    rt.ok(&["checkpoint", "--image-path", image, &id]);
+    let seen = last_count(&mut p);
+    // The mount point create made in the outer source goes.
+    std::fs::remove_dir_all(outer.join("for")).unwrap();
+    let mut restored = restore_counting(&rt, &b, &id, image, &[], &[]);
+    let next = number(&mut restored);
+    assert!(next > seen && next < seen + 50, "{seen} then {next}");
+    let mounts = rt.run(&["exec", &id, "cat", "/proc/self/mountinfo"]);
+    assert_eq!(
+        inside(&rt, &id),
+        "inner\nconf\n",
+        "{}",
+        String::from_utf8_lossy(&mounts.stdout)
+    );
+    rt.ok(&["delete", "--force", &id]);
+    assert_no_leftovers(&rt, &id, &before);
+}

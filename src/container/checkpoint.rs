@@ -143,7 +143,7 @@ pub fn checkpoint(c: &LockedContainer, opts: &CriuOptions, dump: &DumpOptions) -
     }
     // A pre-dump saves memory only: mounts and descriptors are the final dump's.
     if !dump.pre_dump {
-        for (key, name) in external_mounts(spec, c.record.pid) {
+        for (key, name) in external_mounts(spec, Path::new(&c.record.rootfs), c.record.pid) {
             o.ext_mnt.push(mount_map(&key, &name));
         }
         save_descriptors(c.record.pid, &dirs.images)?;
@@ -387,15 +387,32 @@ pub fn clean_destination(dest: &Path) -> String {
         .to_string()
 }
 
+/// A mount's destination as CRIU finds it in the container: symlinks resolved inside the
+/// rootfs (create mounts on what a symlinked destination points to, as runc), clean and
+/// absolute. A destination that doesn't resolve is taken as written.
+pub fn resolved_destination(rootfs: &Path, dest: &Path) -> String {
+    let lexical = clean_destination(dest);
+    let resolved = || -> Option<String> {
+        let root = crate::rootfs::secure::RootDir::open(rootfs).ok()?;
+        let fd = root.open_in_root(dest, libc::O_PATH).ok()?;
+        let real = std::fs::read_link(crate::rootfs::secure::fd_path(&fd)).ok()?;
+        let root_real = std::fs::canonicalize(rootfs).ok()?;
+        let rel = real.strip_prefix(&root_real).ok()?;
+        Some(clean_destination(rel))
+    };
+    resolved().unwrap_or(lexical)
+}
+
 /// The mounts CRIU must take as external at a dump, as (mount point, name in the image):
 /// bind mounts (named by their destination), the v1 cgroup hierarchies rrun binds from
 /// the host, the masked files (binds of /dev/null) and bound device nodes. A restore maps
 /// each name back to a source on its host.
-pub fn external_mounts(spec: &Spec, init_pid: i32) -> Vec<(String, String)> {
+pub fn external_mounts(spec: &Spec, rootfs: &Path, init_pid: i32) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         let dest = clean_destination(m.destination());
         if is_bind(m) {
+            let dest = resolved_destination(rootfs, m.destination());
             out.push((dest.clone(), dest));
         } else if m.typ().as_deref() == Some("cgroup") && !binds_cgroup_hierarchies(spec) {
             continue;
@@ -415,7 +432,7 @@ pub fn external_mounts(spec: &Spec, init_pid: i32) -> Vec<(String, String)> {
             }
         }
         for d in linux.devices().as_deref().unwrap_or(&[]) {
-            let p = clean_destination(d.path());
+            let p = resolved_destination(rootfs, d.path());
             out.push((p.clone(), p));
         }
     }
@@ -525,7 +542,11 @@ mod tests {
             "linux": {"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]}
         }))
         .unwrap();
-        let ext = external_mounts(&spec, std::process::id().cast_signed());
+        let ext = external_mounts(
+            &spec,
+            Path::new("/nonexistent"),
+            std::process::id().cast_signed(),
+        );
         assert!(ext.contains(&("/data".into(), "/data".into())), "{ext:?}");
         assert!(
             ext.contains(&("/etc/hosts".into(), "/etc/hosts".into())),

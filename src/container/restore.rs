@@ -95,8 +95,7 @@ impl CriuRoot {
             None::<&str>,
         )
         .map_err(|e| anyhow!("binding {} for CRIU: {e}", rootfs.display()))?;
-        let root = CriuRoot { path };
-        Ok(root)
+        Ok(CriuRoot { path })
     }
 }
 
@@ -432,6 +431,7 @@ fn restore_mounts(bundle: &Bundle, cgroup_paths: &[PathBuf]) -> Vec<(String, Str
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
         let dest = checkpoint::clean_destination(m.destination());
         if checkpoint::is_bind(m) {
+            let dest = checkpoint::resolved_destination(&bundle.rootfs, m.destination());
             out.push((dest, bind_source(bundle, m).display().to_string()));
         } else if m.typ().as_deref() == Some("cgroup") && checkpoint::binds_cgroup_hierarchies(spec)
         {
@@ -453,26 +453,29 @@ fn restore_mounts(bundle: &Bundle, cgroup_paths: &[PathBuf]) -> Vec<(String, Str
             out.push(("/dev/null".into(), "/dev/null".into()));
         }
         for d in linux.devices().as_deref().unwrap_or(&[]) {
-            let p = checkpoint::clean_destination(d.path());
-            out.push((p.clone(), p));
+            let name = checkpoint::resolved_destination(&bundle.rootfs, d.path());
+            out.push((name, checkpoint::clean_destination(d.path())));
         }
     }
     out
 }
 
-/// The mount points the config needs, made in the root CRIU restores into (as create
-/// makes them), except under a tmpfs, whose content CRIU restores itself. Only the points:
-/// nothing is mounted on the host for CRIU (unlike runc, which binds the binds' sources
-/// there too, for mounts nested in binds; such a config fails to restore here).
+/// The mount points the config needs, made in the root CRIU restores into as create
+/// makes them, except under a tmpfs, whose content CRIU restores itself. A mount point
+/// inside an earlier bind's destination is made in that bind's source, where create made
+/// it (CRIU needs it there: the source may have lost it since). Nothing is mounted for
+/// this: a bind under the CRIU root would propagate, on a host whose root is shared, into
+/// the restored container itself, and its unmount would take CRIU's mount with it.
 fn prepare_mount_points(root: &Path, bundle: &Bundle) -> Result<()> {
-    let dir = crate::rootfs::secure::RootDir::open(root)
-        .with_context(|| format!("opening {}", root.display()))?;
+    use crate::rootfs::secure::RootDir;
     let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
     let tmpfs: Vec<PathBuf> = mounts
         .iter()
         .filter(|m| m.typ().as_deref() == Some("tmpfs"))
         .map(|m| PathBuf::from(checkpoint::clean_destination(m.destination())))
         .collect();
+    // Binds seen so far: (destination, source).
+    let mut binds: Vec<(PathBuf, PathBuf)> = Vec::new();
     for m in mounts {
         let dest = PathBuf::from(checkpoint::clean_destination(m.destination()));
         if m.typ().as_deref() == Some("cgroup")
@@ -480,26 +483,49 @@ fn prepare_mount_points(root: &Path, bundle: &Bundle) -> Result<()> {
         {
             continue;
         }
+        let (base, rel) = match binds
+            .iter()
+            .filter(|(d, _)| dest != *d && dest.starts_with(d))
+            .max_by_key(|(d, _)| d.as_os_str().len())
+        {
+            Some((d, src)) => (
+                src.clone(),
+                dest.strip_prefix(d).unwrap_or(&dest).to_path_buf(),
+            ),
+            None => (root.to_path_buf(), dest.clone()),
+        };
+        let dir = RootDir::open(&base).with_context(|| format!("opening {}", base.display()))?;
         let source_is_file = checkpoint::is_bind(m)
             && std::fs::metadata(bind_source(bundle, m)).is_ok_and(|md| !md.is_dir());
         let made = if source_is_file {
-            dir.create_file(&dest, 0o644).map(drop)
+            dir.create_file(&rel, 0o644).map(drop)
         } else {
-            dir.mkdir_all(&dest, 0o755).map(drop)
+            dir.mkdir_all(&rel, 0o755).map(drop)
         };
         made.with_context(|| format!("mounts: creating {}", dest.display()))?;
+        if checkpoint::is_bind(m) {
+            binds.push((dest, bind_source(bundle, m)));
+        }
     }
     Ok(())
 }
 
-/// A bind mount's source on this host (relative to the bundle when relative).
+/// A bind mount's source on this host (relative to the bundle when relative), with `.`
+/// and `..` resolved as words: CRIU takes no `/.` in a path.
 fn bind_source(bundle: &Bundle, m: &oci_spec::runtime::Mount) -> PathBuf {
+    use std::path::Component;
     let src = m.source().clone().unwrap_or_default();
-    if src.is_absolute() {
-        src
-    } else {
-        bundle.dir.join(src)
+    let mut clean = PathBuf::from("/");
+    for c in bundle.dir.join(src).components() {
+        match c {
+            Component::Normal(n) => clean.push(n),
+            Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
     }
+    clean
 }
 
 /// The container's record: with `pid` None, the one written before CRIU starts, marked
@@ -551,7 +577,8 @@ mod tests {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.0.2",
             "mounts": [
-                {"destination": "/data/", "type": "bind", "source": "vol"},
+                {"destination": "/data/", "type": "bind", "source": "vol/."},
+                {"destination": "/up", "type": "bind", "source": "../b/x/.."},
                 {"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf", "options": ["rbind"]},
                 {"destination": "/proc", "type": "proc", "source": "proc"}
             ],
@@ -566,7 +593,8 @@ mod tests {
             rootfs: PathBuf::from("/b/rootfs"),
             spec,
         };
-        let dumped = checkpoint::external_mounts(&bundle.spec, std::process::id() as i32);
+        let dumped =
+            checkpoint::external_mounts(&bundle.spec, &bundle.rootfs, std::process::id() as i32);
         let restored = restore_mounts(&bundle, &[]);
         for (_, name) in &dumped {
             assert!(
