@@ -249,18 +249,23 @@ fn reap_within(child: &mut Child, bound: Duration) {
     }
 }
 
+/// A request that needs nothing but an answer (no fds, no notifications).
+fn ask(criu: &Path, request: rpc::Criu_req) -> Result<rpc::Criu_resp> {
+    Call {
+        criu,
+        request,
+        inherit: Vec::new(),
+        stdio: CriuStdio::Null,
+    }
+    .run(|_, _| Ok(()), |_| Ok(()))
+}
+
 /// CRIU's version as runc numbers it: major * 10000 + minor * 100 + sublevel (a git
 /// build counts as the next minor release).
 pub fn version(criu: &Path) -> Result<u32> {
     let mut req = rpc::Criu_req::new();
     req.set_type(rpc::Criu_req_type::VERSION);
-    let resp = Call {
-        criu,
-        request: req,
-        inherit: Vec::new(),
-        stdio: CriuStdio::Null,
-    }
-    .run(|_, _| Ok(()), |_| Ok(()))?;
+    let resp = ask(criu, req)?;
     let v = resp.version.get_or_default();
     let mut n = v.major_number() as u32 * 10000 + v.minor_number() as u32 * 100;
     n += v.sublevel() as u32;
@@ -275,14 +280,7 @@ pub fn check_features(criu: &Path, wanted: rpc::Criu_features) -> Result<rpc::Cr
     let mut req = rpc::Criu_req::new();
     req.set_type(rpc::Criu_req_type::FEATURE_CHECK);
     req.features = protobuf::MessageField::some(wanted);
-    let resp = Call {
-        criu,
-        request: req,
-        inherit: Vec::new(),
-        stdio: CriuStdio::Null,
-    }
-    .run(|_, _| Ok(()), |_| Ok(()))?;
-    Ok(resp.features.get_or_default().clone())
+    Ok(ask(criu, req)?.features.get_or_default().clone())
 }
 
 /// The lines of CRIU's log that say why it failed ("Error (file:line): ..."), the last
@@ -342,16 +340,7 @@ mod tests {
 
     #[test]
     fn a_criu_that_exits_at_once_is_an_error_not_a_wait() {
-        let mut req = rpc::Criu_req::new();
-        req.set_type(rpc::Criu_req_type::VERSION);
-        let err = Call {
-            criu: Path::new("/bin/true"),
-            request: req,
-            inherit: Vec::new(),
-            stdio: CriuStdio::Null,
-        }
-        .run(|_, _| Ok(()), |_| Ok(()))
-        .unwrap_err();
+        let err = version(Path::new("/bin/true")).unwrap_err();
         assert!(
             err.to_string().contains("CRIU exited before it answered")
                 || err.to_string().contains("writing to CRIU"),

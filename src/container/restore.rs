@@ -31,8 +31,9 @@ pub struct RestoreOptions {
     pub criu: CriuOptions,
 }
 
-/// Undoes a partial restore when dropped before `disarm`: the restored processes (CRIU
-/// kills its own on failure; these are any it left), the cgroups, the state directory.
+/// Undoes a partial restore when dropped with its fields set (a restore that succeeds
+/// clears them): the processes in the cgroups (CRIU kills those it restored when it
+/// fails; these are any left), the cgroups, the state directory.
 struct Rollback {
     dir: Option<PathBuf>,
     cgroup: Option<Box<dyn CgroupDriver>>,
