@@ -1,10 +1,10 @@
 //! `restore`: a container made anew from a bundle, whose processes CRIU brings back from a
 //! checkpoint instead of an init building them. rrun prepares what CRIU can't: the root
-//! (the bundle's rootfs bound on a private mount point, with the mount points the config
-//! needs), the cgroups (CRIU itself joins them first, so what it restores is in them), the
-//! external mounts and namespaces mapped back to this host's, and the caller's stdio in
-//! place of the checkpointed pipes. CRIU restores the container's init as rrun's child
-//! (`rst_sibling`), so `restore` without `--detach` waits for it as `run` does.
+//! (the bundle's rootfs bound on a mount point of its own, with the mount points the
+//! config needs), the cgroups (CRIU itself joins them first, so what it restores is in
+//! them), the external mounts and namespaces mapped back to this host's, and the caller's
+//! stdio in place of the checkpointed pipes. CRIU restores the container's init as rrun's
+//! child (`rst_sibling`), so `restore` without `--detach` waits for it as `run` does.
 
 use super::checkpoint::{self, CriuOptions, DESCRIPTORS_FILE, ImageDirs};
 use crate::cgroups::{self, CgroupDriver};
