@@ -1,6 +1,7 @@
 //! `checkpoint`: runc's flags, checked in runc's order (an unknown container first, then
-//! the flags), then container::checkpoint. Unless the container is left running (or this
-//! was a pre-dump), it is then deleted, as runc does: its processes are in the images.
+//! its state, then the flags), then container::checkpoint. Unless the container is left
+//! running (or this was a pre-dump), it is then deleted, as runc does: its processes are
+//! in the images.
 
 use crate::cli::{CheckpointArgs, CriuFlags, Global};
 use crate::container::checkpoint::{self, CriuOptions, DumpOptions};
