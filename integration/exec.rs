@@ -293,6 +293,28 @@ fn exec_into_a_sub_cgroup() {
 }
 
 #[test]
+fn exec_process_is_in_every_cgroup_of_the_container() {
+    // On v1 the process moves itself into each hierarchy (cgroups::join_self); what
+    // the host sees must be the init's cgroups, hierarchy by hierarchy, limits included.
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| c["linux"]["resources"]["pids"] = json!({"limit": 3}));
+    let id = running(&rt, &b, "execcg");
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    let pid = exec_detached(&rt, &id, &["sleep", "100"]);
+    let cgroups_of = |p: i64| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    assert_eq!(cgroups_of(pid as i64), cgroups_of(init));
+    // The pids limit counts it: with the init and this process, a third one fits (the
+    // shell), its child doesn't.
+    let out = rt.run(&["exec", &id, "sh", "-c", "sleep 1 & echo forked"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("forked"),
+        "a fourth process in the container's pids cgroup: {out:?}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
 fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sleep", "1000"]);

@@ -36,18 +36,56 @@ impl V1 {
         self.dirs.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Makes one directory and moves `pid` into it.
-    fn enter_one(&self, hierarchies: &[Hierarchy], dir: &Path, pid: i32) -> Result<()> {
+    /// Makes one directory and moves `pid` into it; with `leave_v1`, a v1 one is left
+    /// to the process: its `tasks` file is returned instead.
+    fn enter_one(
+        &self,
+        hierarchies: &[Hierarchy],
+        dir: &Path,
+        pid: i32,
+        leave_v1: bool,
+    ) -> Result<Option<PathBuf>> {
         self.created.create(dir)?;
         let h = hierarchies.iter().find(|h| dir.starts_with(&h.mount_point));
         // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
-        if let Some(u) = h.filter(|h| h.is_v2()) {
+        let v2 = h.filter(|h| h.is_v2());
+        if let Some(u) = v2 {
             super::v2::enable_controllers(&u.mount_point, dir);
         }
         if h.is_some_and(|h| h.controllers.iter().any(|c| c == "cpuset")) {
             inherit_cpuset(dir)?;
         }
-        write_pid(dir, pid)
+        if leave_v1 && v2.is_none() {
+            return Ok(Some(dir.join("tasks")));
+        }
+        write_pid(dir, pid).map(|()| None)
+    }
+
+    /// `enter`, leaving the v1 directories to the process with `leave_v1`.
+    fn enter_dirs(&self, pid: i32, leave_v1: bool) -> Result<Vec<PathBuf>> {
+        let hierarchies = host_hierarchies()?;
+        let mut left = Vec::new();
+        for dir in self.dirs() {
+            match self.enter_one(hierarchies, &dir, pid, leave_v1) {
+                Ok(tasks) => left.extend(tasks),
+                Err(e) if self.rootless.skip_unwritable && is_permission_error(&e) => {
+                    crate::logging::debug(&format!(
+                        "rootless: leaving out cgroup {} ({e:#})",
+                        dir.display()
+                    ));
+                    // Made but not joinable: it goes, since nothing will remove it later.
+                    if self.created.list().contains(&dir) {
+                        let _ = std::fs::remove_dir(&dir);
+                    }
+                    self.dirs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|d| d != &dir);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(left)
     }
 
     /// Whether the container is in no cgroup of `controller` because a rootless create
@@ -93,28 +131,11 @@ impl CgroupDriver for V1 {
     }
 
     fn enter(&self, pid: i32) -> Result<()> {
-        let hierarchies = host_hierarchies()?;
-        for dir in self.dirs() {
-            match self.enter_one(hierarchies, &dir, pid) {
-                Ok(()) => {}
-                Err(e) if self.rootless.skip_unwritable && is_permission_error(&e) => {
-                    crate::logging::debug(&format!(
-                        "rootless: leaving out cgroup {} ({e:#})",
-                        dir.display()
-                    ));
-                    // Made but not joinable: it goes, since nothing will remove it later.
-                    if self.created.list().contains(&dir) {
-                        let _ = std::fs::remove_dir(&dir);
-                    }
-                    self.dirs
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .retain(|d| d != &dir);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        self.enter_dirs(pid, false).map(drop)
+    }
+
+    fn enter_leaving_v1_to_process(&self, pid: i32) -> Result<Vec<PathBuf>> {
+        self.enter_dirs(pid, true)
     }
 
     fn created_dirs(&self) -> Vec<PathBuf> {

@@ -163,8 +163,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
-    place_in_cgroup(opts, &bundle.spec, pid, cgroup.as_ref(), &record)?;
-    parent_end.send(&Message::Go)?;
+    // An init with the host's root in the host's user namespace joins its v1 cgroups
+    // itself, first thing after "go" (see cgroups::join_self).
+    let init_joins_v1 = !ns_plan.user_ns && !rootless_euid && !opts.rootless_cgroups;
+    let join_cgroups = place_in_cgroup(
+        opts,
+        &bundle.spec,
+        pid,
+        cgroup.as_ref(),
+        &record,
+        init_joins_v1,
+    )?;
+    parent_end.send(&Message::Go { join_cgroups })?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
@@ -419,17 +429,22 @@ fn set_up_from_outside(
     crate::rootfs::idmap::apply(idmaps, &detached_sources, pid, spec)
 }
 
-/// Moves the init into its cgroups and applies the limits.
+/// Makes the init's cgroups, moves it into them and applies the limits; with
+/// `init_joins_v1`, returns the v1 `tasks` files the init joins by itself instead.
 fn place_in_cgroup(
     opts: &CreateOptions,
     spec: &oci_spec::runtime::Spec,
     pid: i32,
     cgroup: &dyn CgroupDriver,
     record: &ContainerRecord,
-) -> Result<()> {
-    cgroup
-        .enter(pid)
-        .context("unable to apply cgroup configuration")?;
+    init_joins_v1: bool,
+) -> Result<Vec<PathBuf>> {
+    let entered = if init_joins_v1 {
+        cgroup.enter_leaving_v1_to_process(pid)
+    } else {
+        cgroup.enter(pid).map(|()| Vec::new())
+    };
+    let join_cgroups = entered.context("unable to apply cgroup configuration")?;
     if opts.rootless_cgroups
         && record.shared_pid_ns
         && cgroup.paths().is_empty()
@@ -447,10 +462,10 @@ fn place_in_cgroup(
         .unwrap_or(&default_resources);
     cgroup.apply(resources)?;
     crate::logging::debug(&format!(
-        "create {}: init {pid} joined its cgroups, building the container",
+        "create {}: init {pid} placed in its cgroups, building the container",
         opts.id
     ));
-    Ok(())
+    Ok(join_cgroups)
 }
 
 /// Waits for the init to report the container built, running the prestart and

@@ -135,6 +135,14 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     } else {
         Some(foreground::block_signals()?)
     };
+    let cgroup_dirs = exec_cgroups(&record.cgroup_paths, &opts.sub_cgroups)?;
+    // The process joins v1 cgroups itself (cgroups::join_self) while it is still in the
+    // host's user namespace; rootless, the parent joined the container's already.
+    let (v1_dirs, by_pid): (Vec<PathBuf>, Vec<PathBuf>) = cgroup_dirs
+        .iter()
+        .cloned()
+        .partition(|d| !rootless_euid && crate::cgroups::is_v1_dir(d));
+    let join_cgroups: Vec<PathBuf> = v1_dirs.iter().map(|d| d.join("tasks")).collect();
     let (parent_end, child_end) = handshake::pair()?;
     let pid = match clone_process(0).map_err(|e| anyhow!("forking the process: {e}"))? {
         CloneResult::Child => {
@@ -189,14 +197,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         );
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     };
-    let cgroup_dirs = match exec_cgroups(&record.cgroup_paths, &opts.sub_cgroups) {
-        Ok(d) => d,
-        Err(e) => {
-            kill_child();
-            return Err(e);
-        }
-    };
-    for dir in &cgroup_dirs {
+    for dir in &by_pid {
         match join_cgroup(dir, pid, record.pid) {
             Ok(()) => {}
             // Rootless, a process may not move itself into its user's delegated subtree
@@ -214,7 +215,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
             }
         }
     }
-    parent_end.send(&Message::Go)?;
+    parent_end.send(&Message::Go { join_cgroups })?;
     // A process in a frozen cgroup can't get ready; only --ignore-paused waits for resume.
     let not_frozen = || {
         if !opts.ignore_paused && crate::cgroups::frozen(&cgroup_dirs) {
@@ -256,10 +257,11 @@ fn child_setup(
     rootless_euid: bool,
 ) -> Result<crate::process::Launch> {
     crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
-    match channel.recv()? {
-        Some(Message::Go) => {}
+    let join_cgroups = match channel.recv()? {
+        Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
-    }
+    };
+    crate::cgroups::join_self(&join_cgroups)?;
     // runc's names for these steps, which --debug logs are grepped for (see init).
     crate::logging::debug("nsexec container setup: the process joins the container's namespaces");
     for (t, fd) in joins

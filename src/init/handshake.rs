@@ -7,7 +7,7 @@
 //!  rrun (parent)                              init (child)
 //!  clone() ─────────────────────────────────▶ waits for "go"
 //!  uid/gid maps, oom_score_adj, cgroup
-//!  "go" ────────────────────────────────────▶ joins namespaces, mounts
+//!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces, mounts
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
@@ -28,8 +28,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Message {
-    /// Parent → init: ids are mapped and the cgroup joined; build the container.
-    Go,
+    /// Parent → init: ids are mapped and the cgroups made (and joined, but for
+    /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
+    /// `cgroups::join_self`); build the container.
+    Go {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        join_cgroups: Vec<std::path::PathBuf>,
+    },
     /// Init → parent: the container is built; init waits for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.
@@ -142,12 +147,16 @@ mod tests {
     #[test]
     fn messages_round_trip_and_eof_is_none() {
         let (a, b) = pair().unwrap();
-        a.send(&Message::Go).unwrap();
+        let join_cgroups = vec![std::path::PathBuf::from("/sys/fs/cgroup/pids/c/tasks")];
+        a.send(&Message::Go {
+            join_cgroups: join_cgroups.clone(),
+        })
+        .unwrap();
         a.send(&Message::Failed {
             message: "mounting \"proc\": EPERM".into(),
         })
         .unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Message::Go));
+        assert_eq!(b.recv().unwrap(), Some(Message::Go { join_cgroups }));
         assert_eq!(
             b.recv().unwrap(),
             Some(Message::Failed {

@@ -104,10 +104,13 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if !a.rootless_euid {
         crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     }
-    match a.channel.recv()? {
-        Some(Message::Go) => {}
+    let join_cgroups = match a.channel.recv()? {
+        Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
-    }
+    };
+    // Before anything else, and before a new cgroup namespace is made (its root is the
+    // cgroup the init is in then).
+    crate::cgroups::join_self(&join_cgroups).context("unable to apply cgroup configuration")?;
     // The debug lines of these steps carry runc's names for them (nsexec, init(), the
     // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
     crate::logging::debug("nsexec container setup: the init joins its namespaces");
