@@ -32,6 +32,22 @@ fn invalid_json_names_the_field() {
 }
 
 #[test]
+fn malformed_exec_cpu_affinity_is_refused_naming_the_field() {
+    // oci-spec checks the CPU list with a pattern (through shims/regex): still checked,
+    // and `\d` means 0-9 only, as in runc's Go.
+    let rt = Runtime::new();
+    for bad in ["0-x", "\u{663}"] {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| c["process"]["execCPUAffinity"] = json!({ "initial": bad }));
+        let err = create_fails(&rt, &b);
+        assert!(err.contains("process.execCPUAffinity.initial"), "{err}");
+    }
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["process"]["execCPUAffinity"] = json!({ "initial": "0-1,3" }));
+    assert_eq!(rt.output_of(&b), "");
+}
+
+#[test]
 fn missing_rootfs_and_empty_args() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("true");
