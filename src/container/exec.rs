@@ -144,7 +144,25 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         .partition(|d| !rootless_euid && crate::cgroups::is_v1_dir(d));
     let join_cgroups: Vec<PathBuf> = v1_dirs.iter().map(|d| d.join("tasks")).collect();
     let (parent_end, child_end) = handshake::pair()?;
-    let pid = match clone_process(0).map_err(|e| anyhow!("forking the process: {e}"))? {
+    // A v2 cgroup is entered at the fork, for the same reason (clone3's CLONE_INTO_CGROUP),
+    // where the kernel allows it: not rootless, not into a cgroup whose controllers are
+    // delegated below it (EBUSY: then by pid, as runc, with join_cgroup's fallback).
+    let born_in_cgroup = match by_pid.as_slice() {
+        [dir] if !rootless_euid => std::fs::File::open(dir)
+            .ok()
+            .and_then(|d| crate::syscalls::clone_into_cgroup(d.as_raw_fd()).ok()),
+        _ => None,
+    };
+    let by_pid = if born_in_cgroup.is_some() {
+        Vec::new()
+    } else {
+        by_pid
+    };
+    let cloned = match born_in_cgroup {
+        Some(r) => r,
+        None => clone_process(0).map_err(|e| anyhow!("forking the process: {e}"))?,
+    };
+    let pid = match cloned {
         CloneResult::Child => {
             drop(parent_end);
             child_end.relay_logs();
