@@ -40,6 +40,13 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
 
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
 pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
+    // CVE-2019-5736: container processes see this process once it joins them. An ordinary
+    // user's container runs as that user (or its subordinate ids): a binary the user can't
+    // write is safe from it as it is. First of all: whatever this process read before the
+    // re-exec, the sealed one reads again.
+    if !crate::rootless::euid_is_rootless() || crate::selfexe::writable_by_caller() {
+        crate::selfexe::ensure_sealed(store.root_path())?;
+    }
     let c = store.open(&opts.id)?;
     match super::status(&c) {
         Status::Stopped => bail!("cannot exec in a stopped container"),
@@ -51,12 +58,6 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     let terminal = opts.process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.detach {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
-    }
-    // CVE-2019-5736: container processes see this process once it joins them. An ordinary
-    // user's container runs as that user (or its subordinate ids): a binary the user can't
-    // write is safe from it as it is.
-    if !crate::rootless::euid_is_rootless() || crate::selfexe::writable_by_caller() {
-        crate::selfexe::ensure_sealed(store.root()?)?;
     }
     let bundle = crate::config::load_bundle(std::path::Path::new(&record.bundle))?;
     let seccomp = match bundle
