@@ -42,6 +42,53 @@ fn default_mounts_are_in_place() {
 }
 
 #[test]
+fn cgroup_mount_flags_hold_on_every_hierarchy() {
+    // The config's flags for /sys/fs/cgroup reach the mount and, on v1, each hierarchy's
+    // bind under it (given all at once, see rootfs/cgroupfs.rs); with `rw` they don't.
+    let rt = Runtime::new();
+    let script = "grep ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5,6; \
+                  for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do \
+                  [ -e $f ] && (echo max > $f) 2>/dev/null && echo wrote $f; done; true";
+    let cgroup_mounts = |out: &str| -> Vec<(String, String)> {
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(dest, _)| dest.starts_with("/sys/fs/cgroup"))
+            .map(|(d, f)| (d.to_string(), f.to_string()))
+            .collect()
+    };
+    let out = rt.output_of(&Bundle::sh(script));
+    let mounts = cgroup_mounts(&out);
+    assert!(!mounts.is_empty(), "{out}");
+    for (dest, flags) in &mounts {
+        for f in ["ro", "nosuid", "nodev", "noexec", "relatime"] {
+            assert!(
+                flags.split(',').any(|x| x == f),
+                "{dest}: {flags} lacks {f}"
+            );
+        }
+    }
+    assert!(!out.contains("wrote"), "{out}");
+
+    let mut b = Bundle::sh(script);
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys/fs/cgroup" {
+                m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+            }
+        }
+    });
+    let out = rt.output_of(&b);
+    for (dest, flags) in cgroup_mounts(&out) {
+        assert!(flags.starts_with("rw,"), "{dest}: {flags}");
+        assert!(flags.contains("nosuid"), "{dest}: {flags}");
+    }
+    assert!(
+        out.contains("wrote"),
+        "the container's own pids.max is writable: {out}"
+    );
+}
+
+#[test]
 fn root_is_the_rootfs_and_readonly() {
     let rt = Runtime::new();
     let b = Bundle::sh("ls /; touch /newfile 2>&1; echo rc=$?");
