@@ -15,6 +15,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SEQ = int(os.environ.get("BENCH_SEQ", "50"))
 SPLIT = int(os.environ.get("BENCH_SPLIT", "20"))
 EXECS = int(os.environ.get("BENCH_EXEC", "30"))
+# Spaced: BENCH_SPACED containers (and execs) per round, BENCH_GAP_MS apart: an idle host
+# starting one now and then, or a health probe. The back-to-back loops above hide a cost
+# such a host pays every time: a pid written into a cgroup waits for an RCU grace period
+# unless one passed moments before (docs/performance.md).
+SPACED = int(os.environ.get("BENCH_SPACED", "10"))
+GAP = int(os.environ.get("BENCH_GAP_MS", "50")) / 1000
 # The burst: BURST_LOOPS loops of `run` at once, BURST_EACH containers each.
 BURST_LOOPS = int(os.environ.get("BENCH_BURST_LOOPS", "8"))
 BURST_EACH = int(os.environ.get("BENCH_BURST_EACH", "10"))
@@ -105,11 +111,13 @@ def status(binary, root, cid):
 # Container ids carry the runtime's name: without cgroupsPath, a container's cgroup is named
 # after its id, and two runtimes must not meet in one cgroup.
 
-def seq_runs(rts, roots, bundle, n, tag):
-    """n containers per runtime, interleaved: each runtime's times in ms."""
+def seq_runs(rts, roots, bundle, n, tag, gap=0):
+    """n containers per runtime, interleaved (`gap` seconds before each): each runtime's
+    times in ms."""
     out = {name: [] for name in rts}
     for i in range(n):
         for name, b in rts.items():
+            time.sleep(gap)
             out[name].append(run_one(name, b, roots.get(name), bundle, f"{tag}-{name}-{i}"))
     return out
 
@@ -127,14 +135,16 @@ def split_steps(rts, roots, bundle, n, tag, out):
             steps["delete"].append(timed(b, root, "delete", cid))
 
 
-def exec_runs(rts, roots, bundle, n, tag):
-    """`exec /bin/true` into one running container per runtime: each runtime's times in ms."""
+def exec_runs(rts, roots, bundle, n, tag, gap=0):
+    """`exec /bin/true` into one running container per runtime (`gap` seconds before each):
+    each runtime's times in ms."""
     out = {name: [] for name in rts}
     for name, b in rts.items():
         cmd(b, roots[name], "run", "--detach", "--bundle", bundle, f"{tag}-{name}")
     try:
         for _ in range(n):
             for name, b in rts.items():
+                time.sleep(gap)
                 out[name].append(timed(b, roots[name], "exec", f"{tag}-{name}", "/bin/true"))
     finally:
         for name, b in rts.items():
@@ -232,6 +242,7 @@ def main():
     with_floor = {**rts, FLOOR: None}
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
     seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(rts), Rounds(with_floor)
+    spaced, spaced_execs = Rounds(with_floor), Rounds(rts)
     split = {n: {"create": [], "start": [], "wait": [], "delete": []} for n in rts}
     for r in range(ROUNDS):
         seq.add_medians(seq_runs(with_floor, roots, bundle, SEQ, f"s{r}"))
@@ -239,6 +250,8 @@ def main():
         split_steps(rts, roots, bundle, SPLIT, f"p{r}", split)
         execs.add_medians(exec_runs(rts, roots, sleeper, EXECS, f"e{r}"))
         bursts.add_round({n: burst(n, b, roots.get(n), bundle, f"b{r}") for n, b in with_floor.items()})
+        spaced.add_medians(seq_runs(with_floor, roots, bundle, SPACED, f"g{r}", GAP))
+        spaced_execs.add_medians(exec_runs(rts, roots, sleeper, SPACED, f"h{r}", GAP))
     rss = {n: statistics.median(peak_rss_kb(b, roots[n], bundle, f"rss{i}-{n}") for i in range(5)) for n, b in rts.items()}
     steps = {n: {k: statistics.median(v) for k, v in split[n].items()} for n in rts}
 
@@ -249,6 +262,8 @@ def main():
           f"{os.cpu_count()} cpus; {ROUNDS} rounds; ratios per round as min / median / max\n")
     print(f"## {SEQ} sequential `run` of /bin/true per round (median ms per container)")
     seq.print("ms")
+    print(f"\n## spaced `run`: one container every {GAP * 1000:.0f} ms, {SPACED} per round (an idle host; median ms)")
+    spaced.print("ms")
     print(f"\n## burst: {BURST_LOOPS} loops of `run` at once, {BURST_EACH} containers each (containers per second)")
     bursts.print("/s", "{:7.1f}")
     print(f"\n## create / start / wait / delete split ({SPLIT} containers per round, median ms)")
@@ -260,6 +275,8 @@ def main():
               f"{ratio(n, lambda x: csd[x])} (create+start+delete)")
     print(f"\n## `exec /bin/true` into a running container ({EXECS} per round, median ms)")
     execs.print("ms")
+    print(f"\n## spaced `exec /bin/true`: one every {GAP * 1000:.0f} ms, {SPACED} per round (a health probe; median ms)")
+    spaced_execs.print("ms")
     print(f"\n## {SEQ} sequential `run` with the engines' default seccomp profile (median ms per container)")
     seq_sc.print("ms")
     for n in rts:
