@@ -449,10 +449,21 @@ pub fn assert_no_panic(out: &Output) {
 
 /// `rrun exec -d ID ARGS...` in a running container; returns the new process's host pid.
 pub fn exec_detached(rt: &Runtime, id: &str, args: &[&str]) -> i32 {
+    exec_detached_with(rt, id, &[], args)
+}
+
+/// [`exec_detached`] with more of exec's flags.
+pub fn exec_detached_with(rt: &Runtime, id: &str, flags: &[&str], args: &[&str]) -> i32 {
     let dir = TempDir::new("rrun-exec-pid");
     let pid_file = dir.path().join("pid");
     let pid_arg = pid_file.to_str().unwrap();
-    rt.ok(&[&["exec", "-d", "--pid-file", pid_arg, id][..], args].concat());
+    rt.ok(&[
+        &["exec", "-d", "--pid-file", pid_arg][..],
+        flags,
+        &[id],
+        args,
+    ]
+    .concat());
     std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
 }
 

@@ -257,10 +257,17 @@ fn exec_into_a_sub_cgroup() {
             .unwrap();
         ("pids:sub".to_string(), d)
     };
+    // runc's words for a sub-cgroup that isn't there, and for one outside the container's.
+    let err = rt.fails_with(255, &["exec", "--cgroup", &flag, &id, "true"]);
     assert!(
-        rt.fails_with(255, &["exec", "--cgroup", &flag, &id, "true"])
-            .contains("does not exist")
+        err.contains(" adding pid ") && err.contains("no such file or directory"),
+        "{err}"
     );
+    let outside = flag.replace("sub", "..");
+    let err = rt.fails_with(255, &["exec", "--cgroup", &outside, &id, "true"]);
+    assert!(err.contains("bad sub cgroup path: .."), "{err}");
+    let err = rt.fails_with(255, &["exec", "--cgroup", "whaaat:/", &id, "true"]);
+    assert!(err.contains("unknown controller whaaat"), "{err}");
     std::fs::create_dir(dir.join("sub")).unwrap();
     let pidfile = b.path().join("sub.pid");
     let status = rt
@@ -290,6 +297,66 @@ fn exec_into_a_sub_cgroup() {
     });
     std::fs::remove_dir(dir.join("sub")).unwrap();
     rt.ok(&["delete", "-f", &id]);
+}
+
+/// runc's v1 forms of --cgroup: one path for every hierarchy, and several controllers
+/// sharing a path.
+#[test]
+fn exec_into_sub_cgroups_of_every_hierarchy_or_of_several_controllers() {
+    if cgroup_v2() {
+        eprintln!("skipped: cgroup v1 forms");
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execsubs");
+    let dirs = cgroup_dirs_named(&id);
+    let in_each = |pid: &str, sub: &str, only: &[&str]| {
+        for d in &dirs {
+            let named = only.is_empty()
+                || only
+                    .iter()
+                    .any(|c| d.starts_with(format!("/sys/fs/cgroup/{c}")));
+            let target = if named { d.join(sub) } else { d.clone() };
+            let procs = std::fs::read_to_string(target.join("cgroup.procs")).unwrap_or_default();
+            assert!(
+                procs.lines().any(|l| l == pid),
+                "{pid} not in {}",
+                target.display()
+            );
+        }
+    };
+    for d in &dirs {
+        std::fs::create_dir(d.join("all")).unwrap();
+        // A cpuset takes no task until it has cpus and memory nodes.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("all").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let pid = exec_detached_with(&rt, &id, &["--cgroup", "all"], &["sleep", "100"]);
+    in_each(&pid.to_string(), "all", &[]);
+    for c in ["memory", "pids"] {
+        let d = dirs
+            .iter()
+            .find(|d| d.starts_with(format!("/sys/fs/cgroup/{c}")))
+            .unwrap();
+        std::fs::create_dir(d.join("two")).unwrap();
+    }
+    let pid = exec_detached_with(
+        &rt,
+        &id,
+        &["--cgroup", "memory,pids:two"],
+        &["sleep", "100"],
+    );
+    in_each(&pid.to_string(), "two", &["memory", "pids"]);
+    rt.ok(&["kill", "--all", &id, "KILL"]);
+    rt.ok(&["delete", "-f", &id]);
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d.join("two"));
+        let _ = std::fs::remove_dir(d.join("all"));
+    }
 }
 
 #[test]

@@ -592,9 +592,13 @@ pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
             .open(file)
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
         written.map_err(|e| {
-            let dir = file.parent().unwrap_or(file);
-            anyhow::Error::new(OsError(e))
-                .context(format!("adding the process to {}", dir.display()))
+            // runc's words; the pid as the host sees it (its /proc is still in view here).
+            let pid = std::fs::read_link("/proc/self").unwrap_or_default();
+            anyhow::Error::new(OsError(e)).context(format!(
+                "error adding pid {} to cgroups: {}",
+                pid.display(),
+                file.display()
+            ))
         })?;
     }
     Ok(())

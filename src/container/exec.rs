@@ -11,7 +11,7 @@ use crate::syscalls::{CloneResult, clone_process};
 use anyhow::{Context, Result, anyhow, bail};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct ExecOptions {
     pub id: String,
@@ -137,6 +137,8 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         Some(foreground::block_signals()?)
     };
     let cgroup_dirs = exec_cgroups(&record.cgroup_paths, &opts.sub_cgroups)?;
+    // runc falls back to the init's cgroup (v2) only where --cgroup named none.
+    let fallback = opts.sub_cgroups.is_empty();
     // The process joins v1 cgroups itself (cgroups::join_self) while it is still in the
     // host's user namespace; rootless, the parent joined the container's already.
     let (v1_dirs, by_pid): (Vec<PathBuf>, Vec<PathBuf>) = cgroup_dirs
@@ -217,7 +219,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     };
     for dir in &by_pid {
-        match join_cgroup(dir, pid, record.pid) {
+        match join_cgroup(dir, pid, record.pid, fallback) {
             Ok(()) => {}
             // Rootless, a process may not move itself into its user's delegated subtree
             // from outside it (the kernel asks for write access to the common ancestor):
@@ -428,72 +430,150 @@ pub fn process_from_flags(
 
 /// Puts `pid` in `dir`. On cgroup v2 a cgroup whose sub-cgroups use domain controllers
 /// takes no processes of its own (EBUSY): as runc does, the process then joins the cgroup
-/// the container's init is in (a container that manages its own subtree moved it there).
-fn join_cgroup(dir: &std::path::Path, pid: i32, init_pid: i32) -> Result<()> {
-    let write = |d: &std::path::Path| std::fs::write(d.join("cgroup.procs"), pid.to_string());
+/// the container's init is in (a container that manages its own subtree moved it there),
+/// unless `--cgroup` named the cgroup (`fallback` false).
+fn join_cgroup(dir: &Path, pid: i32, init_pid: i32, fallback: bool) -> Result<()> {
+    let write = |d: &Path| std::fs::write(d.join("cgroup.procs"), pid.to_string());
+    let failed = |d: &Path, e: std::io::Error| {
+        anyhow::Error::new(crate::cgroups::OsError(e)).context(format!(
+            "error adding pid {pid} to cgroups: {}",
+            d.join("cgroup.procs").display()
+        ))
+    };
     match write(dir) {
         Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EBUSY) && crate::cgroups::is_unified_host() => {
+        Err(e)
+            if fallback
+                && e.raw_os_error() == Some(libc::EBUSY)
+                && crate::cgroups::is_unified_host() =>
+        {
             let own =
                 std::fs::read_to_string(format!("/proc/{init_pid}/cgroup")).unwrap_or_default();
             let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
-                bail!("adding the process to {}: {e}", dir.display());
+                return Err(failed(dir, e));
             };
-            let init_dir = std::path::Path::new("/sys/fs/cgroup").join(
-                crate::rootfs::secure::clean_relative(std::path::Path::new(path)),
-            );
+            let init_dir = Path::new("/sys/fs/cgroup")
+                .join(crate::rootfs::secure::clean_relative(Path::new(path)));
             write(&init_dir).map_err(|e2| {
-                anyhow!(
-                    "adding the process to {} ({e}) or to the init's {}: {e2}",
-                    dir.display(),
-                    init_dir.display()
-                )
+                failed(dir, e).context(format!(
+                    "nor to the init's {}: {}",
+                    init_dir.display(),
+                    crate::cgroups::OsError(e2)
+                ))
             })
         }
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("adding the process to {}", dir.display())))
-        }
+        Err(e) => Err(failed(dir, e)),
     }
 }
 
-/// The directories the process joins: the container's, with `--cgroup` sub-cgroups in
-/// place of their parents (`PATH` on cgroup v2, `CONTROLLER:PATH` on v1). A sub-cgroup
-/// must already exist inside the container's cgroup.
-fn exec_cgroups(container: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
-    let mut dirs = container.to_vec();
-    let hierarchies = if subs.is_empty() {
-        &[]
-    } else {
-        crate::cgroups::host_hierarchies()?
-    };
-    for sub in subs {
-        let (controller, path) = match sub.split_once(':') {
-            Some((c, p)) => (Some(c), p),
-            None => (None, sub.as_str()),
-        };
-        let rel = crate::rootfs::secure::clean_relative(std::path::Path::new(path));
-        let mut matched = false;
-        for d in dirs.iter_mut() {
-            let fits = match controller {
-                None => crate::cgroups::is_unified_host(),
-                Some(c) => hierarchies
-                    .iter()
-                    .any(|h| h.controllers.iter().any(|x| x == c) && d.starts_with(&h.mount_point)),
-            };
-            if fits {
-                let target = d.join(&rel);
-                if !target.is_dir() {
-                    bail!("--cgroup {sub}: {} does not exist", target.display());
+/// `--cgroup` as runc reads it: `CONTROLLER[,CONTROLLER...]:PATH` (v1), or one PATH alone
+/// (v2, or every v1 hierarchy). Keys are controller names, "" for the path alone.
+fn parse_sub_cgroups(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for arg in args {
+        match arg.split_once(':') {
+            Some((controllers, path)) => {
+                for c in controllers.split(',') {
+                    if c.is_empty() {
+                        bail!("invalid --cgroup argument: {arg} (empty <controller> prefix)");
+                    }
+                    if out.iter().any(|(k, _)| k == c) {
+                        bail!(
+                            "invalid --cgroup argument(s): controller {c} specified multiple times"
+                        );
+                    }
+                    out.push((c.to_string(), path.to_string()));
                 }
-                *d = target;
-                matched = true;
             }
-        }
-        if !matched {
-            bail!(
-                "--cgroup {sub}: no such controller in the container's cgroups (use CONTROLLER:PATH on cgroup v1)"
-            );
+            None if args.len() == 1 => out.push((String::new(), arg.clone())),
+            None => bail!("invalid --cgroup argument: {arg} (missing <controller>: prefix)"),
         }
     }
+    Ok(out)
+}
+
+/// `base` joined with `sub` and cleaned as a path (Go's path.Join), which must stay inside
+/// `base`: `..` out of the container's cgroup is refused, with runc's words.
+fn sub_cgroup(base: &Path, sub: &str) -> Result<PathBuf> {
+    let mut joined = base.to_path_buf();
+    for part in sub.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                joined.pop();
+            }
+            name => joined.push(name),
+        }
+    }
+    if !joined.starts_with(base) {
+        bail!("bad sub cgroup path: {sub}");
+    }
+    Ok(joined)
+}
+
+/// The directories the process joins: the container's, or with `--cgroup` the sub-cgroups
+/// named (one path for every hierarchy, or per controller on v1), as runc resolves them.
+/// Whether they exist shows when the process is added.
+fn exec_cgroups(container: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
+    let requested = parse_sub_cgroups(subs)?;
+    if requested.is_empty() {
+        return Ok(container.to_vec());
+    }
+    if let Some((_, sub)) = requested.iter().find(|(c, _)| c.is_empty()) {
+        return container.iter().map(|d| sub_cgroup(d, sub)).collect();
+    }
+    let hierarchies = crate::cgroups::host_hierarchies()?;
+    let mut dirs = container.to_vec();
+    for (controller, sub) in &requested {
+        let index = container.iter().position(|d| {
+            hierarchies.iter().any(|h| {
+                d.starts_with(&h.mount_point) && h.controllers.iter().any(|c| c == controller)
+            })
+        });
+        let Some(i) = index else {
+            bail!("unknown controller {controller} in SubCgroupPaths");
+        };
+        dirs[i] = sub_cgroup(&container[i], sub)?;
+    }
     Ok(dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_cgroups_are_read_and_joined_as_runc_does() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_sub_cgroups(&args(&["memory:m", "cpu,cpuacct:c"])).unwrap(),
+            vec![
+                ("memory".to_string(), "m".to_string()),
+                ("cpu".to_string(), "c".to_string()),
+                ("cpuacct".to_string(), "c".to_string())
+            ]
+        );
+        assert_eq!(
+            parse_sub_cgroups(&args(&["sub"])).unwrap(),
+            vec![(String::new(), "sub".to_string())]
+        );
+        for (bad, words) in [
+            (&["a", "b"][..], "missing <controller>: prefix"),
+            (&[",cpu:x"][..], "empty <controller> prefix"),
+            (
+                &["cpu:x", "cpu:y"][..],
+                "controller cpu specified multiple times",
+            ),
+        ] {
+            let err = parse_sub_cgroups(&args(bad)).unwrap_err().to_string();
+            assert!(err.contains(words), "{bad:?}: {err}");
+        }
+        let base = Path::new("/sys/fs/cgroup/pids/c");
+        assert_eq!(sub_cgroup(base, "/").unwrap(), base);
+        assert_eq!(sub_cgroup(base, "a/../b/./c").unwrap(), base.join("b/c"));
+        for escape in ["..", "../c2", "a/../../x"] {
+            let err = sub_cgroup(base, escape).unwrap_err().to_string();
+            assert_eq!(err, format!("bad sub cgroup path: {escape}"));
+        }
+    }
 }
