@@ -40,7 +40,8 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
     let steps = [
         // The state dir and exec fifo exist; nothing is cloned yet.
         ("socketpair", 1, "after the state dir exists"),
-        // The first write is the early record: init is cloned, nothing recorded yet.
+        // The first write is the early record: the init is cloned, nothing recorded yet
+        // (where there is a cgroup2 hierarchy: the record before the clone, nothing made).
         ("write", 1, "after the init is cloned"),
         // The "go" message: every cgroup is made, joined and given its device rules.
         ("sendto", 1, "after the cgroups are made"),
@@ -49,7 +50,21 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
         // The lock released at the very end: the init waits for `start`.
         ("flock", 2, "while the init waits for start"),
     ];
-    for (syscall, when, step) in steps {
+    // With a cgroup2 hierarchy the init is cloned into its cgroup there (clone3), which
+    // is made first, after a record without a pid.
+    let has_cgroup2 = std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(2) == Some("cgroup2"));
+    let cgroup_before_clone = (
+        "clone3",
+        1,
+        "with its cgroup v2 directory made, before the clone",
+    );
+    for (syscall, when, step) in steps
+        .into_iter()
+        .chain(has_cgroup2.then_some(cgroup_before_clone))
+    {
         let id = unique("killed");
         killed_create_is_cleaned_by_delete_force(&rt, &b, &id, (syscall, when, step));
     }
@@ -79,6 +94,39 @@ fn killed_create_is_cleaned_by_delete_force(
     assert_no_leftovers(rt, id, &before);
     rt.create(b, id);
     rt.ok(&["delete", "--force", id]);
+}
+
+/// A create whose clone fails after its cgroup v2 directory was made (clone3 refused by
+/// strace, as a kernel out of pids would) says so and leaves nothing.
+#[test]
+fn a_failed_clone_into_the_cgroup_leaves_nothing() {
+    let has_cgroup2 = std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(2) == Some("cgroup2"));
+    if !has_cgroup2 {
+        eprintln!("skipped: no cgroup2 hierarchy, no clone into a cgroup");
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let id = unique("clonefail");
+    let before = HostSnapshot::take();
+    let out = Command::new("strace")
+        .args(["-o", "/dev/null", "-e", "inject=clone3:error=EAGAIN"])
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["create", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cloning container init"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
 }
 
 /// A create killed after its early record but before its end is reported as what it is.

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::cell::Cell;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct NamespacePlan {
@@ -143,11 +143,20 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
 /// user namespace, through a child that joins it and clones the init as rrun's own child
 /// (CLONE_PARENT), reports its pid and exits: the extra process lives for a setns and a
 /// clone, and never outlives create.
-pub fn clone_init(p: &NamespacePlan) -> Result<crate::syscalls::CloneResult> {
-    use crate::syscalls::{CloneResult, clone_process};
+/// `cgroup`: a cgroup v2 directory to clone the init straight into (not with an
+/// intermediate, whose callers have none to give).
+pub fn clone_init(
+    p: &NamespacePlan,
+    cgroup: Option<&OwnedFd>,
+) -> Result<crate::syscalls::CloneResult> {
+    use crate::syscalls::{CloneResult, clone_into_cgroup, clone_process};
     let flags = p.clone_flags.bits();
     if !p.intermediate {
-        return clone_process(flags).map_err(|e| anyhow!("cloning container init: {e}"));
+        let cloned = match cgroup {
+            Some(dir) => clone_into_cgroup(flags, dir.as_raw_fd()),
+            None => clone_process(flags),
+        };
+        return cloned.map_err(|e| anyhow!("cloning container init: {e}"));
     }
     let (report, reported) = std::os::unix::net::UnixStream::pair()
         .map_err(|e| anyhow!("socket for the intermediate process: {e}"))?;

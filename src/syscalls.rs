@@ -61,12 +61,12 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// [`clone_process`] without new namespaces, the child starting in the cgroup v2
-/// directory open as `cgroup` (clone3's CLONE_INTO_CGROUP): no pid is written to
+/// [`clone_process`] (in the new namespaces named by `flags`), the child starting in the
+/// cgroup v2 directory open as `cgroup` (clone3's CLONE_INTO_CGROUP): no pid is written to
 /// `cgroup.procs` afterwards.
-pub fn clone_into_cgroup(cgroup: RawFd) -> io::Result<CloneResult> {
+pub fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result<CloneResult> {
     let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
         cgroup: cgroup as u64,
         ..Default::default()

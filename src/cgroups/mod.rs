@@ -157,6 +157,18 @@ pub trait CgroupDriver {
     fn enter_leaving_v1_to_process(&self, pid: i32) -> Result<Vec<PathBuf>> {
         self.enter(pid).map(|()| Vec::new())
     }
+    /// The cgroup v2 directory the init can be cloned straight into (clone3's
+    /// CLONE_INTO_CGROUP: no pid written into it later, see [`join_self`] for why), for
+    /// [`CgroupDriver::make_clone_target`]. None where the driver has none to offer (v1
+    /// only, systemd); only for an init with the host's root in the host's user namespace.
+    fn clone_target(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Makes [`CgroupDriver::clone_target`] (and its missing parents, with controllers
+    /// enabled down to it) and opens it; `enter` then writes no pid there.
+    fn make_clone_target(&self) -> Result<std::os::fd::OwnedFd> {
+        anyhow::bail!("this cgroup driver clones into no cgroup")
+    }
     /// Pids of every process in the container's cgroup.
     fn procs(&self) -> Result<Vec<i32>>;
     /// Removes the container's directories; they must be empty of processes.
@@ -602,6 +614,16 @@ pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Opens a cgroup v2 directory for clone3's CLONE_INTO_CGROUP.
+fn open_clone_target(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+    nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| anyhow::anyhow!("opening cgroup {}: {e}", dir.display()))
 }
 
 /// Whether `dir` is a cgroup of a v1 hierarchy, which a process may join by itself

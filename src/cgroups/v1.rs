@@ -13,6 +13,8 @@ pub struct V1 {
     dirs: std::sync::Mutex<Vec<PathBuf>>,
     created: CreatedDirs,
     rootless: Rootless,
+    /// The hybrid cgroup2 directory the init was cloned into (make_clone_target).
+    cloned_into: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl V1 {
@@ -21,6 +23,7 @@ impl V1 {
             dirs: std::sync::Mutex::new(hierarchies.iter().map(|h| h.dir_for(path)).collect()),
             created: CreatedDirs::default(),
             rootless,
+            cloned_into: Default::default(),
         }
     }
 
@@ -29,6 +32,7 @@ impl V1 {
             dirs: std::sync::Mutex::new(dirs),
             created: CreatedDirs::default(),
             rootless,
+            cloned_into: Default::default(),
         }
     }
 
@@ -45,6 +49,11 @@ impl V1 {
         pid: i32,
         leave_v1: bool,
     ) -> Result<Option<PathBuf>> {
+        let cloned_into = self.cloned_into.lock().unwrap_or_else(|e| e.into_inner());
+        if cloned_into.as_deref() == Some(dir) {
+            return Ok(None);
+        }
+        drop(cloned_into);
         self.created.create(dir)?;
         let h = hierarchies.iter().find(|h| dir.starts_with(&h.mount_point));
         // The hybrid cgroup2 hierarchy holds controllers too (hugetlb here).
@@ -136,6 +145,29 @@ impl CgroupDriver for V1 {
 
     fn enter_leaving_v1_to_process(&self, pid: i32) -> Result<Vec<PathBuf>> {
         self.enter_dirs(pid, true)
+    }
+
+    /// The hybrid cgroup2 directory, where the host has one.
+    fn clone_target(&self) -> Option<PathBuf> {
+        let hierarchies = host_hierarchies().ok()?;
+        let v2 = hierarchies.iter().find(|h| h.is_v2())?;
+        self.dirs()
+            .into_iter()
+            .find(|d| d.starts_with(&v2.mount_point))
+    }
+
+    fn make_clone_target(&self) -> Result<std::os::fd::OwnedFd> {
+        let hierarchies = host_hierarchies()?;
+        let Some(dir) = self.clone_target() else {
+            anyhow::bail!("no cgroup2 hierarchy to clone into");
+        };
+        self.created.create(&dir)?;
+        if let Some(v2) = hierarchies.iter().find(|h| h.is_v2()) {
+            super::v2::enable_controllers(&v2.mount_point, &dir);
+        }
+        let fd = super::open_clone_target(&dir)?;
+        *self.cloned_into.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir);
+        Ok(fd)
     }
 
     fn created_dirs(&self) -> Vec<PathBuf> {

@@ -17,6 +17,8 @@ pub struct V2 {
     /// A rootless create could not make or join the directory: the container runs without
     /// a cgroup of its own.
     left_out: std::sync::atomic::AtomicBool,
+    /// The init was cloned into the directory (make_clone_target): nothing to write.
+    cloned_into: std::sync::atomic::AtomicBool,
 }
 
 impl V2 {
@@ -30,6 +32,7 @@ impl V2 {
             created: CreatedDirs::default(),
             rootless,
             left_out: Default::default(),
+            cloned_into: Default::default(),
         })
     }
 
@@ -40,6 +43,7 @@ impl V2 {
             created: CreatedDirs::default(),
             rootless,
             left_out: Default::default(),
+            cloned_into: Default::default(),
         }
     }
 
@@ -48,9 +52,17 @@ impl V2 {
     }
 
     fn enter_dir(&self, pid: i32) -> Result<()> {
+        if self.cloned_into.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.make_dir()?;
+        write_pid(&self.dir, pid)
+    }
+
+    fn make_dir(&self) -> Result<()> {
         self.created.create(&self.dir)?;
         enable_controllers(&self.root, &self.dir);
-        write_pid(&self.dir, pid)
+        Ok(())
     }
 }
 
@@ -108,6 +120,18 @@ impl CgroupDriver for V2 {
 
     fn created_dirs(&self) -> Vec<PathBuf> {
         self.created.list()
+    }
+
+    fn clone_target(&self) -> Option<PathBuf> {
+        Some(self.dir.clone())
+    }
+
+    fn make_clone_target(&self) -> Result<std::os::fd::OwnedFd> {
+        self.make_dir()?;
+        let fd = super::open_clone_target(&self.dir)?;
+        self.cloned_into
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(fd)
     }
 
     fn procs(&self) -> Result<Vec<i32>> {

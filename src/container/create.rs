@@ -44,6 +44,9 @@ struct Rollback {
     dir: Option<PathBuf>,
     pid: Option<i32>,
     cgroup: Option<Box<dyn CgroupDriver>>,
+    /// The cgroup made before the clone, while `cgroup` does not own it yet: the
+    /// container's paths and the parents made for them, as recorded.
+    cgroup_before_clone: Option<(Vec<PathBuf>, Vec<PathBuf>)>,
 }
 
 impl Rollback {
@@ -51,6 +54,7 @@ impl Rollback {
         self.dir = None;
         self.pid = None;
         self.cgroup = None;
+        self.cgroup_before_clone = None;
     }
 }
 
@@ -66,6 +70,9 @@ impl Drop for Rollback {
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.destroy();
+        } else if let Some((paths, parents)) = &self.cgroup_before_clone {
+            let _ = cgroups::from_paths(paths.clone(), None, false).destroy();
+            cgroups::remove_made_dirs(parents);
         }
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -86,6 +93,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         dir: Some(dir.clone()),
         pid: None,
         cgroup: None,
+        cgroup_before_clone: None,
     };
     // Held to the end of create: other commands on the id wait for it or see it creating.
     let lock = state::lock_dir(&dir)?;
@@ -109,7 +117,26 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let (parent_end, child_end) = handshake::pair()?;
     let detached_sources = detach_mount_sources(&plan, &bundle)?;
     namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
-    let pid = match namespaces::clone_init(&plan.namespaces)? {
+    // An init with the host's root in the host's user namespace needs no pid written into
+    // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
+    // and is cloned straight into a cgroup v2 directory. That directory is made before the
+    // clone, so a record naming it comes first: a create killed from here on leaves what
+    // `delete --force` needs to remove it.
+    let init_joins_itself =
+        !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
+    let clone_target = match plan.cgroup.clone_target() {
+        Some(_) if init_joins_itself => {
+            let record = early_record(opts, &plan, &bundle, None)?;
+            state::save_record(&dir, &record)?;
+            rollback.cgroup_before_clone =
+                Some((record.cgroup_paths, record.cgroup_parents_created));
+            Some(plan.cgroup.make_clone_target()?)
+        }
+        _ => None,
+    };
+    let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
+    drop(clone_target);
+    let pid = match cloned? {
         CloneResult::Child => {
             drop(parent_end);
             // The init must not share the state lock: were this rrun killed, the init
@@ -143,7 +170,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     ));
     // From here on a record exists: a create killed at any later step leaves what
     // `delete --force` needs to remove the init and its cgroups.
-    let mut record = early_record(opts, &plan, &bundle, pid)?;
+    let mut record = early_record(opts, &plan, &bundle, Some(pid))?;
+    if let Some((_, parents)) = &rollback.cgroup_before_clone {
+        // Made before the clone: the parents that were missing then.
+        record.cgroup_parents_created = parents.clone();
+    }
     state::save_record(&dir, &record)?;
     let Plan {
         namespaces: ns_plan,
@@ -163,16 +194,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
-    // An init with the host's root in the host's user namespace joins its v1 cgroups
-    // itself, first thing after "go" (see cgroups::join_self).
-    let init_joins_v1 = !ns_plan.user_ns && !rootless_euid && !opts.rootless_cgroups;
     let join_cgroups = place_in_cgroup(
         opts,
         &bundle.spec,
         pid,
         cgroup.as_ref(),
         &record,
-        init_joins_v1,
+        init_joins_itself,
     )?;
     parent_end.send(&Message::Go { join_cgroups })?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
@@ -356,16 +384,23 @@ fn run_init(
 }
 
 /// The record written right after the clone, marked `creating`.
+/// Without a pid: the record written before the clone (pid 0: no process to signal).
 fn early_record(
     opts: &CreateOptions,
     plan: &Plan,
     bundle: &config::Bundle,
-    pid: i32,
+    pid: Option<i32>,
 ) -> Result<ContainerRecord> {
-    let (pid_start_time, _) =
-        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+    let pid_start_time = match pid {
+        Some(pid) => {
+            super::proc_stat(pid)
+                .ok_or_else(|| anyhow!("container init {pid} vanished"))?
+                .0
+        }
+        None => 0,
+    };
     Ok(ContainerRecord {
-        pid,
+        pid: pid.unwrap_or(0),
         pid_start_time,
         creating: true,
         rootless_cgroups: opts.rootless_cgroups,

@@ -153,7 +153,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     let born_in_cgroup = match by_pid.as_slice() {
         [dir] if !rootless_euid => std::fs::File::open(dir)
             .ok()
-            .and_then(|d| crate::syscalls::clone_into_cgroup(d.as_raw_fd()).ok()),
+            .and_then(|d| crate::syscalls::clone_into_cgroup(0, d.as_raw_fd()).ok()),
         _ => None,
     };
     let by_pid = if born_in_cgroup.is_some() {
