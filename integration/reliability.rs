@@ -6,12 +6,20 @@ use crate::common::*;
 use serde_json::json;
 use std::process::{Command, Output, Stdio};
 
-/// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall` (rrun's
-/// own process only: the init it clones runs on, untraced).
-fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
+/// `rrun create` under strace with one fault injected (`inject=SYSCALL:...`), rrun's own
+/// process only: the init it clones runs on, untraced. Returns how it ended and its stderr,
+/// read from a file: an init left waiting would hold a pipe open.
+fn create_with_fault(
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
+    inject: &str,
+) -> (std::process::ExitStatus, String) {
+    let dir = TempDir::new("rrun-fault");
+    let err_path = dir.path().join("stderr");
     let status = Command::new("strace")
         .args(["-o", "/dev/null", "-e"])
-        .arg(format!("inject={syscall}:signal=KILL:when={when}"))
+        .arg(format!("inject={inject}"))
         .arg(RRUN)
         .arg("--root")
         .arg(rt.root.path())
@@ -20,9 +28,27 @@ fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32
         .arg(id)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
         .status()
         .expect("strace (make deps installs it)");
+    (
+        status,
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
+    )
+}
+
+/// Whether the host has a cgroup2 hierarchy (v2, or hybrid), where the init is cloned
+/// straight into its cgroup.
+fn has_cgroup2() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(2) == Some("cgroup2"))
+}
+
+/// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall`.
+fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
+    let (status, _) = create_with_fault(rt, b, id, &format!("{syscall}:signal=KILL:when={when}"));
     // strace dies of the signal its tracee died of: the fault really hit.
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -52,10 +78,6 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
     ];
     // With a cgroup2 hierarchy the init is cloned into its cgroup there (clone3), which
     // is made first, after a record without a pid.
-    let has_cgroup2 = std::fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(2) == Some("cgroup2"));
     let cgroup_before_clone = (
         "clone3",
         1,
@@ -63,7 +85,7 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
     );
     for (syscall, when, step) in steps
         .into_iter()
-        .chain(has_cgroup2.then_some(cgroup_before_clone))
+        .chain(has_cgroup2().then_some(cgroup_before_clone))
     {
         let id = unique("killed");
         killed_create_is_cleaned_by_delete_force(&rt, &b, &id, (syscall, when, step));
@@ -100,11 +122,7 @@ fn killed_create_is_cleaned_by_delete_force(
 /// strace, as a kernel out of pids would) says so and leaves nothing.
 #[test]
 fn a_failed_clone_into_the_cgroup_leaves_nothing() {
-    let has_cgroup2 = std::fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(2) == Some("cgroup2"));
-    if !has_cgroup2 {
+    if !has_cgroup2() {
         eprintln!("skipped: no cgroup2 hierarchy, no clone into a cgroup");
         return;
     }
@@ -112,19 +130,8 @@ fn a_failed_clone_into_the_cgroup_leaves_nothing() {
     let b = Bundle::new(&["true"]);
     let id = unique("clonefail");
     let before = HostSnapshot::take();
-    let out = Command::new("strace")
-        .args(["-o", "/dev/null", "-e", "inject=clone3:error=EAGAIN"])
-        .arg(RRUN)
-        .arg("--root")
-        .arg(rt.root.path())
-        .args(["create", "--bundle"])
-        .arg(b.path())
-        .arg(&id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (status, err) = create_with_fault(&rt, &b, &id, "clone3:error=EAGAIN");
+    assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("cloning container init"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
 }
