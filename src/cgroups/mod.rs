@@ -617,7 +617,7 @@ pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
 }
 
 /// Opens a cgroup v2 directory for clone3's CLONE_INTO_CGROUP.
-fn open_clone_target(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+pub fn open_clone_target(dir: &Path) -> Result<std::os::fd::OwnedFd> {
     nix::fcntl::open(
         dir,
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,

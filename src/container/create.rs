@@ -124,12 +124,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // `delete --force` needs to remove it.
     let init_joins_itself =
         !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
+    let mut record_before_clone = None;
     let clone_target = match plan.cgroup.clone_target() {
         Some(_) if init_joins_itself => {
-            let record = early_record(opts, &plan, &bundle, None)?;
+            let record = early_record(opts, &plan, &bundle);
             state::save_record(&dir, &record)?;
-            rollback.cgroup_before_clone =
-                Some((record.cgroup_paths, record.cgroup_parents_created));
+            rollback.cgroup_before_clone = Some((
+                record.cgroup_paths.clone(),
+                record.cgroup_parents_created.clone(),
+            ));
+            record_before_clone = Some(record);
             Some(plan.cgroup.make_clone_target()?)
         }
         _ => None,
@@ -170,11 +174,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     ));
     // From here on a record exists: a create killed at any later step leaves what
     // `delete --force` needs to remove the init and its cgroups.
-    let mut record = early_record(opts, &plan, &bundle, Some(pid))?;
-    if let Some((_, parents)) = &rollback.cgroup_before_clone {
-        // Made before the clone: the parents that were missing then.
-        record.cgroup_parents_created = parents.clone();
-    }
+    // The record before the clone, where there was one, names the parents missing then.
+    let record = record_before_clone.unwrap_or_else(|| early_record(opts, &plan, &bundle));
+    let mut record = with_init(record, pid)?;
     state::save_record(&dir, &record)?;
     let Plan {
         namespaces: ns_plan,
@@ -383,25 +385,10 @@ fn run_init(
     })
 }
 
-/// The record written right after the clone, marked `creating`.
-/// Without a pid: the record written before the clone (pid 0: no process to signal).
-fn early_record(
-    opts: &CreateOptions,
-    plan: &Plan,
-    bundle: &config::Bundle,
-    pid: Option<i32>,
-) -> Result<ContainerRecord> {
-    let pid_start_time = match pid {
-        Some(pid) => {
-            super::proc_stat(pid)
-                .ok_or_else(|| anyhow!("container init {pid} vanished"))?
-                .0
-        }
-        None => 0,
-    };
-    Ok(ContainerRecord {
-        pid: pid.unwrap_or(0),
-        pid_start_time,
+/// The `creating` record, without the init (pid 0: no process to signal): written before
+/// the clone where the cgroup is made first, and given the init by [`with_init`].
+fn early_record(opts: &CreateOptions, plan: &Plan, bundle: &config::Bundle) -> ContainerRecord {
+    ContainerRecord {
         creating: true,
         rootless_cgroups: opts.rootless_cgroups,
         shared_pid_ns: !plan
@@ -409,6 +396,17 @@ fn early_record(
             .clone_flags
             .contains(nix::sched::CloneFlags::CLONE_NEWPID),
         ..new_record(&opts.id, bundle, plan.cgroup.as_ref())
+    }
+}
+
+/// `record` with the cloned init: its pid and start time.
+fn with_init(record: ContainerRecord, pid: i32) -> Result<ContainerRecord> {
+    let (pid_start_time, _) =
+        super::proc_stat(pid).ok_or_else(|| anyhow!("container init {pid} vanished"))?;
+    Ok(ContainerRecord {
+        pid,
+        pid_start_time,
+        ..record
     })
 }
 

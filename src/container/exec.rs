@@ -151,7 +151,7 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     // where the kernel allows it: not rootless, not into a cgroup whose controllers are
     // delegated below it (EBUSY: then by pid, as runc, with join_cgroup's fallback).
     let born_in_cgroup = match by_pid.as_slice() {
-        [dir] if !rootless_euid => std::fs::File::open(dir)
+        [dir] if !rootless_euid => crate::cgroups::open_clone_target(dir)
             .ok()
             .and_then(|d| crate::syscalls::clone_into_cgroup(0, d.as_raw_fd()).ok()),
         _ => None,
