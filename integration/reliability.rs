@@ -214,12 +214,24 @@ fn a_corrupt_state_file_is_an_error_and_force_delete_removes_it() {
     let b = Bundle::sh("exit 0");
     let id = unique("corrupt");
     assert!(rt.run_with(&b, &id, &["--keep"]).status.success());
+    let record = std::fs::read(rt.state_dir(&id).join("state.json")).unwrap();
+    let cgroups =
+        serde_json::from_slice::<serde_json::Value>(&record).unwrap()["cgroup_paths"].clone();
+    assert!(
+        cgroups.as_array().is_some_and(|c| !c.is_empty()),
+        "{cgroups}"
+    );
     std::fs::write(rt.state_dir(&id).join("state.json"), "{\"id\": ").unwrap();
     let err = rt.fails(&["state", &id]);
     assert!(err.contains("state.json"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     rt.ok(&["delete", "--force", &id]);
     assert!(!rt.state_dir(&id).exists());
+    // With its record unreadable, nothing can say where the container's cgroups were
+    // (runc can't either): the test removes them, so that runs don't gather them.
+    for dir in cgroups.as_array().into_iter().flatten() {
+        let _ = std::fs::remove_dir(dir.as_str().unwrap());
+    }
 }
 
 /// Many creates with one id at once: exactly one wins, the others are told the id is
