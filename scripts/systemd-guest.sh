@@ -23,14 +23,19 @@ cgroup=v2
 if [ "${1:-}" = --cgroup ]; then cgroup=$2; shift 2; fi
 [ $# -ge 1 ] || { echo "usage: $0 [--cgroup v1|v2] SCRIPT [ARGS...]" >&2; exit 2; }
 
+install_missing() {
+    if [ $# -gt 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    fi
+}
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+install_missing "${need[@]}"
+# Looked for only now: installing Debian's qemu-system-x86 removes a newer qemu-utils (this
+# machine's image has bookworm-backports' 10.0), and qemu-img with it.
+command -v qemu-img >/dev/null || install_missing qemu-utils
 
 # What the guest has. Bump IMAGE_VERSION when the customisation below changes, so that a
 # cached image is made anew.
