@@ -124,13 +124,23 @@ case $cgroup in
     *) echo "--cgroup: v1 or v2, not $cgroup" >&2; exit 2 ;;
 esac
 log=$work/console-$cgroup.log
-timeout --kill-after=10 "${GUEST_TIMEOUT:-1500}" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
+guest_timeout=${GUEST_TIMEOUT:-1500}
+qemu_status=0
+timeout --kill-after=10 "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
     -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
     -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
     -drive "file=$work/tests.img,format=raw,if=virtio" \
-    -append "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log"
+    -append "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log" ||
+    qemu_status=$?
 # The guest's own copy of its output, whole even if the console lost some of it.
 debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null > "$work/guest-$cgroup.log" || true
 code=$(grep -a -o 'SYSTEMD-GUEST-EXIT [0-9]*' "$work/guest-$cgroup.log" | tail -1 | awk '{print $2}')
-[ -n "$code" ] || { echo "systemd guest: the tests did not finish" >&2; exit 1; }
+if [ -z "$code" ]; then
+    if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
+        echo "systemd guest: the tests did not finish: the guest was stopped after GUEST_TIMEOUT=$guest_timeout s" >&2
+    else
+        echo "systemd guest: the tests did not finish (QEMU's exit status $qemu_status)" >&2
+    fi
+    exit 1
+fi
 exit "$code"

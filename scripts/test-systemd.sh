@@ -24,8 +24,21 @@ cp -a integration/engines "$stage/project/integration/"
 printf '%s\n' "$(realpath target/x86_64-unknown-linux-gnu/debug/rrun)" > "$stage/rrun-debug-path"
 
 status=0
+failed=()
 for mode in "${modes[@]}"; do
     echo "=== systemd guest, cgroup $mode"
-    GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup "$mode" "${SYSTEMD_GUEST_SCRIPT:-scripts/systemd-guest-tests.sh}" "$mode" ${SYSTEMD_GUEST_ARGS:-} || status=1
+    if ! GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup "$mode" "${SYSTEMD_GUEST_SCRIPT:-scripts/systemd-guest-tests.sh}" "$mode" ${SYSTEMD_GUEST_ARGS:-}; then
+        status=1
+        failed+=("$mode")
+    fi
+done
+# A failure in the first mode would scroll out of sight behind the second mode's output
+# (CI shows only the end of the log): name what failed, last.
+for mode in "${failed[@]}"; do
+    guest_log=build/systemd-guest/guest-$mode.log
+    echo "=== systemd guest, cgroup $mode: FAILED"
+    grep -a -q 'SYSTEMD-GUEST-EXIT' "$guest_log" 2>/dev/null ||
+        echo "  the guest's tests did not finish (it was stopped, or did not boot: see its console log, build/systemd-guest/console-$mode.log)"
+    grep -a -E '^=== FAILED|^not ok|^test .* FAILED$|panicked at' "$guest_log" 2>/dev/null | sed 's/^/  /' || true
 done
 exit $status
