@@ -50,8 +50,9 @@ test-systemd: toolchain deps
 	scripts/test-systemd.sh
 
 # containerd, Podman and Docker running their everyday operations on rrun, each started
-# by its suite on private sockets and directories; then the same suites on runc, so that a
-# failure is always told apart: rrun's, or the test's.
+# by its suite on private sockets and directories; if a test fails, the same suites on
+# runc, so that a failure is always told apart: rrun's, or the test's
+# (ENGINE_REFERENCE=always runs runc's pass every time).
 ENGINE_PACKAGES := bats containerd podman docker.io
 ENGINE_SUITES := integration/engines/containerd.bats integration/engines/podman.bats integration/engines/docker.bats integration/engines/podman-rootless.bats
 engine-deps: deps
@@ -59,8 +60,7 @@ engine-deps: deps
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
 test-engines: build engine-deps
-	bats --print-output-on-failure $(ENGINE_SUITES)
-	ENGINE_RUNTIME=$$(command -v runc) bats --print-output-on-failure $(ENGINE_SUITES)
+	integration/engines/run-suites.sh $(ENGINE_SUITES)
 
 # CI runs all of it: the stress suite at full size (about a minute) and each fuzz target
 # for FUZZ_SECONDS.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs in the systemd guest (scripts/test-systemd.sh), from the test disk's root.
-# $1: v2 (integration tests, then the engine suites on rrun and runc) or v1 (integration).
+# $1: v2 (integration tests, then the engine suites on rrun, and on runc if one fails) or
+# v1 (integration).
 set -u
 mode=$1
 here=$(pwd)
@@ -23,7 +24,6 @@ RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-thr
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
     suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)
-    step bats --print-output-on-failure "${suites[@]}"
-    ENGINE_RUNTIME=$(command -v runc) step bats --print-output-on-failure "${suites[@]}"
+    step "$here"/project/integration/engines/run-suites.sh "${suites[@]}"
 fi
 exit $status

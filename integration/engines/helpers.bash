@@ -3,8 +3,9 @@
 #
 #   ENGINE_RUNTIME=/path/to/runtime bats integration/engines/<engine>.bats
 #
-# ENGINE_RUNTIME defaults to the project's rrun; `make test-engines-runc` passes runc, so
-# that a failure can always be told apart: rrun's, or the test's.
+# ENGINE_RUNTIME defaults to the project's rrun; run-suites.sh (`make test-engines`) passes
+# runc when a test fails on rrun, so that a failure can always be told apart: rrun's, or
+# the test's.
 #
 # ENGINE_CGROUP_DRIVER=systemd runs each engine in its systemd configuration (the engine
 # calls the runtime with --systemd-cgroup and a slice:prefix:name cgroupsPath); it needs
