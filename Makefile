@@ -63,8 +63,16 @@ test-engines: build engine-deps
 	integration/engines/run-suites.sh $(ENGINE_SUITES)
 
 # CI runs all of it: the stress suite at full size (about a minute) and each fuzz target
-# for FUZZ_SECONDS.
-test: lint unit-and-integration stress fuzz test-v2 test-systemd test-engines
+# for FUZZ_SECONDS. Each phase's time is printed after it, to keep CI's in sight (the
+# emulated guests are most of it, and this machine's speed varies by half from hour to hour).
+TEST_PHASES := lint unit-and-integration stress fuzz test-v2 test-systemd test-engines
+test:
+	@for phase in $(TEST_PHASES); do \
+		start=$$(date +%s); \
+		status=0; $(MAKE) --no-print-directory $$phase || status=$$?; \
+		echo "=== make test: $$phase $$([ $$status -eq 0 ] && echo took || echo FAILED after) $$(( $$(date +%s) - start )) s"; \
+		[ $$status -eq 0 ] || exit $$status; \
+	done
 
 # Many containers in a row, in parallel, and racing commands; then the host must hold what
 # it held before (mounts, cgroups, state dirs, fds, children, network namespaces).
