@@ -19,11 +19,26 @@ cd /tmp
 # The systemd tests, the rootless ones (there with the user's own systemd instance and
 # the controllers user@.service delegates), the idmapped mounts (an ext4 root here), and
 # the Kubernetes pods (with the kubelet's slices in systemd::, with cgroupfs in pods::),
-# checkpoint and restore (CRIU runs on the guest's kernel, not on the host's).
-RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-threads=2 systemd:: rootless:: namespaces::idmapped_ pods:: reliability::a_pod checkpoint::
+# checkpoint and restore (CRIU runs on the guest's kernel, not on the host's). On v1 the
+# user's systemd delegates no cgroups, so of the rootless tests only the systemd one
+# (runc's refusal there) differs from the host's; the idmapped mounts depend on the kernel,
+# not on the cgroup layout, and ran on v2.
+if [ "$mode" = v2 ]; then
+    tests=(systemd:: rootless:: namespaces::idmapped_ pods:: reliability::a_pod checkpoint::)
+else
+    tests=(systemd:: rootless::with_the_users_systemd pods:: reliability::a_pod checkpoint::)
+fi
+RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-threads=2 "${tests[@]}"
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
     suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)
-    step "$here"/project/integration/engines/run-suites.sh "${suites[@]}"
+    # Here, the checks whose outcome the systemd driver or cgroup v2 decides (a scope made,
+    # stopped and made again; exec into it; limits, the unit's properties, stats, the
+    # freezer; delegated cgroups for rootless Podman) and CRIU, which runs only here. The
+    # others (exit codes, tty, kill, user, read-only, capabilities, env, a missing command)
+    # take the same path on either driver and run on the host (`make test-engines`): under
+    # emulation the whole suites took over ten minutes.
+    guest_checks='run prints|detached|pause|limits|ps and metrics|top and stats|starts again|checkpoint'
+    step "$here"/project/integration/engines/run-suites.sh --filter "$guest_checks" "${suites[@]}"
 fi
 exit $status

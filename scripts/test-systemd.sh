@@ -2,7 +2,8 @@
 # `make test-systemd`: the systemd cgroup driver where systemd is PID 1, in the Debian
 # guest of scripts/systemd-guest.sh: first on pure cgroup v2 (the integration tests with
 # --systemd-cgroup, then the engine suites with each engine in its systemd configuration,
-# on rrun and then on runc), then on systemd's cgroup v1 layout (the integration tests).
+# on rrun, and on runc if one fails), then on systemd's cgroup v1 layout (the integration
+# tests of the driver, pods and checkpoint; scripts/systemd-guest-tests.sh has the lists).
 #
 # Usage: scripts/test-systemd.sh [v2|v1]...   (default: both)
 set -euo pipefail

@@ -4,25 +4,32 @@
 # (it fails on runc too). A green run on rrun needs no reference run, and skipping it keeps
 # CI's time in bounds; ENGINE_REFERENCE=always runs it anyway.
 #
-# Usage: integration/engines/run-suites.sh SUITE.bats...   (exit 0 only when rrun passed)
+# Usage: integration/engines/run-suites.sh [--filter REGEX] SUITE.bats...
+#   (exit 0 only when rrun passed; --filter: only the tests whose names match, as bats's)
 set -u
-[ $# -ge 1 ] || { echo "usage: $0 SUITE.bats..." >&2; exit 2; }
+filter=()
+if [ "${1:-}" = --filter ] && [ $# -ge 2 ]; then
+    filter=(--filter "$2")
+    shift 2
+fi
+[ $# -ge 1 ] || { echo "usage: $0 [--filter REGEX] SUITE.bats..." >&2; exit 2; }
 tap_dir=$(mktemp -d)
 trap 'rm -rf "$tap_dir"' EXIT
 
 # NAME RUNTIME SUITE...: the suites with ENGINE_RUNTIME=RUNTIME (empty: the helpers'
-# default, the project's release rrun); keeps the TAP output; returns bats' status.
+# default, the project's release rrun), each test's time shown; keeps the TAP output;
+# returns bats' status.
 run_suites_on() {
     local name=$1 runtime=$2
     shift 2
     echo "=== engine suites on $name"
     if [ -n "$runtime" ]; then export ENGINE_RUNTIME=$runtime; else unset ENGINE_RUNTIME; fi
-    bats --print-output-on-failure "$@" | tee "$tap_dir/$name.tap"
+    bats --timing --print-output-on-failure "${filter[@]}" "$@" | tee "$tap_dir/$name.tap"
     return "${PIPESTATUS[0]}"
 }
 
 failed_tests() { # NAME: the names of the tests that failed in that run, a line each
-    grep -a -E '^not ok [0-9]+ ' "$tap_dir/$1.tap" | sed -E 's/^not ok [0-9]+ //'
+    grep -a -E '^not ok [0-9]+ ' "$tap_dir/$1.tap" | sed -E 's/^not ok [0-9]+ //; s/ in [0-9]+ms$//'
 }
 
 status=0
