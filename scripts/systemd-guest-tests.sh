@@ -23,10 +23,11 @@ cd /tmp
 # user's systemd delegates no cgroups, so of the rootless tests only the systemd one
 # (runc's refusal there) differs from the host's; the idmapped mounts depend on the kernel,
 # not on the cgroup layout, and ran on v2.
+tests=(systemd:: pods:: reliability::a_pod checkpoint::)
 if [ "$mode" = v2 ]; then
-    tests=(systemd:: rootless:: namespaces::idmapped_ pods:: reliability::a_pod checkpoint::)
+    tests+=(rootless:: namespaces::idmapped_)
 else
-    tests=(systemd:: rootless::with_the_users_systemd pods:: reliability::a_pod checkpoint::)
+    tests+=(rootless::with_the_users_systemd)
 fi
 RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-threads=2 "${tests[@]}"
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
