@@ -371,9 +371,19 @@ impl HostSnapshot {
                 // beside this one. A restore's root left mounted shows otherwise: its
                 // state directory can't be removed.
                 .filter(|m| !m.contains("/.criu.") && !m.ends_with("/criu-root"))
+                // A user's runtime directory, which logind mounts when that user's
+                // systemd starts: the rootless systemd test starts one beside this one.
+                .filter(|m| !is_users_runtime_dir(m))
                 .collect(),
         }
     }
+}
+
+/// Whether a mount, as "root mountpoint", is logind's `/run/user/UID`.
+fn is_users_runtime_dir(mount: &str) -> bool {
+    mount
+        .split_once(" /run/user/")
+        .is_some_and(|(_, uid)| !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Asserts that nothing of container `id` remains: state dir, cgroup dirs, processes,
