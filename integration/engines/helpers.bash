@@ -43,6 +43,9 @@ CONF
 driver = "vfs"
 runroot = "$WORK/runroot"
 graphroot = "$WORK/graph"
+# A rootless Podman ignores graphroot (it would use the user's home, and keep its database
+# of paths there from one run to the next).
+rootless_storage_path = "$WORK/graph"
 CONF
     export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
     touch "$CONTAINERS_REGISTRIES_CONF"
@@ -60,7 +63,10 @@ engine_setup() {
         return 1
     }
     export WORK
-    WORK=$(mktemp -d "/tmp/rrun-engine-$engine.XXXXXX")
+    # Short: rootless Podman's cleanup process (conmon's exit command) refuses a --runroot,
+    # $WORK/xdg/containers, longer than 50 characters; the container would stay "stopped"
+    # and each `podman run` wait 20 s for it (engine_user_setup checks).
+    WORK=$(mktemp -d "/tmp/rrun-$engine.XXXXXX")
     export CALLS_LOG=$WORK/runtime-calls.log
     export WRAPPER=$WORK/bin/runtime
     mkdir -p "$WORK/bin"
@@ -107,6 +113,11 @@ WRAP
     chmod 755 "$WORK"
     export ENGINE_XDG=$WORK/xdg
     mkdir -m 700 "$ENGINE_XDG"
+    local runroot=$ENGINE_XDG/containers
+    [ "${#runroot}" -le 50 ] || {
+        echo "$runroot, Podman's runroot, is longer than its 50-character limit" >&2
+        return 1
+    }
     chown -R "$ENGINE_UID:$ENGINE_GID" "$WORK"
     export ENGINE_BUS=""
     if systemd_driver; then
