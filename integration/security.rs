@@ -4,19 +4,25 @@ use crate::common::*;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-/// The probe (integration/probe.c) built once, statically, so it runs in a busybox rootfs.
+/// The probe (integration/probe.c) built once per run, statically, so it runs in a busybox
+/// rootfs. It goes to cargo's directory for integration tests' files, under target/, not
+/// to /tmp, where each run left one behind; built under this process's name and renamed,
+/// so that two runs at once never see a half-written one.
 fn probe_binary() -> &'static std::path::Path {
     static PROBE: OnceLock<std::path::PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("rrun-probe-{}", std::process::id()));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let building = dir.join(format!("probe.{}", std::process::id()));
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/integration/probe.c");
         let status = std::process::Command::new("gcc")
             .args(["-static", "-no-pie", "-O1", "-o"])
-            .arg(&out)
+            .arg(&building)
             .arg(src)
             .status()
             .expect("gcc is needed for the probe");
         assert!(status.success(), "building the probe failed");
+        let out = dir.join("probe");
+        std::fs::rename(&building, &out).unwrap();
         out
     })
 }
