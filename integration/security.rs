@@ -444,6 +444,48 @@ fn container_cannot_reach_the_rrun_binary_through_proc_exe() {
     rt.ok(&["delete", "-f", &a_id]);
 }
 
+/// CVE-2019-5736 with no other container: an entrypoint that is a `#!/proc/self/exe`
+/// script makes the kernel run the init's own binary as the container's first process,
+/// with the image's arguments; that process (or one it starts) could keep an fd of the
+/// binary and write it once no rrun runs it. The process must find a sealed view of rrun,
+/// never the host's file. Here the script makes rrun's `--criu` flag swallow the script's
+/// path, and a `--log` fifo holds that rrun until the test has looked at it.
+#[test]
+fn an_entrypoint_running_proc_self_exe_finds_a_sealed_rrun() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["/x", "--log", "/tmp/log", "list"]);
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    let script = b.rootfs().join("x");
+    std::fs::write(&script, "#!/proc/self/exe --criu\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fifo = b.rootfs().join("tmp/log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let id = unique("selfexe");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    rt.ok(&["start", &id]);
+    wait_until("the entrypoint runs rrun", || {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("/proc/self/exe\0--criu\0/x\0"))
+    });
+    let exe = std::fs::metadata(format!("/proc/{pid}/exe")).unwrap();
+    let host = std::fs::metadata(RRUN).unwrap();
+    let sealed = runs_sealed_rrun(pid as u32);
+    // Let that rrun go on (it opens its log, lists nothing, and exits) before asserting.
+    let log = std::fs::read_to_string(&fifo).unwrap();
+    assert!(
+        (exe.dev(), exe.ino()) != (host.dev(), host.ino()),
+        "the container ran the host's rrun binary, {}",
+        RRUN
+    );
+    assert!(
+        sealed,
+        "the container's rrun runs from no sealed view: {log}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
 /// CVE-2024-21626: process.cwd resolves inside the rootfs and never through an fd of rrun.
 #[test]
 fn cwd_cannot_escape_the_rootfs() {

@@ -30,6 +30,31 @@ pub fn version_text() -> String {
     )
 }
 
+/// The subcommand an argument list (without the program's name) names, found without
+/// parsing it: global flags and their values are passed over. None where the list asks for
+/// help or has an argument this scan doesn't know; clap reads such lists, not this.
+pub fn subcommand_name(args: &[std::ffi::OsString]) -> Option<&str> {
+    const TAKES_A_VALUE: [&str; 5] = ["--root", "--log", "--log-format", "--rootless", "--criu"];
+    const SWITCHES: [&str; 2] = ["--debug", "--systemd-cgroup"];
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let arg = arg.to_str()?;
+        let is_flag_with_its_value = TAKES_A_VALUE
+            .iter()
+            .any(|f| arg.strip_prefix(f).is_some_and(|v| v.starts_with('=')));
+        if TAKES_A_VALUE.contains(&arg) {
+            args.next()?;
+        } else if !SWITCHES.contains(&arg) && !is_flag_with_its_value {
+            if arg.starts_with('-') {
+                return None;
+            }
+            let asks_for_help = args.any(|a| a == "-h" || a == "--help");
+            return (!asks_for_help).then_some(arg);
+        }
+    }
+    None
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Root directory for storage of container state (this should be located in tmpfs)
@@ -486,4 +511,40 @@ pub struct ExecArgs {
     /// CONTROLLER:PATH (repeatable, cgroup v1)
     #[arg(long)]
     pub cgroup: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand_name;
+
+    fn name_in(line: &str) -> Option<String> {
+        let args: Vec<std::ffi::OsString> = line.split_whitespace().map(Into::into).collect();
+        subcommand_name(&args).map(str::to_string)
+    }
+
+    #[test]
+    fn the_scan_finds_the_command_behind_global_flags_and_their_values() {
+        assert_eq!(name_in("run c1").as_deref(), Some("run"));
+        assert_eq!(
+            name_in("--root /run/x --log run --log-format json exec c1 sh").as_deref(),
+            Some("exec")
+        );
+        assert_eq!(
+            name_in("--debug --systemd-cgroup --root=/r --criu=/c create --bundle b c1").as_deref(),
+            Some("create")
+        );
+        // A flag's value that is a command's name is no command.
+        assert_eq!(name_in("--root create state c1").as_deref(), Some("state"));
+    }
+
+    #[test]
+    fn the_scan_leaves_what_it_cannot_read_to_clap() {
+        assert_eq!(name_in(""), None);
+        assert_eq!(name_in("--root"), None);
+        assert_eq!(name_in("--version"), None);
+        assert_eq!(name_in("--unknown run c1"), None);
+        assert_eq!(name_in("-root /x run c1"), None);
+        assert_eq!(name_in("run --help"), None);
+        assert_eq!(name_in("exec c1 ls -h"), None);
+    }
 }

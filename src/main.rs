@@ -5,6 +5,7 @@ use rrun::{cli, commands, logging};
 fn main() {
     // A bug must still end in one line on stderr, never a backtrace in an engine's log.
     std::panic::set_hook(Box::new(|info| eprintln!("rrun: internal error: {info}")));
+    commands::seal_before_parsing();
     let parsed = cli::command().try_get_matches().and_then(|m| {
         let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
         cli.global.root_given =

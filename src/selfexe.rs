@@ -1,13 +1,13 @@
-//! CVE-2019-5736 defence for the cases where a container process can see rrun while it
-//! works inside the container (a joined pid namespace; later `exec`): rrun re-executes
-//! itself from a sealed view of its binary first, so /proc/<pid>/exe can never be opened
-//! for writing and is never the host's writable file.
+//! CVE-2019-5736 defence: a container process can reach rrun's binary through the
+//! /proc/<pid>/exe of an rrun process inside the container (one joining it for `exec`; the
+//! init, whose exe a `#!/proc/self/exe` entrypoint runs as the container's first process).
+//! So `create` and `exec` re-execute rrun from a sealed view of its binary first, and that
+//! link can never be opened for writing and is never the host's writable file.
 //!
 //! The sealed view is, as in runc 1.2, the binary seen through a private, detached,
 //! read-only overlayfs mount (lower layers only: no write can get through, and no bytes are
 //! copied). Where overlayfs or the new mount API is unavailable, a sealed memfd copy of the
-//! binary (several MB written per call). The usual create path (new pid namespace, where
-//! no container process exists before the init execs) needs neither.
+//! binary (several MB written per call).
 
 use anyhow::{Result, anyhow};
 use std::ffi::CString;
@@ -46,6 +46,23 @@ pub fn writable_by_caller() -> bool {
             nix::fcntl::AtFlags::AT_EACCESS,
         )
         .is_ok()
+}
+
+/// What `create` and `run` do first. The init is a clone of this process, so its
+/// /proc/<pid>/exe is the file rrun runs from, and the container reaches that file before
+/// any of its processes exist: an entrypoint that is a `#!/proc/self/exe` script (or an ELF
+/// whose interpreter is that path) makes the kernel run it as the container's first
+/// process, with arguments from the image. Such a process, or one it starts, could keep an
+/// fd of the binary and write it once no rrun runs it. So, as runc runs its init from a
+/// sealed copy, rrun re-executes from its sealed view, and the init inherits that view.
+///
+/// An ordinary user's container runs as that user or its subordinate ids: a binary the
+/// user can't write is safe from it as it is.
+pub fn seal_for_create(scratch: &Path) -> Result<()> {
+    if !crate::rootless::euid_is_rootless() || writable_by_caller() {
+        ensure_sealed(scratch)?;
+    }
+    Ok(())
 }
 
 /// Re-executes rrun, with the same arguments and environment, from a sealed view of its

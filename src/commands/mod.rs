@@ -20,6 +20,23 @@ mod update;
 use crate::cli::{Command, Global};
 use anyhow::Result;
 
+/// create, run and exec re-execute rrun from its sealed binary (crate::selfexe) before they
+/// read anything, and the sealed process parses the command line, opens the log and notes
+/// the caller's fds again: so main calls this first of all, and none of that is done
+/// twice. The command is found by a scan of the arguments; where the scan can't tell, or
+/// sealing fails here, the command's own call does it later and reports what failed.
+pub fn seal_before_parsing() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // Any directory apart from the binary's serves overlayfs's second layer (selfexe
+    // picks another where this one won't do); the state root may not exist yet.
+    let scratch = std::path::Path::new("/run");
+    let _ = match crate::cli::subcommand_name(&args) {
+        Some("exec") => crate::selfexe::ensure_sealed(scratch),
+        Some("create" | "run") => crate::selfexe::seal_for_create(scratch),
+        _ => Ok(()),
+    };
+}
+
 /// The exit code of a command that failed: 1, as runc's, except `exec`, whose own failures
 /// exit 255 in runc so that callers tell them from the exit code of the process itself.
 pub fn failure_code(command: &Command) -> i32 {

@@ -82,6 +82,9 @@ impl Drop for Rollback {
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
+    // Before anything is read: the sealed process reads it all again. Usually main did it
+    // already (commands::seal_before_parsing), and this finds rrun sealed.
+    crate::selfexe::seal_for_create(store.root()?)?;
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
     if super::notify::host_socket().is_some() {
@@ -272,11 +275,9 @@ impl<'a> Plan<'a> {
                     n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_some()
                 })
             });
-        // Processes already in a joined pid namespace see our init before it execs; a
-        // rootless init is dumpable (see init), so a process exec'd into the created
-        // container could open its /proc/<pid>/exe: a binary its user may write must be
-        // sealed first.
-        if joins_pid_namespace || (rootless_euid && crate::selfexe::writable_by_caller()) {
+        // Processes already in a joined pid namespace see our init before it execs, even
+        // where seal_for_create left an ordinary user's binary alone.
+        if joins_pid_namespace {
             crate::selfexe::ensure_sealed(store.root()?)?;
         }
         let ns_plan = namespaces::plan(spec)?;
