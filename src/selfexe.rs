@@ -22,6 +22,12 @@ const SEALS: libc::c_int =
 /// overlayfs (what [`sealed_overlay`] makes; an overlay install that is read-only is as
 /// safe from writes).
 pub fn running_sealed() -> bool {
+    // A process's binary changes only with an exec, which starts this over.
+    static SEALED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEALED.get_or_init(binary_is_sealed)
+}
+
+fn binary_is_sealed() -> bool {
     let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };

@@ -9,12 +9,13 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     // process that uses it.
     crate::selfexe::ensure_sealed(store.root()?).context("exec")?;
     let record = store.open(&a.id).context("exec")?.record;
-    let process = match &a.process {
+    let (process, bundle) = match &a.process {
         Some(path) => {
             let data = crate::config::read_document(path)
                 .with_context(|| format!("exec: reading {}", path.display()))?;
-            crate::config::parse_process(&data)
-                .with_context(|| format!("exec: {}", path.display()))?
+            let process = crate::config::parse_process(&data)
+                .with_context(|| format!("exec: {}", path.display()))?;
+            (process, None)
         }
         None => {
             if a.command.is_empty() {
@@ -27,7 +28,8 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
                 .process()
                 .clone()
                 .ok_or_else(|| anyhow!("exec: the container's config has no process"))?;
-            process_from_flags(&base, a.command.clone(), a).context("exec")?
+            let process = process_from_flags(&base, a.command.clone(), a).context("exec")?;
+            (process, Some(bundle))
         }
     };
     let opts = ExecOptions {
@@ -39,6 +41,7 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         sub_cgroups: a.cgroup.clone(),
         ignore_paused: a.ignore_paused,
+        bundle,
     };
     exec(store, opts).context("exec")
 }

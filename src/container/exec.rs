@@ -24,6 +24,9 @@ pub struct ExecOptions {
     pub sub_cgroups: Vec<String>,
     /// `--ignore-paused`: exec into a paused container; the process waits for resume.
     pub ignore_paused: bool,
+    /// The container's bundle, where the caller has read it already (for the process's
+    /// defaults): read once, not twice.
+    pub bundle: Option<crate::config::Bundle>,
 }
 
 /// The namespaces a process is in, in the order exec joins them (user first).
@@ -39,7 +42,7 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
 ];
 
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
-pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
+pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     // CVE-2019-5736: container processes see this process once it joins them. An ordinary
     // user's container runs as that user (or its subordinate ids): a binary the user can't
     // write is safe from it as it is. First of all: whatever this process read before the
@@ -59,7 +62,10 @@ pub fn exec(store: &Store, opts: ExecOptions) -> Result<i32> {
     if terminal && opts.console_socket.is_none() && opts.detach {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
     }
-    let bundle = crate::config::load_bundle(std::path::Path::new(&record.bundle))?;
+    let bundle = match opts.bundle.take() {
+        Some(b) => b,
+        None => crate::config::load_bundle(std::path::Path::new(&record.bundle))?,
+    };
     let seccomp = match bundle
         .spec
         .linux()
