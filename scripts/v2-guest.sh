@@ -55,9 +55,12 @@ for bin in "$rrun" "$test_bin" "$(command -v strace)" /usr/bin/time; do
 done
 # V2_GUEST_EXTRA=DIR puts DIR at /extra in the guest (bundles and scripts to debug with).
 if [ -n "${V2_GUEST_EXTRA:-}" ]; then cp -a "$V2_GUEST_EXTRA" "$root/extra"; fi
-# virtio block is a module in this kernel: bring the ones the test disk needs.
+# virtio block is a module in this kernel: bring the ones the test disk needs. overlayfs
+# too, as hosts have it: rrun runs from a read-only overlayfs view of its binary, and
+# without it create and exec copy the binary into a sealed memfd (the debug build is
+# 67 MB: under emulation, seconds a container).
 mkdir -p "$root/modules"
-for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk overlay; do
     find "$work/kernel/lib/modules" -name "$m.ko*" -exec cp {} "$root/modules/" \;
 done
 filters=("$@")
@@ -79,7 +82,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # No tmpfs on /tmp or /run: the root is a tmpfs already, and the binaries may live there.
 # Two passes: busybox insmod does not resolve dependencies, so order does not matter.
 for pass in 1 2; do
-    for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+    for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk overlay; do
         [ -e /modules/\$m.ko ] && insmod /modules/\$m.ko 2>/dev/null
     done
 done
