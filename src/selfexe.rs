@@ -54,17 +54,21 @@ pub fn writable_by_caller() -> bool {
         .is_ok()
 }
 
-/// What `create` and `run` do first. The init is a clone of this process, so its
-/// /proc/<pid>/exe is the file rrun runs from, and the container reaches that file before
-/// any of its processes exist: an entrypoint that is a `#!/proc/self/exe` script (or an ELF
-/// whose interpreter is that path) makes the kernel run it as the container's first
-/// process, with arguments from the image. Such a process, or one it starts, could keep an
-/// fd of the binary and write it once no rrun runs it. So, as runc runs its init from a
-/// sealed copy, rrun re-executes from its sealed view, and the init inherits that view.
+/// Re-executes from the sealed view ([`ensure_sealed`]) unless no container of this
+/// caller could write the binary anyway: what `create`, `run` and `exec` do first.
+///
+/// For `create` and `run`: the init is a clone of this process, so its /proc/<pid>/exe is
+/// the file rrun runs from, and the container reaches that file before any of its
+/// processes exist: an entrypoint that is a `#!/proc/self/exe` script (or an ELF whose
+/// interpreter is that path) makes the kernel run it as the container's first process,
+/// with arguments from the image. Such a process, or one it starts, could keep an fd of
+/// the binary and write it once no rrun runs it. So, as runc runs its init from a sealed
+/// copy, rrun re-executes from its sealed view, and the init inherits that view. For
+/// `exec`: container processes see the process once it joins them.
 ///
 /// An ordinary user's container runs as that user or its subordinate ids: a binary the
 /// user can't write is safe from it as it is.
-pub fn seal_for_create(scratch: &Path) -> Result<()> {
+pub fn seal_unless_out_of_reach(scratch: &Path) -> Result<()> {
     if !crate::rootless::euid_is_rootless() || writable_by_caller() {
         ensure_sealed(scratch)?;
     }

@@ -32,7 +32,7 @@ pub fn seal_before_parsing() {
     let scratch = std::path::Path::new("/run");
     let _ = match crate::cli::subcommand_name(&args) {
         Some("exec") => crate::selfexe::ensure_sealed(scratch),
-        Some("create" | "run") => crate::selfexe::seal_for_create(scratch),
+        Some("create" | "run") => crate::selfexe::seal_unless_out_of_reach(scratch),
         _ => Ok(()),
     };
 }

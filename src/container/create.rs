@@ -84,7 +84,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
     // Before anything is read: the sealed process reads it all again. Usually main did it
     // already (commands::seal_before_parsing), and this finds rrun sealed.
-    crate::selfexe::seal_for_create(store.root()?)?;
+    crate::selfexe::seal_unless_out_of_reach(store.root()?)?;
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
     if super::notify::host_socket().is_some() {
@@ -276,7 +276,7 @@ impl<'a> Plan<'a> {
                 })
             });
         // Processes already in a joined pid namespace see our init before it execs, even
-        // where seal_for_create left an ordinary user's binary alone.
+        // where seal_unless_out_of_reach left an ordinary user's binary alone.
         if joins_pid_namespace {
             crate::selfexe::ensure_sealed(store.root()?)?;
         }

@@ -43,13 +43,9 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
 
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
 pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
-    // CVE-2019-5736: container processes see this process once it joins them. An ordinary
-    // user's container runs as that user (or its subordinate ids): a binary the user can't
-    // write is safe from it as it is. First of all: whatever this process read before the
-    // re-exec, the sealed one reads again.
-    if !crate::rootless::euid_is_rootless() || crate::selfexe::writable_by_caller() {
-        crate::selfexe::ensure_sealed(store.root_path())?;
-    }
+    // CVE-2019-5736: container processes see this process once it joins them. First of
+    // all: whatever this process read before the re-exec, the sealed one reads again.
+    crate::selfexe::seal_unless_out_of_reach(store.root_path())?;
     let c = store.open(&opts.id)?;
     match super::status(&c) {
         Status::Stopped => bail!("cannot exec in a stopped container"),
