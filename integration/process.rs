@@ -464,3 +464,28 @@ fn personality_linux32_reaches_run_and_exec() {
     ]);
     assert!(err.contains("linux.personality.flags"), "{err}");
 }
+
+/// A caller that starts rrun with stdin, stdout and stderr closed (a daemon, say): rrun puts
+/// /dev/null there first, as Rust's own start-up would, so the first files rrun opens do not
+/// become them and the container's stdio is /dev/null, not one of rrun's files.
+#[test]
+fn rrun_started_with_stdio_closed_gives_the_container_dev_null() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "for fd in 0 1 2; do seen=\"$seen$(readlink /proc/$$/fd/$fd) \"; done; echo $seen >/stdio",
+    );
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    let id = unique("closedstdio");
+    let script = format!(
+        "exec {RRUN} --root {} run --bundle {} {id} <&- >&- 2>&-",
+        rt.root.path().display(),
+        b.path().display()
+    );
+    let status = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let seen = std::fs::read_to_string(b.path().join("rootfs/stdio")).unwrap();
+    assert_eq!(seen, "/dev/null /dev/null /dev/null\n");
+}

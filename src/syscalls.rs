@@ -265,6 +265,32 @@ pub fn default_signal_disposition(sig: nix::sys::signal::Signal) -> nix::Result<
     unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(|_| ())
 }
 
+/// Ignores SIGPIPE, as Rust's own start-up does for every program: a write to a closed pipe
+/// then fails with EPIPE instead of killing rrun.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN installs no handler, so no code of ours can run in signal context.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
+}
+
+/// Opens /dev/null on whichever of fds 0, 1 and 2 the caller left closed, as Rust's own
+/// start-up does: else the first file rrun opens would become its stdin or stdout.
+pub fn open_missing_stdio() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD reads the fd's flags and touches no memory.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // Opened in order, so it lands on the lowest closed fd: this one. Not
+            // close-on-exec: stdio goes on to rrun's re-exec and to the container.
+            // SAFETY: a NUL-terminated literal path; the fd is left open on purpose.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
 /// Joins a new session keyring named `name`, so the container does not share the caller's.
 pub fn join_session_keyring(name: &str) -> io::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_ulong = 1;
