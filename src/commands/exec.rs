@@ -8,28 +8,31 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
     // anything is read, so a --process given as a pipe (`-p <(...)`) is read once, by the
     // process that uses it.
     crate::selfexe::ensure_sealed(store.root()?).context("exec")?;
-    let record = store.open(&a.id).context("exec")?.record;
-    let (process, bundle) = match &a.process {
+    let container = store.open(&a.id).context("exec")?;
+    let (process, bundle, container) = match &a.process {
         Some(path) => {
+            // Not held while the document is read: it may be a pipe that takes its time,
+            // and other commands on the container wait for the lock.
+            drop(container);
             let data = crate::config::read_document(path)
                 .with_context(|| format!("exec: reading {}", path.display()))?;
             let process = crate::config::parse_process(&data)
                 .with_context(|| format!("exec: {}", path.display()))?;
-            (process, None)
+            (process, None, None)
         }
         None => {
             if a.command.is_empty() {
                 bail!("exec: a command is required (or --process)");
             }
-            let bundle =
-                crate::config::load_bundle(std::path::Path::new(&record.bundle)).context("exec")?;
+            let bundle = crate::config::load_bundle(std::path::Path::new(&container.record.bundle))
+                .context("exec")?;
             let base = bundle
                 .spec
                 .process()
                 .clone()
                 .ok_or_else(|| anyhow!("exec: the container's config has no process"))?;
             let process = process_from_flags(&base, a.command.clone(), a).context("exec")?;
-            (process, Some(bundle))
+            (process, Some(bundle), Some(container))
         }
     };
     let opts = ExecOptions {
@@ -42,6 +45,7 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         sub_cgroups: a.cgroup.clone(),
         ignore_paused: a.ignore_paused,
         bundle,
+        container,
     };
     exec(store, opts).context("exec")
 }

@@ -27,6 +27,9 @@ pub struct ExecOptions {
     /// The container's bundle, where the caller has read it already (for the process's
     /// defaults): read once, not twice.
     pub bundle: Option<crate::config::Bundle>,
+    /// The container, where the caller has opened it already (to find that bundle): its
+    /// record is read once, and the lock taken once.
+    pub container: Option<crate::state::LockedContainer>,
 }
 
 /// The namespaces a process is in, in the order exec joins them (user first).
@@ -46,7 +49,10 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     // CVE-2019-5736: container processes see this process once it joins them. First of
     // all: whatever this process read before the re-exec, the sealed one reads again.
     crate::selfexe::seal_unless_out_of_reach(store.root_path())?;
-    let c = store.open(&opts.id)?;
+    let c = match opts.container.take() {
+        Some(c) => c,
+        None => store.open(&opts.id)?,
+    };
     match super::status(&c) {
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Paused if !opts.ignore_paused => bail!("cannot exec in a paused container"),
