@@ -207,7 +207,8 @@ fn a_reused_pid_survives_delete_force() {
 }
 
 /// A state file that can't be parsed (a disk fault, a hand edit) is an error naming it;
-/// `delete --force` still removes the directory.
+/// `delete --force` still removes the directory, and warns that what the record named
+/// (processes, cgroups) stays.
 #[test]
 fn a_corrupt_state_file_is_an_error_and_force_delete_removes_it() {
     let rt = Runtime::new();
@@ -225,7 +226,15 @@ fn a_corrupt_state_file_is_an_error_and_force_delete_removes_it() {
     let err = rt.fails(&["state", &id]);
     assert!(err.contains("state.json"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    rt.ok(&["delete", "--force", &id]);
+    let out = rt.run(&["delete", "--force", &id]);
+    assert!(out.status.success());
+    // It says what it could not remove, in one line that names the file.
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("level=warning") && warning.contains("state.json"),
+        "{warning}"
+    );
+    assert_eq!(warning.trim().lines().count(), 1, "{warning}");
     assert!(!rt.state_dir(&id).exists());
     // With its record unreadable, nothing can say where the container's cgroups were
     // (runc can't either): the test removes them, so that runs don't gather them.

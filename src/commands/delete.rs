@@ -16,6 +16,15 @@ pub fn run(store: &Store, a: &DeleteArgs) -> Result<()> {
                 && !crate::rootless::is_permission_error(&e) =>
         {
             let dir = store.dir(&a.id);
+            // A record that exists but can't be read may have been a live container's:
+            // say what stays (its processes and cgroups, named only in that record) rather
+            // than let a silent success hide them. runc refuses such a delete altogether.
+            if dir.join(crate::state::STATE_FILE).exists() {
+                crate::logging::warn(&format!(
+                    "delete: {e:#}: removing its state; the processes and cgroups it \
+                     recorded, if any, are not known to rrun and stay"
+                ));
+            }
             if dir.is_dir() {
                 crate::container::restore::unmount_leftover_root(&dir);
                 std::fs::remove_dir_all(&dir)
