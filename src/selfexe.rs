@@ -55,7 +55,8 @@ pub fn writable_by_caller() -> bool {
 }
 
 /// Re-executes from the sealed view ([`ensure_sealed`]) unless no container of this
-/// caller could write the binary anyway: what `create`, `run` and `exec` do first.
+/// caller could write the binary anyway: what `create` and `run` do first (the `exec`
+/// command seals without this exception, and `container::exec` calls this as a guard).
 ///
 /// For `create` and `run`: the init is a clone of this process, so its /proc/<pid>/exe is
 /// the file rrun runs from, and the container reaches that file before any of its

@@ -46,8 +46,10 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
 
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
 pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
-    // CVE-2019-5736: container processes see this process once it joins them. First of
-    // all: whatever this process read before the re-exec, the sealed one reads again.
+    // CVE-2019-5736: container processes see this process once it joins them. The `exec`
+    // command re-executed from the sealed binary before it read anything (always, an
+    // ordinary user's too), so this finds rrun sealed; it guards any other caller, and
+    // whatever was read before a re-exec here, the sealed process reads again.
     crate::selfexe::seal_unless_out_of_reach(store.root_path())?;
     let c = match opts.container.take() {
         Some(c) => c,
