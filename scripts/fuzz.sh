@@ -3,6 +3,9 @@
 # target, seeded with `rrun spec`. cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP
 # lets the stable toolchain take them. A crash fails the run and leaves the input in
 # fuzz/artifacts/<target>/; the corpus grows in build/fuzz/corpus/ between runs.
+# --codegen-units 16: cargo-fuzz's default of 1 made rrun's own crate take 2 min 20 s to
+# build on this 2-core machine, against 50 s with 16; the targets run ~10% fewer inputs a
+# second for it (17k against 20k on config_json), a good trade for a CI phase this short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rrun=$1 seconds=$2
@@ -17,7 +20,7 @@ python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["process"], 
 for target in config_json process_json; do
     log=build/fuzz/$target.log
     echo "fuzzing $target for ${seconds}s (log: $log)"
-    if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "../$corpus/$target" -- \
+    if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --codegen-units 16 "$target" "../$corpus/$target" -- \
             -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1) >"$log" 2>&1; then
         tail -40 "$log"
