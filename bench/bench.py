@@ -224,7 +224,52 @@ def systemd_main(rrun):
     print(f"## systemd guest (emulated): {SEQ} sequential `run --systemd-cgroup` of /bin/true per round, "
           f"{ROUNDS} rounds; ratios of the per-round medians (min / median / max)")
     seq.print("ms")
+    print_daemons_cpu(rts, roots, bundle)
     shutil.rmtree(work, ignore_errors=True)
+
+
+# What the system's daemons spend per container: systemd's floor, as the floor above is the
+# kernel's. Counted per runtime in blocks, not interleaved: systemd removes a scope after
+# its runtime returned, and that work must be counted for the runtime that asked for it.
+DAEMONS = ("systemd", "dbus-daemon", "systemd-journal", "systemd-logind")
+SYSTEMD_BLOCK = int(os.environ.get("BENCH_SYSTEMD_BLOCK", "10"))
+
+
+def daemon_pids():
+    pids = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+        except OSError:
+            continue
+        if comm in DAEMONS and (comm != "systemd" or pid == "1"):
+            pids[comm] = pid
+    return pids
+
+
+def cpu_ms(pid):
+    """utime + stime of a process, in ms."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def print_daemons_cpu(rts, roots, bundle):
+    pids = daemon_pids()
+    names = [d for d in DAEMONS if d in pids]
+    print(f"## systemd guest: CPU of the system's daemons per container ({SYSTEMD_BLOCK} `run` in a row "
+          f"per runtime, then 2 s for systemd to remove the last scope; ms, two blocks)")
+    print("        " + "".join(f"{d:>17}" for d in names) + "   wall")
+    for block in range(2):
+        for name, b in rts.items():
+            time.sleep(2)
+            before = {d: cpu_ms(pids[d]) for d in names}
+            t0 = time.perf_counter()
+            for i in range(SYSTEMD_BLOCK):
+                cmd(b, roots[name], "run", "--bundle", bundle, f"sdcpu{block}-{name}-{i}")
+            wall = since(t0) / SYSTEMD_BLOCK
+            time.sleep(2)
+            used = {d: (cpu_ms(pids[d]) - before[d]) / SYSTEMD_BLOCK for d in names}
+            print(f"{name:6}  " + "".join(f"{used[d]:17.0f}" for d in names) + f"   {wall:5.0f}")
 
 
 def main():

@@ -18,7 +18,7 @@ for extra in ${BENCH_ALSO:+${BENCH_ALSO//,/ }}; do
 done
 cat > "$stage/bench-in-guest.sh" <<IN
 cd /mnt/t/project
-BENCH_ALSO=$also BENCH_SYSTEMD_MODE=1 BENCH_ROUNDS=${BENCH_SYSTEMD_ROUNDS:-5} BENCH_SEQ=${BENCH_SYSTEMD_SEQ:-20} python3 bench/bench.py /mnt/t/rrun
+BENCH_ALSO=$also BENCH_SYSTEMD_MODE=1 BENCH_ROUNDS=${BENCH_SYSTEMD_ROUNDS:-5} BENCH_SEQ=${BENCH_SYSTEMD_SEQ:-20} BENCH_SYSTEMD_BLOCK=${BENCH_SYSTEMD_BLOCK:-10} python3 bench/bench.py /mnt/t/rrun
 IN
 GUEST_STAGE=$stage scripts/systemd-guest.sh --cgroup v2 "$stage/bench-in-guest.sh" > build/systemd-guest/bench.log 2>&1 || {
     tail -20 build/systemd-guest/bench.log >&2
