@@ -36,9 +36,9 @@ if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     # Here, the checks whose outcome the systemd driver or cgroup v2 decides (a scope made,
     # stopped and made again; exec into it; limits, the unit's properties, stats, the
     # freezer; delegated cgroups for rootless Podman) and CRIU, which runs only here. The
-    # others (exit codes, tty, kill, user, read-only, capabilities, env, a missing command)
-    # take the same path on either driver and run on the host (`make test-engines`): under
-    # emulation the whole suites took over ten minutes.
+    # others (a plain run's output, exit codes, tty, kill, user, read-only, capabilities,
+    # env, a missing command) take the same path on either driver and run on the host
+    # (`make test-engines`): under emulation the whole suites took over ten minutes.
     guest_checks='detached|pause|limits|ps and metrics|top and stats|starts again|checkpoint'
     step "$here"/project/integration/engines/run-suites.sh --filter "$guest_checks" "${suites[@]}"
 fi
