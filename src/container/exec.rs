@@ -44,6 +44,43 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
     (LinuxNamespaceType::Time, "time"),
 ];
 
+/// The container's namespaces that differ from this process's, opened to be joined.
+/// Both /proc/<pid>/ns directories are opened once, so each name is one lookup in them
+/// rather than a walk of the whole path (16 of them per exec).
+fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+    use nix::fcntl::{OFlag, openat, readlinkat};
+    use nix::sys::stat::Mode;
+    let open_dir = |path: &str| {
+        nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| anyhow!("opening {path}: {e}"))
+    };
+    let theirs = open_dir(&format!("/proc/{pid}/ns"))?;
+    let ours = open_dir("/proc/self/ns")?;
+    let mut joins = Vec::new();
+    for (t, name) in NAMESPACES {
+        // A kind the kernel lacks (no time namespaces) has no link on either side.
+        let differs = match (readlinkat(&theirs, name), readlinkat(&ours, name)) {
+            (Ok(a), Ok(b)) => a != b,
+            _ => false,
+        };
+        if differs {
+            let fd = openat(
+                &theirs,
+                name,
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| anyhow!("opening /proc/{pid}/ns/{name}: {e}"))?;
+            joins.push((t, fd));
+        }
+    }
+    Ok(joins)
+}
+
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
 pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     // CVE-2019-5736: container processes see this process once it joins them. The `exec`
@@ -94,26 +131,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         ),
         _ => None,
     };
-    let mut joins: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
-    for (t, name) in NAMESPACES {
-        let theirs = format!("/proc/{}/ns/{name}", record.pid);
-        let differs = match (
-            std::fs::read_link(&theirs),
-            std::fs::read_link(format!("/proc/self/ns/{name}")),
-        ) {
-            (Ok(a), Ok(b)) => a != b,
-            _ => false,
-        };
-        if differs {
-            let fd = nix::fcntl::open(
-                theirs.as_str(),
-                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| anyhow!("opening {theirs}: {e}"))?;
-            joins.push((t, fd));
-        }
-    }
+    let mut joins = namespaces_to_join(record.pid)?;
     // An ordinary user has no privilege over the container's pid and time namespaces
     // until it is in their user namespace: join that here first (no process of the
     // container's can reach this one by it; only the user's own can, as before).
