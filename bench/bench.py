@@ -8,6 +8,8 @@ as min / median / max over the rounds, so a reader sees how steady it is.
 
 "floor" is the kernel's own cost of such a container with no runtime logic at all: the
 same namespaces made by unshare(1), a fork, a chroot and an exec of the same /bin/true.
+For `exec`, nsenter(1) joining the running container's namespaces, a fork and the exec of
+/bin/true: no cgroups, no checks.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
@@ -30,6 +32,8 @@ SYSTEMD = os.environ.get("BENCH_SYSTEMD_MODE") == "1"
 GLOBAL = ["--systemd-cgroup"] if SYSTEMD else []
 FLOOR = "floor"
 FLOOR_CMD = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "--fork", "chroot"]
+# Followed by the container's pid and the command; -r and -w take its root and directory.
+EXEC_FLOOR_CMD = ["nsenter", "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup", "-r", "-w", "-t"]
 
 
 def make_bundle(rrun, path, args):
@@ -92,6 +96,12 @@ def timed(binary, root, *args):
     return since(t0)
 
 
+def timed_argv(argv):
+    t0 = time.perf_counter()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return since(t0)
+
+
 def run_one(name, binary, root, bundle, cid):
     """One container's whole life, `run` (or the floor's unshare), in ms."""
     t0 = time.perf_counter()
@@ -139,15 +149,23 @@ def exec_runs(rts, roots, bundle, n, tag, gap=0):
     """`exec /bin/true` into one running container per runtime (`gap` seconds before each):
     each runtime's times in ms."""
     out = {name: [] for name in rts}
-    for name, b in rts.items():
+    started = {name: b for name, b in rts.items() if name != FLOOR}
+    for name, b in started.items():
         cmd(b, roots[name], "run", "--detach", "--bundle", bundle, f"{tag}-{name}")
     try:
+        # The floor enters rrun's container (any would do: the namespaces are alike).
+        pid = json.loads(subprocess.run([rts["rrun"], "--root", roots["rrun"], "state", f"{tag}-rrun"],
+                                        capture_output=True, check=True).stdout)["pid"]
+        floor = [*EXEC_FLOOR_CMD, str(pid), "/bin/true"]
         for _ in range(n):
             for name, b in rts.items():
                 time.sleep(gap)
-                out[name].append(timed(b, roots[name], "exec", f"{tag}-{name}", "/bin/true"))
+                if name == FLOOR:
+                    out[name].append(timed_argv(floor))
+                else:
+                    out[name].append(timed(b, roots[name], "exec", f"{tag}-{name}", "/bin/true"))
     finally:
-        for name, b in rts.items():
+        for name, b in started.items():
             subprocess.run([b, "--root", roots[name], "delete", "--force", f"{tag}-{name}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return out
@@ -289,17 +307,17 @@ def main():
     rts = runtimes(rrun)
     with_floor = {**rts, FLOOR: None}
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
-    seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(rts), Rounds(with_floor)
-    spaced, spaced_execs = Rounds(with_floor), Rounds(rts)
+    seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(with_floor), Rounds(with_floor)
+    spaced, spaced_execs = Rounds(with_floor), Rounds(with_floor)
     split = {n: {"create": [], "start": [], "wait": [], "delete": []} for n in rts}
     for r in range(ROUNDS):
         seq.add_medians(seq_runs(with_floor, roots, bundle, SEQ, f"s{r}"))
         seq_sc.add_medians(seq_runs(rts, roots, seccomp_bundle, SEQ, f"c{r}"))
         split_steps(rts, roots, bundle, SPLIT, f"p{r}", split)
-        execs.add_medians(exec_runs(rts, roots, sleeper, EXECS, f"e{r}"))
+        execs.add_medians(exec_runs(with_floor, roots, sleeper, EXECS, f"e{r}"))
         bursts.add_round({n: burst(n, b, roots.get(n), bundle, f"b{r}") for n, b in with_floor.items()})
         spaced.add_medians(seq_runs(with_floor, roots, bundle, SPACED, f"g{r}", GAP))
-        spaced_execs.add_medians(exec_runs(rts, roots, sleeper, SPACED, f"h{r}", GAP))
+        spaced_execs.add_medians(exec_runs(with_floor, roots, sleeper, SPACED, f"h{r}", GAP))
     rss = {n: statistics.median(peak_rss_kb(b, roots[n], bundle, f"rss{i}-{n}") for i in range(5)) for n, b in rts.items()}
     steps = {n: {k: statistics.median(v) for k, v in split[n].items()} for n in rts}
 
