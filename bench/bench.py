@@ -80,42 +80,44 @@ def runtimes(rrun):
     return out
 
 
-def cmd(binary, root, *args):
+def quiet(argv):
     # No pipes: a created container inherits the runtime's stdio and would hold them open.
-    return subprocess.run([binary, "--root", root, *GLOBAL, *args], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, check=True)
+
+
+def cmd(binary, root, *args):
+    return quiet([binary, "--root", root, *GLOBAL, *args])
 
 
 def since(t0):
     return (time.perf_counter() - t0) * 1000
 
 
-def timed(binary, root, *args):
-    t0 = time.perf_counter()
-    cmd(binary, root, *args)
-    return since(t0)
-
-
 def timed_argv(argv):
     t0 = time.perf_counter()
-    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    quiet(argv)
     return since(t0)
+
+
+def timed(binary, root, *args):
+    return timed_argv([binary, "--root", root, *GLOBAL, *args])
 
 
 def run_one(name, binary, root, bundle, cid):
     """One container's whole life, `run` (or the floor's unshare), in ms."""
-    t0 = time.perf_counter()
     if name == FLOOR:
-        subprocess.run([*FLOOR_CMD, os.path.join(bundle, "rootfs"), "/bin/true"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    else:
-        cmd(binary, root, "run", "--bundle", bundle, cid)
-    return since(t0)
+        return timed_argv([*FLOOR_CMD, os.path.join(bundle, "rootfs"), "/bin/true"])
+    return timed(binary, root, "run", "--bundle", bundle, cid)
+
+
+def state(binary, root, cid):
+    st = subprocess.run([binary, "--root", root, "state", cid], capture_output=True, check=True)
+    return json.loads(st.stdout)
 
 
 def status(binary, root, cid):
-    st = subprocess.run([binary, "--root", root, "state", cid], capture_output=True, check=True)
-    return json.loads(st.stdout)["status"]
+    return state(binary, root, cid)["status"]
 
 
 # Container ids carry the runtime's name: without cgroupsPath, a container's cgroup is named
@@ -154,8 +156,7 @@ def exec_runs(rts, roots, bundle, n, tag, gap=0):
         cmd(b, roots[name], "run", "--detach", "--bundle", bundle, f"{tag}-{name}")
     try:
         # The floor enters rrun's container (any would do: the namespaces are alike).
-        pid = json.loads(subprocess.run([rts["rrun"], "--root", roots["rrun"], "state", f"{tag}-rrun"],
-                                        capture_output=True, check=True).stdout)["pid"]
+        pid = state(rts["rrun"], roots["rrun"], f"{tag}-rrun")["pid"]
         floor = [*EXEC_FLOOR_CMD, str(pid), "/bin/true"]
         for _ in range(n):
             for name, b in rts.items():
