@@ -10,6 +10,11 @@ as min / median / max over the rounds, so a reader sees how steady it is.
 same namespaces made by unshare(1), a fork, a chroot and an exec of the same /bin/true.
 For `exec`, nsenter(1) joining the running container's namespaces, a fork and the exec of
 /bin/true: no cgroups, no checks.
+
+"rrun-ro" is the same rrun binary seen through a read-only overlayfs mount, an install
+that no container can write: rrun then runs as it is, without re-executing from a sealed
+view of itself first (the CVE-2019-5736 defence, src/selfexe.rs). The difference between
+the two rows is what that defence costs where the binary is writable, as it is here.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
@@ -78,6 +83,18 @@ def runtimes(rrun):
         name, path = extra.split("=", 1)
         out[name] = os.path.realpath(path)
     return out
+
+
+def read_only_install(rrun, work):
+    """rrun's binary seen through a read-only overlayfs (lower layers only), as an install
+    on a read-only image would be: rrun finds itself sealed and skips its re-exec. The
+    mount lives in the bench's private mount namespace and goes with it."""
+    lower, empty, view = (os.path.join(work, d) for d in ("ro-lower", "ro-empty", "ro-view"))
+    for d in (lower, empty, view):
+        os.makedirs(d)
+    shutil.copy2(rrun, os.path.join(lower, "rrun"))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"ro,lowerdir={lower}:{empty}", view], check=True)
+    return os.path.join(view, "rrun")
 
 
 def quiet(argv):
@@ -222,7 +239,7 @@ class Rounds:
         names = list(self.per_round)
         others = [o for o in ("crun", "runc") if o in names]
         for n in names:
-            line = f"{n:6} {fmt.format(statistics.median(self.per_round[n]))} {unit}"
+            line = f"{n:7} {fmt.format(statistics.median(self.per_round[n]))} {unit}"
             for o in others:
                 if o != n:
                     line += f"   {n}/{o} {self.spread(n, o)}"
@@ -306,6 +323,8 @@ def main():
     sleeper = os.path.join(work, "bundle-sleep")
     make_bundle(rrun, sleeper, ["/bin/sleep", "1000"])
     rts = runtimes(rrun)
+    if os.environ.get("BENCH_READ_ONLY_INSTALL", "1") != "0":
+        rts["rrun-ro"] = read_only_install(rrun, work)
     with_floor = {**rts, FLOOR: None}
     roots = {n: os.path.join(work, "root-" + n) for n in rts}
     seq, seq_sc, execs, bursts = Rounds(with_floor), Rounds(rts), Rounds(with_floor), Rounds(with_floor)
@@ -334,11 +353,11 @@ def main():
     print(f"\n## burst: {BURST_LOOPS} loops of `run` at once, {BURST_EACH} containers each (containers per second)")
     bursts.print("/s", "{:7.1f}")
     print(f"\n## create / start / wait / delete split ({SPLIT} containers per round, median ms)")
-    print(f"{'':6} {'create':>7} {'start':>7} {'wait':>7} {'delete':>7} {'c+s+d':>7}")
+    print(f"{'':7} {'create':>7} {'start':>7} {'wait':>7} {'delete':>7} {'c+s+d':>7}")
     csd = {n: steps[n]["create"] + steps[n]["start"] + steps[n]["delete"] for n in rts}
     for n in rts:
         s = steps[n]
-        print(f"{n:6} {s['create']:7.2f} {s['start']:7.2f} {s['wait']:7.2f} {s['delete']:7.2f} {csd[n]:7.2f}   "
+        print(f"{n:7} {s['create']:7.2f} {s['start']:7.2f} {s['wait']:7.2f} {s['delete']:7.2f} {csd[n]:7.2f}   "
               f"{ratio(n, lambda x: csd[x])} (create+start+delete)")
     print(f"\n## `exec /bin/true` into a running container ({EXECS} per round, median ms)")
     execs.print("ms")
@@ -348,11 +367,13 @@ def main():
     seq_sc.print("ms")
     for n in rts:
         cost = statistics.median(seq_sc.per_round[n]) - statistics.median(seq.per_round[n])
-        print(f"{n:6} profile costs {cost:+.2f} ms (compile + load)")
+        print(f"{n:7} profile costs {cost:+.2f} ms (compile + load)")
     print("\n## peak RSS of one `run` (MB, median of 5) and binary size (MB)")
     for n, b in rts.items():
-        print(f"{n:6} rss {rss[n] / 1024:6.1f}   binary {os.path.getsize(os.path.realpath(b)) / 1e6:6.2f}   "
+        print(f"{n:7} rss {rss[n] / 1024:6.1f}   binary {os.path.getsize(os.path.realpath(b)) / 1e6:6.2f}   "
               f"{ratio(n, lambda x: rss[x])}")
+    if "rrun-ro" in rts:
+        subprocess.run(["umount", os.path.dirname(rts["rrun-ro"])], check=False)
     shutil.rmtree(work, ignore_errors=True)
 
 
