@@ -532,6 +532,10 @@ pub fn recv_with_fd(
 /// read-only overlayfs view, or a sealed memfd copy where overlayfs is unavailable. Never
 /// the host's writable file.
 pub fn runs_sealed_rrun(pid: u32) -> bool {
+    sealed_exe(pid) && !maps_the_installed_rrun(pid)
+}
+
+fn sealed_exe(pid: u32) -> bool {
     let exe = format!("/proc/{pid}/exe");
     if std::fs::read_link(&exe).is_ok_and(|e| e.to_string_lossy().starts_with("/memfd:rrun")) {
         return true;
@@ -543,4 +547,22 @@ pub fn runs_sealed_rrun(pid: u32) -> bool {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
         && nix::sys::statvfs::fstatvfs(&file)
             .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// Whether any mapping of process `pid` is of the installed binary (RRUN). A sealed rrun
+/// keeps none, whether it re-executed from the sealed view or moved onto it in place
+/// (its exe link alone is not enough: the code it runs must come from the view too).
+fn maps_the_installed_rrun(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let host = std::fs::metadata(RRUN).unwrap();
+    let (major, minor) = (
+        nix::sys::stat::major(host.dev()),
+        nix::sys::stat::minor(host.dev()),
+    );
+    let device = format!("{major:02x}:{minor:02x}");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    maps.lines().any(|l| {
+        let f: Vec<&str> = l.split_ascii_whitespace().collect();
+        f.len() > 4 && f[3] == device && f[4] == host.ino().to_string()
+    })
 }

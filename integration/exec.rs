@@ -236,8 +236,9 @@ fn exec_runs_from_a_sealed_view_of_rrun() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = running(&rt, &b, "execsealed");
-    // `rrun exec` re-executes itself from a sealed view of its binary before it forks the
-    // process that joins the container, so that process runs from the sealed file too.
+    // `rrun exec` moves onto a sealed view of its binary (in place, or by re-executing from
+    // it) before it forks the process that joins the container, so that process runs from
+    // the sealed file too, and maps nothing of the installed one.
     let mut child = rt
         .cmd()
         .args(["exec", &id, "sh", "-c", "sleep 2"])
@@ -246,7 +247,7 @@ fn exec_runs_from_a_sealed_view_of_rrun() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    wait_until("rrun exec re-executed", || runs_sealed_rrun(pid));
+    wait_until("rrun exec runs sealed", || runs_sealed_rrun(pid));
     assert!(child.wait().unwrap().success());
     rt.ok(&["delete", "-f", &id]);
 }

@@ -601,3 +601,108 @@ pub fn set_loopback_up() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Maps `len` bytes of `fd` at `offset`, private, over [start, start + len) of this process,
+/// with `prot`. For moving one of the mappings of rrun's own binary onto another view of
+/// the same file (selfexe::in_place): the bytes at those addresses stay what they were.
+pub fn remap_private_fixed(
+    start: usize,
+    len: usize,
+    prot: libc::c_int,
+    fd: RawFd,
+    offset: u64,
+) -> io::Result<()> {
+    // SAFETY: MAP_FIXED replaces exactly [start, start + len), a mapping of rrun's binary,
+    // with the same bytes of the same file (the caller's view of it): code running there
+    // and pointers into it find what they found before.
+    let p = unsafe {
+        libc::mmap(
+            start as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Replaces [start, start + len) of this process, a readable mapping, with a private
+/// anonymous copy of its present bytes, protected with `prot`: the same contents, no file
+/// behind them.
+pub fn replace_with_anonymous_copy(start: usize, len: usize, prot: libc::c_int) -> io::Result<()> {
+    // SAFETY: the copy is a new anonymous mapping of `len` bytes, written only within it;
+    // the source range is mapped and readable (the caller's: one of rrun's own mappings);
+    // mremap moves the copy over the source in one step, so no reader sees other bytes.
+    unsafe {
+        let copy = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+            -1,
+            0,
+        );
+        if copy == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        std::ptr::copy_nonoverlapping(start as *const u8, copy as *mut u8, len);
+        let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+        if libc::mprotect(copy, len, prot) != 0
+            || libc::mremap(copy, len, len, flags, start as *mut libc::c_void) == libc::MAP_FAILED
+        {
+            let e = io::Error::last_os_error();
+            libc::munmap(copy, len);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The program break, as brk(2) keeps it (brk(0) moves nothing).
+pub fn current_brk() -> u64 {
+    // SAFETY: brk with 0 never moves the break; it returns the current one.
+    unsafe { libc::syscall(libc::SYS_brk, 0) as u64 }
+}
+
+/// struct prctl_mm_map (linux/prctl.h): the bounds of a process's memory that
+/// PR_SET_MM_MAP sets in one call, and the fd of its new /proc/<pid>/exe.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MmMap {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    /// Left as it is when `auxv_size` is 0.
+    pub auxv: u64,
+    pub auxv_size: u32,
+    pub exe_fd: u32,
+}
+
+/// prctl(PR_SET_MM, PR_SET_MM_MAP): needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE to
+/// change the exe link, which the kernel refuses (EBUSY) while the old file is mapped.
+pub fn set_mm_map(map: &MmMap) -> io::Result<()> {
+    // SAFETY: `map` is a prctl_mm_map of the size passed; the kernel only reads it.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP as libc::c_ulong,
+            map as *const MmMap as libc::c_ulong,
+            std::mem::size_of::<MmMap>() as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    check(ret).map(drop)
+}

@@ -8,12 +8,18 @@
 //! read-only overlayfs mount (lower layers only: no write can get through, and no bytes are
 //! copied). Where overlayfs or the new mount API is unavailable, a sealed memfd copy of the
 //! binary (several MB written per call).
+//!
+//! With CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) the process moves onto the view in place
+//! instead of executing it ([`in_place`]): the same result without a second process start.
+
+mod in_place;
 
 use anyhow::{Result, anyhow};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -22,10 +28,22 @@ const SEALS: libc::c_int =
 /// overlayfs (what [`sealed_overlay`] makes; an overlay install that is read-only is as
 /// safe from writes).
 pub fn running_sealed() -> bool {
-    // A process's binary changes only with an exec, which starts this over.
-    static SEALED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SEALED.get_or_init(binary_is_sealed)
+    // A process's binary changes only with an exec, which starts this over, or when it
+    // seals itself in place, which records it here.
+    match SEALED.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            let sealed = binary_is_sealed();
+            SEALED.store(if sealed { YES } else { NO }, Ordering::Relaxed);
+            sealed
+        }
+        state => state == YES,
+    }
 }
+
+static SEALED: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const NO: u8 = 1;
+const YES: u8 = 2;
 
 fn binary_is_sealed() -> bool {
     let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
@@ -76,8 +94,9 @@ pub fn seal_unless_out_of_reach(scratch: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Re-executes rrun, with the same arguments and environment, from a sealed view of its
-/// binary; returns only if already running from one. `scratch` is an existing directory
+/// Makes the running rrun run from a sealed view of its binary: moves onto it in place
+/// where it may ([`in_place`]), else re-executes from it with the same arguments and
+/// environment (and then returns only in the new process). `scratch` is an existing directory
 /// (the state root) for overlayfs's second lower layer, which may not contain or be inside
 /// the binary's directory: /run or /dev serve when it does.
 pub fn ensure_sealed(scratch: &Path) -> Result<()> {
@@ -85,7 +104,18 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
         return Ok(());
     }
     let sealed = match sealed_overlay(scratch) {
-        Ok(fd) => fd,
+        Ok(view) => match in_place::seal_in_place(&view) {
+            Ok(()) => {
+                SEALED.store(YES, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => {
+                crate::logging::debug(&format!(
+                    "not sealed in place ({e:#}): re-executing from the sealed view"
+                ));
+                OwnedFd::from(view)
+            }
+        },
         Err(e) => {
             crate::logging::debug(&format!("no overlayfs view of rrun ({e}): copying it"));
             sealed_copy()?
@@ -110,7 +140,8 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
 
 /// The binary opened through a detached read-only overlayfs whose top layer is its
 /// directory: nothing to copy, and nothing opened through it can write the binary.
-fn sealed_overlay(scratch: &Path) -> Result<OwnedFd> {
+/// Opened for reading (not O_PATH): it is mapped, and becomes the exe link, in place.
+fn sealed_overlay(scratch: &Path) -> Result<std::fs::File> {
     let exe = std::fs::read_link("/proc/self/exe")?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(anyhow!("{} has no directory", exe.display()));
@@ -143,10 +174,10 @@ fn sealed_overlay(scratch: &Path) -> Result<OwnedFd> {
     let fd = nix::fcntl::openat(
         &mnt,
         name,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;
-    Ok(fd)
+    Ok(std::fs::File::from(fd))
 }
 
 /// A sealed in-memory copy of the binary.
