@@ -30,6 +30,12 @@ pub fn seal_in_place(view: &std::fs::File) -> Result<()> {
         bail!("changing the exe link needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE");
     }
     let host = std::fs::metadata("/proc/self/exe").context("/proc/self/exe")?;
+    // The view must be the very file that runs (overlayfs shows the lower file's inode
+    // number): code mapped from any other would change under the running process.
+    let seen = view.metadata().context("the sealed view")?;
+    if (seen.ino(), seen.len()) != (host.ino(), host.len()) {
+        bail!("the sealed view is not the running binary");
+    }
     let writable = writable_file_ranges(view).context("reading rrun's program headers")?;
     let maps = read_proc_file("/proc/self/maps")?;
     let moves = plan_moves(&maps, (host.dev(), host.ino()), &writable)?;
