@@ -4,9 +4,9 @@ use crate::state::Store;
 use anyhow::{Context, Result, anyhow, bail};
 
 pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
-    // exec re-executes rrun from its sealed binary (CVE-2019-5736): that must happen before
-    // anything is read, so a --process given as a pipe (`-p <(...)`) is read once, by the
-    // process that uses it.
+    // exec seals rrun first (CVE-2019-5736), which may re-execute it: that must happen
+    // before anything is read, so a --process given as a pipe (`-p <(...)`) is read once,
+    // by the process that uses it.
     crate::selfexe::ensure_sealed(store.root()?).context("exec")?;
     let container = store.open(&a.id).context("exec")?;
     let (process, bundle, container) = match &a.process {

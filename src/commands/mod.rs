@@ -20,8 +20,8 @@ mod update;
 use crate::cli::{Command, Global};
 use anyhow::Result;
 
-/// create, run and exec re-execute rrun from its sealed binary (crate::selfexe) before they
-/// read anything, and the sealed process parses the command line, opens the log and notes
+/// create, run and exec seal rrun (crate::selfexe) before they read anything; where that
+/// re-executes rrun, the sealed process parses the command line, opens the log and notes
 /// the caller's fds again: so main calls this first of all, and none of that is done
 /// twice. The command is found by a scan of the arguments; where the scan can't tell, or
 /// sealing fails here, the command's own call does it later and reports what failed.

@@ -2,7 +2,7 @@
 //! namespace itself, forks the process, puts it in the container's cgroups, and the child
 //! joins the other namespaces (user first), takes the process's user, limits, capabilities
 //! and the container's seccomp filter, and execs. Like `create` it never runs rrun's
-//! binary inside the container: rrun first re-executes from a sealed copy of itself.
+//! binary inside the container: rrun first moves onto a sealed view of itself.
 
 use super::{Status, foreground};
 use crate::init::handshake::{self, Message};
@@ -84,9 +84,9 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
 /// Runs the process; returns its exit code (foreground) or 0 once it runs (detached).
 pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     // CVE-2019-5736: container processes see this process once it joins them. The `exec`
-    // command re-executed from the sealed binary before it read anything (always, an
-    // ordinary user's too), so this finds rrun sealed; it guards any other caller, and
-    // whatever was read before a re-exec here, the sealed process reads again.
+    // command sealed rrun before it read anything (always, an ordinary user's too), so this
+    // finds rrun sealed; it guards any other caller (and where sealing re-executes, the
+    // sealed process reads again whatever was read before).
     crate::selfexe::seal_unless_out_of_reach(store.root_path())?;
     let c = match opts.container.take() {
         Some(c) => c,

@@ -1,8 +1,9 @@
 //! CVE-2019-5736 defence: a container process can reach rrun's binary through the
 //! /proc/<pid>/exe of an rrun process inside the container (one joining it for `exec`; the
 //! init, whose exe a `#!/proc/self/exe` entrypoint runs as the container's first process).
-//! So `create` and `exec` re-execute rrun from a sealed view of its binary first, and that
-//! link can never be opened for writing and is never the host's writable file.
+//! So `create` and `exec` first move rrun onto a sealed view of its binary (in place where
+//! they may, else by re-executing from it), and that link can never be opened for writing
+//! and is never the host's writable file.
 //!
 //! The sealed view is, as in runc 1.2, the binary seen through a private, detached,
 //! read-only overlayfs mount (lower layers only: no write can get through, and no bytes are
@@ -82,7 +83,7 @@ pub fn writable_by_caller() -> bool {
 /// interpreter is that path) makes the kernel run it as the container's first process,
 /// with arguments from the image. Such a process, or one it starts, could keep an fd of
 /// the binary and write it once no rrun runs it. So, as runc runs its init from a sealed
-/// copy, rrun re-executes from its sealed view, and the init inherits that view. For
+/// copy, rrun moves onto its sealed view, and the init inherits that view. For
 /// `exec`: container processes see the process once it joins them.
 ///
 /// An ordinary user's container runs as that user or its subordinate ids: a binary the
