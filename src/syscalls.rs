@@ -308,20 +308,33 @@ pub fn borrow_fd(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
-/// seccomp(SECCOMP_SET_MODE_FILTER): installs a BPF program; with the NEW_LISTENER flag
-/// the kernel returns the notification fd.
-pub fn seccomp_set_filter(
-    program: &[crate::seccomp::bpf::SockFilter],
-    flags: u32,
-) -> io::Result<Option<OwnedFd>> {
+/// The size of one classic or extended BPF instruction (struct sock_filter, struct
+/// bpf_insn): programs are passed to the kernel as their bytes, 8 per instruction.
+const BPF_INSN_BYTES: usize = 8;
+
+/// The number of instructions in `program`, or EINVAL if it is not whole instructions.
+fn bpf_insn_count(program: &[u8]) -> io::Result<usize> {
+    if !program.len().is_multiple_of(BPF_INSN_BYTES) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(program.len() / BPF_INSN_BYTES)
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): installs a classic BPF program, given as its bytes
+/// (struct sock_filter, 8 per instruction, in the machine's byte order); with the
+/// NEW_LISTENER flag the kernel returns the notification fd.
+pub fn seccomp_set_filter(program: &[u8], flags: u32) -> io::Result<Option<OwnedFd>> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
-        filter: *const crate::seccomp::bpf::SockFilter,
+        filter: *const u8,
     }
     const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 8;
+    let len = u16::try_from(bpf_insn_count(program)?)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let prog = SockFprog {
-        len: program.len() as u16,
+        len,
         filter: program.as_ptr(),
     };
     // SAFETY: `prog` points to `program`, which outlives the call; the kernel copies it.
@@ -335,7 +348,7 @@ pub fn seccomp_set_filter(
     };
     let ret = check(ret)?;
     // With NEW_LISTENER the return value is a new fd owned by nobody else.
-    Ok((flags & crate::seccomp::FLAG_NEW_LISTENER != 0).then(|| own_fd(ret as RawFd)))
+    Ok((flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0).then(|| own_fd(ret as RawFd)))
 }
 
 /// PR_SET_DUMPABLE: a non-dumpable process's /proc entries (exe, fd, mem) are closed to
@@ -525,17 +538,16 @@ pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
-/// bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program.
-pub fn bpf_load_cgroup_device_prog(
-    insns: &[crate::cgroups::devices_bpf::Insn],
-) -> io::Result<OwnedFd> {
+/// bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program, given as its bytes
+/// (struct bpf_insn, 8 per instruction, in the machine's byte order).
+pub fn bpf_load_cgroup_device_prog(insns: &[u8]) -> io::Result<OwnedFd> {
     const BPF_PROG_LOAD: libc::c_long = 5;
     const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
     let license = b"Apache\0";
     // union bpf_attr, PROG_LOAD part: prog_type, insn_cnt, insns, license, then zeros.
     let mut attr = [0u8; 128];
     attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
-    attr[4..8].copy_from_slice(&(insns.len() as u32).to_ne_bytes());
+    attr[4..8].copy_from_slice(&(bpf_insn_count(insns)? as u32).to_ne_bytes());
     attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
     attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
     // SAFETY: attr points to a buffer of the size passed; the pointers in it (insns,

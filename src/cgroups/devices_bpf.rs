@@ -55,6 +55,18 @@ pub struct Insn {
     imm: i32,
 }
 
+impl Insn {
+    /// The instruction as the kernel reads it (struct bpf_insn).
+    fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[0] = self.code;
+        b[1] = self.regs;
+        b[2..4].copy_from_slice(&self.off.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.imm.to_ne_bytes());
+        b
+    }
+}
+
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
         code,
@@ -167,7 +179,7 @@ pub fn run(prog: &[Insn], kind: u32, access: u32, major: u32, minor: u32) -> u64
 
 /// Loads the program and attaches it to the cgroup directory `dir`.
 pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
-    let prog = program(rules);
+    let prog: Vec<u8> = program(rules).iter().flat_map(|i| i.to_bytes()).collect();
     let prog_fd = crate::syscalls::bpf_load_cgroup_device_prog(&prog)
         .map_err(|e| anyhow!("linux.resources.devices: loading the device filter: {e}"))?;
     let cgroup = std::fs::File::open(dir).map_err(|e| anyhow!("opening {}: {e}", dir.display()))?;
@@ -184,6 +196,16 @@ pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instruction_is_passed_as_the_kernel_lays_out_struct_bpf_insn() {
+        // code, then dst in the low and src in the high nibble, then off and imm.
+        let ldx = insn(0x61, 2, 1, -4, 0x0102_0304);
+        let mut want = vec![0x61, 0x12];
+        want.extend((-4i16).to_ne_bytes());
+        want.extend(0x0102_0304i32.to_ne_bytes());
+        assert_eq!(ldx.to_bytes().to_vec(), want);
+    }
 
     fn rule(allow: bool, kind: char, major: i64, minor: i64, access: &str) -> Rule {
         Rule {

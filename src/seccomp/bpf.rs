@@ -18,6 +18,23 @@ pub struct SockFilter {
     pub k: u32,
 }
 
+impl SockFilter {
+    /// The instruction as the kernel reads it (struct sock_filter).
+    pub fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[0..2].copy_from_slice(&self.code.to_ne_bytes());
+        b[2] = self.jt;
+        b[3] = self.jf;
+        b[4..8].copy_from_slice(&self.k.to_ne_bytes());
+        b
+    }
+}
+
+/// A program as the seccomp syscall takes it: its instructions' bytes, in order.
+pub fn program_bytes(program: &[SockFilter]) -> Vec<u8> {
+    program.iter().flat_map(|i| i.to_bytes()).collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Label(usize);
 
@@ -101,5 +118,24 @@ pub fn interpret(prog: &[SockFilter], data: &[u8]) -> u32 {
             }
             other => panic!("unknown opcode {other:#x}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_is_passed_as_the_kernel_lays_out_struct_sock_filter() {
+        let ret = SockFilter {
+            code: RET_K,
+            jt: 1,
+            jf: 2,
+            k: 0x7fff_0000,
+        };
+        let mut want = RET_K.to_ne_bytes().to_vec();
+        want.extend([1, 2]);
+        want.extend(0x7fff_0000u32.to_ne_bytes());
+        assert_eq!(program_bytes(&[ret, ret]), [want.clone(), want].concat());
     }
 }

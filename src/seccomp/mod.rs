@@ -339,8 +339,9 @@ fn emit_arg_check(asm: &mut Assembler, arg: &LinuxSeccompArg, fail: Label) {
 /// Installs the filter on the calling thread; returns the notify listener if it has one.
 pub fn install(f: &Filter) -> Result<Option<std::os::fd::OwnedFd>> {
     let mut flags = f.flags;
+    let program = bpf::program_bytes(&f.program);
     loop {
-        match crate::syscalls::seccomp_set_filter(&f.program, flags) {
+        match crate::syscalls::seccomp_set_filter(&program, flags) {
             Ok(fd) => return Ok(fd),
             // Kernels before 5.19 lack WAIT_KILLABLE_RECV: run without it, as runc does.
             Err(e)
