@@ -549,12 +549,16 @@ fn sealed_exe(pid: u32) -> bool {
             .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Whether any mapping of process `pid` is of the installed binary (RRUN). A sealed rrun
-/// keeps none, whether it re-executed from the sealed view or moved onto it in place
-/// (its exe link alone is not enough: the code it runs must come from the view too).
+/// Whether any mapping of process `pid` is of the installed binary (RRUN) through its
+/// installed path. A sealed rrun keeps none, whether it re-executed from the sealed view
+/// or moved onto it in place (its exe link alone is not enough: the code it runs must
+/// come from the view too). A mapping through the view names the path inside the view's
+/// detached mount; its device is the overlay's (Linux 6.8 on) or the installed file's
+/// (before: overlayfs shows the lower file's inode), so the path tells them apart.
 fn maps_the_installed_rrun(pid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let host = std::fs::metadata(RRUN).unwrap();
+    let path = std::fs::canonicalize(RRUN).unwrap();
+    let host = std::fs::metadata(&path).unwrap();
     let (major, minor) = (
         nix::sys::stat::major(host.dev()),
         nix::sys::stat::minor(host.dev()),
@@ -563,6 +567,6 @@ fn maps_the_installed_rrun(pid: u32) -> bool {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
     maps.lines().any(|l| {
         let f: Vec<&str> = l.split_ascii_whitespace().collect();
-        f.len() > 4 && f[3] == device && f[4] == host.ino().to_string()
+        f.len() > 5 && f[3] == device && f[4] == host.ino().to_string() && Path::new(f[5]) == path
     })
 }
