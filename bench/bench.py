@@ -12,8 +12,8 @@ For `exec`, nsenter(1) joining the running container's namespaces, a fork and th
 /bin/true: no cgroups, no checks.
 
 "rrun-ro" is the same rrun binary seen through a read-only overlayfs mount, an install
-that no container can write: rrun then runs as it is, without re-executing from a sealed
-view of itself first (the CVE-2019-5736 defence, src/selfexe.rs). The difference between
+that no container can write: rrun then runs as it is, without moving onto a sealed view
+of itself first (the CVE-2019-5736 defence, src/selfexe/). The difference between
 the two rows is what that defence costs where the binary is writable, as it is here.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, threading, time
@@ -87,7 +87,7 @@ def runtimes(rrun):
 
 def read_only_install(rrun, work):
     """rrun's binary seen through a read-only overlayfs (lower layers only), as an install
-    on a read-only image would be: rrun finds itself sealed and skips its re-exec. The
+    on a read-only image would be: rrun finds itself sealed and skips its seal. The
     mount lives in the bench's private mount namespace and goes with it."""
     lower, empty, view = (os.path.join(work, d) for d in ("ro-lower", "ro-empty", "ro-view"))
     for d in (lower, empty, view):

@@ -73,8 +73,8 @@ pub fn writable_by_caller() -> bool {
         .is_ok()
 }
 
-/// Re-executes from the sealed view ([`ensure_sealed`]) unless no container of this
-/// caller could write the binary anyway: what `create` and `run` do first (the `exec`
+/// Moves onto the sealed view ([`ensure_sealed`]) unless no container of this caller could
+/// write the binary anyway: what `create` and `run` do first (the `exec`
 /// command seals without this exception, and `container::exec` calls this as a guard).
 ///
 /// For `create` and `run`: the init is a clone of this process, so its /proc/<pid>/exe is
