@@ -73,7 +73,32 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Parses config.json, reporting the path of the offending field on type errors.
+///
+/// A config that the spec's types read as it is (nearly all) is read in one pass. Only one
+/// they refuse goes through a JSON tree first, where runc's leniencies (unknown capability
+/// names, `pagesize` spelled as Go reads it) are applied and an error names the field: a
+/// config the fast pass accepts is one those steps leave as it is, so both give the same
+/// spec (the tree and its per-field paths were about a third of the config step).
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
+    match serde_json::from_slice::<Spec>(data) {
+        Ok(spec) if !has_unnamed_hugepage_size(&spec) => Ok(spec),
+        _ => parse_spec_leniently(data),
+    }
+}
+
+/// A hugepage limit with no page size: the spec's types default a `pageSize` they don't
+/// find, where the config may spell it as Go reads it (`pagesize`).
+fn has_unnamed_hugepage_size(spec: &Spec) -> bool {
+    let limits = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.hugepage_limits().as_ref());
+    limits.is_some_and(|l| l.iter().any(|l| l.page_size().is_empty()))
+}
+
+/// What [`parse_spec`] falls back to: the tree, runc's leniencies, the field-naming error.
+fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     drop_unknown_capabilities(&mut value, "/process/capabilities")?;
     match_field_case_as_go(&mut value);
@@ -105,7 +130,16 @@ fn match_field_case_as_go(value: &mut serde_json::Value) {
 
 /// Parses the process.json of `exec --process`, as the `process` of a config.
 /// Fields runc lets a process.json leave out take their zero values (user 0:0).
+/// As [`parse_spec`], one pass where the types take the document as it is (an engine's
+/// process.json always names the user).
 pub fn parse_process(data: &[u8]) -> Result<oci_spec::runtime::Process> {
+    match serde_json::from_slice(data) {
+        Ok(process) => Ok(process),
+        Err(_) => parse_process_leniently(data),
+    }
+}
+
+fn parse_process_leniently(data: &[u8]) -> Result<oci_spec::runtime::Process> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     if let Some(p) = value.as_object_mut() {
         p.entry("user")
@@ -285,6 +319,9 @@ mod tests {
         };
         assert_eq!(bounding(r#"["CAP_KILL","CAP_CHECKPOINT_RESTORE"]"#), 2);
         assert_eq!(bounding(r#"["CAP_KILL","CAP_TEST","UNKNOWN_CAP"]"#), 1);
+        // Which the one-pass read refuses: they reach the lenient one, and its warning.
+        let unknown = base(r#"["CAP_KILL","CAP_TEST"]"#);
+        assert!(serde_json::from_slice::<Spec>(unknown.as_bytes()).is_err());
         let err = parse_spec(base(r#"["CAP_KILL",5]"#).as_bytes())
             .unwrap_err()
             .to_string();
@@ -292,6 +329,46 @@ mod tests {
             err,
             "process.capabilities.bounding[1]: expected a capability name, got 5"
         );
+    }
+
+    #[test]
+    fn the_one_pass_read_and_the_lenient_one_give_the_same_spec() {
+        let same = |config: &[u8]| {
+            let fast = serde_json::from_slice::<Spec>(config).unwrap();
+            assert!(!has_unnamed_hugepage_size(&fast));
+            assert_eq!(fast, parse_spec_leniently(config).unwrap());
+        };
+        same(crate::container::spec::default_spec(false).as_bytes());
+        same(crate::container::spec::default_spec(true).as_bytes());
+        same(
+            br#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"},
+                "linux":{"resources":{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}}}"#,
+        );
+    }
+
+    #[test]
+    fn go_spellings_of_page_size_are_read_as_the_spec_spells_it() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"},
+                "linux":{"resources":{"hugepageLimits":[{"pagesize":"2MB","limit":1}]}}}"#,
+        )
+        .unwrap();
+        let limits = spec.linux().clone().unwrap().resources().clone().unwrap();
+        let limits = limits.hugepage_limits().clone().unwrap();
+        assert_eq!(limits[0].page_size(), "2MB");
+    }
+
+    #[test]
+    fn a_process_json_is_read_in_one_pass_as_leniently() {
+        // containerd's, for an exec in a Docker container.
+        let process = br#"{"user":{"uid":0,"gid":0,"additionalGids":[0,1,2]},"args":["sh"],
+            "env":["PATH=/usr/bin:/bin","HOSTNAME=abc"],"cwd":"/","terminal":false,
+            "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_KILL"],
+            "permitted":["CAP_CHOWN","CAP_KILL"]},"apparmorProfile":"docker-default",
+            "oomScoreAdj":0,"noNewPrivileges":true}"#;
+        let fast: oci_spec::runtime::Process = serde_json::from_slice(process).unwrap();
+        assert_eq!(fast, parse_process_leniently(process).unwrap());
+        assert_eq!(fast, parse_process(process).unwrap());
     }
 
     #[test]
