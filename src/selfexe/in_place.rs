@@ -109,11 +109,14 @@ fn plan_moves(maps: &str, (dev, ino): (u64, u64), writable: &[Range<u64>]) -> Re
         .fold(0, |p, (_, _, flag)| p | flag);
         let len = m.end - m.start;
         let bytes = m.offset..m.offset + len as u64;
+        // A writable segment's mapping starts at the file page of its first byte; a mapping
+        // that starts before that page only shares that page with it (a segment that
+        // ends in it, as musl's layout puts .rodata) and was never written.
         let was_writable = perm(1, b'w')
             || (!perm(2, b'x')
-                && writable
-                    .iter()
-                    .any(|w| w.start < bytes.end && bytes.start < w.end));
+                && writable.iter().any(|w| {
+                    w.start < bytes.end && bytes.start < w.end && bytes.start >= page_start(w.start)
+                }));
         let how = if was_writable {
             if !perm(0, b'r') {
                 bail!("mapping at {:#x} of rrun's binary is not readable", m.start);
@@ -133,6 +136,11 @@ fn plan_moves(maps: &str, (dev, ino): (u64, u64), writable: &[Range<u64>]) -> Re
         bail!("no mapping of rrun's code found in /proc/self/maps");
     }
     Ok(moves)
+}
+
+/// The start of the (x86-64, 4 KiB) page that holds file offset `offset`.
+fn page_start(offset: u64) -> u64 {
+    offset & !0xfff
 }
 
 /// One line of /proc/<pid>/maps: `start-end perms offset major:minor inode [path]`.
@@ -279,6 +287,35 @@ mod tests {
                     libc::PROT_READ | libc::PROT_WRITE,
                     &How::Copy
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn read_only_data_that_shares_a_file_page_with_the_writable_segment_is_remapped() {
+        // musl's layout: .rodata after the code, ending in the file page where the
+        // writable segment (RELRO, then .data) begins, one page further on in memory.
+        const MUSL_MAPS: &str = "\
+7f0000000000-7f0000001000 r--p 00000000 fe:00 4242 /usr/bin/rrun
+7f0000001000-7f0000184000 r-xp 00001000 fe:00 4242 /usr/bin/rrun
+7f0000184000-7f00001f5000 r--p 00184000 fe:00 4242 /usr/bin/rrun
+7f00001f5000-7f0000208000 r--p 001f4000 fe:00 4242 /usr/bin/rrun
+7f0000208000-7f000020a000 rw-p 00207000 fe:00 4242 /usr/bin/rrun
+";
+        let writable = [Range {
+            start: 0x1f4680,
+            end: 0x2089f0,
+        }];
+        let moves = plan_moves(MUSL_MAPS, (libc::makedev(0xfe, 0), 4242), &writable).unwrap();
+        let how: Vec<_> = moves.iter().map(|m| &m.how).collect();
+        assert_eq!(
+            how,
+            [
+                &How::Remap { offset: 0 },
+                &How::Remap { offset: 0x1000 },
+                &How::Remap { offset: 0x184000 },
+                &How::Copy,
+                &How::Copy,
             ]
         );
     }
