@@ -80,7 +80,7 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 /// config the fast pass accepts is one those steps leave as it is, so both give the same
 /// spec (the tree and its per-field paths were about a third of the config step).
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
-    match serde_json::from_slice::<Spec>(data) {
+    match deserialize_naming_the_field::<Spec>(data) {
         Ok(spec) if !has_unnamed_hugepage_size(&spec) => Ok(spec),
         _ => parse_spec_leniently(data),
     }
@@ -102,7 +102,7 @@ fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     drop_unknown_capabilities(&mut value, "/process/capabilities")?;
     match_field_case_as_go(&mut value);
-    deserialize_naming_the_field(value)
+    deserialize_naming_the_field(&serde_json::to_vec(&value)?)
 }
 
 /// runc reads config.json with Go's encoding/json, which matches field names whatever
@@ -133,7 +133,7 @@ fn match_field_case_as_go(value: &mut serde_json::Value) {
 /// As [`parse_spec`], one pass where the types take the document as it is (an engine's
 /// process.json always names the user).
 pub fn parse_process(data: &[u8]) -> Result<oci_spec::runtime::Process> {
-    match serde_json::from_slice(data) {
+    match deserialize_naming_the_field(data) {
         Ok(process) => Ok(process),
         Err(_) => parse_process_leniently(data),
     }
@@ -146,20 +146,24 @@ fn parse_process_leniently(data: &[u8]) -> Result<oci_spec::runtime::Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
     }
     drop_unknown_capabilities(&mut value, "/capabilities")?;
-    deserialize_naming_the_field(value)
+    deserialize_naming_the_field(&serde_json::to_vec(&value)?)
 }
 
-fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
-) -> Result<T> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+/// The one typed read of a document (the tree of the lenient paths is written back to
+/// bytes for it: one instance of the spec's deserializers in the binary, not two).
+fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T> {
+    let mut document = serde_json::Deserializer::from_slice(data);
+    let parsed = serde_path_to_error::deserialize::<_, T>(&mut document).map_err(|e| {
         let path = e.path().to_string();
         if path == "." || path.is_empty() {
             anyhow::anyhow!("{}", e.inner())
         } else {
             anyhow::anyhow!("{path}: {}", e.inner())
         }
-    })
+    })?;
+    // Nothing but white space after the document, as serde_json::from_slice checks.
+    document.end()?;
+    Ok(parsed)
 }
 
 /// Capability names that are no Linux capability (or are newer than the oci-spec types
