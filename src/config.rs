@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(bounding(r#"["CAP_KILL","CAP_TEST","UNKNOWN_CAP"]"#), 1);
         // Which the one-pass read refuses: they reach the lenient one, and its warning.
         let unknown = base(r#"["CAP_KILL","CAP_TEST"]"#);
-        assert!(serde_json::from_slice::<Spec>(unknown.as_bytes()).is_err());
+        assert!(deserialize_naming_the_field::<Spec>(unknown.as_bytes()).is_err());
         let err = parse_spec(base(r#"["CAP_KILL",5]"#).as_bytes())
             .unwrap_err()
             .to_string();
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn the_one_pass_read_and_the_lenient_one_give_the_same_spec() {
         let same = |config: &[u8]| {
-            let fast = serde_json::from_slice::<Spec>(config).unwrap();
+            let fast = deserialize_naming_the_field::<Spec>(config).unwrap();
             assert!(!has_unnamed_hugepage_size(&fast));
             assert_eq!(fast, parse_spec_leniently(config).unwrap());
         };
@@ -370,7 +370,7 @@ mod tests {
             "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_KILL"],
             "permitted":["CAP_CHOWN","CAP_KILL"]},"apparmorProfile":"docker-default",
             "oomScoreAdj":0,"noNewPrivileges":true}"#;
-        let fast: oci_spec::runtime::Process = serde_json::from_slice(process).unwrap();
+        let fast: oci_spec::runtime::Process = deserialize_naming_the_field(process).unwrap();
         assert_eq!(fast, parse_process_leniently(process).unwrap());
         assert_eq!(fast, parse_process(process).unwrap());
     }
