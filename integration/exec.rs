@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use serde_json::json;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 #[test]
 fn exec_output_exit_code_and_namespaces() {
@@ -44,6 +44,53 @@ fn exec_output_exit_code_and_namespaces() {
         init_cgroups,
         "the exec'd process is in the init's cgroups: {text}"
     );
+    rt.ok(&["delete", "-f", &id]);
+}
+
+/// As runc: exec joins the namespaces of the kinds the container's config lists, from its
+/// init; a kind the container shares with the host stays the caller's, even where the
+/// caller is in another namespace of that kind than the init.
+#[test]
+fn exec_joins_the_namespace_kinds_the_config_lists_and_no_other() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network");
+    });
+    let id = running(&rt, &b, "execkinds");
+    let init = rt.state(&id)["pid"].as_i64().unwrap();
+    let link = |path: String| {
+        std::fs::read_link(path)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let rrun = rt.cmd();
+    let out = Command::new("unshare")
+        .arg("--net")
+        .arg(rrun.get_program())
+        .args(rrun.get_args())
+        .args([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; hostname",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    // Not the init's (the host's) network namespace, nor this test's: the caller's own.
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_ne!(lines[0], link(format!("/proc/{init}/ns/net")), "{text}");
+    assert_ne!(lines[0], link("/proc/self/ns/net".into()), "{text}");
+    // The uts namespace is listed: joined, whatever the caller's.
+    assert_eq!(lines[1], "rrun");
     rt.ok(&["delete", "-f", &id]);
 }
 

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod lsm;
 pub mod namespaces;
 pub mod process;
+pub mod procfs;
 pub mod rootfs;
 pub mod rootless;
 pub mod seccomp;

@@ -44,39 +44,46 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
     (LinuxNamespaceType::Time, "time"),
 ];
 
-/// The container's namespaces that differ from this process's, opened to be joined.
-/// Both /proc/<pid>/ns directories are opened once, so each name is one lookup in them
-/// rather than a walk of the whole path (16 of them per exec).
-fn namespaces_to_join(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+/// The namespaces exec joins: those of the kinds the container's config lists, as runc
+/// joins them (a kind the container shares with the host stays the caller's), each opened
+/// from the init's /proc/<pid>/ns, in the order exec joins them (user first). The
+/// config names the kinds, so no link needs reading to compare with this process's: but
+/// for the user namespace, which can't be joined by a process already in it.
+fn namespaces_to_join(
+    pid: i32,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
     use nix::fcntl::{OFlag, openat, readlinkat};
     use nix::sys::stat::Mode;
-    let open_dir = |path: &str| {
-        nix::fcntl::open(
-            path,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+    let listed: Vec<LinuxNamespaceType> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map(|ns| ns.iter().map(|n| n.typ()).collect())
+        .unwrap_or_default();
+    let path = format!("/proc/{pid}/ns");
+    let theirs = nix::fcntl::open(
+        path.as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening {path}: {e}"))?;
+    let mut joins = Vec::new();
+    for (t, name) in NAMESPACES.iter().filter(|(t, _)| listed.contains(t)) {
+        if *t == LinuxNamespaceType::User {
+            let ours = std::fs::read_link("/proc/self/ns/user").ok();
+            if ours.is_some() && readlinkat(&theirs, *name).ok().map(Into::into) == ours {
+                continue;
+            }
+        }
+        let fd = openat(
+            &theirs,
+            *name,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| anyhow!("opening {path}: {e}"))
-    };
-    let theirs = open_dir(&format!("/proc/{pid}/ns"))?;
-    let ours = open_dir("/proc/self/ns")?;
-    let mut joins = Vec::new();
-    for (t, name) in NAMESPACES {
-        // A kind the kernel lacks (no time namespaces) has no link on either side.
-        let differs = match (readlinkat(&theirs, name), readlinkat(&ours, name)) {
-            (Ok(a), Ok(b)) => a != b,
-            _ => false,
-        };
-        if differs {
-            let fd = openat(
-                &theirs,
-                name,
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| anyhow!("opening /proc/{pid}/ns/{name}: {e}"))?;
-            joins.push((t, fd));
-        }
+        .map_err(|e| anyhow!("opening {path}/{name}: {e}"))?;
+        joins.push((*t, fd));
     }
     Ok(joins)
 }
@@ -131,7 +138,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         ),
         _ => None,
     };
-    let mut joins = namespaces_to_join(record.pid)?;
+    let mut joins = namespaces_to_join(record.pid, &bundle.spec)?;
     // An ordinary user has no privilege over the container's pid and time namespaces
     // until it is in their user namespace: join that here first (no process of the
     // container's can reach this one by it; only the user's own can, as before).

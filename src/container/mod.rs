@@ -37,7 +37,7 @@ impl Status {
 
 /// Field 22 of /proc/PID/stat (start time) and field 3 (state), or None if no such process.
 pub fn proc_stat(pid: i32) -> Option<(u64, char)> {
-    let data = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let data = crate::procfs::read(&format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     let rest = &data[data.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();

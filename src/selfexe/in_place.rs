@@ -37,7 +37,7 @@ pub fn seal_in_place(view: &std::fs::File) -> Result<()> {
         bail!("the sealed view is not the running binary");
     }
     let writable = writable_file_ranges(view).context("reading rrun's program headers")?;
-    let maps = read_proc_file("/proc/self/maps")?;
+    let maps = crate::procfs::read("/proc/self/maps").context("/proc/self/maps")?;
     let moves = plan_moves(&maps, (host.dev(), host.ino()), &writable)?;
     for m in &moves {
         let moved = match m.how {
@@ -52,23 +52,12 @@ pub fn seal_in_place(view: &std::fs::File) -> Result<()> {
         };
         moved.with_context(|| format!("moving the mapping at {:#x}", m.start))?;
     }
-    let stat = read_proc_file("/proc/self/stat")?;
+    let stat = crate::procfs::read("/proc/self/stat").context("/proc/self/stat")?;
     let mut map = mm_bounds(&stat).ok_or_else(|| anyhow!("no memory bounds in /proc/self/stat"))?;
     map.exe_fd = view.as_raw_fd() as u32;
     // Read last: nothing between here and the prctl allocates, so the break can't move.
     map.brk = crate::syscalls::current_brk();
     crate::syscalls::set_mm_map(&map).map_err(|e| anyhow!("prctl(PR_SET_MM_MAP): {e}"))
-}
-
-/// A small file of /proc in one read: their size shows as 0, which makes
-/// `read_to_string` grow its buffer from 32 bytes, one read each time.
-fn read_proc_file(path: &str) -> Result<String> {
-    use std::io::Read;
-    let mut text = String::with_capacity(8192);
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .with_context(|| path.to_string())?;
-    Ok(text)
 }
 
 #[derive(Debug, PartialEq, Eq)]
