@@ -20,7 +20,7 @@ pub fn euid_is_rootless() -> bool {
 pub fn in_user_namespace() -> bool {
     static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *IN_USERNS.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/uid_map")
+        crate::procfs::read("/proc/self/uid_map")
             .map(|m| !is_identity_map(&m))
             .unwrap_or(false)
     })
@@ -57,7 +57,7 @@ pub fn cgroups_are_rootless(flag: &str, systemd_cgroup: bool) -> bool {
 /// socket's credentials), read from the uid_map of the user namespace it is in.
 pub fn host_uid() -> u32 {
     let euid = nix::unistd::geteuid().as_raw();
-    std::fs::read_to_string("/proc/self/uid_map")
+    crate::procfs::read("/proc/self/uid_map")
         .ok()
         .and_then(|m| map_id(&m, euid))
         .unwrap_or(euid)

@@ -41,8 +41,8 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
         return Ok(h);
     }
     let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+        crate::procfs::read("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let own = crate::procfs::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
     Ok(HIERARCHIES.get_or_init(|| parse(&mountinfo, &own)))
 }
 

@@ -482,8 +482,7 @@ fn join_cgroup(dir: &Path, pid: i32, init_pid: i32, fallback: bool) -> Result<()
                 && e.raw_os_error() == Some(libc::EBUSY)
                 && crate::cgroups::is_unified_host() =>
         {
-            let own =
-                std::fs::read_to_string(format!("/proc/{init_pid}/cgroup")).unwrap_or_default();
+            let own = crate::procfs::read(&format!("/proc/{init_pid}/cgroup")).unwrap_or_default();
             let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
                 return Err(failed(dir, e));
             };

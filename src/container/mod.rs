@@ -108,7 +108,7 @@ fn host_processes() -> Vec<(i32, i32)> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let stat = crate::procfs::read(&format!("/proc/{pid}/stat")).ok()?;
             let rest = &stat[stat.rfind(')')? + 2..];
             let ppid = rest.split(' ').nth(1)?.parse().ok()?;
             Some((pid, ppid))

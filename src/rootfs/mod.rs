@@ -111,7 +111,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let info = crate::procfs::read("/proc/self/mountinfo").context("reading mountinfo")?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
     let mount_point = info
         .lines()
@@ -176,7 +176,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// visible in the namespace, even out of the chroot's reach. So every full procfs and sysfs
 /// outside the rootfs is detached (or covered with a tmpfs where it can't be), as runc does.
 fn hide_full_proc_and_sys(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let info = crate::procfs::read("/proc/self/mountinfo").context("reading mountinfo")?;
     let targets: Vec<PathBuf> = info
         .lines()
         .filter_map(|l| {
