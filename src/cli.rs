@@ -267,7 +267,8 @@ fn command_help(binary: &str, name: &str) -> String {
 
 /// The command line with runc's help layout on every command.
 pub fn command() -> clap::Command {
-    let binary = std::env::args_os()
+    let binary = crate::args::args_os()
+        .into_iter()
         .next()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))

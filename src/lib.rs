@@ -2,6 +2,7 @@
 //! `main.rs` only parses the command line and dispatches. Being a library also lets the
 //! fuzz targets (fuzz/) call the config and process parsers directly.
 
+pub mod args;
 pub mod capabilities;
 pub mod cgroups;
 pub mod cli;

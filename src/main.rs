@@ -1,5 +1,6 @@
 //! rrun: an OCI container runtime with runc's command line.
-// rrun's `main` is the C one glibc's start code calls, not Rust's runtime start: see `main`.
+// rrun's `main` is the C one the C library's start code calls, not Rust's runtime start:
+// see `main`.
 #![no_main]
 
 use rrun::{cli, commands, logging};
@@ -8,12 +9,14 @@ use rrun::{cli, commands, logging};
 /// maps a signal stack to name the thread in a stack overflow's message: about 0.13 ms of
 /// CPU in every rrun process here (interleaved, 600 `rrun list` each), and a container's
 /// life takes four or five of them. Of what that start does, rrun keeps what it relies on:
-/// SIGPIPE ignored and fds 0-2 open. `std::env::args` needs nothing of it (glibc hands
-/// the arguments to Rust's std at load time).
-// SAFETY: glibc's start code calls `main` once, with argc and argv that it owns; with
-// `no_main`, no other symbol of that name exists.
+/// SIGPIPE ignored, fds 0-2 open, and the arguments (`rrun::args`: musl hands Rust's std
+/// none without that start).
+// SAFETY: the C library's start code calls `main` once, with argc and argv that it owns;
+// with `no_main`, no other symbol of that name exists.
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: argv holds argc NUL-terminated strings, as C's start code passes them.
+    rrun::args::record(unsafe { rrun::syscalls::c_arguments(argc, argv) });
     rrun::syscalls::ignore_sigpipe();
     rrun::syscalls::open_missing_stdio();
     run();
@@ -24,18 +27,20 @@ fn run() {
     // A bug must still end in one line on stderr, never a backtrace in an engine's log.
     std::panic::set_hook(Box::new(|info| eprintln!("rrun: internal error: {info}")));
     commands::seal_before_parsing();
-    let parsed = cli::command().try_get_matches().and_then(|m| {
-        let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
-        cli.global.root_given =
-            m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
-        if !cli.global.root_given
-            && let Some(root) = rrun::rootless::default_state_root()
-        {
-            cli.global.root = root.display().to_string();
-            cli.global.root_in_xdg_runtime_dir = true;
-        }
-        Ok(cli)
-    });
+    let parsed = cli::command()
+        .try_get_matches_from(rrun::args::args_os())
+        .and_then(|m| {
+            let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+            cli.global.root_given =
+                m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
+            if !cli.global.root_given
+                && let Some(root) = rrun::rootless::default_state_root()
+            {
+                cli.global.root = root.display().to_string();
+                cli.global.root_in_xdg_runtime_dir = true;
+            }
+            Ok(cli)
+        });
     let cli = match parsed {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {

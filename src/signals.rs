@@ -4,10 +4,26 @@ use anyhow::{Result, bail};
 use nix::sys::signal::Signal;
 use std::str::FromStr;
 
+/// The first and last real-time signal as runc names them (Go's numbering, and glibc's):
+/// the kernel's are 32 to 64, and the C libraries keep the first few for their threads
+/// and start counting after them, glibc at 34 and musl at 35. rrun's names don't depend
+/// on the C library it is built with.
+pub const SIGRTMIN: i32 = 34;
+pub const SIGRTMAX: i32 = 64;
+
+/// The signals a foreground rrun forwards to its container: every one but SIGKILL and
+/// SIGSTOP, which can't be caught, and 32 and 33, which glibc keeps for its threads (its
+/// sigfillset leaves them out; musl's leaves out 34 too, which runc forwards).
+pub fn forwarded() -> nix::sys::signal::SigSet {
+    crate::syscalls::sigset_of(
+        (1..=SIGRTMAX).filter(|n| ![libc::SIGKILL, libc::SIGSTOP, 32, 33].contains(n)),
+    )
+}
+
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
         // 0 checks that the process exists, as kill(2) does.
-        if (0..=libc::SIGRTMAX()).contains(&n) {
+        if (0..=SIGRTMAX).contains(&n) {
             return Ok(n);
         }
         bail!("invalid signal {s:?}");
@@ -29,19 +45,17 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             rest[1..].parse::<i32>().ok()?
         };
         let v = base + sign * n;
-        (libc::SIGRTMIN()..=libc::SIGRTMAX())
-            .contains(&v)
-            .then_some(v)
+        (SIGRTMIN..=SIGRTMAX).contains(&v).then_some(v)
     };
     if let Some(rest) = name.strip_prefix("SIGRTMIN")
         && (rest.is_empty() || rest.starts_with('+'))
-        && let Some(v) = rt(libc::SIGRTMIN(), rest, 1)
+        && let Some(v) = rt(SIGRTMIN, rest, 1)
     {
         return Ok(v);
     }
     if let Some(rest) = name.strip_prefix("SIGRTMAX")
         && (rest.is_empty() || rest.starts_with('-'))
-        && let Some(v) = rt(libc::SIGRTMAX(), rest, -1)
+        && let Some(v) = rt(SIGRTMAX, rest, -1)
     {
         return Ok(v);
     }
@@ -53,12 +67,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_catchable_signal_is_forwarded_but_the_two_glibc_keeps() {
+        let set = crate::syscalls::sigset_numbers(&forwarded());
+        let missing: Vec<i32> = (1..=64).filter(|n| !set.contains(n)).collect();
+        assert_eq!(missing, [libc::SIGKILL, libc::SIGSTOP, 32, 33]);
+    }
+
+    #[test]
     fn names_and_numbers() {
         assert_eq!(parse_signal("KILL").unwrap(), 9);
         assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("9").unwrap(), 9);
-        assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        // runc's numbers, whichever C library rrun is built with.
+        assert_eq!(parse_signal("RTMIN").unwrap(), 34);
+        assert_eq!(parse_signal("SIGRTMIN+1").unwrap(), 35);
+        assert_eq!(parse_signal("RTMAX-2").unwrap(), 62);
+        assert_eq!(parse_signal("RTMAX").unwrap(), 64);
+        assert!(parse_signal("RTMIN-1").is_err());
+        assert!(parse_signal("65").is_err());
         assert!(parse_signal("NOPE").is_err());
         assert_eq!(parse_signal("0").unwrap(), 0);
         assert!(parse_signal("-1").is_err());

@@ -42,6 +42,48 @@ pub fn clone_process(flags: libc::c_int) -> io::Result<CloneResult> {
     }
 }
 
+/// The signal set of exactly the signals numbered in `numbers` (1 to 64), set bit by bit:
+/// musl's sigaddset and sigfillset refuse 32 to 34, which it keeps for itself, and so do
+/// nix's sets built on them.
+pub fn sigset_of(numbers: impl IntoIterator<Item = i32>) -> nix::sys::signal::SigSet {
+    let bits = numbers
+        .into_iter()
+        .filter(|n| (1..=64).contains(n))
+        .fold(0u64, |bits, n| bits | 1 << (n - 1));
+    // SAFETY: a zeroed sigset_t is the empty set; on x86_64 Linux, glibc's and musl's
+    // sigset_t are arrays of unsigned long whose first 64 bits are signals 1 to 64, as the
+    // kernel reads them.
+    unsafe {
+        let mut raw: libc::sigset_t = std::mem::zeroed();
+        std::ptr::write_unaligned(&mut raw as *mut libc::sigset_t as *mut u64, bits);
+        nix::sys::signal::SigSet::from_sigset_t_unchecked(raw)
+    }
+}
+
+/// The numbers (1 to 64) of the signals in `set`.
+pub fn sigset_numbers(set: &nix::sys::signal::SigSet) -> Vec<i32> {
+    // SAFETY: sigismember only reads the set, which is a valid sigset_t.
+    (1..=64)
+        .filter(|n| unsafe { libc::sigismember(set.as_ref(), *n) } == 1)
+        .collect()
+}
+
+/// The arguments C's `main` was given, as byte strings.
+///
+/// # Safety
+/// `argv` holds `argc` pointers to NUL-terminated strings, as C's start code passes them.
+pub unsafe fn c_arguments(
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    (0..argc.max(0) as usize)
+        // SAFETY: the caller's: argc valid, NUL-terminated strings.
+        .map(|i| unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) })
+        .map(|s| std::ffi::OsStr::from_bytes(s.to_bytes()).to_os_string())
+        .collect()
+}
+
 /// clone3(2)'s argument block, up to the `cgroup` field (CLONE_ARGS_SIZE_VER2).
 #[repr(C)]
 #[derive(Default)]
@@ -602,13 +644,13 @@ pub fn set_loopback_up() -> io::Result<()> {
     }
     // SAFETY: SIOCGIFFLAGS reads the named interface's flags into req, which lives for
     // the call and is the size the kernel expects.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the union's flags member is the one SIOCGIFFLAGS just filled.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: as above; SIOCSIFFLAGS only reads req.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -26,7 +26,7 @@ use anyhow::Result;
 /// twice. The command is found by a scan of the arguments; where the scan can't tell, or
 /// sealing fails here, the command's own call does it later and reports what failed.
 pub fn seal_before_parsing() {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<std::ffi::OsString> = crate::args::args_os().into_iter().skip(1).collect();
     // Any directory apart from the binary's serves overlayfs's second layer (selfexe
     // picks another where this one won't do); the state root may not exist yet.
     let scratch = std::path::Path::new("/run");

@@ -2,7 +2,7 @@
 //! copies the terminal when it holds the pty, and exits with the container's status.
 
 use anyhow::{Result, anyhow};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -11,9 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// Blocks every signal rrun forwards, so they queue on a signalfd instead of killing us.
 /// Must happen before init is cloned; init unblocks them before exec.
 pub fn block_signals() -> Result<SignalFd> {
-    let mut set = SigSet::all();
-    set.remove(Signal::SIGKILL);
-    set.remove(Signal::SIGSTOP);
+    let set = crate::signals::forwarded();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
         .map_err(|e| anyhow!("blocking signals: {e}"))?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(|e| anyhow!("signalfd: {e}"))

@@ -122,7 +122,8 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
             sealed_copy()?
         }
     };
-    let args: Vec<CString> = std::env::args_os()
+    let args: Vec<CString> = crate::args::args_os()
+        .into_iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
         .collect();
     let env: Vec<CString> = std::env::vars_os()
