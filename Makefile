@@ -4,7 +4,8 @@
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
 # .cargo/config.toml names the target (for the static link), hence the triple in paths.
-BUILD_DIR := target/x86_64-unknown-linux-gnu
+TARGET  := x86_64-unknown-linux-musl
+BUILD_DIR := target/$(TARGET)
 RELEASE := $(BUILD_DIR)/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
@@ -12,8 +13,10 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 all: build
 
+# rrun is linked with musl (.cargo/config.toml says why): its target comes with rustup.
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
+	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
 
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
 # syscall probe of the security tests; containers-common has the engines' seccomp profile;
@@ -25,9 +28,9 @@ deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
-# The static link needs glibc's static archive (libc6-dev).
+# The link goes through cc (gcc), with the musl objects the target brought.
 build-deps:
-	@dpkg -s libc6-dev >/dev/null 2>&1 || { apt-get update -qq && $(APT) libc6-dev; }
+	@dpkg -s gcc >/dev/null 2>&1 || { apt-get update -qq && $(APT) gcc; }
 
 build: toolchain build-deps
 	$(CARGO) build --release

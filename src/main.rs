@@ -5,6 +5,13 @@
 
 use rrun::{cli, commands, logging};
 
+/// musl's own allocator made rrun's parsing (clap, serde) about twice as slow as glibc's:
+/// `exec` 1.007 x the glibc build where dlmalloc makes it 0.88 x (docs/performance.md).
+/// The binary only: tests and fuzz targets keep the system's.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 /// rrun's entry point, in place of Rust's runtime start, which reads /proc/self/maps and
 /// maps a signal stack to name the thread in a stack overflow's message: about 0.13 ms of
 /// CPU in every rrun process here (interleaved, 600 `rrun list` each), and a container's
