@@ -4,19 +4,26 @@
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
 # .cargo/config.toml names the target (for the static link), hence the triple in paths.
-TARGET  := x86_64-unknown-linux-musl
-BUILD_DIR := target/$(TARGET)
-RELEASE := $(BUILD_DIR)/release/rrun
+# musl where rustup has (or can fetch) its target, else glibc (see `toolchain`): evaluated
+# when used, after `toolchain` ran. Exported, so cargo and the scripts build and find the
+# same one.
+MUSL    := x86_64-unknown-linux-musl
+TARGET   = $(shell rustup target list --installed 2>/dev/null | grep -qx $(MUSL) && echo $(MUSL) || echo x86_64-unknown-linux-gnu)
+export CARGO_BUILD_TARGET = $(TARGET)
+BUILD_DIR = target/$(TARGET)
+RELEASE  = $(BUILD_DIR)/release/rrun
 APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 .PHONY: all build build-deps fuzz test test-v2 test-systemd test-engines stress engine-deps lint unit-and-integration deps toolchain demo install bench clean
 
 all: build
 
-# rrun is linked with musl (.cargo/config.toml says why): its target comes with rustup.
+# rrun is linked with musl (.cargo/config.toml says why): its target comes with rustup,
+# from rustup's server. Where that can't be reached, glibc's static link serves.
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
-	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || rustup target add $(MUSL) \
+		|| echo "warning: no $(MUSL) target (rustup target add failed): building against glibc, whose start is slower" >&2
 
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
 # syscall probe of the security tests; containers-common has the engines' seccomp profile;
@@ -28,9 +35,11 @@ deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
-# The link goes through cc (gcc), with the musl objects the target brought.
+# The link goes through cc (gcc), with the musl objects the target brought (or, without
+# it, glibc's static archive from libc6-dev).
 build-deps:
-	@dpkg -s gcc >/dev/null 2>&1 || { apt-get update -qq && $(APT) gcc; }
+	@missing=$$(for p in gcc libc6-dev; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi
 
 build: toolchain build-deps
 	$(CARGO) build --release

@@ -4,7 +4,7 @@
 # private mount namespace with the cgroup2 mount removed: the same treatment for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rrun=$(realpath "${1:-target/x86_64-unknown-linux-musl/release/rrun}")
+rrun=$(realpath "${1:-target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun}")
 for pkg in runc crun time; do
     dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg"; }
 done

@@ -3,7 +3,7 @@
 # the systemd guest of scripts/systemd-guest.sh (pure cgroup v2, systemd 252).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rrun=$(realpath "${1:-target/x86_64-unknown-linux-musl/release/rrun}")
+rrun=$(realpath "${1:-target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun}")
 stage=build/systemd-guest/bench-payload
 rm -rf "$stage" && mkdir -p "$stage/project/bench" "$stage/project/scripts"
 cp bench/bench.py "$stage/project/bench/"

@@ -16,7 +16,7 @@ if [ -z "${RUNTIME_TOOLS_DIR:-}" ] || [ ! -x "${RUNTIME_TOOLS_DIR}/runtimetest" 
          "checkout where 'make runtimetest validation-executables' has run. Nothing to do."
     exit 0
 fi
-rrun=${RRUN:-$project/target/x86_64-unknown-linux-musl/release/rrun}
+rrun=${RRUN:-$project/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun}
 [ -x "$rrun" ] || { echo "runtime-tools-tests: $rrun is not built (make build)" >&2; exit 1; }
 timeout_s=${TEST_TIMEOUT:-60}
 log_dir=${LOG_DIR:-$project/build/runtime-tools}

@@ -9,6 +9,8 @@ here=$(pwd)
 rrun_path=$(cat rrun-debug-path)
 mkdir -p "$(dirname "$rrun_path")"
 ln -sf "$here/bin/rrun-debug" "$rrun_path"
+CARGO_BUILD_TARGET=$(cat build-target)
+export CARGO_BUILD_TARGET
 ip link set lo up
 status=0
 step() {

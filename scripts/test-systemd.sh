@@ -17,12 +17,14 @@ cargo build -q
 cargo build -q --release
 test_bin=$(scripts/integration-test-binary.sh)
 stage=build/systemd-guest/payload
-rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/project/integration" "$stage/project/target/x86_64-unknown-linux-musl/release"
-cp target/x86_64-unknown-linux-musl/debug/rrun "$stage/bin/rrun-debug"
+rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/project/integration" "$stage/project/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release"
+cp target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/debug/rrun "$stage/bin/rrun-debug"
 cp "$test_bin" "$stage/bin/integration"
-cp target/x86_64-unknown-linux-musl/release/rrun "$stage/project/target/x86_64-unknown-linux-musl/release/rrun"
+cp target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun "$stage/project/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun"
 cp -a integration/engines "$stage/project/integration/"
-printf '%s\n' "$(realpath target/x86_64-unknown-linux-musl/debug/rrun)" > "$stage/rrun-debug-path"
+printf '%s\n' "$(realpath target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/debug/rrun)" > "$stage/rrun-debug-path"
+# Which target the release rrun was built for: the engine suites find it by that.
+printf '%s\n' "${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}" > "$stage/build-target"
 
 failed=()
 for mode in "${modes[@]}"; do

@@ -35,7 +35,7 @@ fi
 # The test binary and rrun, built as `cargo test` builds them.
 cargo build -q
 test_bin=$(scripts/integration-test-binary.sh)
-rrun=$(realpath target/x86_64-unknown-linux-musl/debug/rrun)
+rrun=$(realpath target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/debug/rrun)
 
 # The initramfs: busybox, the binaries at the paths compiled into the tests, their libraries.
 root=$work/root

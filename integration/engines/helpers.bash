@@ -57,7 +57,7 @@ engine_setup() {
     local engine=$1
     export ENGINE=$engine
     export ENGINE_CGROUP_DRIVER=${ENGINE_CGROUP_DRIVER:-cgroupfs}
-    export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/x86_64-unknown-linux-musl/release/rrun}
+    export RUNTIME_UNDER_TEST=${ENGINE_RUNTIME:-$PROJECT/target/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release/rrun}
     [ -x "$RUNTIME_UNDER_TEST" ] || {
         echo "runtime $RUNTIME_UNDER_TEST is not built (make build)" >&2
         return 1
