@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use serde_json::json;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 #[test]
 fn run_prints_output_and_returns_exit_code() {
@@ -198,6 +198,75 @@ fn run_forwards_signals_and_reports_128_plus_signal() {
         !rt.state_dir(&id).exists(),
         "run removes the container after it exits"
     );
+}
+
+/// Whether process `pid` has a handler for signal `sig` (its SigCgt bit).
+fn catches(pid: i64, sig: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("SigCgt:"))
+            .filter_map(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .any(|mask| mask & (1 << (sig - 1)) != 0)
+    })
+}
+
+/// Real-time signals reach the container as any other: a foreground `run` forwards those
+/// it gets (34, which runc calls SIGRTMIN, and 64, SIGRTMAX), and `kill --all` sends them
+/// by number (`RTMIN+1` is 35, as in runc).
+#[test]
+fn real_time_signals_reach_the_container_from_run_and_kill_all() {
+    let rt = Runtime::new();
+    let b = Bundle::sh(
+        "trap 'echo got34; exit 34' 34; trap 'echo got64; exit 64' 64; while :; do sleep 0.1; done",
+    );
+    for sig in [34, 64] {
+        let id = unique("rtsig");
+        let child = rt
+            .cmd()
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the traps installed", || {
+            rt.run(&["state", &id]).status.success()
+                && rt.state(&id)["pid"]
+                    .as_i64()
+                    .is_some_and(|pid| pid > 0 && catches(pid, 64))
+        });
+        let sent = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut child = child;
+        let ended = (0..1000).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            child.try_wait().unwrap().is_some()
+        });
+        if !ended {
+            rt.run(&["delete", "-f", &id]);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(ended, "signal {sig} never reached the container");
+        assert_eq!(out.status.code(), Some(sig), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("got{sig}\n"));
+    }
+
+    let b = Bundle::sh("trap 'echo got35 > /dev/shm/rt' 35; while :; do sleep 0.1; done");
+    let id = unique("rtall");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    wait_until("the trap installed", || catches(pid, 35));
+    rt.ok(&["kill", "--all", &id, "RTMIN+1"]);
+    wait_until("the trap ran", || {
+        rt.run(&["exec", &id, "cat", "/dev/shm/rt"]).stdout == b"got35\n"
+    });
+    rt.ok(&["delete", "-f", &id]);
 }
 
 #[test]

@@ -206,6 +206,13 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// kill(2) with a signal number, real-time ones included (nix's `kill` takes only the
+/// signals its `Signal` names, 1 to 31).
+pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes two integers and touches no memory of ours.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
 /// Makes the calling process a child subreaper, so orphaned descendants are reparented to it.
 pub fn set_child_subreaper() -> io::Result<()> {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and no pointers.

@@ -2,7 +2,7 @@
 //! copies the terminal when it holds the pty, and exits with the container's status.
 
 use anyhow::{Result, anyhow};
-use nix::sys::signal::{SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigmaskHow, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -89,7 +89,8 @@ pub fn wait(pid: i32, signals: SignalFd, console: Option<OwnedFd>) -> Result<i32
                         let _ = crate::tty::set_window_size(m.as_raw_fd(), rows, cols);
                     }
                 } else {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::try_from(sig).ok());
+                    // By number: a real-time signal has no name in nix's `Signal`.
+                    let _ = crate::syscalls::send_signal(pid, sig);
                 }
             }
         }

@@ -166,10 +166,7 @@ pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
         pids.push(record.pid);
     }
     for pid in pids {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::try_from(sig).ok(),
-        );
+        let _ = crate::syscalls::send_signal(pid, sig);
     }
     Ok(())
 }
