@@ -19,10 +19,11 @@ APT     := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 all: build
 
 # rrun is linked with musl (.cargo/config.toml says why): its target comes with rustup,
-# from rustup's server. Where that can't be reached, glibc's static link serves.
+# from rustup's server (bounded: a server that never answers must not stall the build).
+# Where that can't be reached, glibc's static link serves.
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "rrun needs a Rust toolchain (cargo, rustc >= 1.85): install it with rustup" >&2; exit 1; }
-	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || rustup target add $(MUSL) \
+	@rustup target list --installed 2>/dev/null | grep -qx $(MUSL) || timeout 300 rustup target add $(MUSL) \
 		|| echo "warning: no $(MUSL) target (rustup target add failed): building against glibc, whose start is slower" >&2
 
 # busybox-static is what the test bundles and the demo are made of; gcc builds the static
