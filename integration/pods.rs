@@ -850,5 +850,15 @@ fn a_network_namespace_not_owned_by_the_joined_user_namespace_is_joined_too() {
     };
     assert_eq!(ns_of(pid, "net"), holder(&netns, "net"));
     assert_eq!(ns_of(pid, "user"), holder(&userns, "user"));
+    // exec joins them in the same order: the network namespace, then the user namespace.
+    let out = rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/user",
+    ]);
+    let expected = format!("{}\n{}\n", holder(&netns, "net"), holder(&userns, "user"));
+    assert_eq!(out, expected);
     rt.ok(&["delete", "--force", &id]);
 }

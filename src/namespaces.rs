@@ -245,30 +245,45 @@ pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Joins the namespaces given by path that are not joined yet, in runc's three passes:
-/// those it may join now (EPERM: not yet), the user namespace, then the rest.
+/// Joins the namespaces given by path that are not joined yet, in runc's order.
 fn join_by_path(p: &NamespacePlan) -> Result<()> {
-    let others = |must: bool| -> Result<()> {
-        for (i, (t, fd)) in p.child_joins.iter().enumerate() {
-            if p.joined.get() & (1 << i) != 0 {
+    let user = p.user_join.as_ref().map(|(_, fd)| fd);
+    join_in_runc_order(&p.child_joins, user, &p.joined, USER_JOINED)
+}
+
+/// Joins `others` (no user namespace among them) and `user` in runc's three passes: each
+/// of `others` it may join now (EPERM: not yet), the user namespace, then the rest. A
+/// namespace owned by another user namespace than `user` (the host's network namespace,
+/// say) can only be joined from outside `user`, one owned by `user` perhaps only from
+/// inside it. `joined` remembers across calls which are joined: bit i for `others[i]`,
+/// `user_bit` for the user namespace.
+pub fn join_in_runc_order(
+    others: &[(LinuxNamespaceType, OwnedFd)],
+    user: Option<&OwnedFd>,
+    joined: &Cell<u32>,
+    user_bit: u32,
+) -> Result<()> {
+    let join_others = |must: bool| -> Result<()> {
+        for (i, (t, fd)) in others.iter().enumerate() {
+            if joined.get() & (1 << i) != 0 {
                 continue;
             }
             match nix::sched::setns(fd, flag(*t)) {
-                Ok(()) => p.joined.set(p.joined.get() | (1 << i)),
+                Ok(()) => joined.set(joined.get() | (1 << i)),
                 Err(nix::errno::Errno::EPERM) if !must => {}
                 Err(e) => bail!("joining {} namespace: {e}", name(*t)),
             }
         }
         Ok(())
     };
-    others(false)?;
-    if let Some((_, fd)) = &p.user_join
-        && p.joined.get() & USER_JOINED == 0
+    join_others(false)?;
+    if let Some(fd) = user
+        && joined.get() & user_bit == 0
     {
         setns(LinuxNamespaceType::User, fd)?;
-        p.joined.set(p.joined.get() | USER_JOINED);
+        joined.set(joined.get() | user_bit);
     }
-    others(true)
+    join_others(true)
 }
 
 /// Init side: join the namespaces given by path, then unshare the late ones.

@@ -46,13 +46,18 @@ const NAMESPACES: [(LinuxNamespaceType, &str); 8] = [
 
 /// The namespaces exec joins: those of the kinds the container's config lists, as runc
 /// joins them (a kind the container shares with the host stays the caller's), each opened
-/// from the init's /proc/<pid>/ns, in the order exec joins them (user first). The
-/// config names the kinds, so no link needs reading to compare with this process's: but
-/// for the user namespace, which can't be joined by a process already in it.
-fn namespaces_to_join(
-    pid: i32,
-    spec: &oci_spec::runtime::Spec,
-) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+/// from the init's /proc/<pid>/ns. The config names the kinds, so no link needs reading to
+/// compare with this process's: but for the user namespace, which can't be joined by a
+/// process already in it.
+struct Joins {
+    user: Option<OwnedFd>,
+    /// The pid and time namespaces, which only apply to children: the parent joins them.
+    before_fork: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// The others, which the process joins itself, in runc's order around `user`.
+    in_child: Vec<(LinuxNamespaceType, OwnedFd)>,
+}
+
+fn namespaces_to_join(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<Joins> {
     use nix::fcntl::{OFlag, openat, readlinkat};
     use nix::sys::stat::Mode;
     let listed: Vec<LinuxNamespaceType> = spec
@@ -68,7 +73,11 @@ fn namespaces_to_join(
         Mode::empty(),
     )
     .map_err(|e| anyhow!("opening {path}: {e}"))?;
-    let mut joins = Vec::new();
+    let mut joins = Joins {
+        user: None,
+        before_fork: Vec::new(),
+        in_child: Vec::new(),
+    };
     for (t, name) in NAMESPACES.iter().filter(|(t, _)| listed.contains(t)) {
         if *t == LinuxNamespaceType::User {
             let ours = std::fs::read_link("/proc/self/ns/user").ok();
@@ -83,7 +92,11 @@ fn namespaces_to_join(
             Mode::empty(),
         )
         .map_err(|e| anyhow!("opening {path}/{name}: {e}"))?;
-        joins.push((*t, fd));
+        match t {
+            LinuxNamespaceType::User => joins.user = Some(fd),
+            LinuxNamespaceType::Pid | LinuxNamespaceType::Time => joins.before_fork.push((*t, fd)),
+            _ => joins.in_child.push((*t, fd)),
+        }
     }
     Ok(joins)
 }
@@ -143,20 +156,12 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     // until it is in their user namespace: join that here first (no process of the
     // container's can reach this one by it; only the user's own can, as before).
     let rootless_euid = crate::rootless::euid_is_rootless();
-    if rootless_euid
-        && let Some(i) = joins
-            .iter()
-            .position(|(t, _)| *t == LinuxNamespaceType::User)
-    {
-        let (_, fd) = joins.remove(i);
+    if rootless_euid && let Some(fd) = joins.user.take() {
         nix::sched::setns(&fd, crate::namespaces::flag(LinuxNamespaceType::User))
             .map_err(|e| anyhow!("joining the container's user namespace: {e}"))?;
     }
     // pid and time namespaces only apply to children: join them here, before the fork.
-    for (t, fd) in joins
-        .iter()
-        .filter(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
-    {
+    for (t, fd) in &joins.before_fork {
         nix::sched::setns(fd, crate::namespaces::flag(*t)).map_err(|e| {
             anyhow!(
                 "joining the container's {} namespace: {e}",
@@ -307,7 +312,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
 
 fn child_setup(
     process: &Process,
-    joins: &[(LinuxNamespaceType, OwnedFd)],
+    joins: &Joins,
     console: Option<std::os::fd::RawFd>,
     channel: &handshake::Channel,
     rootless_euid: bool,
@@ -320,17 +325,11 @@ fn child_setup(
     crate::cgroups::join_self(&join_cgroups)?;
     // runc's names for these steps, which --debug logs are grepped for (see init).
     crate::logging::debug("nsexec container setup: the process joins the container's namespaces");
-    for (t, fd) in joins
-        .iter()
-        .filter(|(t, _)| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
-    {
-        nix::sched::setns(fd, crate::namespaces::flag(*t)).map_err(|e| {
-            anyhow!(
-                "joining the container's {} namespace: {e}",
-                crate::namespaces::name(*t)
-            )
-        })?;
-    }
+    // runc's order: a namespace the container shares with another user namespace than
+    // its own (the host's network namespace, say) is joined before its user namespace.
+    let joined = std::cell::Cell::new(0);
+    crate::namespaces::join_in_runc_order(&joins.in_child, joins.user.as_ref(), &joined, 1 << 31)
+        .context("joining the container's namespaces")?;
     crate::logging::debug("child process in init(): namespaces joined");
     if let Some(sock) = console {
         let size = process
