@@ -491,3 +491,53 @@ fn an_app_container_makes_its_pid_namespace_inside_the_pods_user_namespace() {
     rt.ok(&["delete", "-f", &app_id]);
     rt.ok(&["delete", "-f", &sandbox_id]);
 }
+
+/// A namespace the init can't make fails the container with the kernel's reason and
+/// leaves nothing behind. Here rrun runs as root of a user namespace that maps every id
+/// to itself and allows no network namespace (its `max_net_namespaces` is 0): rrun no
+/// longer makes that namespace in its clone, the init makes it while rrun makes the rest.
+#[test]
+fn a_namespace_the_init_cannot_make_fails_the_run_naming_it_and_leaves_nothing() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let rt = Runtime::new();
+    let b = Bundle::new(&["true"]);
+    let id = unique("no-netns");
+    let before = HostSnapshot::take();
+    let rrun = rt.cmd();
+    let mut child = Command::new("unshare")
+        .args(["--user", "sh", "-c"])
+        // Capabilities in the namespace come with an exec as its root: the second `sh`.
+        .arg(r#"read go && exec sh -c 'echo 0 > /proc/sys/user/max_net_namespaces && exec "$@"' sh "$@""#)
+        .arg("sh")
+        .arg(rrun.get_program())
+        .args(rrun.get_args())
+        .args(["--rootless", "true", "run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // The maps can be written once `unshare` has made the user namespace.
+    wait_until("the user namespace", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/user")).ok()
+            != std::fs::read_link("/proc/self/ns/user").ok()
+    });
+    for map in ["uid_map", "gid_map"] {
+        std::fs::write(format!("/proc/{pid}/{map}"), "0 0 4294967295\n").unwrap();
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_no_panic_in(&stderr);
+    let message = messages(&stderr);
+    assert!(
+        message.contains("making the container's namespaces: ENOSPC"),
+        "{message}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}

@@ -171,9 +171,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(console_child);
     rollback.pid = Some(pid);
     crate::logging::debug(&format!(
-        "create {}: cloned init {pid} with flags {:#x}",
+        "create {}: cloned init {pid} with flags {:#x}, which unshares {:#x}",
         opts.id,
-        plan.namespaces.clone_flags.bits()
+        plan.namespaces.clone_flags.bits(),
+        plan.namespaces.early_unshare.bits()
     ));
     // From here on a record exists: a create killed at any later step leaves what
     // `delete --force` needs to remove the init and its cgroups.
@@ -207,7 +208,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         &record,
         init_joins_itself,
     )?;
-    parent_end.send(&Message::Go { join_cgroups })?;
+    // The init may have failed before it reads "go" (making its namespaces).
+    parent_end.send_unless_failed(&Message::Go { join_cgroups })?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
@@ -286,8 +288,7 @@ impl<'a> Plan<'a> {
         }
         let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
         let new_mount_ns = nix::sched::CloneFlags::CLONE_NEWNS;
-        let own_mount_ns = ns_plan.clone_flags.contains(new_mount_ns)
-            || ns_plan.late_unshare.contains(new_mount_ns)
+        let own_mount_ns = ns_plan.makes_new(new_mount_ns)
             || ns_plan
                 .child_joins
                 .iter()

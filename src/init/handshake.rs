@@ -5,8 +5,9 @@
 //!
 //! ```text
 //!  rrun (parent)                              init (child)
-//!  clone() ─────────────────────────────────▶ waits for "go"
-//!  uid/gid maps, oom_score_adj, cgroup
+//!  clone() ─────────────────────────────────▶ makes its namespaces but pid (none
+//!  records, uid/gid maps, oom_score_adj,      with a user namespace: the clone made
+//!  cgroups                                    them), waits for "go"
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces, mounts
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
@@ -76,6 +77,20 @@ impl Channel {
         )
         .map_err(|e| anyhow!("sending {msg:?}: {e}"))?;
         Ok(())
+    }
+
+    /// As [`Channel::send`], to an init that may have failed before reading it: where the
+    /// peer has gone, the error is its last word (its `failed` message) if it left one.
+    pub fn send_unless_failed(&self, msg: &Message) -> Result<()> {
+        let Err(e) = self.send(msg) else {
+            return Ok(());
+        };
+        // The send failed because the peer has closed its end: what it sent before is
+        // still queued, and end-of-file follows it, so this read cannot block.
+        match self.recv() {
+            Ok(Some(Message::Failed { message })) => Err(anyhow!("{message}")),
+            _ => Err(e),
+        }
     }
 
     /// Sends this process's log lines to the other end from now on (init and exec's child).
@@ -177,6 +192,30 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Message::Ready));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_send_to_an_init_that_failed_reports_its_message() {
+        let (parent, init) = pair().unwrap();
+        init.send(&Message::Failed {
+            message: "making the container's namespaces: ENOSPC".into(),
+        })
+        .unwrap();
+        drop(init);
+        let go = Message::Go {
+            join_cgroups: Vec::new(),
+        };
+        let err = parent.send_unless_failed(&go).unwrap_err().to_string();
+        assert_eq!(err, "making the container's namespaces: ENOSPC");
+        // An init that ended without a word: the send's own error.
+        let (parent, init) = pair().unwrap();
+        drop(init);
+        let err = parent.send_unless_failed(&go).unwrap_err().to_string();
+        assert!(err.starts_with("sending Go"), "{err}");
+        // An init that is alive: sent as usual.
+        let (parent, init) = pair().unwrap();
+        parent.send_unless_failed(&go).unwrap();
+        assert_eq!(init.recv().unwrap(), Some(go));
     }
 
     #[test]

@@ -104,6 +104,17 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if !a.rootless_euid {
         crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     }
+    // While the parent makes the records and cgroups: the namespaces, and the loopback
+    // interface up in a network namespace of the container's own, as runc's.
+    crate::namespaces::early_unshare(a.namespaces)?;
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    let loopback_up = || {
+        crate::syscalls::set_loopback_up()
+            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))
+    };
+    if a.namespaces.early_unshare.contains(new_net) {
+        loopback_up()?;
+    }
     let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
@@ -142,11 +153,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the joined user namespace: {e}"))?;
     }
     crate::logging::debug("child process in init(): namespaces joined, building the container");
-    // A network namespace of the container's own has its loopback up, as runc's.
-    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
-    if a.namespaces.clone_flags.contains(new_net) || a.namespaces.late_unshare.contains(new_net) {
-        crate::syscalls::set_loopback_up()
-            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
+    // One made by the clone or after the joins (with a user namespace): now.
+    if a.namespaces.makes_new(new_net) && !a.namespaces.early_unshare.contains(new_net) {
+        loopback_up()?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
