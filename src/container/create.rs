@@ -181,7 +181,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // The record before the clone, where there was one, names the parents missing then.
     let record = record_before_clone.unwrap_or_else(|| early_record(opts, &plan, &bundle));
     let mut record = with_init(record, pid)?;
-    state::save_record(&dir, &record)?;
+    state::update_record(&dir, &record)?;
     let Plan {
         namespaces: ns_plan,
         idmaps,
@@ -223,7 +223,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     record.cgroup_parents_created = made_parents(rollback.cgroup.as_deref(), &record.cgroup_paths);
     record.creating = false;
     crate::logging::debug(&format!("create {}: container built", opts.id));
-    state::save_record(&dir, &record)?;
+    state::update_record(&dir, &record)?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, pid)?;
     }

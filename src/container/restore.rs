@@ -236,7 +236,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
         bail!("the container's cgroups were never joined");
     };
     let record = restored_record(opts, &bundle, Some(pid), cg, parents)?;
-    state::save_record(&dir, &record)?;
+    state::update_record(&dir, &record)?;
     if let Some(p) = &opts.pid_file {
         super::create::write_pid_file(p, pid)?;
     }
