@@ -2,13 +2,69 @@
 //! On a unified host it is a cgroup2 mount; on v1 (and hybrid) hosts a tmpfs holding one
 //! mount per hierarchy, each showing only the container's own cgroup.
 
-use super::mount::{MountContext, bind, flags, reopen};
+use super::mount::{MountContext, bind_onto, flags, reopen};
 use super::options::MountOptions;
 use super::secure::fd_path;
 use crate::cgroups::{Hierarchy, host_hierarchies, is_unified_host};
 use anyhow::{Result, anyhow};
+use nix::fcntl::{OFlag, openat};
 use nix::mount::mount;
+use nix::sys::stat::{Mode, mkdirat};
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+/// Where a hierarchy is mounted: /sys/fs/cgroup itself on a cgroup v2 host, found inside
+/// the rootfs as any mount point is; or a directory of the tmpfs rrun has just mounted
+/// there on a v1 host. Nothing but rrun has written to that tmpfs, so a name in it is
+/// looked up in it directly (no link followed), not walked to from the rootfs's root: the
+/// nine hierarchies' mount points cost two short lookups each instead of five walks.
+enum MountPoint<'a> {
+    InRootfs(&'a Path),
+    InTmpfs {
+        tmpfs: &'a OwnedFd,
+        name: &'a OsStr,
+        /// For messages: the path inside the container.
+        path: PathBuf,
+    },
+}
+
+impl MountPoint<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            MountPoint::InRootfs(p) => p,
+            MountPoint::InTmpfs { path, .. } => path,
+        }
+    }
+
+    /// Makes the directory and opens it.
+    fn make(&self, ctx: &MountContext) -> Result<OwnedFd> {
+        match self {
+            MountPoint::InRootfs(p) => Ok(ctx.root.mkdir_all(p, 0o755)?),
+            MountPoint::InTmpfs { tmpfs, name, path } => {
+                match mkdirat(*tmpfs, *name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(anyhow!("making {}: {e}", path.display())),
+                }
+                self.reopen(ctx)
+            }
+        }
+    }
+
+    /// Opens what sits there (after a mount, the mount).
+    fn reopen(&self, ctx: &MountContext) -> Result<OwnedFd> {
+        match self {
+            MountPoint::InRootfs(p) => reopen(ctx.root, p),
+            MountPoint::InTmpfs { tmpfs, name, path } => openat(
+                *tmpfs,
+                *name,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| anyhow!("opening {}: {e}", path.display())),
+        }
+    }
+}
 
 pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()> {
     let target = ctx.root.mkdir_all(dest, 0o755)?;
@@ -17,7 +73,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         let own = hierarchies.first().map(own_dir).unwrap_or_default();
         return mount_one(
             ctx,
-            dest,
+            &MountPoint::InRootfs(dest),
             "cgroup2",
             None,
             opts.flags,
@@ -34,11 +90,16 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         Some("mode=755"),
     )
     .map_err(|e| anyhow!("tmpfs: {e}"))?;
+    let tmpfs = reopen(ctx.root, dest)?;
     for h in hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
-        let sub = dest.join(name);
+        let sub = MountPoint::InTmpfs {
+            tmpfs: &tmpfs,
+            name,
+            path: dest.join(name),
+        };
         let host_dir = ctx
             .cgroup_paths
             .iter()
@@ -62,8 +123,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         if h.controllers.len() > 1 {
             for c in &h.controllers {
                 if c.as_str() != name.to_string_lossy() && !c.starts_with("name=") {
-                    let link = ctx.root.mkdir_all(dest, 0o755)?;
-                    let _ = nix::unistd::symlinkat(name, &link, c.as_str());
+                    let _ = nix::unistd::symlinkat(name, &tmpfs, c.as_str());
                 }
             }
         }
@@ -87,7 +147,7 @@ fn own_dir(h: &Hierarchy) -> PathBuf {
 /// a user namespace), its init's own cgroup `own` is bound instead, as runc does.
 fn mount_one(
     ctx: &MountContext,
-    sub: &Path,
+    sub: &MountPoint,
     fstype: &str,
     data: Option<&str>,
     fl: libc::c_ulong,
@@ -98,14 +158,23 @@ fn mount_one(
         flags: libc::MS_BIND | libc::MS_REC | fl,
         ..Default::default()
     };
-    let bind_own = || bind(ctx.root, own, None, sub, &bind_opts);
+    let bind = |dir: &Path| {
+        let target = sub.make(ctx)?;
+        bind_onto(dir, None, &target, || sub.reopen(ctx), &bind_opts).map_err(|e| {
+            anyhow!(
+                "binding {} on {}: {e:#}",
+                dir.display(),
+                sub.path().display()
+            )
+        })
+    };
     match host_dir {
-        Some(dir) if !ctx.cgroup_ns => match bind(ctx.root, dir, None, sub, &bind_opts) {
-            Err(_) if !dir.exists() => bind_own(),
+        Some(dir) if !ctx.cgroup_ns => match bind(dir) {
+            Err(_) if !dir.exists() => bind(own),
             other => other,
         },
         _ => {
-            let target = ctx.root.mkdir_all(sub, 0o755)?;
+            let target = sub.make(ctx)?;
             match mount(
                 Some(fstype),
                 &fd_path(&target),
@@ -118,10 +187,10 @@ fn mount_one(
                 // namespace of its own; EBUSY, with one, where the host's cgroup2 mount
                 // has other options): bind what it would have shown, as runc does.
                 Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => match host_dir {
-                    Some(dir) if dir.exists() => bind(ctx.root, dir, None, sub, &bind_opts),
-                    _ => bind_own(),
+                    Some(dir) if dir.exists() => bind(dir),
+                    _ => bind(own),
                 },
-                Err(e) => Err(anyhow!("{fstype} on {}: {e}", sub.display())),
+                Err(e) => Err(anyhow!("{fstype} on {}: {e}", sub.path().display())),
             }
         }
     }

@@ -194,11 +194,23 @@ pub fn bind(
     } else {
         root.create_file(dest, 0o644)?
     };
+    bind_onto(src, tree, &target, || reopen(root, dest), opts)
+}
+
+/// [`bind`] onto a mount point already made and opened (`target`); `reopen` opens what
+/// sits there once mounted.
+pub fn bind_onto(
+    src: &Path,
+    tree: Option<&OwnedFd>,
+    target: &OwnedFd,
+    reopen: impl Fn() -> Result<OwnedFd>,
+    opts: &MountOptions,
+) -> Result<()> {
     match tree {
-        Some(t) => crate::syscalls::move_mount_onto(t, &target).map_err(|e| anyhow!("{e}"))?,
+        Some(t) => crate::syscalls::move_mount_onto(t, target).map_err(|e| anyhow!("{e}"))?,
         None => mount(
             Some(src),
-            &fd_path(&target),
+            &fd_path(target),
             None::<&str>,
             flags(libc::MS_BIND | (opts.flags & libc::MS_REC)),
             None::<&str>,
@@ -207,7 +219,7 @@ pub fn bind(
     }
     let mut extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 {
-        let mounted = reopen(root, dest)?;
+        let mounted = reopen()?;
         if tree.is_some() {
             // A bind made inside the user namespace would have the source's flags locked
             // (a read-only source stays read-only, as runc's userns tests require); the
