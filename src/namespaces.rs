@@ -279,7 +279,7 @@ pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
 /// Joins the namespaces given by path that are not joined yet, in runc's order.
 fn join_by_path(p: &NamespacePlan) -> Result<()> {
     let user = p.user_join.as_ref().map(|(_, fd)| fd);
-    join_in_runc_order(&p.child_joins, user, &p.joined, USER_JOINED)
+    join_in_runc_order(&p.child_joins, user, &p.joined)
 }
 
 /// Joins `others` (no user namespace among them) and `user` in runc's three passes: each
@@ -287,12 +287,11 @@ fn join_by_path(p: &NamespacePlan) -> Result<()> {
 /// namespace owned by another user namespace than `user` (the host's network namespace,
 /// say) can only be joined from outside `user`, one owned by `user` perhaps only from
 /// inside it. `joined` remembers across calls which are joined: bit i for `others[i]`,
-/// `user_bit` for the user namespace.
+/// bit 31 for the user namespace.
 pub fn join_in_runc_order(
     others: &[(LinuxNamespaceType, OwnedFd)],
     user: Option<&OwnedFd>,
     joined: &Cell<u32>,
-    user_bit: u32,
 ) -> Result<()> {
     let join_others = |must: bool| -> Result<()> {
         for (i, (t, fd)) in others.iter().enumerate() {
@@ -309,10 +308,10 @@ pub fn join_in_runc_order(
     };
     join_others(false)?;
     if let Some(fd) = user
-        && joined.get() & user_bit == 0
+        && joined.get() & USER_JOINED == 0
     {
         setns(LinuxNamespaceType::User, fd)?;
-        joined.set(joined.get() | user_bit);
+        joined.set(joined.get() | USER_JOINED);
     }
     join_others(true)
 }

@@ -328,7 +328,7 @@ fn child_setup(
     // runc's order: a namespace the container shares with another user namespace than
     // its own (the host's network namespace, say) is joined before its user namespace.
     let joined = std::cell::Cell::new(0);
-    crate::namespaces::join_in_runc_order(&joins.in_child, joins.user.as_ref(), &joined, 1 << 31)
+    crate::namespaces::join_in_runc_order(&joins.in_child, joins.user.as_ref(), &joined)
         .context("joining the container's namespaces")?;
     crate::logging::debug("child process in init(): namespaces joined");
     if let Some(sock) = console {
