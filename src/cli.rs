@@ -268,8 +268,7 @@ fn command_help(binary: &str, name: &str) -> String {
 /// The command line with runc's help layout on every command.
 pub fn command() -> clap::Command {
     let binary = crate::args::args_os()
-        .into_iter()
-        .next()
+        .first()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rrun".to_string());

@@ -26,11 +26,11 @@ use anyhow::Result;
 /// twice. The command is found by a scan of the arguments; where the scan can't tell, or
 /// sealing fails here, the command's own call does it later and reports what failed.
 pub fn seal_before_parsing() {
-    let args: Vec<std::ffi::OsString> = crate::args::args_os().into_iter().skip(1).collect();
+    let args = crate::args::args_os().get(1..).unwrap_or_default();
     // Any directory apart from the binary's serves overlayfs's second layer (selfexe
     // picks another where this one won't do); the state root may not exist yet.
     let scratch = std::path::Path::new("/run");
-    let _ = match crate::cli::subcommand_name(&args) {
+    let _ = match crate::cli::subcommand_name(args) {
         Some("exec") => crate::selfexe::ensure_sealed(scratch),
         Some("create" | "run") => crate::selfexe::seal_unless_out_of_reach(scratch),
         _ => Ok(()),

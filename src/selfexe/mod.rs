@@ -123,7 +123,7 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
         }
     };
     let args: Vec<CString> = crate::args::args_os()
-        .into_iter()
+        .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
         .collect();
     let env: Vec<CString> = std::env::vars_os()
