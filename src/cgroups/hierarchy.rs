@@ -1,5 +1,6 @@
-//! Discovery of the host's cgroup hierarchies from /proc/self/mountinfo and of the calling
-//! process's own cgroup in each (relative cgroup paths are resolved against it, as runc does).
+//! Discovery of the host's cgroup hierarchies and of the calling process's own cgroup in
+//! each (relative cgroup paths are resolved against it, as runc does): at the places
+//! systemd mounts them where they are there, from /proc/self/mountinfo otherwise.
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -40,10 +41,90 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
     if let Some(h) = HIERARCHIES.get() {
         return Ok(h);
     }
-    let mountinfo =
-        crate::procfs::read("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     let own = crate::procfs::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
-    Ok(HIERARCHIES.get_or_init(|| parse(&mountinfo, &own)))
+    let found = match at_default_places(&own, &filesystem_type) {
+        Some(found) => found,
+        None => {
+            let mountinfo = crate::procfs::read("/proc/self/mountinfo")
+                .context("reading /proc/self/mountinfo")?;
+            parse(&mountinfo, &own)
+        }
+    };
+    Ok(HIERARCHIES.get_or_init(|| found))
+}
+
+const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
+
+fn filesystem_type(path: &Path) -> Option<nix::sys::statfs::FsType> {
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type())
+}
+
+/// The hierarchies where systemd (and Debian's cgroupfs-mount) put them: the unified one
+/// at /sys/fs/cgroup, or a tmpfs there with each v1 hierarchy at its controllers' names
+/// (`cpu,cpuacct`, `systemd` for `name=systemd`) and the hybrid's cgroup2 at `unified`.
+/// runc's v1 driver looks there first too, and reads mountinfo only for what it doesn't
+/// find; here any hierarchy of /proc/self/cgroup missing from its place hands the whole
+/// question to mountinfo (None). mountinfo is the kernel formatting every mount of the
+/// namespace on each read: a few dozen µs here, hundreds of lines on a node with many
+/// containers. The order is mountinfo's where systemd mounted them: v1 by hierarchy id
+/// (the order they were first mounted), the unified one last.
+fn at_default_places(
+    own_cgroups: &str,
+    filesystem_type: &dyn Fn(&Path) -> Option<nix::sys::statfs::FsType>,
+) -> Option<Vec<Hierarchy>> {
+    use nix::sys::statfs::{CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
+    let root = Path::new(DEFAULT_ROOT);
+    let mut v1: Vec<(u32, Hierarchy)> = Vec::new();
+    let mut unified_own = None;
+    for line in own_cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (id, listed, own) = (parts.next()?, parts.next()?, parts.next()?);
+        if listed.is_empty() {
+            unified_own = Some(PathBuf::from(own));
+            continue;
+        }
+        let controllers: Vec<String> = listed.split(',').map(str::to_string).collect();
+        let dir_name: Vec<&str> = controllers
+            .iter()
+            .map(|c| c.strip_prefix("name=").unwrap_or(c))
+            .collect();
+        let mount_point = root.join(dir_name.join(","));
+        if filesystem_type(&mount_point)? != CGROUP_SUPER_MAGIC {
+            return None;
+        }
+        let hierarchy = Hierarchy {
+            mount_point,
+            controllers,
+            own_cgroup: PathBuf::from(own),
+        };
+        v1.push((id.parse().ok()?, hierarchy));
+    }
+    let root_type = filesystem_type(root)?;
+    if root_type == CGROUP2_SUPER_MAGIC && v1.is_empty() {
+        return Some(vec![Hierarchy {
+            mount_point: root.to_path_buf(),
+            controllers: Vec::new(),
+            own_cgroup: unified_own?,
+        }]);
+    }
+    if root_type != TMPFS_MAGIC {
+        return None;
+    }
+    v1.sort_by_key(|(id, _)| *id);
+    let mut found: Vec<Hierarchy> = v1.into_iter().map(|(_, h)| h).collect();
+    let unified = root.join("unified");
+    if let Some(own_cgroup) = unified_own
+        && filesystem_type(&unified) == Some(CGROUP2_SUPER_MAGIC)
+    {
+        found.push(Hierarchy {
+            mount_point: unified,
+            controllers: Vec::new(),
+            own_cgroup,
+        });
+    }
+    Some(found)
 }
 
 /// Parses mountinfo and /proc/self/cgroup text (split out for unit tests).
@@ -164,6 +245,98 @@ mod tests {
 1:cpu:/
 0::/
 ";
+
+    /// A host whose file systems are `mounted` (path, type); statfs fails elsewhere.
+    fn host_with(
+        mounted: &'static [(&'static str, nix::sys::statfs::FsType)],
+    ) -> impl Fn(&Path) -> Option<nix::sys::statfs::FsType> {
+        move |path| {
+            mounted
+                .iter()
+                .find(|(p, _)| Path::new(p) == path)
+                .map(|(_, t)| *t)
+        }
+    }
+
+    use nix::sys::statfs::{CGROUP_SUPER_MAGIC as V1, CGROUP2_SUPER_MAGIC as V2, TMPFS_MAGIC};
+
+    const HYBRID: &[(&str, nix::sys::statfs::FsType)] = &[
+        ("/sys/fs/cgroup", TMPFS_MAGIC),
+        ("/sys/fs/cgroup/cpu", V1),
+        ("/sys/fs/cgroup/memory", V1),
+        ("/sys/fs/cgroup/systemd", V1),
+        ("/sys/fs/cgroup/unified", V2),
+    ];
+
+    #[test]
+    fn hierarchies_at_their_default_places_are_what_mountinfo_lists() {
+        let found = at_default_places(OWN, &host_with(HYBRID)).unwrap();
+        assert_eq!(found, parse(MOUNTINFO, OWN));
+    }
+
+    #[test]
+    fn a_hierarchy_away_from_its_default_place_leaves_the_answer_to_mountinfo() {
+        const MEMORY_ELSEWHERE: &[(&str, nix::sys::statfs::FsType)] = &[
+            ("/sys/fs/cgroup", TMPFS_MAGIC),
+            ("/sys/fs/cgroup/cpu", V1),
+            ("/sys/fs/cgroup/memory", TMPFS_MAGIC),
+            ("/sys/fs/cgroup/systemd", V1),
+        ];
+        assert_eq!(at_default_places(OWN, &host_with(MEMORY_ELSEWHERE)), None);
+        // Listed by the kernel but mounted nowhere (or elsewhere): no such directory.
+        let unmounted = format!("12:net_cls,net_prio:/\n{OWN}");
+        assert_eq!(at_default_places(&unmounted, &host_with(HYBRID)), None);
+    }
+
+    #[test]
+    fn comounted_and_named_hierarchies_are_at_the_names_systemd_gives_them() {
+        const COMOUNTED: &[(&str, nix::sys::statfs::FsType)] = &[
+            ("/sys/fs/cgroup", TMPFS_MAGIC),
+            ("/sys/fs/cgroup/cpu,cpuacct", V1),
+            ("/sys/fs/cgroup/systemd", V1),
+        ];
+        let own = "3:name=systemd:/user.slice\n2:cpu,cpuacct:/a\n0::/\n";
+        let found = at_default_places(own, &host_with(COMOUNTED)).unwrap();
+        let places: Vec<_> = found
+            .iter()
+            .map(|h| (h.mount_point.to_str().unwrap(), h.controllers.join(",")))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct".to_string()),
+                ("/sys/fs/cgroup/systemd", "name=systemd".to_string()),
+            ],
+            "no cgroup2 at /sys/fs/cgroup/unified: none is used, as by runc"
+        );
+        assert_eq!(found[1].own_cgroup, PathBuf::from("/user.slice"));
+    }
+
+    #[test]
+    fn a_unified_host_has_one_hierarchy_at_sys_fs_cgroup() {
+        const UNIFIED: &[(&str, nix::sys::statfs::FsType)] = &[("/sys/fs/cgroup", V2)];
+        let found = at_default_places("0::/user.slice/x.scope\n", &host_with(UNIFIED)).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].is_v2());
+        assert_eq!(found[0].mount_point, PathBuf::from("/sys/fs/cgroup"));
+        assert_eq!(found[0].own_cgroup, PathBuf::from("/user.slice/x.scope"));
+        // A v1 hierarchy beside the unified one is for mountinfo to place.
+        assert_eq!(
+            at_default_places("1:name=systemd:/\n0::/\n", &host_with(UNIFIED)),
+            None
+        );
+        // Nothing mounted at /sys/fs/cgroup: mountinfo decides.
+        assert_eq!(at_default_places("0::/\n", &host_with(&[])), None);
+    }
+
+    #[test]
+    fn on_this_host_the_default_places_agree_with_mountinfo() {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        if let Some(found) = at_default_places(&own, &filesystem_type) {
+            assert_eq!(found, parse(&mountinfo, &own));
+        }
+    }
 
     #[test]
     fn finds_hybrid_hierarchies_and_own_cgroups() {
