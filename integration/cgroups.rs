@@ -684,6 +684,7 @@ fn network_class_id_and_priorities_where_net_cls_is_mounted() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    end_hierarchy_mounted_nowhere("net_cls,net_prio", mnt.path());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "1048577\nlo 7\n",
@@ -691,6 +692,38 @@ fn network_class_id_and_priorities_where_net_cls_is_mounted() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success());
+}
+
+/// A v1 hierarchy unmounted while a child cgroup was still being released (the container's,
+/// just removed) stays alive in the kernel, listed in every /proc/<pid>/cgroup and mounted
+/// nowhere, and rrun then reads mountinfo to find the others. Mounting it again and
+/// unmounting it once the child is gone ends it.
+fn end_hierarchy_mounted_nowhere(controllers: &str, scratch: &std::path::Path) {
+    let listed = || {
+        std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(':').nth(1) == Some(controllers))
+    };
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(" - cgroup ") && l.ends_with(controllers))
+    };
+    let script = format!(
+        "mount -t cgroup -o {controllers} rrun-test {dir} && umount {dir}",
+        dir = scratch.display()
+    );
+    for _ in 0..100 {
+        if !listed() || mounted() {
+            return;
+        }
+        let _ = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .status();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// cgroups.bats: a container never joins a cgroup that holds another's processes, nor a
