@@ -61,6 +61,40 @@ fn umask_and_oom_score_adj() {
     assert_eq!(rt.output_of(&b), "0077\n123\n");
 }
 
+/// rrun keeps its init off its own CPU while both work before "go" (init::first_cpu): the
+/// container's process still runs with the affinity rrun was started with, whichever CPUs
+/// that names.
+#[test]
+fn the_process_has_the_cpu_affinity_rrun_was_started_with() {
+    let allowed_here = |status: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))
+            .map(str::to_string)
+    };
+    let own = allowed_here(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
+    let rt = Runtime::new();
+    let b = Bundle::sh("grep Cpus_allowed_list: /proc/self/status");
+    assert_eq!(rt.output_of(&b).trim_end(), own);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for only in ["0".to_string(), (cpus - 1).to_string()] {
+        let out = std::process::Command::new("taskset")
+            .args(["-c", &only, RRUN, "--root"])
+            .arg(rt.root.path())
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(unique("affinity"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            format!("Cpus_allowed_list:\t{only}")
+        );
+    }
+}
+
 #[test]
 fn no_rrun_fd_reaches_the_container() {
     let rt = Runtime::new();

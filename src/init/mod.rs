@@ -2,6 +2,7 @@
 //! namespaces, reports to the parent over the handshake channel, waits for `start`, and
 //! execs the user's process, which keeps its pid (no extra process, no re-exec of rrun).
 
+pub mod first_cpu;
 pub mod handshake;
 
 use crate::namespaces::NamespacePlan;
@@ -40,6 +41,8 @@ pub struct InitArgs<'a> {
     /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
     /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
+    /// The affinity to take back at "go", where rrun moved the init off its CPU.
+    pub first_cpu: Option<&'a first_cpu::FirstCpu>,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -119,6 +122,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
+    if let Some(first_cpu) = a.first_cpu {
+        first_cpu.restore()?;
+    }
     // Before anything else, and before a new cgroup namespace is made (its root is the
     // cgroup the init is in then).
     crate::cgroups::join_self(&join_cgroups).context("unable to apply cgroup configuration")?;
