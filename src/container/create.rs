@@ -382,8 +382,10 @@ fn run_init(
         own_mount_ns: plan.own_mount_ns,
         keyring: (!opts.no_new_keyring).then(|| format!("_ses.{}", opts.id)),
         // In the init, before pivot_root, /proc is still the host's: it tells the init's
-        // host pid, which the createContainer/startContainer hooks must get.
-        hook_state: hook_state(&opts.id, "creating", host_pid_of_self(), bundle, spec),
+        // host pid, which the createContainer/startContainer hooks must get. Made only for
+        // them: the init's first steps are on the way to "go" (init::first_cpu).
+        hook_state: has_init_hooks(spec)
+            .then(|| hook_state(&opts.id, "creating", host_pid_of_self(), bundle, spec)),
         seccomp: plan.seccomp.as_ref().map(|(f, _)| f),
         seccomp_listener: channels.seccomp_listener.map(|(sock, mut message)| {
             let pid = host_pid_of_self();
@@ -603,6 +605,15 @@ fn reap_status(pid: i32) -> String {
         Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
         other => format!("{other:?}"),
     }
+}
+
+/// Whether the init runs hooks itself: createContainer, startContainer.
+fn has_init_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [h.create_container(), h.start_container()]
+            .iter()
+            .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()))
+    })
 }
 
 fn hook_state(

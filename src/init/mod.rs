@@ -30,8 +30,8 @@ pub struct InitArgs<'a> {
     pub own_mount_ns: bool,
     /// Name of the fresh session keyring, unless `--no-new-keyring`.
     pub keyring: Option<String>,
-    /// The state JSON for createContainer and startContainer hooks.
-    pub hook_state: String,
+    /// The state JSON for createContainer and startContainer hooks, where there are any.
+    pub hook_state: Option<String>,
     /// The compiled `linux.seccomp` filter, if any.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The socket connected to `listenerPath`, and the message sent with the listener fd.
@@ -78,7 +78,7 @@ pub fn run(args: InitArgs) -> ! {
         let result = crate::hooks::run_all_with_env(
             "startContainer",
             start_hooks,
-            &args.hook_state,
+            args.hook_state.as_deref().unwrap_or_default(),
             Some(&env),
         );
         if let Err(e) = result {
@@ -206,7 +206,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         crate::hooks::run_all(
             "createContainer",
             hooks.create_container().as_deref().unwrap_or(&[]),
-            &a.hook_state,
+            a.hook_state.as_deref().unwrap_or_default(),
         )?;
     }
     if a.own_mount_ns {
