@@ -53,6 +53,16 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
     Ok(HIERARCHIES.get_or_init(|| found))
 }
 
+/// A directory that exists as long as this process lives: a hierarchy's root, or this
+/// process's own cgroup in it (a cgroup with a member can't be removed). What a container's
+/// default cgroup (its id, relative to the caller's) is made in.
+pub fn exists_while_we_run(dir: &Path) -> bool {
+    host_hierarchies().is_ok_and(|hs| {
+        hs.iter()
+            .any(|h| h.mount_point == dir || h.dir_for(Path::new("")) == dir)
+    })
+}
+
 const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 fn filesystem_type(path: &Path) -> Option<nix::sys::statfs::FsType> {
@@ -327,6 +337,16 @@ mod tests {
         );
         // Nothing mounted at /sys/fs/cgroup: mountinfo decides.
         assert_eq!(at_default_places("0::/\n", &host_with(&[])), None);
+    }
+
+    #[test]
+    fn the_roots_and_own_cgroups_are_known_to_exist_and_nothing_under_them() {
+        for h in host_hierarchies().unwrap() {
+            let own = h.dir_for(Path::new(""));
+            assert!(exists_while_we_run(&h.mount_point), "{h:?}");
+            assert!(exists_while_we_run(&own) && own.is_dir(), "{h:?}");
+            assert!(!exists_while_we_run(&own.join("c1")), "{h:?}");
+        }
     }
 
     #[test]

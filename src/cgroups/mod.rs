@@ -9,7 +9,7 @@ pub mod systemd;
 mod v1;
 mod v2;
 
-pub use hierarchy::{Hierarchy, host_hierarchies};
+pub use hierarchy::{Hierarchy, exists_while_we_run, host_hierarchies};
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};

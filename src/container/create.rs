@@ -566,7 +566,7 @@ pub(super) fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
         let mut missing: Vec<PathBuf> = p
             .ancestors()
             .skip(1)
-            .take_while(|d| !d.exists())
+            .take_while(|d| !cgroups::exists_while_we_run(d) && !d.exists())
             .map(Path::to_path_buf)
             .collect();
         missing.reverse();
