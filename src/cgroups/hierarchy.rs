@@ -54,7 +54,8 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
 }
 
 /// A directory that exists as long as this process lives: a hierarchy's root, or this
-/// process's own cgroup in it (a cgroup with a member can't be removed). What a container's
+/// process's own cgroup in it (a cgroup with a member can't be removed; where the mount
+/// shows the hierarchy from its root, as `dir_for` takes it to). What a container's
 /// default cgroup (its id, relative to the caller's) is made in.
 pub fn exists_while_we_run(dir: &Path) -> bool {
     host_hierarchies().is_ok_and(|hs| {

@@ -34,9 +34,13 @@ impl FirstCpu {
     }
 
     /// In the init, once "go" came (rrun moved it before sending that): the affinity it
-    /// was cloned with.
+    /// was cloned with. Untouched where rrun did not move it.
     pub fn restore(&self) -> Result<()> {
-        sched_setaffinity(Pid::from_raw(0), &self.inherited)
+        let here = Pid::from_raw(0);
+        if sched_getaffinity(here).is_ok_and(|now| now == self.inherited) {
+            return Ok(());
+        }
+        sched_setaffinity(here, &self.inherited)
             .map_err(|e| anyhow!("restoring the init's CPU affinity: {e}"))
     }
 }
