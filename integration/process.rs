@@ -61,38 +61,58 @@ fn umask_and_oom_score_adj() {
     assert_eq!(rt.output_of(&b), "0077\n123\n");
 }
 
-/// rrun keeps its init off its own CPU while both work before "go" (init::first_cpu): the
-/// container's process still runs with the affinity rrun was started with, whichever CPUs
-/// that names.
+/// runc (1.2 and later) gives every container process all the CPUs its cgroups allow,
+/// whatever the affinity rrun was started with (a pinned shim, `taskset`): `run` and
+/// `exec` alike (runc's cpu_affinity.bats, "should reset"). rrun also keeps its init off
+/// its own CPU until "go" (init::first_cpu), which must not show either.
 #[test]
-fn the_process_has_the_cpu_affinity_rrun_was_started_with() {
-    let allowed_here = |status: &str| {
+fn every_container_process_gets_the_cpus_its_cgroups_allow() {
+    let allowed = |status: &str| {
         status
             .lines()
             .find(|l| l.starts_with("Cpus_allowed_list:"))
-            .map(str::to_string)
+            .map(|l| l.trim_end().to_string())
+            .unwrap_or_default()
     };
-    let own = allowed_here(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
-    let rt = Runtime::new();
-    let b = Bundle::sh("grep Cpus_allowed_list: /proc/self/status");
-    assert_eq!(rt.output_of(&b).trim_end(), own);
+    let all = allowed(&std::fs::read_to_string("/proc/self/status").unwrap());
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for only in ["0".to_string(), (cpus - 1).to_string()] {
+    let last = (cpus - 1).to_string();
+    let rt = Runtime::new();
+    let pinned_to_0 = |args: &[&str]| {
         let out = std::process::Command::new("taskset")
-            .args(["-c", &only, RRUN, "--root"])
+            .args(["-c", "0", RRUN, "--root"])
             .arg(rt.root.path())
-            .args(["run", "--bundle"])
-            .arg(b.path())
-            .arg(unique("affinity"))
+            .args(args)
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim_end(),
-            format!("Cpus_allowed_list:\t{only}")
-        );
-    }
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        allowed(&String::from_utf8_lossy(&out.stdout))
+    };
+    let mut b = Bundle::sh("grep Cpus_allowed_list: /proc/self/status");
+    let bundle = b.path().to_str().unwrap().to_string();
+    assert_eq!(allowed(&rt.output_of(&b)), all);
+    let run = pinned_to_0(&["run", "--bundle", &bundle, &unique("affinity")]);
+    assert_eq!(run, all, "run under taskset -c 0");
+    let sleeper = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &sleeper, "affinity");
+    let exec = pinned_to_0(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list:",
+        "/proc/self/status",
+    ]);
+    assert_eq!(exec, all, "exec under taskset -c 0");
+    rt.ok(&["delete", "--force", &id]);
+    // A cpuset with no CPU in common with rrun's affinity: the process gets the cpuset's.
+    b.edit(|c| c["linux"]["resources"] = json!({"cpu": {"cpus": last, "mems": "0"}}));
+    let run = pinned_to_0(&["run", "--bundle", &bundle, &unique("affinity")]);
+    assert_eq!(
+        run,
+        format!("Cpus_allowed_list:\t{last}"),
+        "run under taskset -c 0"
+    );
 }
 
 #[test]

@@ -134,6 +134,23 @@ impl Launch {
     }
 }
 
+/// Every CPU the process's cgroups allow, as runc (1.2 and later) sets for each container
+/// process once it is in its cgroups: not the affinity of whoever started rrun (a pinned
+/// shim, a `taskset`), which since Linux 6.2 would outlive even joining a cpuset. The
+/// kernel clamps a full mask to the CPUs there are and the cpuset's. A failure is
+/// runc's warning, not an error.
+pub fn reset_cpu_affinity() {
+    let mut all = nix::sched::CpuSet::new();
+    for cpu in 0..nix::sched::CpuSet::count() {
+        let _ = all.set(cpu);
+    }
+    if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all) {
+        crate::logging::warn(&format!(
+            "resetting the CPU affinity failed -- the container process may inherit rrun's CPU affinity: sched_setaffinity: {e}"
+        ));
+    }
+}
+
 pub fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
     (match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,

@@ -141,10 +141,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         }
         _ => None,
     };
-    // Only an init with namespaces to make before "go" has work to do beside rrun's.
-    let first_cpu = (!plan.namespaces.early_unshare.is_empty())
-        .then(init::first_cpu::FirstCpu::note)
-        .flatten();
     let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
     drop(clone_target);
     let pid = match cloned? {
@@ -167,13 +163,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                     preserve_fds,
                 },
                 detached_sources,
-                first_cpu.as_ref(),
             )
         }
         CloneResult::Parent(pid) => pid,
     };
-    if let Some(first_cpu) = &first_cpu {
-        first_cpu.away_from_caller(nix::unistd::Pid::from_raw(pid));
+    // Only an init with namespaces to make before "go" has work to do beside rrun's.
+    if !plan.namespaces.early_unshare.is_empty() {
+        init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
     }
     drop(child_end);
     drop(console_child);
@@ -365,7 +361,6 @@ fn run_init(
     bundle: &config::Bundle,
     channels: InitChannels,
     detached_sources: Vec<Option<OwnedFd>>,
-    first_cpu: Option<&init::first_cpu::FirstCpu>,
 ) -> ! {
     let spec = &bundle.spec;
     init::run(InitArgs {
@@ -395,7 +390,6 @@ fn run_init(
         }),
         detached_sources,
         rootless_euid: plan.rootless_euid,
-        first_cpu,
     })
 }
 

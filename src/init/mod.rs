@@ -41,8 +41,6 @@ pub struct InitArgs<'a> {
     /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
     /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
-    /// The affinity to take back at "go", where rrun moved the init off its CPU.
-    pub first_cpu: Option<&'a first_cpu::FirstCpu>,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -122,9 +120,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
-    if let Some(first_cpu) = a.first_cpu {
-        first_cpu.restore()?;
-    }
+    // Before it joins any cgroup: the CPUs of a cpuset it joins are those it allows.
+    process::reset_cpu_affinity();
     // Before anything else, and before a new cgroup namespace is made (its root is the
     // cgroup the init is in then).
     crate::cgroups::join_self(&join_cgroups).context("unable to apply cgroup configuration")?;
