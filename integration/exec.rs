@@ -133,6 +133,57 @@ fn exec_flags_user_env_cwd_caps() {
     rt.ok(&["delete", "-f", &id]);
 }
 
+/// runtime-spec 1.2's `process.execCPUAffinity`, as runc applies it (cpu_affinity.bats):
+/// `initial` while the process joins the container (its mask in a --debug line, runc's
+/// words), `final` once it is in its cgroups, `initial` kept where no `final` is given;
+/// from a process.json or from config.json's process.
+#[test]
+fn exec_cpu_affinity_initial_then_final() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let last = cpus - 1;
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execaff");
+    let file = b.path().join("process.json");
+    let exec = |affinity: serde_json::Value| {
+        let process = json!({"args": ["grep", "Cpus_allowed_list:", "/proc/self/status"],
+            "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
+        std::fs::write(&file, process.to_string()).unwrap();
+        let out = rt.run(&["--debug", "exec", "--process", file.to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (allowed, log) = exec(json!({"initial": last.to_string(), "final": "0"}));
+    assert_eq!(allowed, "Cpus_allowed_list:\t0");
+    assert!(
+        log.contains(&format!("nsexec: affinity: {:#x}", 1u64 << last)),
+        "{log}"
+    );
+    let (allowed, log) = exec(json!({"initial": last.to_string()}));
+    assert_eq!(allowed, format!("Cpus_allowed_list:\t{last}"));
+    assert!(
+        log.contains(&format!("nsexec: affinity: {:#x}", 1u64 << last)),
+        "{log}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    b.edit(|c| c["process"]["execCPUAffinity"] = json!({"final": last.to_string()}));
+    let id = running(&rt, &b, "execaff");
+    assert_eq!(
+        rt.ok(&[
+            "exec",
+            &id,
+            "grep",
+            "Cpus_allowed_list:",
+            "/proc/self/status"
+        ]),
+        format!("Cpus_allowed_list:\t{last}\n")
+    );
+    rt.ok(&["delete", "--force", &id]);
+}
+
 #[test]
 fn exec_process_json() {
     let rt = Runtime::new();

@@ -1,7 +1,9 @@
 //! The container process itself: resource limits, user and groups, environment, the
 //! executable's lookup in the container's PATH, and the final exec.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::unistd::Pid;
 use oci_spec::runtime::{PosixRlimitType, Process};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -140,15 +142,97 @@ impl Launch {
 /// kernel clamps a full mask to the CPUs there are and the cpuset's. A failure is
 /// runc's warning, not an error.
 pub fn reset_cpu_affinity() {
-    let mut all = nix::sched::CpuSet::new();
-    for cpu in 0..nix::sched::CpuSet::count() {
+    let mut all = CpuSet::new();
+    for cpu in 0..CpuSet::count() {
         let _ = all.set(cpu);
     }
-    if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &all) {
+    if let Err(e) = sched_setaffinity(Pid::from_raw(0), &all) {
         crate::logging::warn(&format!(
             "resetting the CPU affinity failed -- the container process may inherit rrun's CPU affinity: sched_setaffinity: {e}"
         ));
     }
+}
+
+/// `process.execCPUAffinity` of an `exec`'d process, applied as runc applies it: `initial`
+/// from its first step (while it joins the container), `final` once it is in its cgroups;
+/// with neither, every CPU its cgroups allow ([`reset_cpu_affinity`]); with `initial`
+/// alone, `initial` stays. The spec leaves the container's init out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ExecAffinity {
+    initial: Option<CpuSet>,
+    after_joining: Option<CpuSet>,
+}
+
+impl ExecAffinity {
+    pub fn of(process: &Process) -> Result<Self> {
+        let Some(affinity) = process.exec_cpu_affinity() else {
+            return Ok(Self::default());
+        };
+        let list = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| cpu_list(t).with_context(|| format!("process.execCPUAffinity.{field}")))
+                .transpose()
+        };
+        Ok(ExecAffinity {
+            initial: list("initial", affinity.initial())?,
+            after_joining: list("final", affinity.cpu_affinity_final())?,
+        })
+    }
+
+    /// The process's first step. With --debug, the CPUs it runs on then, in runc's words
+    /// (a mask of the first 64; runc's tests read it).
+    pub fn before_cgroups(&self) -> Result<()> {
+        if let Some(initial) = &self.initial {
+            sched_setaffinity(Pid::from_raw(0), initial)
+                .map_err(|e| anyhow!("setting the initial CPU affinity: {e}"))?;
+        }
+        if crate::logging::debug_enabled()
+            && let Ok(now) = sched_getaffinity(Pid::from_raw(0))
+        {
+            let mask = (0..64).filter(|&c| now.is_set(c).unwrap_or(false));
+            let mask = mask.fold(0u64, |m, c| m | 1 << c);
+            crate::logging::debug(&format!("nsexec: affinity: {mask:#x}"));
+        }
+        Ok(())
+    }
+
+    /// Once the process is in its cgroups.
+    pub fn after_cgroups(&self) -> Result<()> {
+        match (&self.initial, &self.after_joining) {
+            (_, Some(set)) => sched_setaffinity(Pid::from_raw(0), set)
+                .map_err(|e| anyhow!("setting the final CPU affinity: {e}")),
+            (None, None) => {
+                reset_cpu_affinity();
+                Ok(())
+            }
+            (Some(_), None) => Ok(()),
+        }
+    }
+}
+
+/// A CPU list as the kernel writes them: `0-3,7`.
+fn cpu_list(text: &str) -> Result<CpuSet> {
+    let mut set = CpuSet::new();
+    for part in text.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        let number = |n: &str| {
+            n.parse::<usize>()
+                .map_err(|_| anyhow!("{text:?} is not a list of CPUs (as 0-3,7)"))
+        };
+        let (first, last) = (number(first)?, number(last)?);
+        if first > last {
+            bail!("{text:?}: the range {part} ends before it starts");
+        }
+        for cpu in first..=last {
+            set.set(cpu).map_err(|_| {
+                anyhow!(
+                    "{text:?}: CPU {cpu} is beyond the {} a CPU set holds",
+                    CpuSet::count()
+                )
+            })?;
+        }
+    }
+    Ok(set)
 }
 
 pub fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
@@ -344,6 +428,46 @@ pub fn path_cstring(p: &Path) -> Result<CString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cpus(set: &CpuSet) -> Vec<usize> {
+        (0..CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn cpu_lists_are_read_as_the_kernel_writes_them() {
+        assert_eq!(cpus(&cpu_list("0-3,7").unwrap()), [0, 1, 2, 3, 7]);
+        assert_eq!(cpus(&cpu_list("1").unwrap()), [1]);
+        assert!(
+            cpu_list("3-1")
+                .unwrap_err()
+                .to_string()
+                .contains("ends before")
+        );
+        assert!(
+            cpu_list("0-5000")
+                .unwrap_err()
+                .to_string()
+                .contains("CPU 1024")
+        );
+        assert!(cpu_list("a").is_err());
+    }
+
+    #[test]
+    fn exec_affinity_names_the_field_it_cannot_read() {
+        let process: Process = serde_json::from_value(serde_json::json!({
+            "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "execCPUAffinity": {"initial": "0", "final": "2-1"}
+        }))
+        .unwrap();
+        let err = format!("{:#}", ExecAffinity::of(&process).unwrap_err());
+        assert!(err.starts_with("process.execCPUAffinity.final: "), "{err}");
+        let process: Process =
+            serde_json::from_value(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}}))
+                .unwrap();
+        assert_eq!(ExecAffinity::of(&process).unwrap(), ExecAffinity::default());
+    }
 
     #[test]
     fn finds_in_path_and_reports_missing() {

@@ -119,6 +119,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     }
     let record = c.record.clone();
     drop(c);
+    let affinity = crate::process::ExecAffinity::of(&opts.process)?;
     let terminal = opts.process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.detach {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
@@ -210,7 +211,9 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
             drop(parent_end);
             child_end.relay_logs();
             // The host's /proc is still in view: this process's pid as the agent sees it.
-            let host_pid = super::create::host_pid_of_self();
+            let host_pid = seccomp_listener
+                .as_ref()
+                .map(|_| super::create::host_pid_of_self());
             let personality = bundle
                 .spec
                 .linux()
@@ -219,6 +222,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
             let result = crate::process::set_personality(personality.as_ref()).and_then(|_| {
                 child_setup(
                     &opts.process,
+                    &affinity,
                     &joins,
                     console_child.as_ref().map(|f| f.as_raw_fd()),
                     &child_end,
@@ -228,7 +232,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
             match result {
                 Ok(prepared) => {
                     let listener = seccomp_listener.map(|(sock, mut message)| {
-                        message["pid"] = host_pid.into();
+                        message["pid"] = host_pid.unwrap_or_default().into();
                         (sock, message.to_string())
                     });
                     child_exec(
@@ -312,18 +316,20 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
 
 fn child_setup(
     process: &Process,
+    affinity: &crate::process::ExecAffinity,
     joins: &Joins,
     console: Option<std::os::fd::RawFd>,
     channel: &handshake::Channel,
     rootless_euid: bool,
 ) -> Result<crate::process::Launch> {
     crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
+    affinity.before_cgroups()?;
     let join_cgroups = match channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
-    crate::process::reset_cpu_affinity();
     crate::cgroups::join_self(&join_cgroups)?;
+    affinity.after_cgroups()?;
     // runc's names for these steps, which --debug logs are grepped for (see init).
     crate::logging::debug("nsexec container setup: the process joins the container's namespaces");
     // runc's order: a namespace the container shares with another user namespace than
