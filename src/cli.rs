@@ -273,10 +273,16 @@ pub fn command() -> clap::Command {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rrun".to_string());
     let root = <Cli as clap::CommandFactory>::command().help_template(ROOT_HELP);
-    let names: Vec<String> = root
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
+    // A command line that names its command and asks for no help shows no help template
+    // but maybe that command's (in an error): the others' are not made.
+    let args = crate::args::args_os().get(1..).unwrap_or_default();
+    let names: Vec<String> = match subcommand_name(args) {
+        Some(name) => vec![name.to_string()],
+        None => root
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect(),
+    };
     names.into_iter().fold(root, |root, name| {
         let template = command_help(&binary, &name);
         root.mut_subcommand(name, |c| c.help_template(template))
