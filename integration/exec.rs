@@ -184,6 +184,42 @@ fn exec_cpu_affinity_initial_then_final() {
     rt.ok(&["delete", "--force", &id]);
 }
 
+/// A CPU list rrun can't read, or CPUs the kernel refuses: `exec` fails with exit 255 and
+/// a line naming the field or the step, leaves no process in the container, and the
+/// container runs on.
+#[test]
+fn a_bad_exec_cpu_affinity_fails_the_exec_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execaffbad");
+    let file = b.path().join("process.json");
+    for (affinity, expected) in [
+        (
+            json!({"final": "3-1"}),
+            "process.execCPUAffinity.final: \"3-1\": the range 3-1 ends before it starts",
+        ),
+        (
+            json!({"initial": "1000"}),
+            "setting the initial CPU affinity: EINVAL",
+        ),
+        (
+            json!({"final": "1000"}),
+            "setting the final CPU affinity: EINVAL",
+        ),
+    ] {
+        let process = json!({"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin"],
+            "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
+        std::fs::write(&file, process.to_string()).unwrap();
+        let err = rt.fails_with(255, &["exec", "--process", file.to_str().unwrap(), &id]);
+        assert!(err.contains(expected), "{affinity}: {err}");
+        let pids = rt.ok(&["ps", "--format", "json", &id]);
+        let pids: Vec<i32> = serde_json::from_str(&pids).unwrap();
+        assert_eq!(pids.len(), 1, "{affinity}: only the init is left: {pids:?}");
+    }
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.ok(&["delete", "--force", &id]);
+}
+
 #[test]
 fn exec_process_json() {
     let rt = Runtime::new();

@@ -280,7 +280,11 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
             }
         }
     }
-    parent_end.send(&Message::Go { join_cgroups })?;
+    // The process may have failed before it reads "go" (its initial CPU affinity).
+    if let Err(e) = parent_end.send_unless_failed(&Message::Go { join_cgroups }) {
+        kill_child();
+        return Err(e);
+    }
     // A process in a frozen cgroup can't get ready; only --ignore-paused waits for resume.
     let not_frozen = || {
         if !opts.ignore_paused && crate::cgroups::frozen(&cgroup_dirs) {
