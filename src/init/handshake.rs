@@ -149,10 +149,13 @@ impl Channel {
             .map_err(|e| anyhow!("bad handshake message: {e}"))
     }
 
+    /// ECONNRESET is retried too: the peer closed with a message of ours unread (a process
+    /// that failed before reading "go"), which the kernel reports once, ahead of what the
+    /// peer sent before it went (its `failed` message); the next read finds that, or the end.
     fn recv_retrying(&self, buf: &mut [u8], flags: nix::sys::socket::MsgFlags) -> Result<usize> {
         loop {
             match nix::sys::socket::recv(self.fd.as_raw_fd(), buf, flags) {
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(anyhow!("receiving handshake message: {e}")),
                 Ok(n) => return Ok(n),
             }
@@ -163,6 +166,23 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_that_left_our_message_unread_is_still_heard() {
+        let (parent, child) = pair().unwrap();
+        child
+            .send(&Message::Failed {
+                message: "setting the initial CPU affinity: EINVAL".into(),
+            })
+            .unwrap();
+        parent.send(&Message::Created).unwrap();
+        drop(child); // with "created" unread: the parent's next read is told ECONNRESET
+        match parent.recv().unwrap() {
+            Some(Message::Failed { message }) => assert!(message.contains("EINVAL")),
+            other => panic!("{other:?}"),
+        }
+        assert!(parent.recv().unwrap().is_none());
+    }
 
     #[test]
     fn messages_round_trip_and_eof_is_none() {
