@@ -133,6 +133,13 @@ fn exec_flags_user_env_cwd_caps() {
     rt.ok(&["delete", "-f", &id]);
 }
 
+/// Writes a process.json that runs `args` as root with `execCPUAffinity` set to `affinity`.
+fn write_process_with_affinity(file: &std::path::Path, args: &[&str], affinity: serde_json::Value) {
+    let process = json!({"args": args, "cwd": "/", "env": ["PATH=/bin"],
+        "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
+    std::fs::write(file, process.to_string()).unwrap();
+}
+
 /// runtime-spec 1.2's `process.execCPUAffinity`, as runc applies it (cpu_affinity.bats):
 /// `initial` while the process joins the container (its mask in a --debug line, runc's
 /// words), `final` once it is in its cgroups, `initial` kept where no `final` is given;
@@ -146,9 +153,8 @@ fn exec_cpu_affinity_initial_then_final() {
     let id = running(&rt, &b, "execaff");
     let file = b.path().join("process.json");
     let exec = |affinity: serde_json::Value| {
-        let process = json!({"args": ["grep", "Cpus_allowed_list:", "/proc/self/status"],
-            "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
-        std::fs::write(&file, process.to_string()).unwrap();
+        let grep = ["grep", "Cpus_allowed_list:", "/proc/self/status"];
+        write_process_with_affinity(&file, &grep, affinity);
         let out = rt.run(&["--debug", "exec", "--process", file.to_str().unwrap(), &id]);
         assert!(out.status.success(), "{out:?}");
         (
@@ -207,9 +213,7 @@ fn a_bad_exec_cpu_affinity_fails_the_exec_and_leaves_nothing() {
             "setting the final CPU affinity: EINVAL",
         ),
     ] {
-        let process = json!({"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin"],
-            "user": {"uid": 0, "gid": 0}, "execCPUAffinity": affinity});
-        std::fs::write(&file, process.to_string()).unwrap();
+        write_process_with_affinity(&file, &["sleep", "1000"], affinity.clone());
         let err = rt.fails_with(255, &["exec", "--process", file.to_str().unwrap(), &id]);
         assert!(err.contains(expected), "{affinity}: {err}");
         let pids = rt.ok(&["ps", "--format", "json", &id]);
