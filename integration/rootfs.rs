@@ -89,6 +89,36 @@ fn cgroup_mount_flags_hold_on_every_hierarchy() {
 }
 
 #[test]
+fn a_cgroup_mount_flag_the_user_namespace_locks_fails_the_run_naming_the_hierarchy() {
+    // In a user namespace the kernel locks the flags of the host's mounts; this host's v1
+    // hierarchies are relatime, so binds of them can't be made strictatime. The flags of
+    // all the binds are asked at once; refused, each bind is remounted on its own, which
+    // fails as it did before, naming it, and the run leaves nothing behind.
+    if cgroup_v2() {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.in_user_namespace().edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys/fs/cgroup" {
+                m["options"] = json!(["nosuid", "noexec", "nodev", "strictatime", "ro"]);
+            }
+        }
+    });
+    let id = unique("cg-locked");
+    let before = HostSnapshot::take();
+    let out = rt.run_with(&b, &id, &[]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = messages(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        err.contains("on /sys/fs/cgroup/") && err.contains("remounting: EPERM"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
+#[test]
 fn root_is_the_rootfs_and_readonly() {
     let rt = Runtime::new();
     let b = Bundle::sh("ls /; touch /newfile 2>&1; echo rc=$?");

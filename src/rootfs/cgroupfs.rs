@@ -2,7 +2,7 @@
 //! On a unified host it is a cgroup2 mount; on v1 (and hybrid) hosts a tmpfs holding one
 //! mount per hierarchy, each showing only the container's own cgroup.
 
-use super::mount::{MountContext, bind_onto, flags, reopen};
+use super::mount::{MountContext, bind_onto, flags, remount_bind, reopen};
 use super::options::MountOptions;
 use super::secure::fd_path;
 use crate::cgroups::{Hierarchy, host_hierarchies, is_unified_host};
@@ -77,9 +77,11 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             "cgroup2",
             None,
             opts.flags,
+            BindFlags::Now,
             ctx.cgroup_paths.first().map(|p| p.as_path()),
             &own,
-        );
+        )
+        .map(|_| ());
     }
     let fl = opts.flags & !libc::MS_RDONLY;
     mount(
@@ -91,6 +93,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
     )
     .map_err(|e| anyhow!("tmpfs: {e}"))?;
     let tmpfs = reopen(ctx.root, dest)?;
+    let mut flags_pending = Vec::new();
     for h in hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
@@ -110,12 +113,13 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         } else {
             ("cgroup", Some(h.controllers.join(",")))
         };
-        mount_one(
+        let bound = mount_one(
             ctx,
             &sub,
             fstype,
             data.as_deref(),
             opts.flags,
+            BindFlags::Later,
             host_dir,
             &own_dir(h),
         )?;
@@ -127,11 +131,66 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
                 }
             }
         }
+        if let Bound::FlagsPending { source } = bound {
+            flags_pending.push((sub, source));
+        }
     }
+    apply_bind_flags(ctx, &tmpfs, &flags_pending, opts.flags)?;
     if opts.flags & libc::MS_RDONLY != 0 {
         remount_read_only(ctx, dest, opts.flags)?;
     }
     Ok(())
+}
+
+/// Whether a hierarchy's bind gets its flags (ro, nosuid, ...) at once, or from
+/// [`apply_bind_flags`] once every hierarchy is in the tmpfs.
+#[derive(Clone, Copy)]
+enum BindFlags {
+    Now,
+    Later,
+}
+
+enum Bound {
+    /// A fresh cgroup mount, or a bind that has its flags.
+    Done,
+    /// A bind of `source` still waiting for [`apply_bind_flags`].
+    FlagsPending { source: PathBuf },
+}
+
+/// Gives the hierarchies bound into the tmpfs the mount's flags with one mount_setattr
+/// over the tmpfs and every mount under it, where a remount of each bind costs nine
+/// remounts and as many lookups. The tmpfs itself has these flags already (ro aside,
+/// which its own remount adds after). Where that call is refused (a kernel before 5.12;
+/// a flag the kernel locks in a user namespace, which a remount keeps by hand), each bind
+/// is remounted as before.
+fn apply_bind_flags(
+    ctx: &MountContext,
+    tmpfs: &OwnedFd,
+    pending: &[(MountPoint, PathBuf)],
+    fl: libc::c_ulong,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (set, clear) = super::options::bind_remount_attrs(fl);
+    if crate::syscalls::mount_setattr_recursive(tmpfs, set, clear).is_ok() {
+        return Ok(());
+    }
+    for (sub, source) in pending {
+        remount_bind(&sub.reopen(ctx)?, bind_extra_flags(fl)).map_err(|e| {
+            anyhow!(
+                "binding {} on {}: {e:#}",
+                source.display(),
+                sub.path().display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The flags a bind takes only from a remount.
+fn bind_extra_flags(fl: libc::c_ulong) -> libc::c_ulong {
+    fl & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT)
 }
 
 /// The init's own cgroup in `h` where the container has none of its own there: the
@@ -145,28 +204,39 @@ fn own_dir(h: &Hierarchy) -> PathBuf {
 /// without one, bind the container's directory so it sees no more than that. Where the
 /// container is in no cgroup of its own (rootless: not made, or a fresh mount refused in
 /// a user namespace), its init's own cgroup `own` is bound instead, as runc does.
+#[allow(clippy::too_many_arguments)]
 fn mount_one(
     ctx: &MountContext,
     sub: &MountPoint,
     fstype: &str,
     data: Option<&str>,
     fl: libc::c_ulong,
+    bind_flags: BindFlags,
     host_dir: Option<&Path>,
     own: &Path,
-) -> Result<()> {
+) -> Result<Bound> {
+    // A bind ignores flags: a remount (or apply_bind_flags) gives them, where there are any.
+    let later = matches!(bind_flags, BindFlags::Later) && bind_extra_flags(fl) != 0;
     let bind_opts = MountOptions {
-        flags: libc::MS_BIND | libc::MS_REC | fl,
+        flags: libc::MS_BIND | libc::MS_REC | if later { 0 } else { fl },
         ..Default::default()
     };
     let bind = |dir: &Path| {
         let target = sub.make(ctx)?;
-        bind_onto(dir, None, &target, || sub.reopen(ctx), &bind_opts).map_err(|e| {
-            anyhow!(
-                "binding {} on {}: {e:#}",
-                dir.display(),
-                sub.path().display()
-            )
-        })
+        bind_onto(dir, None, &target, || sub.reopen(ctx), &bind_opts)
+            .map(|()| match later {
+                true => Bound::FlagsPending {
+                    source: dir.to_path_buf(),
+                },
+                false => Bound::Done,
+            })
+            .map_err(|e| {
+                anyhow!(
+                    "binding {} on {}: {e:#}",
+                    dir.display(),
+                    sub.path().display()
+                )
+            })
     };
     match host_dir {
         Some(dir) if !ctx.cgroup_ns => match bind(dir) {
@@ -182,7 +252,7 @@ fn mount_one(
                 flags(fl),
                 data,
             ) {
-                Ok(()) => Ok(()),
+                Ok(()) => Ok(Bound::Done),
                 // A user namespace's root may not mount cgroupfs (EPERM without a cgroup
                 // namespace of its own; EBUSY, with one, where the host's cgroup2 mount
                 // has other options): bind what it would have shown, as runc does.

@@ -75,6 +75,43 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
     ("sync", false, libc::MS_SYNCHRONOUS),
 ];
 
+/// What a bind remount (`MS_BIND | MS_REMOUNT`) with `flags` makes of a mount's own
+/// attributes, as mount_setattr(2) bits to set and to clear, so that one call can do it for
+/// a whole tree of binds. Such a remount sets exactly the per-mount flags it names, and
+/// relatime unless it names another access-time mode (strictatime over noatime, as in
+/// the kernel's path_mount); the other flags are the superblock's, which it leaves alone.
+pub fn bind_remount_attrs(flags: c_ulong) -> (u64, u64) {
+    const RDONLY: u64 = 0x1;
+    const NOSUID: u64 = 0x2;
+    const NODEV: u64 = 0x4;
+    const NOEXEC: u64 = 0x8;
+    const NOATIME: u64 = 0x10;
+    const STRICTATIME: u64 = 0x20;
+    const ATIME_MODES: u64 = 0x70;
+    const NODIRATIME: u64 = 0x80;
+    const NOSYMFOLLOW: u64 = 0x20_0000;
+    let mut set = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, RDONLY),
+        (libc::MS_NOSUID, NOSUID),
+        (libc::MS_NODEV, NODEV),
+        (libc::MS_NOEXEC, NOEXEC),
+        (libc::MS_NODIRATIME, NODIRATIME),
+        (libc::MS_NOSYMFOLLOW, NOSYMFOLLOW),
+    ] {
+        if flags & ms != 0 {
+            set |= attr;
+        }
+    }
+    if flags & libc::MS_STRICTATIME != 0 {
+        set |= STRICTATIME;
+    } else if flags & libc::MS_NOATIME != 0 {
+        set |= NOATIME;
+    }
+    let clear = (RDONLY | NOSUID | NODEV | NOEXEC | NODIRATIME | NOSYMFOLLOW) & !set | ATIME_MODES;
+    (set, clear)
+}
+
 /// Every option name rrun understands (for `rrun features`).
 pub fn known_option_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
@@ -167,6 +204,24 @@ mod tests {
         assert_eq!(o.propagation, vec![libc::MS_SLAVE | libc::MS_REC]);
         assert_eq!(o.data, "mode=755,size=65536k");
         assert!(o.is_bind());
+    }
+
+    #[test]
+    fn a_bind_remount_as_mount_attributes() {
+        // runc's cgroup mount: ro, nosuid, nodev, noexec, relatime.
+        let o = parse(&s(&["nosuid", "noexec", "nodev", "relatime", "ro"]));
+        assert_eq!(bind_remount_attrs(o.flags), (0xf, 0x20_0080 | 0x70));
+        // Named flags only: what is not named is cleared, relatime by default.
+        assert_eq!(bind_remount_attrs(libc::MS_NOSUID), (0x2, 0x20_008d | 0x70));
+        assert_eq!(
+            bind_remount_attrs(libc::MS_NOATIME | libc::MS_NODIRATIME),
+            (0x90, 0x20_000f | 0x70)
+        );
+        // strictatime wins over noatime; superblock flags play no part.
+        assert_eq!(
+            bind_remount_attrs(libc::MS_NOATIME | libc::MS_STRICTATIME | libc::MS_SYNCHRONOUS),
+            (0x20, 0x20_008f | 0x70)
+        );
     }
 
     #[test]
