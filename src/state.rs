@@ -191,6 +191,16 @@ pub struct LockedContainer {
 }
 
 impl LockedContainer {
+    /// The record `create` has just written, under the lock it has held since it
+    /// reserved the id: what [`Store::open`] would read back.
+    pub fn holding(dir: PathBuf, record: ContainerRecord, lock: Lock) -> Self {
+        LockedContainer {
+            dir,
+            record,
+            _lock: lock,
+        }
+    }
+
     pub fn fifo_path(&self) -> PathBuf {
         self.dir.join(EXEC_FIFO)
     }

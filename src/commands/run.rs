@@ -7,9 +7,8 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     let opts = super::create::options(&a.create, !a.detach, global);
     if a.detach {
         let created = crate::container::create::create(store, &opts).context("run")?;
-        let c = store.open(&created.record.id).context("run")?;
-        let relay = container::start(&c).context("run")?;
-        drop(c);
+        let relay = container::start(&created.container).context("run")?;
+        drop(created.container);
         if let Some(r) = relay {
             r.wait().context("run")?;
         }
@@ -20,16 +19,19 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     }
     let signals = foreground::block_signals().context("run")?;
     let created = crate::container::create::create(store, &opts).context("run")?;
+    let (pid, console) = (created.pid, created.console);
+    let c = created.container;
+    let id = c.record.id.clone();
     let result = (|| {
-        let c = store.open(&created.record.id)?;
         // In the foreground the container's notifications are not relayed (rrun waits on
         // the container itself instead).
         container::start_process(&c, false)?;
+        // Unlocked while it runs, for the commands that act on it meanwhile.
         drop(c);
-        foreground::wait(created.pid, signals, created.console)
+        foreground::wait(pid, signals, console)
     })();
     if !a.keep
-        && let Ok(c) = store.open(&created.record.id)
+        && let Ok(c) = store.open(&id)
     {
         container::destroy(&c).context("run: removing container")?;
     }

@@ -34,7 +34,9 @@ pub struct CreateOptions {
 
 pub struct Created {
     pub pid: i32,
-    pub record: ContainerRecord,
+    /// The new container, its lock still held: `run` starts it without a second lookup,
+    /// and no other command acts on it in between (as nothing could while it was created).
+    pub container: state::LockedContainer,
     /// The pty master, when rrun holds the terminal itself (`run` without a console socket).
     pub console: Option<OwnedFd>,
 }
@@ -235,7 +237,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     rollback.disarm();
     Ok(Created {
         pid,
-        record,
+        container: state::LockedContainer::holding(dir, record, lock),
         console,
     })
 }
