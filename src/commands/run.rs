@@ -25,7 +25,7 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     let result = (|| {
         // In the foreground the container's notifications are not relayed (rrun waits on
         // the container itself instead).
-        container::start_process(&c, false)?;
+        container::start_process(&c, container::Caller::Foreground)?;
         // Unlocked while it runs, for the commands that act on it meanwhile.
         drop(c);
         foreground::wait(pid, signals, console)
