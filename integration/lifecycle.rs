@@ -676,3 +676,91 @@ fn unknown_properties_are_ignored_and_a_bad_version_refused() {
     assert!(err.contains("ociVersion"), "{err}");
     assert!(!rt.state_dir(&id).exists());
 }
+
+/// rrun's command line started by `sh` with some signals ignored, as `nohup` or a shell's
+/// `trap ''` pass them on to what they start.
+fn ignoring_signals(rt: &Runtime, args: &[&str]) -> Command {
+    let rrun = rt.cmd();
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("trap '' HUP INT TERM USR1 40 64; exec \"$@\"")
+        .arg("sh")
+        .arg(rrun.get_program())
+        .args(rrun.get_args())
+        .args(args)
+        .stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn the_process_starts_with_no_signal_ignored_or_blocked_whatever_rrun_inherited() {
+    // rrun ignores SIGPIPE, `run` blocks what it forwards, and a caller's ignored signals
+    // survive an exec (the real-time ones too, which the C library won't reset): none of
+    // it may reach the container's process.
+    let rt = Runtime::new();
+    let b = Bundle::new(&["cat", "/proc/self/status"]);
+    let bundle = b.path().to_str().unwrap();
+    let clean = |out: &str| {
+        for line in ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"] {
+            assert!(out.lines().any(|l| l == line), "no {line:?} in:\n{out}");
+        }
+    };
+    let sh_ignores = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' HUP INT TERM USR1 40 64; exec cat /proc/self/status",
+        ])
+        .output()
+        .unwrap();
+    let ignored = String::from_utf8_lossy(&sh_ignores.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .and_then(|mask| u64::from_str_radix(mask, 16).ok())
+        .unwrap();
+    // HUP, INT, USR1 and TERM (1, 2, 10 and 15), and two real-time signals.
+    let wanted = 0x8000_0080_0000_4203;
+    assert_eq!(ignored & wanted, wanted, "the caller ignores {ignored:#x}");
+
+    let id = unique("sigs-run");
+    let out = ignoring_signals(&rt, &["run", "--bundle", bundle, &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    clean(&String::from_utf8_lossy(&out.stdout));
+
+    let id = unique("sigs-created");
+    let dir = TempDir::new("sigs-out");
+    let out_file = dir.path().join("stdout");
+    let created = ignoring_signals(&rt, &["create", "--bundle", bundle, &id])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    rt.ok(&["start", &id]);
+    wait_until("the container's end", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    clean(&std::fs::read_to_string(&out_file).unwrap());
+    rt.ok(&["delete", &id]);
+
+    // A process `exec` adds, in the foreground and detached.
+    let sleeper = Bundle::new(&["sleep", "30"]);
+    let id = running(&rt, &sleeper, "sigs-exec");
+    let out = ignoring_signals(&rt, &["exec", &id, "cat", "/proc/self/status"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    clean(&String::from_utf8_lossy(&out.stdout));
+    let exec_out = dir.path().join("exec-stdout");
+    let detached = ignoring_signals(&rt, &["exec", "-d", &id, "cat", "/proc/self/status"])
+        .stdout(std::fs::File::create(&exec_out).unwrap())
+        .status()
+        .unwrap();
+    assert!(detached.success());
+    let status = || std::fs::read_to_string(&exec_out).unwrap();
+    wait_until("the detached process's output", || {
+        status().contains("SigIgn")
+    });
+    clean(&status());
+    rt.ok(&["delete", "--force", &id]);
+}

@@ -308,10 +308,40 @@ pub fn close_inherited(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
-/// Restores the default disposition of `sig`.
-pub fn default_signal_disposition(sig: nix::sys::signal::Signal) -> nix::Result<()> {
-    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context.
-    unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(|_| ())
+/// The highest signal number (SIGRTMAX) on the architectures rrun builds for.
+pub const LAST_SIGNAL: i32 = 64;
+
+/// Restores the default disposition of signal number `sig`, any of 1 to [`LAST_SIGNAL`]:
+/// rt_sigaction(2) itself, as the C library's sigaction refuses the real-time signals it
+/// keeps for its threads (32 to 34 for musl, 32 and 33 for glibc), which a caller may
+/// still have left ignored.
+pub fn default_signal_disposition(sig: i32) -> io::Result<()> {
+    /// struct sigaction as the kernel takes it (asm-generic, x86_64).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context;
+    // `act` is a valid kernel sigaction of the size passed with it (8, the mask's bytes).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    };
+    check(ret).map(|_| ())
 }
 
 /// Ignores SIGPIPE, as Rust's own start-up does for every program: a write to a closed pipe

@@ -392,6 +392,8 @@ fn run_init(
         }),
         detached_sources,
         rootless_euid: plan.rootless_euid,
+        // `run` in the foreground blocked them before create (commands::run).
+        signals_blocked: opts.foreground,
     })
 }
 

@@ -38,6 +38,9 @@ pub struct InitArgs<'a> {
     pub seccomp_listener: Option<(OwnedFd, String)>,
     /// Bind sources detached by the parent (containers with their own user namespace).
     pub detached_sources: Vec<Option<OwnedFd>>,
+    /// The parent blocks every signal it forwards (`run` in the foreground), and the init
+    /// keeps that mask until its last step: no disposition matters before then.
+    pub signals_blocked: bool,
     /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
     /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
@@ -59,6 +62,13 @@ pub fn run(args: InitArgs) -> ! {
     };
     if let Err(e) = args.channel.send(&Message::Ready) {
         failed(&args.channel, e);
+    }
+    // Done while the parent records the container, off the path from "created" to the
+    // exec, where no signal can arrive before the exec anyway. Otherwise a signal the
+    // caller ignored stays ignored until the exec, as it was (a created container may wait
+    // long for `start`; a Go init, runc's, keeps an ignored SIGHUP or SIGINT too).
+    if args.signals_blocked {
+        reset_dispositions_but_sigpipe();
     }
     // Wait until the parent has recorded the container; end-of-file means it died.
     match args.channel.recv() {
@@ -319,7 +329,12 @@ fn exec(p: Prepared, a: &InitArgs) -> ! {
     // Nothing of rrun's may reach the container: every fd past stdio and the preserved
     // ones closes on exec (CVE-2024-21626 was a leaked fd).
     let _ = crate::syscalls::cloexec_from(3 + a.preserve_fds);
-    reset_signals();
+    if a.signals_blocked {
+        // The rest was reset at "ready".
+        unignore_sigpipe_and_unblock();
+    } else {
+        reset_signals();
+    }
     let late = p.launch.install_late_seccomp(a.seccomp);
     if let Err(e) = late.and_then(|listener| send_seccomp_listener(listener, a)) {
         crate::logging::error(&format!("{e:#}"));
@@ -338,13 +353,27 @@ fn send_seccomp_listener(listener: Option<OwnedFd>, a: &InitArgs) -> Result<()> 
 }
 
 /// The process starts with default dispositions and nothing blocked: rrun ignores SIGPIPE
-/// (as every Rust program does) and `run` blocks signals to forward them.
+/// (as every Rust program does), `run` blocks signals to forward them, and a signal its
+/// caller ignored would stay ignored across the exec.
 pub fn reset_signals() {
+    reset_dispositions_but_sigpipe();
+    unignore_sigpipe_and_unblock();
+}
+
+fn unignore_sigpipe_and_unblock() {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-    for sig in Signal::iterator() {
-        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
-            let _ = crate::syscalls::default_signal_disposition(sig);
-        }
-    }
+    let _ = crate::syscalls::default_signal_disposition(Signal::SIGPIPE as i32);
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Every disposition back to its default but SIGPIPE's, which rrun still needs ignored
+/// (its writes to a pipe whose reader left, a hook's stdin, must fail, not kill it). rrun
+/// installs no handler of its own: only signals its caller ignored change here, the
+/// real-time ones too (runc and crun reset all but two or three of those).
+fn reset_dispositions_but_sigpipe() {
+    use nix::sys::signal::Signal;
+    let keep = [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGPIPE].map(|s| s as i32);
+    for sig in (1..=crate::syscalls::LAST_SIGNAL).filter(|s| !keep.contains(s)) {
+        let _ = crate::syscalls::default_signal_disposition(sig);
+    }
 }
