@@ -2,7 +2,7 @@
 //! On a unified host it is a cgroup2 mount; on v1 (and hybrid) hosts a tmpfs holding one
 //! mount per hierarchy, each showing only the container's own cgroup.
 
-use super::mount::{MountContext, bind_onto, flags, remount_bind, reopen};
+use super::mount::{MountContext, bind_extra_flags, bind_onto, flags, remount_bind, reopen};
 use super::options::MountOptions;
 use super::secure::fd_path;
 use crate::cgroups::{Hierarchy, host_hierarchies, is_unified_host};
@@ -186,11 +186,6 @@ fn apply_bind_flags(
         })?;
     }
     Ok(())
-}
-
-/// The flags a bind takes only from a remount.
-fn bind_extra_flags(fl: libc::c_ulong) -> libc::c_ulong {
-    fl & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT)
 }
 
 /// The init's own cgroup in `h` where the container has none of its own there: the

@@ -217,7 +217,7 @@ pub fn bind_onto(
         )
         .map_err(|e| anyhow!("{e}"))?,
     }
-    let mut extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    let mut extra = bind_extra_flags(opts.flags);
     if extra != 0 {
         let mounted = reopen()?;
         if tree.is_some() {
@@ -230,6 +230,11 @@ pub fn bind_onto(
         remount_bind(&mounted, extra)?;
     }
     Ok(())
+}
+
+/// The flags a bind takes only from a remount after it (ro, nosuid, ...): a bind ignores them.
+pub fn bind_extra_flags(flags: libc::c_ulong) -> libc::c_ulong {
+    flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT)
 }
 
 /// Remounts a bind mount with extra flags, keeping the flags the kernel locks in a user

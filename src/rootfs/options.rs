@@ -19,19 +19,31 @@ pub struct MountOptions {
     pub recursive_clear: u64,
 }
 
+// mount_setattr(2)'s MOUNT_ATTR_* bits (linux/mount.h).
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+const ATTR_NOATIME: u64 = 0x10;
+const ATTR_STRICTATIME: u64 = 0x20;
+/// The access-time mode (relatime is 0 in it): cleared to set any of them.
+const ATTR_ATIME_MODES: u64 = 0x70;
+const ATTR_NODIRATIME: u64 = 0x80;
+const ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
+
 /// runc's recursive options: `r` + a flag sets the attribute on the whole tree, `r` + its
 /// opposite clears it.
 const RECURSIVE: &[(&str, bool, u64)] = &[
-    ("rro", false, 0x1),
-    ("rrw", true, 0x1),
-    ("rnosuid", false, 0x2),
-    ("rsuid", true, 0x2),
-    ("rnodev", false, 0x4),
-    ("rdev", true, 0x4),
-    ("rnoexec", false, 0x8),
-    ("rexec", true, 0x8),
-    ("rnodiratime", false, 0x80),
-    ("rdiratime", true, 0x80),
+    ("rro", false, ATTR_RDONLY),
+    ("rrw", true, ATTR_RDONLY),
+    ("rnosuid", false, ATTR_NOSUID),
+    ("rsuid", true, ATTR_NOSUID),
+    ("rnodev", false, ATTR_NODEV),
+    ("rdev", true, ATTR_NODEV),
+    ("rnoexec", false, ATTR_NOEXEC),
+    ("rexec", true, ATTR_NOEXEC),
+    ("rnodiratime", false, ATTR_NODIRATIME),
+    ("rdiratime", true, ATTR_NODIRATIME),
 ];
 
 impl MountOptions {
@@ -81,35 +93,27 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
 /// relatime unless it names another access-time mode (strictatime over noatime, as in
 /// the kernel's path_mount); the other flags are the superblock's, which it leaves alone.
 pub fn bind_remount_attrs(flags: c_ulong) -> (u64, u64) {
-    const RDONLY: u64 = 0x1;
-    const NOSUID: u64 = 0x2;
-    const NODEV: u64 = 0x4;
-    const NOEXEC: u64 = 0x8;
-    const NOATIME: u64 = 0x10;
-    const STRICTATIME: u64 = 0x20;
-    const ATIME_MODES: u64 = 0x70;
-    const NODIRATIME: u64 = 0x80;
-    const NOSYMFOLLOW: u64 = 0x20_0000;
+    let per_mount = [
+        (libc::MS_RDONLY, ATTR_RDONLY),
+        (libc::MS_NOSUID, ATTR_NOSUID),
+        (libc::MS_NODEV, ATTR_NODEV),
+        (libc::MS_NOEXEC, ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, ATTR_NODIRATIME),
+        (libc::MS_NOSYMFOLLOW, ATTR_NOSYMFOLLOW),
+    ];
     let mut set = 0;
-    for (ms, attr) in [
-        (libc::MS_RDONLY, RDONLY),
-        (libc::MS_NOSUID, NOSUID),
-        (libc::MS_NODEV, NODEV),
-        (libc::MS_NOEXEC, NOEXEC),
-        (libc::MS_NODIRATIME, NODIRATIME),
-        (libc::MS_NOSYMFOLLOW, NOSYMFOLLOW),
-    ] {
+    for (ms, attr) in per_mount {
         if flags & ms != 0 {
             set |= attr;
         }
     }
     if flags & libc::MS_STRICTATIME != 0 {
-        set |= STRICTATIME;
+        set |= ATTR_STRICTATIME;
     } else if flags & libc::MS_NOATIME != 0 {
-        set |= NOATIME;
+        set |= ATTR_NOATIME;
     }
-    let clear = (RDONLY | NOSUID | NODEV | NOEXEC | NODIRATIME | NOSYMFOLLOW) & !set | ATIME_MODES;
-    (set, clear)
+    let all = per_mount.iter().fold(0, |all, (_, attr)| all | attr);
+    (set, all & !set | ATTR_ATIME_MODES)
 }
 
 /// Every option name rrun understands (for `rrun features`).
