@@ -177,15 +177,18 @@ fn apply_bind_flags(
         return Ok(());
     }
     for (sub, source) in pending {
-        remount_bind(&sub.reopen(ctx)?, bind_extra_flags(fl)).map_err(|e| {
-            anyhow!(
-                "binding {} on {}: {e:#}",
-                source.display(),
-                sub.path().display()
-            )
-        })?;
+        remount_bind(&sub.reopen(ctx)?, bind_extra_flags(fl))
+            .map_err(|e| binding_failed(source, sub, e))?;
     }
     Ok(())
+}
+
+fn binding_failed(source: &Path, sub: &MountPoint, e: anyhow::Error) -> anyhow::Error {
+    anyhow!(
+        "binding {} on {}: {e:#}",
+        source.display(),
+        sub.path().display()
+    )
 }
 
 /// The init's own cgroup in `h` where the container has none of its own there: the
@@ -219,19 +222,14 @@ fn mount_one(
     let bind = |dir: &Path| {
         let target = sub.make(ctx)?;
         bind_onto(dir, None, &target, || sub.reopen(ctx), &bind_opts)
-            .map(|()| match later {
-                true => Bound::FlagsPending {
-                    source: dir.to_path_buf(),
-                },
-                false => Bound::Done,
-            })
-            .map_err(|e| {
-                anyhow!(
-                    "binding {} on {}: {e:#}",
-                    dir.display(),
-                    sub.path().display()
-                )
-            })
+            .map_err(|e| binding_failed(dir, sub, e))?;
+        Ok(if later {
+            Bound::FlagsPending {
+                source: dir.to_path_buf(),
+            }
+        } else {
+            Bound::Done
+        })
     };
     match host_dir {
         Some(dir) if !ctx.cgroup_ns => match bind(dir) {
