@@ -442,6 +442,35 @@ fn rro_makes_the_whole_bind_tree_read_only() {
     assert_eq!(out, "ro-sub-writable\n1\n");
 }
 
+/// A bind's flags come from a bind remount, as in runc: it sets the flags the mount names
+/// (ro here) and clears the other per-mount ones the source had (nosuid), but keeps the
+/// source's access-time mode where the options name none (noatime here, not relatime).
+/// Masked and read-only paths get their flags the same way.
+#[test]
+fn a_read_only_bind_keeps_the_access_time_mode_of_its_source() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-noatime");
+    nix::mount::mount(
+        Some("tmpfs"),
+        host.path(),
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOATIME | nix::mount::MsFlags::MS_NOSUID,
+        None::<&str>,
+    )
+    .unwrap();
+    let mut b = Bundle::sh("grep -E ' /(b|bd) ' /proc/self/mountinfo | cut -d' ' -f5,6");
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/b", "type": "bind", "source": host.path(), "options": ["bind", "ro"]}));
+        mounts.push(json!({"destination": "/bd", "type": "bind", "source": host.path(), "options": ["bind", "ro", "nodiratime"]}));
+    });
+    let out = rt.output_of(&b);
+    nix::mount::umount2(host.path(), nix::mount::MntFlags::MNT_DETACH).unwrap();
+    // With nodiratime named, the access time is the kernel's default for a remount that
+    // names one: relatime.
+    assert_eq!(out, "/b ro,noatime\n/bd ro,nodiratime,relatime\n");
+}
+
 /// mounts.bats (mount order): mounts are made in order, a bind source inside the rootfs
 /// sees the mounts made before it, and a destination written with the rootfs's host path
 /// is taken as that path inside, as runc does.

@@ -1,7 +1,7 @@
 //! Thin wrappers around the few syscalls that nix or libc do not wrap safely.
 //! Every `unsafe` block of rrun lives here, each with the reason it is sound.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -516,6 +516,11 @@ pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result
     mount_setattr(fd, true, set, clear, 0)
 }
 
+/// mount_setattr(2) on the mount behind `fd` alone: sets and clears MOUNT_ATTR_* bits.
+pub fn mount_setattr_one(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
+    mount_setattr(fd, false, set, clear, 0)
+}
+
 /// mount_setattr(2) MOUNT_ATTR_IDMAP on the detached tree `fd` (all of it with
 /// `recursive`): its files show their owners through the user namespace `userns`.
 pub fn mount_setattr_idmap(fd: &OwnedFd, userns: &OwnedFd, recursive: bool) -> io::Result<()> {
@@ -570,14 +575,30 @@ fn mount_setattr(
 /// mounts below it when `recursive`), as an fd that can be attached elsewhere, even in
 /// another mount namespace.
 pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    open_tree_clone_at(libc::AT_FDCWD, &cstr(path)?, 0, recursive)
+}
+
+/// [`open_tree_clone`] of what the open file `fd` is (AT_EMPTY_PATH): no path to resolve.
+pub fn open_tree_clone_of(fd: &OwnedFd, recursive: bool) -> io::Result<OwnedFd> {
+    const AT_EMPTY_PATH: libc::c_uint = 0x1000;
+    open_tree_clone_at(fd.as_raw_fd(), c"", AT_EMPTY_PATH, recursive)
+}
+
+fn open_tree_clone_at(
+    dirfd: RawFd,
+    path: &CStr,
+    at_flags: libc::c_uint,
+    recursive: bool,
+) -> io::Result<OwnedFd> {
     const OPEN_TREE_CLONE: libc::c_uint = 1;
     const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let c = cstr(path)?;
     let flags = OPEN_TREE_CLONE
         | libc::O_CLOEXEC as libc::c_uint
+        | at_flags
         | if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    // SAFETY: the path is NUL-terminated and outlives the call; dirfd is an open fd or
+    // AT_FDCWD.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
     check(fd).map(|fd| own_fd(fd as RawFd))
 }
 

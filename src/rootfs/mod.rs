@@ -102,8 +102,8 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         let mounted = root
             .open_in_root(&dest, libc::O_PATH)
             .with_context(|| format!("reopening {}", dest.display()))?;
-        let keep = mount::locked_flags(&secure::fd_path(&mounted))?
-            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        let keep =
+            mount::locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         mount::remount_bind(&mounted, libc::MS_RDONLY | keep)
             .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
     }
@@ -265,8 +265,14 @@ pub fn protect(spec: &Spec) -> Result<()> {
         .unwrap_or(false)
     {
         // By path, not through /proc/self/fd: the container may have no /proc.
-        let keep = mount::locked_flags(Path::new("/"))?
-            & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        let root_dir = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| anyhow!("opening /: {e}"))?;
+        let keep =
+            mount::locked_flags(&root_dir)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         sys_mount(
             None::<&str>,
             "/",

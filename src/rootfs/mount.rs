@@ -208,12 +208,10 @@ pub fn bind_onto(
 ) -> Result<()> {
     match tree {
         Some(t) => crate::syscalls::move_mount_onto(t, target).map_err(|e| anyhow!("{e}"))?,
-        None => mount(
-            Some(src),
-            &fd_path(target),
-            None::<&str>,
-            flags(libc::MS_BIND | (opts.flags & libc::MS_REC)),
-            None::<&str>,
+        None => bind_source_onto(
+            BindSource::Path(src),
+            opts.flags & libc::MS_REC != 0,
+            target,
         )
         .map_err(|e| anyhow!("{e}"))?,
     }
@@ -224,12 +222,54 @@ pub fn bind_onto(
             // A bind made inside the user namespace would have the source's flags locked
             // (a read-only source stays read-only, as runc's userns tests require); the
             // tree attached from outside is not locked, so they are kept by hand.
-            extra |= locked_flags(&fd_path(&mounted))?
+            extra |= locked_flags(&mounted)?
                 & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         }
         remount_bind(&mounted, extra)?;
     }
     Ok(())
+}
+
+/// What a bind takes its copy from: a path on the host, or a file already opened.
+pub enum BindSource<'a> {
+    Path(&'a Path),
+    Fd(&'a OwnedFd),
+}
+
+/// Binds `source` (all the mounts under it too with `recursive`) onto the opened
+/// `target`: a detached copy of the source (open_tree) attached by move_mount, which
+/// take both by their fds. mount(2) takes only paths, /proc/self/fd/N for an opened
+/// file: a walk through procfs for each (~3 µs here, and a container's mounts make some
+/// forty of them). The same checks apply either way (both copy the source as a bind
+/// does). Kernels without open_tree (before 5.2) get mount(2).
+pub fn bind_source_onto(source: BindSource, recursive: bool, target: &OwnedFd) -> nix::Result<()> {
+    let tree = match source {
+        BindSource::Path(p) => crate::syscalls::open_tree_clone(p, recursive),
+        BindSource::Fd(fd) => crate::syscalls::open_tree_clone_of(fd, recursive),
+    };
+    match tree {
+        Ok(tree) => crate::syscalls::move_mount_onto(&tree, target).map_err(errno),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let source = match source {
+                BindSource::Path(p) => p.to_path_buf(),
+                BindSource::Fd(fd) => fd_path(fd),
+            };
+            let rec = if recursive { libc::MS_REC } else { 0 };
+            mount(
+                Some(&source),
+                &fd_path(target),
+                None::<&str>,
+                flags(libc::MS_BIND | rec),
+                None::<&str>,
+            )
+        }
+        Err(e) => Err(errno(e)),
+    }
+}
+
+/// The errno of an io::Error, for messages worded as mount(2)'s (nix's "EPERM: ...").
+fn errno(e: std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// The flags a bind takes only from a remount after it (ro, nosuid, ...): a bind ignores them.
@@ -238,8 +278,14 @@ pub fn bind_extra_flags(flags: libc::c_ulong) -> libc::c_ulong {
 }
 
 /// Remounts a bind mount with extra flags, keeping the flags the kernel locks in a user
-/// namespace (nosuid, nodev, noexec, atime) that we may not clear.
+/// namespace (nosuid, nodev, noexec, atime) that we may not clear. First as one
+/// mount_setattr on the fd (what the remount would do, with no /proc/self/fd/N to walk);
+/// where that is refused (a kernel before 5.12, a locked flag), as a remount.
 pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
+    let (set, clear) = super::options::bind_remount_attrs(extra);
+    if crate::syscalls::mount_setattr_one(target, set, clear).is_ok() {
+        return Ok(());
+    }
     let path = fd_path(target);
     let base = libc::MS_BIND | libc::MS_REMOUNT;
     match mount(
@@ -251,7 +297,7 @@ pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
     ) {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EPERM) => {
-            let locked = locked_flags(&path)?;
+            let locked = locked_flags(target)?;
             mount(
                 None::<&str>,
                 &path,
@@ -265,11 +311,11 @@ pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
     }
 }
 
-/// The mount flags currently in effect on `path`, as mount(2) flags.
-pub fn locked_flags(path: &Path) -> Result<libc::c_ulong> {
+/// The mount flags currently in effect on the mount of `fd`, as mount(2) flags.
+pub fn locked_flags(fd: &OwnedFd) -> Result<libc::c_ulong> {
     use nix::sys::statvfs::FsFlags;
-    let st =
-        nix::sys::statvfs::statvfs(path).map_err(|e| anyhow!("statvfs {}: {e}", path.display()))?;
+    let st = nix::sys::statvfs::fstatvfs(fd)
+        .map_err(|e| anyhow!("statvfs {}: {e}", fd_path(fd).display()))?;
     let f = st.flags();
     let mut out = 0;
     for (fs, ms) in [

@@ -88,10 +88,12 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
 ];
 
 /// What a bind remount (`MS_BIND | MS_REMOUNT`) with `flags` makes of a mount's own
-/// attributes, as mount_setattr(2) bits to set and to clear, so that one call can do it for
-/// a whole tree of binds. Such a remount sets exactly the per-mount flags it names, and
-/// relatime unless it names another access-time mode (strictatime over noatime, as in
-/// the kernel's path_mount); the other flags are the superblock's, which it leaves alone.
+/// attributes, as mount_setattr(2) bits to set and to clear, so that one call can do it
+/// (for a whole tree of binds, or without a path to look up). Such a remount sets exactly
+/// the per-mount flags it names. Its access-time mode, as in the kernel's path_mount: kept
+/// as it was where `flags` names none of noatime, nodiratime, relatime, strictatime;
+/// otherwise strictatime over noatime over relatime. The other flags are the superblock's,
+/// which it leaves alone.
 pub fn bind_remount_attrs(flags: c_ulong) -> (u64, u64) {
     let per_mount = [
         (libc::MS_RDONLY, ATTR_RDONLY),
@@ -107,12 +109,17 @@ pub fn bind_remount_attrs(flags: c_ulong) -> (u64, u64) {
             set |= attr;
         }
     }
+    let all = per_mount.iter().fold(0, |all, (_, attr)| all | attr);
+    let atime_named =
+        libc::MS_NOATIME | libc::MS_NODIRATIME | libc::MS_RELATIME | libc::MS_STRICTATIME;
+    if flags & atime_named == 0 {
+        return (set, all & !set);
+    }
     if flags & libc::MS_STRICTATIME != 0 {
         set |= ATTR_STRICTATIME;
     } else if flags & libc::MS_NOATIME != 0 {
         set |= ATTR_NOATIME;
     }
-    let all = per_mount.iter().fold(0, |all, (_, attr)| all | attr);
     (set, all & !set | ATTR_ATIME_MODES)
 }
 
@@ -215,11 +222,18 @@ mod tests {
         // runc's cgroup mount: ro, nosuid, nodev, noexec, relatime.
         let o = parse(&s(&["nosuid", "noexec", "nodev", "relatime", "ro"]));
         assert_eq!(bind_remount_attrs(o.flags), (0xf, 0x20_0080 | 0x70));
-        // Named flags only: what is not named is cleared, relatime by default.
-        assert_eq!(bind_remount_attrs(libc::MS_NOSUID), (0x2, 0x20_008d | 0x70));
+        // Named flags only: what is not named is cleared; with no access-time flag named
+        // the access-time mode stays as it was (the atime bits neither set nor cleared).
+        assert_eq!(bind_remount_attrs(libc::MS_NOSUID), (0x2, 0x20_008d));
+        assert_eq!(bind_remount_attrs(libc::MS_RDONLY), (0x1, 0x20_008e));
         assert_eq!(
             bind_remount_attrs(libc::MS_NOATIME | libc::MS_NODIRATIME),
             (0x90, 0x20_000f | 0x70)
+        );
+        // nodiratime alone names an access-time flag: relatime, the kernel's default.
+        assert_eq!(
+            bind_remount_attrs(libc::MS_RDONLY | libc::MS_NODIRATIME),
+            (0x81, 0x20_000e | 0x70)
         );
         // strictatime wins over noatime; superblock flags play no part.
         assert_eq!(

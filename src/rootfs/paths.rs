@@ -1,7 +1,7 @@
 //! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root and before the
 //! user process runs, so it never sees the unprotected files.
 
-use super::mount::{flags, locked_flags, remount_bind};
+use super::mount::{BindSource, bind_source_onto, flags, locked_flags, remount_bind};
 use super::secure::{RootDir, fd_path};
 use anyhow::{Result, anyhow};
 use nix::mount::mount;
@@ -31,40 +31,25 @@ impl Masks {
         let is_dir = nix::sys::stat::fstat(&fd)
             .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
             .unwrap_or(false);
-        let target = fd_path(&fd);
         let masked = |e| anyhow!("masking {path}: {e}");
         if !is_dir {
             let null = open_null_device(root)?;
-            return mount(
-                Some(&fd_path(&null)),
-                &target,
-                None::<&str>,
-                flags(libc::MS_BIND),
-                None::<&str>,
-            )
-            .map_err(masked);
+            return bind_source_onto(BindSource::Fd(&null), false, &fd).map_err(masked);
         }
         match &self.empty_dir {
             Some(empty) => {
-                mount(
-                    Some(&fd_path(empty)),
-                    &target,
-                    None::<&str>,
-                    flags(libc::MS_BIND),
-                    None::<&str>,
-                )
-                .map_err(masked)?;
+                bind_source_onto(BindSource::Fd(empty), false, &fd).map_err(masked)?;
                 let mounted =
                     open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
-                let keep = locked_flags(&fd_path(&mounted))?
-                    & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+                let keep =
+                    locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
                 remount_bind(&mounted, libc::MS_RDONLY | keep)
                     .map_err(|e| anyhow!("masking {path}: {e}"))
             }
             None => {
                 mount(
                     Some("tmpfs"),
-                    &target,
+                    &fd_path(&fd),
                     Some("tmpfs"),
                     flags(libc::MS_RDONLY),
                     None::<&str>,
@@ -82,18 +67,11 @@ pub fn make_readonly(root: &RootDir, path: &str) -> Result<()> {
     let Some(fd) = open_existing(root, path)? else {
         return Ok(());
     };
-    mount(
-        Some(&fd_path(&fd)),
-        &fd_path(&fd),
-        None::<&str>,
-        flags(libc::MS_BIND | libc::MS_REC),
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("making {path} read-only: {e}"))?;
+    bind_source_onto(BindSource::Fd(&fd), true, &fd)
+        .map_err(|e| anyhow!("making {path} read-only: {e}"))?;
     let mounted = open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
     // Keep nosuid/nodev/noexec as they were; add read-only.
-    let keep =
-        locked_flags(&fd_path(&mounted))? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+    let keep = locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
     remount_bind(&mounted, libc::MS_RDONLY | keep)
         .map_err(|e| anyhow!("making {path} read-only: {e}"))
 }
