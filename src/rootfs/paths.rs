@@ -17,9 +17,11 @@ fn open_existing(root: &RootDir, path: &str) -> Result<Option<std::os::fd::Owned
 
 /// Masks paths one after another. Directories share one empty read-only tmpfs, as in
 /// runc: the first gets it, the others a read-only bind of it (one tmpfs, not one each).
+/// Files share the container's /dev/null, opened and checked once.
 #[derive(Default)]
 pub struct Masks {
     empty_dir: Option<std::os::fd::OwnedFd>,
+    null: Option<std::os::fd::OwnedFd>,
 }
 
 impl Masks {
@@ -33,8 +35,13 @@ impl Masks {
             .unwrap_or(false);
         let masked = |e| anyhow!("masking {path}: {e}");
         if !is_dir {
-            let null = open_null_device(root)?;
-            return bind_source_onto(BindSource::Fd(&null), false, &fd).map_err(masked);
+            let null = match self.null.take() {
+                Some(null) => null,
+                None => open_null_device(root)?,
+            };
+            let bound = bind_source_onto(BindSource::Fd(&null), false, &fd).map_err(masked);
+            self.null = Some(null);
+            return bound;
         }
         match &self.empty_dir {
             Some(empty) => {
