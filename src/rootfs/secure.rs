@@ -2,8 +2,9 @@
 //!
 //! Every lookup goes through openat2(RESOLVE_IN_ROOT): a symlink in the rootfs that points
 //! to `/` or `../..` resolves to the rootfs itself, never to the host. Mounts then target
-//! the opened file through `/proc/self/fd/N`, so a path swapped after the check can't
-//! redirect them (the mount-destination race of CVE-2021-30465).
+//! the opened file (by its fd with move_mount and mount_setattr, or through
+//! `/proc/self/fd/N` with mount(2)), so a path swapped after the check can't redirect them
+//! (the mount-destination race of CVE-2021-30465).
 
 use crate::syscalls::{RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2};
 use std::io;
