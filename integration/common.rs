@@ -352,6 +352,10 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// What a container could leave on the host: mounts, cgroup directories, processes.
+/// The name a test's TempDir starts with where the test mounts a filesystem of its own on
+/// the host (to bind into a container): [`HostSnapshot`] leaves such mounts out.
+pub const HOST_MOUNT_FIXTURE: &str = "rrun-host-mount-";
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct HostSnapshot {
     mounts: BTreeSet<String>,
@@ -360,12 +364,19 @@ pub struct HostSnapshot {
 impl HostSnapshot {
     pub fn take() -> Self {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let fixtures = format!(
+            " {}",
+            std::env::temp_dir().join(HOST_MOUNT_FIXTURE).display()
+        );
         HostSnapshot {
             mounts: info
                 .lines()
                 .map(|l| l.split(' ').skip(3).take(2).collect::<Vec<_>>().join(" "))
                 // Namespaces the pod tests pin, as a CRI would: theirs, not rrun's.
                 .filter(|m| !m.contains(" /tmp/rrun-pins-"))
+                // The filesystems tests mount on the host as bind sources, while this one
+                // runs beside them.
+                .filter(|m| !m.contains(&fixtures))
                 // What CRIU mounts for itself (its cgroup yard, its mount namespace's
                 // root) and the root a restore gives it, while a checkpoint test runs
                 // beside this one. A restore's root left mounted shows otherwise: its

@@ -418,7 +418,7 @@ fn no_pivot_leaves_no_full_procfs_to_mount_from() {
 #[test]
 fn rro_makes_the_whole_bind_tree_read_only() {
     let rt = Runtime::new();
-    let host = TempDir::new("rrun-rro");
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}rro"));
     let sub = host.path().join("subvol");
     std::fs::create_dir_all(&sub).unwrap();
     nix::mount::mount(
@@ -449,7 +449,7 @@ fn rro_makes_the_whole_bind_tree_read_only() {
 #[test]
 fn a_read_only_bind_keeps_the_access_time_mode_of_its_source() {
     let rt = Runtime::new();
-    let host = TempDir::new("rrun-noatime");
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}noatime"));
     nix::mount::mount(
         Some("tmpfs"),
         host.path(),
