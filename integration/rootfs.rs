@@ -471,6 +471,55 @@ fn a_read_only_bind_keeps_the_access_time_mode_of_its_source() {
     assert_eq!(out, "/b ro,noatime\n/bd ro,nodiratime,relatime\n");
 }
 
+/// Binds are made with open_tree + move_mount; where open_tree is missing (ENOSYS, a
+/// kernel before 5.2) or refused (EPERM, as a seccomp profile older than the call would),
+/// mount(2) makes them as before: the container sees its bind, its masked and its
+/// read-only paths all the same.
+#[test]
+fn binds_fall_back_to_mount_where_open_tree_is_missing_or_refused() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-bind-source");
+    std::fs::write(host.path().join("f"), "hello\n").unwrap();
+    let mut b = Bundle::sh(
+        "cat /b/f; wc -c < /proc/timer_list; for m in /b /proc/sys; do \
+         grep \" $m \" /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1; done",
+    );
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/b", "type": "bind", "source": host.path(), "options": ["bind", "ro"]}));
+    });
+    for errno in ["ENOSYS", "EPERM"] {
+        let log = host.path().join(format!("strace-{errno}"));
+        let out = std::process::Command::new("strace")
+            .args(["-f", "-e", "trace=open_tree", "-e"])
+            .arg(format!("inject=open_tree:error={errno}"))
+            .arg("-o")
+            .arg(&log)
+            .arg(RRUN)
+            .arg("--root")
+            .arg(rt.root.path())
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(unique("bindfallback"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("strace (make deps installs it)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{errno}: {stdout} {stderr}");
+        assert_eq!(stdout, "hello\n0\nro\nro\n", "{errno}: {stderr}");
+        // The faults really hit: the bind, the masked file and the read-only paths.
+        let injected = std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("(INJECTED)")
+            .count();
+        assert!(
+            injected >= 3,
+            "{errno}: {injected} open_tree faults injected"
+        );
+    }
+}
+
 /// mounts.bats (mount order): mounts are made in order, a bind source inside the rootfs
 /// sees the mounts made before it, and a destination written with the rootfs's host path
 /// is taken as that path inside, as runc does.

@@ -241,7 +241,9 @@ pub enum BindSource<'a> {
 /// take both by their fds. mount(2) takes only paths, /proc/self/fd/N for an opened
 /// file: a walk through procfs for each (~3 µs here, and a container's mounts make some
 /// forty of them). The same checks apply either way (both copy the source as a bind
-/// does). Kernels without open_tree (before 5.2) get mount(2).
+/// does). Kernels without open_tree (before 5.2) get mount(2), and so does a refusal
+/// (EPERM): a seccomp profile older than open_tree may refuse it where it lets mount(2)
+/// through (where the kernel refuses, mount(2) is refused the same way).
 pub fn bind_source_onto(source: BindSource, recursive: bool, target: &OwnedFd) -> nix::Result<()> {
     let tree = match source {
         BindSource::Path(p) => crate::syscalls::open_tree_clone(p, recursive),
@@ -249,7 +251,7 @@ pub fn bind_source_onto(source: BindSource, recursive: bool, target: &OwnedFd) -
     };
     match tree {
         Ok(tree) => crate::syscalls::move_mount_onto(&tree, target).map_err(errno),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
             let source = match source {
                 BindSource::Path(p) => p.to_path_buf(),
                 BindSource::Fd(fd) => fd_path(fd),
