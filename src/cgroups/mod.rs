@@ -32,21 +32,26 @@ pub fn check_unused(driver: &dyn CgroupDriver) -> Result<()> {
     Ok(())
 }
 
-/// A freezer file: its name, the content that means frozen, the value that thaws.
+/// A freezer file: its name, the contents that mean frozen, the value that thaws.
 struct FreezerFile {
     name: &'static str,
-    frozen: &'static str,
+    frozen: &'static [&'static str],
     thawed: &'static str,
 }
 
+/// v1's freezer.state reads FREEZING from the write of FROZEN until every task is frozen:
+/// a freeze asked for already, whose processes can't be counted on to run (runc waits
+/// for it to settle and calls the container paused). Read as THAWED, a `start` racing
+/// a freeze would write the exec fifo of an init about to stop, and wait on it.
 const V1_FREEZER: FreezerFile = FreezerFile {
     name: "freezer.state",
-    frozen: "FROZEN",
+    frozen: &["FROZEN", "FREEZING"],
     thawed: "THAWED",
 };
+/// v2's cgroup.freeze holds the freeze asked for (1 from the write on).
 const V2_FREEZER: FreezerFile = FreezerFile {
     name: "cgroup.freeze",
-    frozen: "1",
+    frozen: &["1"],
     thawed: "0",
 };
 
@@ -76,12 +81,13 @@ fn freezer_files(dir: &Path, unified_host: bool) -> &'static [FreezerFile] {
     }
 }
 
-/// Whether any of the directories is frozen (v1 freezer.state, v2 cgroup.freeze).
+/// Whether any of the directories is frozen, or being frozen (v1 freezer.state, v2
+/// cgroup.freeze).
 pub fn frozen(paths: &[PathBuf]) -> bool {
     paths.iter().any(|p| {
-        freezer_files(p, is_unified_host())
-            .iter()
-            .any(|f| std::fs::read_to_string(p.join(f.name)).is_ok_and(|s| s.trim() == f.frozen))
+        freezer_files(p, is_unified_host()).iter().any(|f| {
+            std::fs::read_to_string(p.join(f.name)).is_ok_and(|s| f.frozen.contains(&s.trim()))
+        })
     })
 }
 
@@ -644,8 +650,27 @@ fn write_pid(dir: &Path, pid: i32) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::freezer_files;
+    use super::{freezer_files, frozen};
     use std::path::Path;
+
+    #[test]
+    fn a_cgroup_being_frozen_counts_as_frozen() {
+        let dir = std::env::temp_dir().join(format!("rrun-freezer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = |s: &str| {
+            std::fs::write(dir.join("freezer.state"), s).unwrap();
+            frozen(std::slice::from_ref(&dir))
+        };
+        assert!(state("FROZEN\n"));
+        assert!(state("FREEZING\n"));
+        assert!(!state("THAWED\n"));
+        std::fs::remove_file(dir.join("freezer.state")).unwrap();
+        std::fs::write(dir.join("cgroup.freeze"), "1\n").unwrap();
+        assert!(frozen(std::slice::from_ref(&dir)));
+        std::fs::write(dir.join("cgroup.freeze"), "0\n").unwrap();
+        assert!(!frozen(std::slice::from_ref(&dir)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_path_names_the_freezer_file_on_v1_and_hybrid_hosts_only() {
