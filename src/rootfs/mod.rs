@@ -102,9 +102,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         let mounted = root
             .open_in_root(&dest, libc::O_PATH)
             .with_context(|| format!("reopening {}", dest.display()))?;
-        let keep =
-            mount::locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
-        mount::remount_bind(&mounted, libc::MS_RDONLY | keep)
+        mount::remount_read_only(&mounted)
             .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
     }
     Ok(())
@@ -271,8 +269,7 @@ pub fn protect(spec: &Spec) -> Result<()> {
             nix::sys::stat::Mode::empty(),
         )
         .map_err(|e| anyhow!("opening /: {e}"))?;
-        let keep =
-            mount::locked_flags(&root_dir)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
+        let keep = mount::kept_flags(&root_dir)?;
         sys_mount(
             None::<&str>,
             "/",

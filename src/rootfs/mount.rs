@@ -313,6 +313,18 @@ pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
     }
 }
 
+/// Makes the bind mount `mounted` read-only, keeping its nosuid, nodev and noexec as they
+/// are (readonlyPaths, masked directories, a read-only tmpfs once filled).
+pub fn remount_read_only(mounted: &OwnedFd) -> Result<()> {
+    remount_bind(mounted, libc::MS_RDONLY | kept_flags(mounted)?)
+}
+
+/// Of the flags in effect on the mount of `fd`, those a read-only remount keeps: nosuid,
+/// nodev, noexec.
+pub fn kept_flags(fd: &OwnedFd) -> Result<libc::c_ulong> {
+    Ok(locked_flags(fd)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC))
+}
+
 /// The mount flags currently in effect on the mount of `fd`, as mount(2) flags.
 pub fn locked_flags(fd: &OwnedFd) -> Result<libc::c_ulong> {
     use nix::sys::statvfs::FsFlags;

@@ -1,7 +1,7 @@
 //! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root and before the
 //! user process runs, so it never sees the unprotected files.
 
-use super::mount::{BindSource, bind_source_onto, flags, locked_flags, remount_bind};
+use super::mount::{BindSource, bind_source_onto, flags, remount_read_only};
 use super::secure::{RootDir, fd_path};
 use anyhow::{Result, anyhow};
 use nix::mount::mount;
@@ -48,10 +48,7 @@ impl Masks {
                 bind_source_onto(BindSource::Fd(empty), false, &fd).map_err(masked)?;
                 let mounted =
                     open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
-                let keep =
-                    locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
-                remount_bind(&mounted, libc::MS_RDONLY | keep)
-                    .map_err(|e| anyhow!("masking {path}: {e}"))
+                remount_read_only(&mounted).map_err(|e| anyhow!("masking {path}: {e}"))
             }
             None => {
                 mount(
@@ -77,10 +74,7 @@ pub fn make_readonly(root: &RootDir, path: &str) -> Result<()> {
     bind_source_onto(BindSource::Fd(&fd), true, &fd)
         .map_err(|e| anyhow!("making {path} read-only: {e}"))?;
     let mounted = open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
-    // Keep nosuid/nodev/noexec as they were; add read-only.
-    let keep = locked_flags(&mounted)? & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
-    remount_bind(&mounted, libc::MS_RDONLY | keep)
-        .map_err(|e| anyhow!("making {path} read-only: {e}"))
+    remount_read_only(&mounted).map_err(|e| anyhow!("making {path} read-only: {e}"))
 }
 
 /// The container's /dev/null, checked to be the real null device: a rootfs that replaces
