@@ -383,6 +383,46 @@ fn tmpfs_mode_read_only_dev_and_tmpcopyup() {
     );
 }
 
+/// A filesystem whose destination is itself a symlink is mounted where the link leads,
+/// inside the rootfs, as runc does: a tmpfs there takes the mode of the directory it
+/// covers, or tmpfs's own 1777 where the link led nowhere and rrun made the directory.
+#[test]
+fn tmpfs_on_a_symlink_lands_where_it_leads_inside_the_rootfs() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "grep -c ' /real tmpfs ' /proc/self/mounts; stat -c %a /real /made; \
+         grep -c ' /made tmpfs ' /proc/self/mounts",
+    );
+    let rootfs = b.rootfs();
+    std::fs::create_dir_all(rootfs.join("real")).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("real"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o710),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/real", rootfs.join("link")).unwrap();
+    std::os::unix::fs::symlink("../../made", rootfs.join("dangling")).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for dest in ["/link", "/dangling"] {
+            mounts.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs"}));
+        }
+    });
+    let before = HostSnapshot::take();
+    assert_eq!(rt.output_of(&b), "1\n710\n1777\n1\n");
+    assert!(
+        rootfs.join("made").is_dir(),
+        "the link's target was made in the rootfs"
+    );
+    assert!(
+        std::fs::symlink_metadata(rootfs.join("link"))
+            .unwrap()
+            .is_symlink(),
+        "the link itself is left as it was"
+    );
+    assert_eq!(HostSnapshot::take(), before);
+}
+
 /// no_pivot.bats: with --no-pivot the host's procfs is detached first, so a process in a
 /// new user namespace can't mount a bare procfs (the kernel allows it only where a full one
 /// is visible).

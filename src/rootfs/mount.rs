@@ -1,7 +1,7 @@
 //! One entry of config.json's `mounts`, mounted inside the rootfs.
 
 use super::options::{self, MountOptions};
-use super::secure::{RootDir, fd_path};
+use super::secure::{MountPoint, RootDir, fd_path};
 use anyhow::{Context, Result, anyhow};
 use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
@@ -83,23 +83,17 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
     } else if typ == "cgroup" {
         super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
     } else {
-        let existed = ctx.root.open_in_root(dest, libc::O_PATH).is_ok();
+        let probed = ctx.root.probe_mount_point(dest).with_context(describe)?;
         // procfs and sysfs land only on a real directory: a symlink there (from the image
-        // or a volume) would choose where they go (runc's CVE-2019-19921 defence).
-        if matches!(typ, "proc" | "sysfs")
-            && !ctx
-                .root
-                .is_ordinary_dir_or_missing(dest)
-                .with_context(describe)?
-        {
+        // or a volume) would choose where they go (runc's CVE-2019-19921 defence). The
+        // directory checked is the one opened and mounted on.
+        if matches!(typ, "proc" | "sysfs") && matches!(probed, MountPoint::NotADir) {
             return Err(anyhow!(
                 "{:?} cannot be mounted: {typ} must be mounted on ordinary directory",
                 dest.display().to_string()
             ));
         }
-        let target = ctx
-            .root
-            .mkdir_all(dest, 0o755)
+        let (target, covered_mode) = mount_point(ctx.root, dest, probed)
             .with_context(|| format!("creating mount point {:?}", dest))?;
         let src_str = if source.as_os_str().is_empty() {
             PathBuf::from(typ)
@@ -108,7 +102,7 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
         };
         let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
         let (data, mount_flags) = if typ == "tmpfs" {
-            super::tmpfs::mount_arguments(&target, existed, &data, opts.flags)
+            super::tmpfs::mount_arguments(covered_mode, &data, opts.flags)
         } else {
             (data, opts.flags)
         };
@@ -170,6 +164,29 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
         .with_context(describe)?;
     }
     Ok(read_only_later)
+}
+
+/// The directory a filesystem is mounted on, as `probed` found `dest`, made if missing;
+/// with the mode of a directory that was there before (a tmpfs takes it). Anything but a
+/// directory is followed inside the root, as runc does: a symlink to a directory is
+/// mounted on where it leads, one that leads nowhere gets its target made.
+fn mount_point(
+    root: &RootDir,
+    dest: &Path,
+    probed: MountPoint,
+) -> std::io::Result<(OwnedFd, Option<u32>)> {
+    match probed {
+        MountPoint::Dir(fd, mode) => Ok((fd, Some(mode))),
+        MountPoint::Missing => Ok((root.mkdir_missing(dest, 0o755)?, None)),
+        MountPoint::NotADir => {
+            let existed = root.open_in_root(dest, libc::O_PATH).is_ok();
+            let target = root.mkdir_all(dest, 0o755)?;
+            let mode = nix::sys::stat::fstat(&target)
+                .map_err(std::io::Error::from)?
+                .st_mode;
+            Ok((target, existed.then_some(mode)))
+        }
+    }
 }
 
 /// Bind-mounts `src` (a host path, or `tree`, its detached copy) onto `dest` inside the

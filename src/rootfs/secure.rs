@@ -15,6 +15,15 @@ pub struct RootDir {
     fd: OwnedFd,
 }
 
+/// What [`RootDir::probe_mount_point`] found.
+pub enum MountPoint {
+    /// A directory, not a symlink to one: its O_PATH fd and its mode.
+    Dir(OwnedFd, u32),
+    Missing,
+    /// A symlink (to anything), a file, a device...
+    NotADir,
+}
+
 /// The path through which the kernel reaches an open file: mount(2) and friends accept it.
 pub fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -62,15 +71,20 @@ impl RootDir {
         )
     }
 
-    /// Whether `path` is a directory itself, not a symlink to one, nor anything else; a
-    /// missing path counts (it will be made a directory).
-    pub fn is_ordinary_dir_or_missing(&self, path: &Path) -> io::Result<bool> {
+    /// What sits at `path` itself (its last component not followed): a directory (opened,
+    /// with its mode), nothing, or something else (a symlink, a file). One lookup serves a
+    /// mount point's checks and the mount: the directory checked is the one mounted on.
+    pub fn probe_mount_point(&self, path: &Path) -> io::Result<MountPoint> {
         match self.open_in_root(path, libc::O_PATH | libc::O_NOFOLLOW) {
             Ok(fd) => {
                 let st = nix::sys::stat::fstat(&fd).map_err(io::Error::from)?;
-                Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                Ok(if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    MountPoint::Dir(fd, st.st_mode)
+                } else {
+                    MountPoint::NotADir
+                })
             }
-            Err(e) if errno(&e) == libc::ENOENT => Ok(true),
+            Err(e) if errno(&e) == libc::ENOENT => Ok(MountPoint::Missing),
             Err(e) => Err(e),
         }
     }
@@ -80,11 +94,16 @@ impl RootDir {
     /// so the walk up towards the root is taken only as far as needed.
     pub fn mkdir_all(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
         let rel = clean_relative(path);
-        let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-        match self.open_in_root(&rel, dir_flags) {
-            Err(e) if errno(&e) == libc::ENOENT => {}
-            found => return found,
+        match self.open_in_root(&rel, libc::O_PATH | libc::O_DIRECTORY) {
+            Err(e) if errno(&e) == libc::ENOENT => self.mkdir_missing(&rel, mode),
+            found => found,
         }
+    }
+
+    /// [`Self::mkdir_all`] of a path just found missing: its lookup is not made again.
+    pub fn mkdir_missing(&self, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+        let rel = clean_relative(path);
+        let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
             return self.open_in_root(&rel, dir_flags);
         };
@@ -206,6 +225,31 @@ mod tests {
             clean_relative(Path::new("/../../etc")),
             PathBuf::from("etc")
         );
+    }
+
+    #[test]
+    fn mount_points_are_probed_without_following_their_last_component() {
+        let base = std::env::temp_dir().join(format!("rrun-probe-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("dir")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        symlink("/dir", root.join("link")).unwrap();
+        symlink("/", root.join("up")).unwrap();
+        let r = RootDir::open(&root).unwrap();
+        let kind = |p: &str| match r.probe_mount_point(Path::new(p)).unwrap() {
+            MountPoint::Dir(..) => "dir",
+            MountPoint::Missing => "missing",
+            MountPoint::NotADir => "other",
+        };
+        assert_eq!(
+            ["/dir", "/up/dir", "/link", "/file", "/none", "/up/none"].map(kind),
+            ["dir", "dir", "other", "other", "missing", "missing"]
+        );
+        // What was found missing is made, through a link in the middle, inside the root.
+        r.mkdir_missing(Path::new("/up/none/deeper"), 0o755)
+            .unwrap();
+        assert!(root.join("none/deeper").is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -10,18 +10,18 @@ use nix::sys::stat::{FchmodatFlags, Mode, fchmodat, fstatat, mkdirat};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// The data and flags to mount with: `mode=` from the covered directory when not given
-/// and the directory was there before rrun (one rrun made keeps tmpfs's own 1777,
-/// runc#4971), and without `ro` (the caller remounts read-only later, see the module doc).
+/// and the directory was there before rrun (`covered_mode`; one rrun made keeps tmpfs's
+/// own 1777, runc#4971), and without `ro` (the caller remounts read-only later, see the
+/// module doc).
 pub fn mount_arguments(
-    covered: &OwnedFd,
-    covered_existed: bool,
+    covered_mode: Option<u32>,
     data: &str,
     flags: libc::c_ulong,
 ) -> (String, libc::c_ulong) {
     let has_mode = data.split(',').any(|o| o.starts_with("mode="));
-    let data = match nix::sys::stat::fstat(covered) {
-        Ok(st) if !has_mode && covered_existed => {
-            let mode = format!("mode={:o}", st.st_mode & 0o7777);
+    let data = match covered_mode {
+        Some(covered_mode) if !has_mode => {
+            let mode = format!("mode={:o}", covered_mode & 0o7777);
             if data.is_empty() {
                 mode
             } else {
