@@ -3,10 +3,10 @@
 
 use super::mount::{MountContext, bind};
 use super::options::MountOptions;
-use super::secure::RootDir;
 use anyhow::{Context, Result, anyhow};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// A device node to create: path inside the container, kind, numbers, permissions, owner.
@@ -71,26 +71,56 @@ pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode> {
 /// bind-mounted instead (as runc does): where the container has a user namespace, and
 /// where rrun itself runs in one (under rootless Podman), which mknod's EPERM tells.
 pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()> {
-    let describe = || format!("creating device {}", node.path.display());
-    let bind_hosts = || {
-        let opts = MountOptions {
-            flags: libc::MS_BIND,
-            ..Default::default()
-        };
-        bind(ctx.root, &node.path, None, &node.path, &opts).with_context(describe)
-    };
     if user_ns {
-        return bind_hosts();
+        return bind_host_node(ctx, node);
     }
-    let root: &RootDir = ctx.root;
     let parent_path = node.path.parent().unwrap_or(Path::new("/"));
-    let parent = root.mkdir_all(parent_path, 0o755).with_context(describe)?;
+    let parent = ctx
+        .root
+        .mkdir_all(parent_path, 0o755)
+        .with_context(|| describe(node))?;
+    create_in(ctx, &parent, node)
+}
+
+/// /dev as runc fills it when the config doesn't bind one: the standard nodes and the
+/// links (see [`create_links`]), with /dev opened (or made) once for all of them.
+pub fn populate_dev(ctx: &MountContext, user_ns: bool) -> Result<()> {
+    let dev = ctx
+        .root
+        .mkdir_all(Path::new("/dev"), 0o755)
+        .context("creating /dev")?;
+    for node in default_devices() {
+        if user_ns {
+            bind_host_node(ctx, &node)?;
+        } else {
+            create_in(ctx, &dev, &node)?;
+        }
+    }
+    create_links(&dev)
+}
+
+fn describe(node: &DeviceNode) -> String {
+    format!("creating device {}", node.path.display())
+}
+
+/// The host's node bound onto the container's path.
+fn bind_host_node(ctx: &MountContext, node: &DeviceNode) -> Result<()> {
+    let opts = MountOptions {
+        flags: libc::MS_BIND,
+        ..Default::default()
+    };
+    bind(ctx.root, &node.path, None, &node.path, &opts).with_context(|| describe(node))
+}
+
+/// [`create`] outside a user namespace of the container's own, in the node's directory,
+/// open already (`parent`).
+fn create_in(ctx: &MountContext, parent: &OwnedFd, node: &DeviceNode) -> Result<()> {
     let name = node
         .path
         .file_name()
         .ok_or_else(|| anyhow!("{}: not a file path", node.path.display()))?;
     match mknodat(
-        &parent,
+        parent,
         name,
         node.kind,
         Mode::from_bits_truncate(node.mode),
@@ -99,24 +129,24 @@ pub fn create(ctx: &MountContext, node: &DeviceNode, user_ns: bool) -> Result<()
         Ok(()) => {}
         Err(nix::errno::Errno::EEXIST) => return Ok(()),
         Err(nix::errno::Errno::EPERM) if crate::rootless::in_user_namespace() => {
-            return bind_hosts();
+            return bind_host_node(ctx, node);
         }
-        Err(e) => return Err(anyhow!("{e}")).with_context(describe),
+        Err(e) => return Err(anyhow!("{e}")).with_context(|| describe(node)),
     }
     nix::unistd::fchownat(
-        &parent,
+        parent,
         name,
         Some(node.uid.into()),
         Some(node.gid.into()),
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .map_err(|e| anyhow!("chown: {e}"))
-    .with_context(describe)
+    .with_context(|| describe(node))
 }
 
-/// Links every container gets, like runc's: /dev/fd, std streams, /dev/core, /dev/ptmx.
-pub fn create_links(root: &RootDir) -> Result<()> {
-    let dev = root.mkdir_all(Path::new("/dev"), 0o755)?;
+/// Links every container gets, like runc's: /dev/fd, std streams, /dev/core, /dev/ptmx,
+/// made in `dev`, the container's /dev.
+fn create_links(dev: &OwnedFd) -> Result<()> {
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -127,14 +157,14 @@ pub fn create_links(root: &RootDir) -> Result<()> {
         links.push(("/proc/kcore", "core"));
     }
     for (target, name) in links {
-        match nix::unistd::symlinkat(target, &dev, name) {
+        match nix::unistd::symlinkat(target, dev, name) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(anyhow!("creating symlink /dev/{name}: {e}")),
         }
     }
     // /dev/ptmx must be the one of the container's own devpts instance.
-    let _ = nix::unistd::unlinkat(&dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir);
-    nix::unistd::symlinkat("pts/ptmx", &dev, "ptmx")
+    let _ = nix::unistd::unlinkat(dev, "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir);
+    nix::unistd::symlinkat("pts/ptmx", dev, "ptmx")
         .map_err(|e| anyhow!("creating symlink /dev/ptmx: {e}"))
 }
 

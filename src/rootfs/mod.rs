@@ -82,10 +82,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
             && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
     });
     if !dev_is_bound {
-        for node in devices::default_devices() {
-            devices::create(&ctx, &node, plan.user_ns)?;
-        }
-        devices::create_links(&root)?;
+        devices::populate_dev(&ctx, plan.user_ns)?;
     }
     for d in linux.and_then(|l| l.devices().clone()).unwrap_or_default() {
         // As runc: /dev/ptmx is the link to the container's devpts, whatever the list says.
