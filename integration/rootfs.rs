@@ -560,6 +560,52 @@ fn binds_fall_back_to_mount_where_open_tree_is_missing_or_refused() {
     }
 }
 
+/// Read-only and masked paths are bound read-only before they are attached; where the
+/// kernel refuses mount_setattr (before 5.12, or a seccomp profile older than the call),
+/// they are bound, then remounted. The container sees the same mounts either way.
+#[test]
+fn read_only_and_masked_paths_are_the_same_where_mount_setattr_is_refused() {
+    let rt = Runtime::new();
+    let scratch = TempDir::new("rrun-ro-fallback");
+    let b = Bundle::sh(
+        "for m in /proc/bus /proc/sys /sys/firmware /proc/acpi; do \
+         awk -v m=$m '$5 == m { print $5, $6, $NF }' /proc/self/mountinfo; done; \
+         (echo 1 > /proc/sys/kernel/domainname) 2>&1 | grep -c 'Read-only'; ls /sys/firmware | wc -l",
+    );
+    let plain = rt.output_of(&b);
+    assert_eq!(plain.lines().count(), 6, "{plain}");
+    assert!(plain.lines().take(4).all(|l| l.contains(" ro,")), "{plain}");
+    for errno in ["ENOSYS", "EPERM"] {
+        let log = scratch.path().join(format!("strace-{errno}"));
+        let out = std::process::Command::new("strace")
+            .args(["-f", "-e", "trace=mount_setattr", "-e"])
+            .arg(format!("inject=mount_setattr:error={errno}"))
+            .arg("-o")
+            .arg(&log)
+            .arg(RRUN)
+            .arg("--root")
+            .arg(rt.root.path())
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(unique("rofallback"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("strace (make deps installs it)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{errno}: {stdout} {stderr}");
+        assert_eq!(stdout, plain, "{errno}: {stderr}");
+        let injected = std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("(INJECTED)")
+            .count();
+        assert!(
+            injected >= 4,
+            "{errno}: {injected} mount_setattr faults injected"
+        );
+    }
+}
+
 /// mounts.bats (mount order): mounts are made in order, a bind source inside the rootfs
 /// sees the mounts made before it, and a destination written with the rootfs's host path
 /// is taken as that path inside, as runc does.

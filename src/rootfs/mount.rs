@@ -330,6 +330,36 @@ pub fn remount_bind(target: &OwnedFd, extra: libc::c_ulong) -> Result<()> {
     }
 }
 
+/// A read-only bind of the open file `source` onto `target` (readonlyPaths, masked
+/// directories): the detached copy is made read-only, keeping the source's nosuid, nodev
+/// and noexec, before it is attached, so the path is never writable through it and the
+/// new mount needs no lookup. Where the kernel refuses a step (no open_tree or
+/// mount_setattr, a seccomp profile's EPERM, a flag a user namespace locks), the copy is
+/// attached as it is and remounted like any bind; `reopen` opens what then sits on
+/// `target`.
+pub fn bind_read_only(
+    source: &OwnedFd,
+    recursive: bool,
+    target: &OwnedFd,
+    reopen: impl Fn() -> Result<OwnedFd>,
+) -> Result<()> {
+    match crate::syscalls::open_tree_clone_of(source, recursive) {
+        Ok(tree) => {
+            let read_only = kept_flags(&tree).is_ok_and(|kept| {
+                let (set, clear) = super::options::bind_remount_attrs(libc::MS_RDONLY | kept);
+                crate::syscalls::mount_setattr_one(&tree, set, clear).is_ok()
+            });
+            crate::syscalls::move_mount_onto(&tree, target).map_err(|e| anyhow!("{e}"))?;
+            if read_only {
+                return Ok(());
+            }
+        }
+        Err(_) => bind_source_onto(BindSource::Fd(source), recursive, target)
+            .map_err(|e| anyhow!("{e}"))?,
+    }
+    remount_read_only(&reopen()?)
+}
+
 /// Makes the bind mount `mounted` read-only, keeping its nosuid, nodev and noexec as they
 /// are (readonlyPaths, masked directories, a read-only tmpfs once filled).
 pub fn remount_read_only(mounted: &OwnedFd) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `linux.maskedPaths` and `linux.readonlyPaths`, applied after pivot_root and before the
 //! user process runs, so it never sees the unprotected files.
 
-use super::mount::{BindSource, bind_source_onto, flags, remount_read_only};
+use super::mount::{BindSource, bind_read_only, bind_source_onto, flags};
 use super::secure::{RootDir, fd_path};
 use anyhow::{Result, anyhow};
 use nix::mount::mount;
@@ -44,12 +44,8 @@ impl Masks {
             return bound;
         }
         match &self.empty_dir {
-            Some(empty) => {
-                bind_source_onto(BindSource::Fd(empty), false, &fd).map_err(masked)?;
-                let mounted =
-                    open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
-                remount_read_only(&mounted).map_err(|e| anyhow!("masking {path}: {e}"))
-            }
+            Some(empty) => bind_read_only(empty, false, &fd, || reopen(root, path))
+                .map_err(|e| anyhow!("masking {path}: {e}")),
             None => {
                 mount(
                     Some("tmpfs"),
@@ -71,10 +67,13 @@ pub fn make_readonly(root: &RootDir, path: &str) -> Result<()> {
     let Some(fd) = open_existing(root, path)? else {
         return Ok(());
     };
-    bind_source_onto(BindSource::Fd(&fd), true, &fd)
-        .map_err(|e| anyhow!("making {path} read-only: {e}"))?;
-    let mounted = open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))?;
-    remount_read_only(&mounted).map_err(|e| anyhow!("making {path} read-only: {e}"))
+    bind_read_only(&fd, true, &fd, || reopen(root, path))
+        .map_err(|e| anyhow!("making {path} read-only: {e}"))
+}
+
+/// What sits on `path` once a mount was made there.
+fn reopen(root: &RootDir, path: &str) -> Result<std::os::fd::OwnedFd> {
+    open_existing(root, path)?.ok_or_else(|| anyhow!("{path} vanished"))
 }
 
 /// The container's /dev/null, checked to be the real null device: a rootfs that replaces
