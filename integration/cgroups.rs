@@ -697,7 +697,12 @@ fn network_class_id_and_priorities_where_net_cls_is_mounted() {
 /// A v1 hierarchy unmounted while a child cgroup was still being released (the container's,
 /// just removed) stays alive in the kernel, listed in every /proc/<pid>/cgroup and mounted
 /// nowhere, and rrun then reads mountinfo to find the others. Mounting it again and
-/// unmounting it once the child is gone ends it.
+/// unmounting it once the child is gone ends it, but not at once: the kernel frees the
+/// hierarchy after the unmount (35 - 45 ms on an idle machine here, longer under load), and
+/// a mount made before that waits for the end and makes a new hierarchy, which the next
+/// unmount sends the same way. So each unmount gets time to take effect before the next
+/// try, from 0.2 s doubling to 2 s (once, a loaded CI run polling every 50 ms never
+/// saw it gone and left it).
 fn end_hierarchy_mounted_nowhere(controllers: &str, scratch: &std::path::Path) {
     let listed = || {
         std::fs::read_to_string("/proc/self/cgroup")
@@ -715,14 +720,20 @@ fn end_hierarchy_mounted_nowhere(controllers: &str, scratch: &std::path::Path) {
         "mount -t cgroup -o {controllers} rrun-test {dir} && umount {dir}",
         dir = scratch.display()
     );
-    for _ in 0..100 {
+    for attempt in 0..12 {
         if !listed() || mounted() {
             return;
         }
         let _ = std::process::Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c", &script])
             .status();
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        let patience = (200u64 << attempt.min(4)).min(2000);
+        for _ in 0..patience / 20 {
+            if !listed() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
