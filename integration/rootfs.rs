@@ -529,35 +529,50 @@ fn binds_fall_back_to_mount_where_open_tree_is_missing_or_refused() {
         mounts.push(json!({"destination": "/b", "type": "bind", "source": host.path(), "options": ["bind", "ro"]}));
     });
     for errno in ["ENOSYS", "EPERM"] {
-        let log = host.path().join(format!("strace-{errno}"));
-        let out = std::process::Command::new("strace")
-            .args(["-f", "-e", "trace=open_tree", "-e"])
-            .arg(format!("inject=open_tree:error={errno}"))
-            .arg("-o")
-            .arg(&log)
-            .arg(RRUN)
-            .arg("--root")
-            .arg(rt.root.path())
-            .args(["run", "--bundle"])
-            .arg(b.path())
-            .arg(unique("bindfallback"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("strace (make deps installs it)");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{errno}: {stdout} {stderr}");
-        assert_eq!(stdout, "hello\n0\nro\nro\n", "{errno}: {stderr}");
+        let (stdout, injected) = run_failing(&rt, &b, "open_tree", errno, host.path());
+        assert_eq!(stdout, "hello\n0\nro\nro\n", "{errno}");
         // The faults really hit: the bind, the masked file and the read-only paths.
-        let injected = std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("(INJECTED)")
-            .count();
         assert!(
             injected >= 3,
             "{errno}: {injected} open_tree faults injected"
         );
     }
+}
+
+/// `rrun run` of `b` under strace, every call of `syscall` failing with `errno`: the
+/// container's output (the run must succeed) and how many calls failed so.
+fn run_failing(
+    rt: &Runtime,
+    b: &Bundle,
+    syscall: &str,
+    errno: &str,
+    scratch: &std::path::Path,
+) -> (String, usize) {
+    let log = scratch.join(format!("strace-{syscall}-{errno}"));
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-e"])
+        .arg(format!("trace={syscall}"))
+        .arg("-e")
+        .arg(format!("inject={syscall}:error={errno}"))
+        .arg("-o")
+        .arg(&log)
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(unique("fallback"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("strace (make deps installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{syscall} {errno}: {stdout} {stderr}");
+    let injected = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("(INJECTED)")
+        .count();
+    (stdout, injected)
 }
 
 /// Read-only and masked paths are bound read-only before they are attached; where the
@@ -576,29 +591,8 @@ fn read_only_and_masked_paths_are_the_same_where_mount_setattr_is_refused() {
     assert_eq!(plain.lines().count(), 6, "{plain}");
     assert!(plain.lines().take(4).all(|l| l.contains(" ro,")), "{plain}");
     for errno in ["ENOSYS", "EPERM"] {
-        let log = scratch.path().join(format!("strace-{errno}"));
-        let out = std::process::Command::new("strace")
-            .args(["-f", "-e", "trace=mount_setattr", "-e"])
-            .arg(format!("inject=mount_setattr:error={errno}"))
-            .arg("-o")
-            .arg(&log)
-            .arg(RRUN)
-            .arg("--root")
-            .arg(rt.root.path())
-            .args(["run", "--bundle"])
-            .arg(b.path())
-            .arg(unique("rofallback"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("strace (make deps installs it)");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{errno}: {stdout} {stderr}");
-        assert_eq!(stdout, plain, "{errno}: {stderr}");
-        let injected = std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("(INJECTED)")
-            .count();
+        let (stdout, injected) = run_failing(&rt, &b, "mount_setattr", errno, scratch.path());
+        assert_eq!(stdout, plain, "{errno}");
         assert!(
             injected >= 4,
             "{errno}: {injected} mount_setattr faults injected"
