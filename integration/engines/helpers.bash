@@ -178,18 +178,9 @@ unmounted_v1_controllers() {
 engine_namespace_setup() {
     local missing
     missing=$(unmounted_v1_controllers | tr '\n' ' ')
-    export NS_HOLDER="" NS_HIERARCHIES=""
+    # The controllers the namespace mounts, for engine_teardown.
+    export NS_HOLDER="" NS_CONTROLLERS=$missing
     [ -n "$missing" ] || return 0
-    # The hierarchies as the namespace mounts them (net_cls and net_prio together), for
-    # engine_teardown.
-    case " $missing " in *" net_cls "*" net_prio "*|*" net_prio "*" net_cls "*)
-        NS_HIERARCHIES="net_cls,net_prio" ;;
-    esac
-    local c
-    for c in $missing; do
-        case "$NS_HIERARCHIES" in net_cls,net_prio) case $c in net_cls|net_prio) continue ;; esac ;; esac
-        NS_HIERARCHIES="$NS_HIERARCHIES $c"
-    done
     local host=$WORK/cgroup-host
     mkdir -p "$host"
     unshare -m --propagation private sh -c '
@@ -264,8 +255,8 @@ engine_teardown() {
     if [ -n "${NS_HOLDER:-}" ]; then
         kill "$NS_HOLDER" 2>/dev/null
         wait "$NS_HOLDER" 2>/dev/null
-        # shellcheck disable=SC2086 # one word per hierarchy
-        end_hierarchies_mounted_nowhere $NS_HIERARCHIES
+        # shellcheck disable=SC2086 # one word per controller
+        end_hierarchies_mounted_nowhere $NS_CONTROLLERS
     fi
     awk -v w="$WORK" '$5 ~ "^"w {print $5}' /proc/self/mountinfo | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null; done
@@ -278,22 +269,31 @@ engine_teardown() {
 # exec.bats "--cgroup sub-cgroups [v1]" fails on such a host, for runc too). Mounting it
 # and unmounting it once that cgroup is gone ends it; the kernel frees it some 40 ms after
 # the unmount (longer under load), and a mount before then waits for that and makes a new
-# one: so each unmount gets longer to take effect before the next try.
+# one: so each unmount gets longer to take effect before the next try. Takes the
+# controllers; each one's hierarchy (net_cls,net_prio together) is as the kernel lists it.
 end_hierarchies_mounted_nowhere() {
-    local h patience i dir=$WORK/cgroup-end
-    for h in "$@"; do
+    local c h patience i dir=$WORK/cgroup-end
+    for c in "$@"; do
         for patience in 10 20 40 80 100 100 100 100 100 100; do
-            grep -q "^[0-9]*:$h:" /proc/self/cgroup || break
+            h=$(v1_hierarchy_of "$c")
+            [ -n "$h" ] || break
             awk -v h="$h" '$(NF - 2) == "cgroup" && $NF ~ "(^|,)" h "$"' /proc/self/mountinfo | grep -q . && break
             mkdir -p "$dir"
             unshare -m --propagation private sh -c 'mount -t cgroup -o "$1" rrun-engine "$2" && umount "$2"' \
                 sh "$h" "$dir" 2>/dev/null
             for i in $(seq "$patience"); do
-                grep -q "^[0-9]*:$h:" /proc/self/cgroup || break
+                [ -n "$(v1_hierarchy_of "$c")" ] || break
                 sleep 0.02
             done
         done
     done
+}
+
+# The v1 hierarchy that holds controller $1 (its controllers as /proc/self/cgroup lists
+# them), or nothing.
+v1_hierarchy_of() {
+    awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $2 }' \
+        /proc/self/cgroup
 }
 
 # One line per subcommand: the global flags before it and its own flags after it.
