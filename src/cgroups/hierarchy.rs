@@ -58,10 +58,20 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
 /// shows the hierarchy from its root, as `dir_for` takes it to). What a container's
 /// default cgroup (its id, relative to the caller's) is made in.
 pub fn exists_while_we_run(dir: &Path) -> bool {
-    host_hierarchies().is_ok_and(|hs| {
-        hs.iter()
-            .any(|h| h.mount_point == dir || h.dir_for(Path::new("")) == dir)
+    // Asked of every ancestor of every directory a create makes: the set is built once
+    // (each `dir_for` is an allocation and a path cleaning), as the hierarchies are read.
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    let Ok(hierarchies) = host_hierarchies() else {
+        return false;
+    };
+    DIRS.get_or_init(|| {
+        hierarchies
+            .iter()
+            .flat_map(|h| [h.mount_point.clone(), h.dir_for(Path::new(""))])
+            .collect()
     })
+    .iter()
+    .any(|d| d == dir)
 }
 
 const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
