@@ -143,6 +143,64 @@ fn duplicate_id_is_refused_without_harm() {
     rt.ok(&["delete", &id]);
 }
 
+/// On a host with no cgroup2 hierarchy (pure v1; here the hybrid's `unified` unmounted in
+/// a private mount namespace) the id is reserved after the clone, while the init makes its
+/// namespaces: a container runs and goes as anywhere, and a duplicate id is refused all
+/// the same, the other container untouched and no init left for it.
+#[test]
+fn duplicate_id_is_refused_without_harm_where_the_id_is_reserved_after_the_clone() {
+    if cgroup_v2() {
+        return;
+    }
+    let rt = Runtime::new();
+    let v1_only = |args: &[&str]| {
+        let rrun = rt.cmd();
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$@\"")
+            .arg("sh")
+            .arg(rrun.get_program())
+            .args(rrun.get_args())
+            .args(args);
+        output_through_files(cmd, rt.root.path())
+    };
+    let b = Bundle::sh("echo ran");
+    let id = unique("v1run");
+    let out = v1_only(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    assert!(!rt.state_dir(&id).exists(), "state dir of {id} left behind");
+    assert_eq!(cgroup_dirs_named(&id), Vec::<std::path::PathBuf>::new());
+
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("v1dup");
+    let create = [
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        id.as_str(),
+    ];
+    let out = v1_only(&create);
+    assert!(out.status.success(), "{out:?}");
+    let pid = rt.state(&id)["pid"].clone();
+    let out = v1_only(&create);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    let s = rt.state(&id);
+    assert_eq!(s["pid"], pid);
+    assert_eq!(s["status"], "created");
+    let others: Vec<i32> = processes_mentioning(&id)
+        .into_iter()
+        .filter(|p| json!(p) != pid)
+        .collect();
+    assert!(
+        others.is_empty(),
+        "processes left by the refused create: {others:?}"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}
+
 #[test]
 fn start_twice_and_start_stopped() {
     let rt = Runtime::new();

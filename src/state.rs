@@ -175,7 +175,8 @@ impl Store {
     }
 }
 
-type Lock = nix::fcntl::Flock<File>;
+/// The exclusive lock on a container's state directory, released on drop.
+pub type Lock = nix::fcntl::Flock<File>;
 
 fn lock_exclusive(file: File) -> Result<Lock> {
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)

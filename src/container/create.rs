@@ -93,21 +93,29 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         super::notify::setup_spec(&mut bundle.spec, &store.dir(&opts.id))?;
     }
     let plan = Plan::check(store, opts, &bundle)?;
-    let dir = store.reserve(&opts.id)?;
+    // An init with the host's root in the host's user namespace needs no pid written into
+    // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
+    // and is cloned straight into a cgroup v2 directory. That directory is made before the
+    // clone, so a record naming it comes first: a create killed from there on leaves what
+    // `delete --force` needs to remove it.
+    let init_joins_itself =
+        !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
+    let clones_into_cgroup = init_joins_itself && plan.cgroup.clone_target().is_some();
     let mut rollback = Rollback {
-        dir: Some(dir.clone()),
+        dir: None,
         pid: None,
         cgroup: None,
         cgroup_before_clone: None,
     };
-    // Held to the end of create: other commands on the id wait for it or see it creating.
-    let lock = state::lock_dir(&dir)?;
-    make_notify_dir(&dir)?;
-    // After the id is reserved, as in runc: a duplicate id is named as such first.
-    cgroups::check_unused(plan.cgroup.as_ref())?;
-    let fifo = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
+    let fifo = store.dir(&opts.id).join(EXEC_FIFO);
+    // Before "go", the init's branch (making its namespaces, the network one above all) is
+    // the longer of the two: the id is reserved beside it, after the clone, unless that
+    // record must come first.
+    let mut reserved = if clones_into_cgroup {
+        Some(reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?)
+    } else {
+        None
+    };
     let (console_child, console_parent) =
         crate::tty::console_sockets(opts.console_socket.as_deref(), plan.terminal)?;
     let seccomp_listener = match &plan.seccomp {
@@ -122,18 +130,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let (parent_end, child_end) = handshake::pair()?;
     let detached_sources = detach_mount_sources(&plan, &bundle)?;
     namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
-    // An init with the host's root in the host's user namespace needs no pid written into
-    // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
-    // and is cloned straight into a cgroup v2 directory. That directory is made before the
-    // clone, so a record naming it comes first: a create killed from here on leaves what
-    // `delete --force` needs to remove it.
-    let init_joins_itself =
-        !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
     let mut record_before_clone = None;
-    let clone_target = match plan.cgroup.clone_target() {
-        Some(_) if init_joins_itself => {
+    // Reserved before the clone only to clone into a cgroup, which its record names.
+    let clone_target = match &reserved {
+        Some((dir, _)) => {
             let record = early_record(opts, &plan, &bundle);
-            state::save_record(&dir, &record)?;
+            state::save_record(dir, &record)?;
             rollback.cgroup_before_clone = Some((
                 record.cgroup_paths.clone(),
                 record.cgroup_parents_created.clone(),
@@ -141,7 +143,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             record_before_clone = Some(record);
             Some(plan.cgroup.make_clone_target()?)
         }
-        _ => None,
+        None => None,
     };
     let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
     drop(clone_target);
@@ -152,7 +154,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             // would hold it until it execs, and every command on the container would
             // block. Closing this copy releases nothing (the parent's still holds the
             // lock; the child never returns, so the Flock is never dropped here).
-            let _ = nix::unistd::close(lock.as_raw_fd());
+            if let Some((_, lock)) = &reserved {
+                let _ = nix::unistd::close(lock.as_raw_fd());
+            }
             run_init(
                 opts,
                 &plan,
@@ -176,6 +180,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);
+    let (dir, lock) = match reserved.take() {
+        Some(reserved) => reserved,
+        None => reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?,
+    };
     crate::logging::debug(&format!(
         "create {}: cloned init {pid} with flags {:#x}, which unshares {:#x}",
         opts.id,
@@ -316,6 +324,28 @@ impl<'a> Plan<'a> {
             cgroup,
         })
     }
+}
+
+/// Reserves the id: the container's state directory, locked (held to the end of create:
+/// other commands on the id wait for it or see it creating), with the exec fifo the init
+/// waits on. A duplicate id fails here with nothing of the other container touched: the
+/// rollback owns the directory only once it is made.
+fn reserve_state_dir(
+    store: &Store,
+    opts: &CreateOptions,
+    plan: &Plan,
+    fifo: &Path,
+    rollback: &mut Rollback,
+) -> Result<(PathBuf, state::Lock)> {
+    let dir = store.reserve(&opts.id)?;
+    rollback.dir = Some(dir.clone());
+    let lock = state::lock_dir(&dir)?;
+    make_notify_dir(&dir)?;
+    // After the id is reserved, as in runc: a duplicate id is named as such first.
+    cgroups::check_unused(plan.cgroup.as_ref())?;
+    nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
+    Ok((dir, lock))
 }
 
 /// The notify socket's directory in the state dir, when a host socket is to be proxied.
