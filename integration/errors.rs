@@ -146,7 +146,8 @@ fn duplicate_id_is_refused_without_harm() {
 /// On a host with no cgroup2 hierarchy (pure v1; here the hybrid's `unified` unmounted in
 /// a private mount namespace) the id is reserved after the clone, while the init makes its
 /// namespaces: a container runs and goes as anywhere, and a duplicate id is refused all
-/// the same, the other container untouched and no init left for it.
+/// the same, the other container untouched, no init left for it, and no socket of the
+/// caller's connected to.
 #[test]
 fn duplicate_id_is_refused_without_harm_where_the_id_is_reserved_after_the_clone() {
     if cgroup_v2() {
@@ -197,6 +198,29 @@ fn duplicate_id_is_refused_without_harm_where_the_id_is_reserved_after_the_clone
     assert!(
         others.is_empty(),
         "processes left by the refused create: {others:?}"
+    );
+    // With a console socket to connect to, the id is checked first: the caller's socket
+    // hears nothing of a refused create, as with runc.
+    let mut tty = Bundle::new(&["sleep", "1000"]);
+    tty.edit(|c| c["process"]["terminal"] = json!(true));
+    let dir = TempDir::new("rrun-console");
+    let sock = dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let out = v1_only(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        tty.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let heard = listener.accept();
+    assert!(
+        heard.is_err(),
+        "the console socket was connected to: {heard:?}"
     );
     rt.ok(&["delete", "-f", &id]);
 }

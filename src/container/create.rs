@@ -109,9 +109,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     };
     let fifo = store.dir(&opts.id).join(EXEC_FIFO);
     // Before "go", the init's branch (making its namespaces, the network one above all) is
-    // the longer of the two: the id is reserved beside it, after the clone, unless that
-    // record must come first.
-    let mut reserved = if clones_into_cgroup {
+    // the longer of the two: the id is reserved beside it, after the clone, unless the
+    // record must come first, or the caller's console socket or a seccomp agent is about
+    // to be connected to (a duplicate id is refused, as runc does, before anyone outside
+    // rrun hears of the container).
+    let connects_out =
+        opts.console_socket.is_some() || plan.seccomp.as_ref().is_some_and(|(f, _)| f.uses_notify);
+    let mut reserved = if clones_into_cgroup || connects_out {
         Some(reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?)
     } else {
         None
@@ -131,9 +135,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let detached_sources = detach_mount_sources(&plan, &bundle)?;
     namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
     let mut record_before_clone = None;
-    // Reserved before the clone only to clone into a cgroup, which its record names.
     let clone_target = match &reserved {
-        Some((dir, _)) => {
+        Some((dir, _)) if clones_into_cgroup => {
             let record = early_record(opts, &plan, &bundle);
             state::save_record(dir, &record)?;
             rollback.cgroup_before_clone = Some((
@@ -143,7 +146,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             record_before_clone = Some(record);
             Some(plan.cgroup.make_clone_target()?)
         }
-        None => None,
+        _ => None,
     };
     let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
     drop(clone_target);
