@@ -334,6 +334,20 @@ pub fn log_line(line: &str) -> Option<(String, String)> {
     Some((level.to_string(), msg))
 }
 
+/// `cmd` where the host has no cgroup2 hierarchy, as on a pure cgroup v1 host: in a
+/// private mount namespace with this hybrid host's `unified` mount taken away (as
+/// `make bench` runs every runtime, for crun). The init is then cloned into no cgroup.
+pub fn without_cgroup2(cmd: &Command) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    wrapped
+}
+
 /// Whether this host runs the unified cgroup v2 hierarchy (the QEMU guest of
 /// `make test-v2`) rather than v1.
 pub fn cgroup_v2() -> bool {

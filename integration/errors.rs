@@ -155,15 +155,9 @@ fn duplicate_id_is_refused_without_harm_where_the_id_is_reserved_after_the_clone
     }
     let rt = Runtime::new();
     let v1_only = |args: &[&str]| {
-        let rrun = rt.cmd();
-        let mut cmd = std::process::Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg("umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$@\"")
-            .arg("sh")
-            .arg(rrun.get_program())
-            .args(rrun.get_args())
-            .args(args);
-        output_through_files(cmd, rt.root.path())
+        let mut rrun = rt.cmd();
+        rrun.args(args);
+        output_through_files(without_cgroup2(&rrun), rt.root.path())
     };
     let b = Bundle::sh("echo ran");
     let id = unique("v1run");

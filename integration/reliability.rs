@@ -15,9 +15,28 @@ fn create_with_fault(
     id: &str,
     inject: &str,
 ) -> (std::process::ExitStatus, String) {
+    create_with_fault_where(Layout::AsIs, rt, b, id, inject)
+}
+
+/// Where a create runs: on this host as it is, or as on a host without a cgroup2
+/// hierarchy ([`without_cgroup2`]), where the id is reserved after the clone.
+#[derive(Clone, Copy)]
+enum Layout {
+    AsIs,
+    WithoutCgroup2,
+}
+
+fn create_with_fault_where(
+    layout: Layout,
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
+    inject: &str,
+) -> (std::process::ExitStatus, String) {
     let dir = TempDir::new("rrun-fault");
     let err_path = dir.path().join("stderr");
-    let status = Command::new("strace")
+    let mut strace = Command::new("strace");
+    strace
         .args(["-o", "/dev/null", "-e"])
         .arg(format!("inject={inject}"))
         .arg(RRUN)
@@ -25,7 +44,12 @@ fn create_with_fault(
         .arg(rt.root.path())
         .args(["create", "--bundle"])
         .arg(b.path())
-        .arg(id)
+        .arg(id);
+    let mut cmd = match layout {
+        Layout::AsIs => strace,
+        Layout::WithoutCgroup2 => without_cgroup2(&strace),
+    };
+    let status = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&err_path).unwrap())
@@ -48,7 +72,19 @@ fn has_cgroup2() -> bool {
 
 /// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall`.
 fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
-    let (status, _) = create_with_fault(rt, b, id, &format!("{syscall}:signal=KILL:when={when}"));
+    create_killed_at_where(Layout::AsIs, rt, b, id, syscall, when)
+}
+
+fn create_killed_at_where(
+    layout: Layout,
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
+    syscall: &str,
+    when: u32,
+) {
+    let inject = format!("{syscall}:signal=KILL:when={when}");
+    let (status, _) = create_with_fault_where(layout, rt, b, id, &inject);
     // strace dies of the signal its tracee died of: the fault really hit.
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -92,16 +128,52 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
     }
 }
 
+/// The same where the id is reserved after the clone (no cgroup2 hierarchy to clone the
+/// init into): the init is cloned before anything of the container is made.
+#[test]
+fn create_killed_at_each_step_is_cleaned_by_delete_force_without_cgroup2() {
+    if cgroup_v2() {
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let steps = [
+        // Nothing is made yet: no init, no state dir.
+        ("socketpair", 1, "before the clone"),
+        // The state lock: the init is cloned and the state dir made, nothing recorded.
+        ("flock", 1, "after the clone, with the id just reserved"),
+        // The early record: the init and the state dir, no cgroup yet.
+        ("write", 1, "before the record"),
+        ("sendto", 1, "after the cgroups are made"),
+        ("recvfrom", 1, "during the mounts"),
+        ("flock", 2, "while the init waits for start"),
+    ];
+    for step in steps {
+        let id = unique("killedv1");
+        killed_create_is_cleaned_by_delete_force_where(Layout::WithoutCgroup2, &rt, &b, &id, step);
+    }
+}
+
 /// Kills `rrun create` of `b` as `id` at `step` (a syscall and its count), then checks
 /// that `delete --force` succeeds and leaves nothing, and that the id can be used again.
 fn killed_create_is_cleaned_by_delete_force(
     rt: &Runtime,
     b: &Bundle,
     id: &str,
+    step: (&str, u32, &str),
+) {
+    killed_create_is_cleaned_by_delete_force_where(Layout::AsIs, rt, b, id, step)
+}
+
+fn killed_create_is_cleaned_by_delete_force_where(
+    layout: Layout,
+    rt: &Runtime,
+    b: &Bundle,
+    id: &str,
     (syscall, when, step): (&str, u32, &str),
 ) {
     let before = HostSnapshot::take();
-    create_killed_at(rt, b, id, syscall, when);
+    create_killed_at_where(layout, rt, b, id, syscall, when);
     let out = rt.run(&["delete", "--force", id]);
     assert_no_panic(&out);
     assert!(
