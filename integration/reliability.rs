@@ -97,8 +97,6 @@ fn create_killed_at_where(
 /// completely: state dir, cgroups in every hierarchy, the init and its mounts.
 #[test]
 fn create_killed_at_each_step_is_cleaned_by_delete_force() {
-    let rt = Runtime::new();
-    let b = Bundle::new(&["sleep", "1000"]);
     let steps = [
         // The state dir and exec fifo exist; nothing is cloned yet.
         ("socketpair", 1, "after the state dir exists"),
@@ -119,13 +117,12 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force() {
         1,
         "with its cgroup v2 directory made, before the clone",
     );
-    for (syscall, when, step) in steps
-        .into_iter()
-        .chain(has_cgroup2().then_some(cgroup_before_clone))
-    {
-        let id = unique("killed");
-        killed_create_is_cleaned_by_delete_force(&rt, &b, &id, (syscall, when, step));
-    }
+    kill_create_at_each(
+        Layout::AsIs,
+        steps
+            .into_iter()
+            .chain(has_cgroup2().then_some(cgroup_before_clone)),
+    );
 }
 
 /// The same where the id is reserved after the clone (no cgroup2 hierarchy to clone the
@@ -135,8 +132,6 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force_without_cgroup2() {
     if cgroup_v2() {
         return;
     }
-    let rt = Runtime::new();
-    let b = Bundle::new(&["sleep", "1000"]);
     let steps = [
         // Nothing is made yet: no init, no state dir.
         ("socketpair", 1, "before the clone"),
@@ -148,9 +143,20 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force_without_cgroup2() {
         ("recvfrom", 1, "during the mounts"),
         ("flock", 2, "while the init waits for start"),
     ];
+    kill_create_at_each(Layout::WithoutCgroup2, steps);
+}
+
+/// Kills a create of one bundle at each of `steps` in turn (a fresh id each time), and
+/// checks after each what [`killed_create_is_cleaned_by_delete_force_where`] checks.
+fn kill_create_at_each<'a>(
+    layout: Layout,
+    steps: impl IntoIterator<Item = (&'a str, u32, &'a str)>,
+) {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
     for step in steps {
-        let id = unique("killedv1");
-        killed_create_is_cleaned_by_delete_force_where(Layout::WithoutCgroup2, &rt, &b, &id, step);
+        let id = unique("killed");
+        killed_create_is_cleaned_by_delete_force_where(layout, &rt, &b, &id, step);
     }
 }
 
