@@ -6,18 +6,6 @@ use crate::common::*;
 use serde_json::json;
 use std::process::{Command, Output, Stdio};
 
-/// `rrun create` under strace with one fault injected (`inject=SYSCALL:...`), rrun's own
-/// process only: the init it clones runs on, untraced. Returns how it ended and its stderr,
-/// read from a file: an init left waiting would hold a pipe open.
-fn create_with_fault(
-    rt: &Runtime,
-    b: &Bundle,
-    id: &str,
-    inject: &str,
-) -> (std::process::ExitStatus, String) {
-    create_with_fault_where(Layout::AsIs, rt, b, id, inject)
-}
-
 /// Where a create runs: on this host as it is, or as on a host without a cgroup2
 /// hierarchy ([`without_cgroup2`]), where the id is reserved after the clone.
 #[derive(Clone, Copy)]
@@ -26,7 +14,10 @@ enum Layout {
     WithoutCgroup2,
 }
 
-fn create_with_fault_where(
+/// `rrun create` under strace with one fault injected (`inject=SYSCALL:...`), rrun's own
+/// process only: the init it clones runs on, untraced. Returns how it ended and its stderr,
+/// read from a file: an init left waiting would hold a pipe open.
+fn create_with_fault(
     layout: Layout,
     rt: &Runtime,
     b: &Bundle,
@@ -71,20 +62,9 @@ fn has_cgroup2() -> bool {
 }
 
 /// `rrun create`, SIGKILLed by strace on entry to the `when`-th call of `syscall`.
-fn create_killed_at(rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
-    create_killed_at_where(Layout::AsIs, rt, b, id, syscall, when)
-}
-
-fn create_killed_at_where(
-    layout: Layout,
-    rt: &Runtime,
-    b: &Bundle,
-    id: &str,
-    syscall: &str,
-    when: u32,
-) {
+fn create_killed_at(layout: Layout, rt: &Runtime, b: &Bundle, id: &str, syscall: &str, when: u32) {
     let inject = format!("{syscall}:signal=KILL:when={when}");
-    let (status, _) = create_with_fault_where(layout, rt, b, id, &inject);
+    let (status, _) = create_with_fault(layout, rt, b, id, &inject);
     // strace dies of the signal its tracee died of: the fault really hit.
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -147,7 +127,7 @@ fn create_killed_at_each_step_is_cleaned_by_delete_force_without_cgroup2() {
 }
 
 /// Kills a create of one bundle at each of `steps` in turn (a fresh id each time), and
-/// checks after each what [`killed_create_is_cleaned_by_delete_force_where`] checks.
+/// checks after each what [`killed_create_is_cleaned_by_delete_force`] checks.
 fn kill_create_at_each<'a>(
     layout: Layout,
     steps: impl IntoIterator<Item = (&'a str, u32, &'a str)>,
@@ -156,22 +136,13 @@ fn kill_create_at_each<'a>(
     let b = Bundle::new(&["sleep", "1000"]);
     for step in steps {
         let id = unique("killed");
-        killed_create_is_cleaned_by_delete_force_where(layout, &rt, &b, &id, step);
+        killed_create_is_cleaned_by_delete_force(layout, &rt, &b, &id, step);
     }
 }
 
 /// Kills `rrun create` of `b` as `id` at `step` (a syscall and its count), then checks
 /// that `delete --force` succeeds and leaves nothing, and that the id can be used again.
 fn killed_create_is_cleaned_by_delete_force(
-    rt: &Runtime,
-    b: &Bundle,
-    id: &str,
-    step: (&str, u32, &str),
-) {
-    killed_create_is_cleaned_by_delete_force_where(Layout::AsIs, rt, b, id, step)
-}
-
-fn killed_create_is_cleaned_by_delete_force_where(
     layout: Layout,
     rt: &Runtime,
     b: &Bundle,
@@ -179,7 +150,7 @@ fn killed_create_is_cleaned_by_delete_force_where(
     (syscall, when, step): (&str, u32, &str),
 ) {
     let before = HostSnapshot::take();
-    create_killed_at_where(layout, rt, b, id, syscall, when);
+    create_killed_at(layout, rt, b, id, syscall, when);
     let out = rt.run(&["delete", "--force", id]);
     assert_no_panic(&out);
     assert!(
@@ -208,7 +179,7 @@ fn a_failed_clone_into_the_cgroup_leaves_nothing() {
     let b = Bundle::new(&["true"]);
     let id = unique("clonefail");
     let before = HostSnapshot::take();
-    let (status, err) = create_with_fault(&rt, &b, &id, "clone3:error=EAGAIN");
+    let (status, err) = create_with_fault(Layout::AsIs, &rt, &b, &id, "clone3:error=EAGAIN");
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("cloning container init"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
@@ -221,7 +192,7 @@ fn a_create_killed_mid_way_is_creating_then_stopped() {
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("midway");
     // Killed while the init mounts: the init then sees rrun gone and exits.
-    create_killed_at(&rt, &b, &id, "recvfrom", 1);
+    create_killed_at(Layout::AsIs, &rt, &b, &id, "recvfrom", 1);
     wait_until("the orphaned init exits", || {
         rt.state(&id)["status"] == "stopped"
     });
@@ -556,7 +527,13 @@ fn a_pod_apps_create_killed_at_each_step_is_cleaned_by_delete_force() {
     for (syscall, when, step) in steps {
         let id = unique("pod-killed");
         let app = pod.app(&id, "sleep 1000");
-        killed_create_is_cleaned_by_delete_force(&rt, &app, &id, (syscall, when, step));
+        killed_create_is_cleaned_by_delete_force(
+            Layout::AsIs,
+            &rt,
+            &app,
+            &id,
+            (syscall, when, step),
+        );
         assert_eq!(rt.state(&pod.sandbox_id)["status"], "running", "{step}");
     }
     rt.ok(&["delete", "--force", &pod.sandbox_id]);
