@@ -10,6 +10,8 @@
 
 pub mod bpf;
 mod lookup;
+// Generated (scripts/gen-syscall-tables.py): kept as the script writes it.
+#[rustfmt::skip]
 mod tables;
 
 use anyhow::{Result, anyhow, bail};
@@ -42,7 +44,9 @@ enum Abi {
 }
 
 impl Abi {
-    fn table(self) -> &'static [(&'static str, u32)] {
+    /// (where the name lies in `tables::NAMES`, its length, its number), sorted by name:
+    /// integers only, so that the binary has nothing to relocate in them (tables.rs).
+    fn entries(self) -> &'static [(u16, u8, u32)] {
         match self {
             Abi::X86_64 => tables::X86_64,
             Abi::I386 => tables::I386,
@@ -50,12 +54,25 @@ impl Abi {
         }
     }
 
-    fn number(self, name: &str) -> Option<u32> {
-        let t = self.table();
-        t.binary_search_by(|(n, _)| n.cmp(&name))
-            .ok()
-            .map(|i| t[i].1)
+    /// Every syscall of the ABI, by name, with its number (the tests go through them all).
+    #[cfg(test)]
+    fn table(self) -> impl Iterator<Item = (&'static str, u32)> {
+        self.entries()
+            .iter()
+            .map(|&(at, len, nr)| (entry_name(at, len), nr))
     }
+
+    fn number(self, name: &str) -> Option<u32> {
+        let t = self.entries();
+        t.binary_search_by(|&(at, len, _)| entry_name(at, len).cmp(name))
+            .ok()
+            .map(|i| t[i].2)
+    }
+}
+
+fn entry_name(at: u16, len: u8) -> &'static str {
+    let at = usize::from(at);
+    &tables::NAMES[at..at + usize::from(len)]
 }
 
 pub struct Filter {

@@ -212,9 +212,9 @@ fn default_errno_ret() {
 fn an_engine_sized_allow_list_is_small_and_matches_first_rule_wins() {
     // Shaped like the engines' default profile: most syscalls allowed by name, a few
     // left to the default, one rule with an argument check in between, on three ABIs.
-    let names: Vec<&str> = tables::X86_64
-        .iter()
-        .map(|(n, _)| *n)
+    let names: Vec<&str> = Abi::X86_64
+        .table()
+        .map(|(n, _)| n)
         .filter(|n| !["mount", "umount2", "reboot", "kexec_load", "unshare"].contains(n))
         .collect();
     let (first, rest) = names.split_at(names.len() / 2);
@@ -241,22 +241,46 @@ fn an_engine_sized_allow_list_is_small_and_matches_first_rule_wins() {
         (AUDIT_ARCH_X86_64, Abi::X32),
     ] {
         for (name, nr) in abi.table() {
-            let want = if allowed.contains(name) {
+            let want = if allowed.contains(&name) {
                 ALLOW
-            } else if ["personality", "mount"].contains(name) {
+            } else if ["personality", "mount"].contains(&name) {
                 0x7ffc_0000 // the LOG rule's argument check holds for [0; 6]
-            } else if rest.contains(name) {
+            } else if rest.contains(&name) {
                 ALLOW
             } else {
                 EPERM
             };
-            assert_eq!(run(&f, arch, *nr, [0; 6]), want, "{abi:?} {name}");
-            assert_eq!(run(&unsearched, arch, *nr, [0; 6]), want, "{abi:?} {name}");
+            assert_eq!(run(&f, arch, nr, [0; 6]), want, "{abi:?} {name}");
+            assert_eq!(run(&unsearched, arch, nr, [0; 6]), want, "{abi:?} {name}");
             let mut args = [0; 6];
             args[0] = 1;
-            if *name == "mount" {
-                assert_eq!(run(&f, arch, *nr, args), EPERM, "{abi:?} mount(1)");
+            if name == "mount" {
+                assert_eq!(run(&f, arch, nr, args), EPERM, "{abi:?} mount(1)");
             }
         }
     }
+}
+
+#[test]
+fn every_syscall_name_is_found_with_its_number_on_each_abi() {
+    for abi in [Abi::X86_64, Abi::I386, Abi::X32] {
+        let table: Vec<(&str, u32)> = abi.table().collect();
+        assert!(table.len() > 300, "{abi:?}: {} syscalls", table.len());
+        // Binary search needs the names sorted and distinct.
+        assert!(
+            table.windows(2).all(|w| w[0].0 < w[1].0),
+            "{abi:?} not sorted"
+        );
+        for &(name, nr) in &table {
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
+            );
+            assert_eq!(abi.number(name), Some(nr), "{abi:?} {name}");
+        }
+    }
+    assert_eq!(Abi::X86_64.number("openat2"), Some(437));
+    assert_eq!(Abi::I386.number("socketcall"), Some(102));
+    assert_eq!(Abi::X32.number("read"), Some(0x4000_0000));
+    assert_eq!(Abi::X86_64.number("socketcall"), None);
+    assert_eq!(Abi::X86_64.number("open_tre"), None);
 }
