@@ -1,5 +1,8 @@
 //! Integration tests: the real rrun binary on real busybox bundles. They need root and
 //! busybox-static at /bin/busybox (`make test` installs it).
+// These tests run rrun as a program, on the system allocator: their own threads are
+// theirs (clippy.toml keeps rrun's threads to rrun::threads::spawn).
+#![allow(clippy::disallowed_methods)]
 
 mod cgroups;
 mod checkpoint;

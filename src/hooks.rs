@@ -90,7 +90,7 @@ fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> 
     }
     // The output is read by threads, so a chatty hook never blocks on a full pipe.
     let collect = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
+        crate::threads::spawn(move || {
             let mut out = String::new();
             if let Some(mut p) = pipe {
                 let _ = p.read_to_string(&mut out);

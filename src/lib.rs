@@ -2,6 +2,8 @@
 //! `main.rs` only parses the command line and dispatches. Being a library also lets the
 //! fuzz targets (fuzz/) call the config and process parsers directly.
 
+#[cfg(target_env = "musl")]
+pub mod allocator;
 pub mod args;
 pub mod capabilities;
 pub mod cgroups;
@@ -26,4 +28,5 @@ pub mod selfexe;
 pub mod signals;
 pub mod state;
 pub mod syscalls;
+pub mod threads;
 pub mod tty;

@@ -5,12 +5,11 @@
 
 use rrun::{cli, commands, logging};
 
-/// musl's own allocator made rrun's parsing (clap, serde) about twice as slow as glibc's:
-/// `exec` 1.007 x the glibc build where dlmalloc makes it 0.88 x (docs/performance.md).
-/// The binary only: tests and fuzz targets keep the system's.
+/// dlmalloc, locked only once a thread may exist (rrun::allocator says why). The binary
+/// only: tests and fuzz targets keep the system's.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: rrun::allocator::Allocator = rrun::allocator::Allocator;
 
 /// rrun's entry point, in place of Rust's runtime start, which reads /proc/self/maps and
 /// maps a signal stack to name the thread in a stack overflow's message: about 0.13 ms of
