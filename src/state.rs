@@ -89,12 +89,12 @@ impl Store {
         self.root.join(id)
     }
 
-    /// The state root, made if missing.
     /// The state root, as given (not created).
     pub fn root_path(&self) -> &Path {
         &self.root
     }
 
+    /// The state root, made if missing.
     pub fn root(&self) -> Result<&Path> {
         fs::DirBuilder::new()
             .recursive(true)
