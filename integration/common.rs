@@ -557,7 +557,12 @@ pub fn recv_with_fd(
 /// read-only overlayfs view, or a sealed memfd copy where overlayfs is unavailable. Never
 /// the host's writable file.
 pub fn runs_sealed_rrun(pid: u32) -> bool {
-    sealed_exe(pid) && !maps_the_installed_rrun(pid)
+    runs_sealed_rrun_installed_at(pid, Path::new(RRUN))
+}
+
+/// [`runs_sealed_rrun`] for an rrun installed at `installed`.
+pub fn runs_sealed_rrun_installed_at(pid: u32, installed: &Path) -> bool {
+    sealed_exe(pid) && !maps_the_installed_rrun(pid, installed)
 }
 
 fn sealed_exe(pid: u32) -> bool {
@@ -574,15 +579,15 @@ fn sealed_exe(pid: u32) -> bool {
             .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// Whether any mapping of process `pid` is of the installed binary (RRUN) through its
-/// installed path. A sealed rrun keeps none, whether it re-executed from the sealed view
+/// Whether any mapping of process `pid` is of the installed binary through its installed
+/// path. A sealed rrun keeps none, whether it re-executed from the sealed view
 /// or moved onto it in place (its exe link alone is not enough: the code it runs must
 /// come from the view too). A mapping through the view names the path inside the view's
 /// detached mount; its device is the overlay's (Linux 6.8 on) or the installed file's
 /// (before: overlayfs shows the lower file's inode), so the path tells them apart.
-fn maps_the_installed_rrun(pid: u32) -> bool {
+fn maps_the_installed_rrun(pid: u32, installed: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let path = std::fs::canonicalize(RRUN).unwrap();
+    let path = std::fs::canonicalize(installed).unwrap();
     let host = std::fs::metadata(&path).unwrap();
     let (major, minor) = (
         nix::sys::stat::major(host.dev()),

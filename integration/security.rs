@@ -444,6 +444,68 @@ fn container_cannot_reach_the_rrun_binary_through_proc_exe() {
     rt.ok(&["delete", "-f", &a_id]);
 }
 
+/// Where rrun may seal in place (as root), `create` makes the sealed view and the init moves
+/// onto it itself, first thing after the clone; in a user namespace of its own (its ids are
+/// mapped only later), rrun moves first and the init inherits it; where no overlayfs view
+/// can be made (here rrun is installed so deep that overlayfs's `lowerdir`, the binary's
+/// directory and a second layer, is longer than the 256 bytes fsconfig takes), the init
+/// moves onto a sealed copy. Each init, waiting for `start`, runs sealed and maps nothing of
+/// the installed binary.
+#[test]
+fn every_init_runs_sealed_whoever_sealed_it() {
+    let rt = Runtime::new();
+    let mut in_userns = Bundle::new(&["true"]);
+    in_userns.in_user_namespace();
+    for (name, bundle) in [("plain", Bundle::new(&["true"])), ("userns", in_userns)] {
+        let id = unique(name);
+        rt.create(&bundle, &id);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap() as u32;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert!(
+            runs_sealed_rrun(pid),
+            "{name}: the init runs {}",
+            exe.display()
+        );
+        rt.ok(&["delete", "-f", &id]);
+    }
+
+    let deep = TempDir::new("deep-install");
+    let dir = deep.path().join("d".repeat(200)).join("e".repeat(60));
+    std::fs::create_dir_all(&dir).unwrap();
+    let installed = dir.join("rrun");
+    std::fs::copy(RRUN, &installed).unwrap();
+    let deep_rrun = || {
+        let mut c = std::process::Command::new(&installed);
+        c.arg("--root").arg(rt.root.path());
+        c
+    };
+    let b = Bundle::new(&["true"]);
+    let id = unique("deep");
+    let mut create = deep_rrun();
+    create.args(["create", "--bundle"]).arg(b.path()).arg(&id);
+    let out = output_through_files(create, rt.root.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = rt.state(&id)["pid"].as_i64().unwrap() as u32;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy().starts_with("/memfd:rrun"),
+        "the deep install's init runs {}, not a sealed copy",
+        exe.display()
+    );
+    assert!(runs_sealed_rrun_installed_at(pid, &installed));
+    let mut start = deep_rrun();
+    start.args(["start", &id]);
+    assert!(output_through_files(start, rt.root.path()).status.success());
+    wait_until("the deep install's container ended", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &id]);
+}
+
 /// CVE-2019-5736 with no other container: an entrypoint that is a `#!/proc/self/exe`
 /// script makes the kernel run the init's own binary as the container's first process,
 /// with the image's arguments; that process (or one it starts) could keep an fd of the

@@ -803,6 +803,23 @@ pub struct MmMap {
     pub exe_fd: u32,
 }
 
+/// prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE): the size of struct prctl_mm_map, where the kernel
+/// has PR_SET_MM_MAP at all (CONFIG_CHECKPOINT_RESTORE); it changes nothing.
+pub fn mm_map_size() -> io::Result<u32> {
+    let mut size: libc::c_uint = 0;
+    // SAFETY: the kernel writes one unsigned int to the address given, a local of that type.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP_SIZE as libc::c_ulong,
+            &mut size as *mut libc::c_uint as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    check(ret).map(|_| size)
+}
+
 /// prctl(PR_SET_MM, PR_SET_MM_MAP): needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE to
 /// change the exe link, which the kernel refuses (EBUSY) while the old file is mapped.
 pub fn set_mm_map(map: &MmMap) -> io::Result<()> {

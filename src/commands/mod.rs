@@ -20,11 +20,13 @@ mod update;
 use crate::cli::{Command, Global};
 use anyhow::Result;
 
-/// create, run and exec seal rrun (crate::selfexe) before they read anything; where that
-/// re-executes rrun, the sealed process parses the command line, opens the log and notes
-/// the caller's fds again: so main calls this first of all, and none of that is done
-/// twice. The command is found by a scan of the arguments; where the scan can't tell, or
-/// sealing fails here, the command's own call does it later and reports what failed.
+/// create, run and exec seal rrun (crate::selfexe) before they read anything where sealing
+/// may re-execute rrun: the sealed process then parses the command line, opens the log and
+/// notes the caller's fds again, so main calls this first of all, and none of that is done
+/// twice. Where rrun can seal in place (root), create and run leave it to the container's
+/// init, after the clone (container::create). The command is found by a scan of the
+/// arguments; where the scan can't tell, or sealing fails here, the command's own call does
+/// it later and reports what failed.
 pub fn seal_before_parsing() {
     let args = crate::args::args_os().get(1..).unwrap_or_default();
     // Any directory apart from the binary's serves overlayfs's second layer (selfexe
@@ -32,7 +34,11 @@ pub fn seal_before_parsing() {
     let scratch = std::path::Path::new("/run");
     let _ = match crate::cli::subcommand_name(args) {
         Some("exec") => crate::selfexe::ensure_sealed(scratch),
-        Some("create" | "run") => crate::selfexe::seal_unless_out_of_reach(scratch),
+        Some("create" | "run")
+            if crate::rootless::euid_is_rootless() || !crate::selfexe::can_seal_in_place() =>
+        {
+            crate::selfexe::seal_unless_out_of_reach(scratch)
+        }
         _ => Ok(()),
     };
 }

@@ -19,7 +19,7 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     }
     let signals = foreground::block_signals().context("run")?;
     let created = crate::container::create::create(store, &opts).context("run")?;
-    let (pid, console) = (created.pid, created.console);
+    let (pid, console, _sealed_view) = (created.pid, created.console, created.sealed_view);
     let c = created.container;
     let id = c.record.id.clone();
     let result = (|| {

@@ -39,6 +39,11 @@ pub struct Created {
     pub container: state::LockedContainer,
     /// The pty master, when rrun holds the terminal itself (`run` without a console socket).
     pub console: Option<OwnedFd>,
+    /// The sealed view the init moved onto, where it sealed itself. `run` keeps it until
+    /// the container has started: the last reference to the view's overlayfs mount ends it,
+    /// which waits for an RCU grace period, and that wait is better at rrun's end than in
+    /// the init's exec of the container's process.
+    pub sealed_view: Option<crate::selfexe::SealedView>,
 }
 
 /// Undoes a partial create when dropped before `disarm`.
@@ -84,15 +89,35 @@ impl Drop for Rollback {
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
-    // Before anything is read: the sealed process reads it all again. Usually main did it
-    // already (commands::seal_before_parsing), and this finds rrun sealed.
-    crate::selfexe::seal_unless_out_of_reach(store.root()?)?;
+    // Where sealing may re-execute rrun, before anything is read (the sealed process reads
+    // it all again): usually main did it already (commands::seal_before_parsing), and this
+    // finds rrun sealed. Where rrun can seal in place, the plan decides who does (below).
+    let seals_in_place =
+        !crate::rootless::euid_is_rootless() && crate::selfexe::can_seal_in_place();
+    if !seals_in_place {
+        crate::selfexe::seal_unless_out_of_reach(store.root()?)?;
+    }
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
     if super::notify::host_socket().is_some() {
         super::notify::setup_spec(&mut bundle.spec, &store.dir(&opts.id))?;
     }
     let plan = Plan::check(store, opts, &bundle)?;
+    // The init is a clone of this process: whoever runs from a sealed view before the clone
+    // passes it on. Where it can, the init moves onto the view itself, first thing, on its
+    // own CPU beside rrun's records and cgroups (as runc's parent is not sealed, only its
+    // init); in a user namespace of its own (its ids mapped only later) or joining one, rrun
+    // does it here.
+    let init_seals_itself =
+        seals_in_place && !plan.namespaces.user_ns && !crate::selfexe::running_sealed();
+    let seal_view = if seals_in_place && !crate::selfexe::running_sealed() {
+        Some(crate::selfexe::sealed_view(store.root()?)?)
+    } else {
+        None
+    };
+    if let Some(view) = seal_view.as_ref().filter(|_| !init_seals_itself) {
+        crate::selfexe::move_onto(view)?;
+    }
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
     // and is cloned straight into a cgroup v2 directory. That directory is made before the
@@ -164,6 +189,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 opts,
                 &plan,
                 &bundle,
+                seal_view.as_ref().filter(|_| init_seals_itself),
                 InitChannels {
                     channel: child_end,
                     fifo: &fifo,
@@ -250,6 +276,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         pid,
         container: state::LockedContainer::holding(dir, record, lock),
         console,
+        sealed_view: seal_view.filter(|_| init_seals_itself),
     })
 }
 
@@ -394,6 +421,7 @@ fn run_init(
     opts: &CreateOptions,
     plan: &Plan,
     bundle: &config::Bundle,
+    seal_view: Option<&crate::selfexe::SealedView>,
     channels: InitChannels,
     detached_sources: Vec<Option<OwnedFd>>,
 ) -> ! {
@@ -425,6 +453,7 @@ fn run_init(
         }),
         detached_sources,
         rootless_euid: plan.rootless_euid,
+        seal_view,
         // `run` in the foreground blocked them before create (commands::run).
         signals_blocked: opts.foreground,
     })

@@ -44,6 +44,9 @@ pub struct InitArgs<'a> {
     /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
     /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
+    /// Where the parent left sealing to the init (CVE-2019-5736; crate::selfexe): the
+    /// sealed view of rrun it made for it.
+    pub seal_view: Option<&'a crate::selfexe::SealedView>,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -114,6 +117,12 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // the user can't write, or a sealed copy (create seals a binary its user may write).
     if !a.rootless_euid {
         crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
+    }
+    // Then onto the sealed view of rrun, where the parent left it to the init: before
+    // anything of the container can reach the init, and long before its exec (which may
+    // run /proc/self/exe as an interpreter).
+    if let Some(view) = a.seal_view {
+        crate::selfexe::move_onto(view).context("moving the init onto a sealed view of rrun")?;
     }
     // While the parent makes the records and cgroups: the namespaces, and the loopback
     // interface up in a network namespace of the container's own, as runc's.

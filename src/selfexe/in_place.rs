@@ -21,19 +21,39 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 
-/// Moves every mapping of the running binary onto `view` (the same file, opened read-only
-/// through the sealed overlay) and makes `view` the process's exe.
-pub fn seal_in_place(view: &std::fs::File) -> Result<()> {
+/// What the sealed view is: the running binary's own file seen through the sealed overlay,
+/// or a sealed copy of its bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    SameFile,
+    Copy,
+}
+
+/// Whether this process may change its exe link (PR_SET_MM_MAP's exe_fd asks for one of
+/// these in its user namespace).
+pub fn may_change_exe() -> bool {
     use caps::{CapSet, Capability};
     let may = |cap| caps::has_cap(None, CapSet::Effective, cap).unwrap_or(false);
-    if !may(Capability::CAP_SYS_ADMIN) && !may(Capability::CAP_CHECKPOINT_RESTORE) {
+    may(Capability::CAP_SYS_ADMIN) || may(Capability::CAP_CHECKPOINT_RESTORE)
+}
+
+/// Moves every mapping of the running binary onto `view` (opened read-only: the same file
+/// through the sealed overlay, or a sealed copy of it) and makes `view` the process's exe.
+pub fn seal_in_place(view: &std::fs::File, kind: View) -> Result<()> {
+    if !may_change_exe() {
         bail!("changing the exe link needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE");
     }
     let host = std::fs::metadata("/proc/self/exe").context("/proc/self/exe")?;
-    // The view must be the very file that runs (overlayfs shows the lower file's inode
-    // number): code mapped from any other would change under the running process.
+    // The view must hold the very bytes that run: code mapped from any other file would
+    // change under the running process. Through the overlay it is the same file
+    // (overlayfs shows the lower file's inode number); a copy was read from
+    // /proc/self/exe, which a running binary's writers can't change (ETXTBSY).
     let seen = view.metadata().context("the sealed view")?;
-    if (seen.ino(), seen.len()) != (host.ino(), host.len()) {
+    let same = match kind {
+        View::SameFile => (seen.ino(), seen.len()) == (host.ino(), host.len()),
+        View::Copy => seen.len() == host.len(),
+    };
+    if !same {
         bail!("the sealed view is not the running binary");
     }
     let writable = writable_file_ranges(view).context("reading rrun's program headers")?;

@@ -1,9 +1,10 @@
 //! CVE-2019-5736 defence: a container process can reach rrun's binary through the
 //! /proc/<pid>/exe of an rrun process inside the container (one joining it for `exec`; the
 //! init, whose exe a `#!/proc/self/exe` entrypoint runs as the container's first process).
-//! So `create` and `exec` first move rrun onto a sealed view of its binary (in place where
-//! they may, else by re-executing from it), and that link can never be opened for writing
-//! and is never the host's writable file.
+//! So `exec` first moves rrun onto a sealed view of its binary (in place where it may, else
+//! by re-executing from it), and so does `create`, or, where it may move in place, it makes
+//! the view and its init moves onto it, first thing after the clone ([`move_onto`]). That
+//! link can never be opened for writing and is never the host's writable file.
 //!
 //! The sealed view is, as in runc 1.2, the binary seen through a private, detached,
 //! read-only overlayfs mount (lower layers only: no write can get through, and no bytes are
@@ -95,6 +96,64 @@ pub fn seal_unless_out_of_reach(scratch: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether this process can move onto a sealed view in place ([`in_place`]): it holds
+/// CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE and the kernel has PR_SET_MM_MAP. Where it can,
+/// sealing never needs a second exec, so `create` may leave it to the init
+/// ([`move_onto`]), after the clone.
+pub fn can_seal_in_place() -> bool {
+    in_place::may_change_exe() && crate::syscalls::mm_map_size().is_ok()
+}
+
+/// A sealed view of the running binary, opened read-only: through the sealed overlayfs
+/// mount, or a sealed memfd copy where that can't be made. Made before a clone for the
+/// child to move onto ([`move_onto`]): the overlay's mount is made and dissolved here, where
+/// the RCU grace period its dissolution waits for is short (in an init beside its parent's
+/// cgroup work it took ~150 us), and the last reference to it is the caller's to keep.
+pub struct SealedView {
+    file: std::fs::File,
+    kind: in_place::View,
+}
+
+/// Makes the view; `scratch` as for [`ensure_sealed`].
+pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
+    match sealed_overlay(scratch) {
+        Ok(file) => Ok(SealedView {
+            file,
+            kind: in_place::View::SameFile,
+        }),
+        Err(e) => {
+            crate::logging::debug(&format!("no overlayfs view of rrun ({e:#}): a sealed copy"));
+            sealed_copy_view()
+        }
+    }
+}
+
+fn sealed_copy_view() -> Result<SealedView> {
+    Ok(SealedView {
+        file: std::fs::File::from(sealed_copy()?),
+        kind: in_place::View::Copy,
+    })
+}
+
+/// Moves the running process onto `view` in place, never by a second exec (a cloned init
+/// can't re-execute: its state is its parent's memory); from a sealed copy where the view
+/// won't do. Needs what [`can_seal_in_place`] checks.
+pub fn move_onto(view: &SealedView) -> Result<()> {
+    if running_sealed() {
+        return Ok(());
+    }
+    if let Err(e) = in_place::seal_in_place(&view.file, view.kind) {
+        if view.kind == in_place::View::Copy {
+            return Err(e);
+        }
+        crate::logging::debug(&format!("not sealed in place ({e:#}): from a sealed copy"));
+        let copy = sealed_copy_view()?;
+        in_place::seal_in_place(&copy.file, copy.kind)?;
+    }
+    SEALED.store(YES, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Makes the running rrun run from a sealed view of its binary: moves onto it in place
 /// where it may ([`in_place`]), else re-executes from it with the same arguments and
 /// environment (and then returns only in the new process). `scratch` is an existing directory
@@ -105,7 +164,7 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
         return Ok(());
     }
     let sealed = match sealed_overlay(scratch) {
-        Ok(view) => match in_place::seal_in_place(&view) {
+        Ok(view) => match in_place::seal_in_place(&view, in_place::View::SameFile) {
             Ok(()) => {
                 SEALED.store(YES, Ordering::Relaxed);
                 return Ok(());
