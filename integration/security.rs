@@ -662,32 +662,55 @@ fn proc_or_sys_as_a_symlink_is_refused() {
 }
 
 /// create.bats: while a container waits for `start`, its init holds none of the fds its
-/// caller left open (only what `start` needs: the exec fifo, sockets, pipes).
+/// caller left open, nor any of rrun's own (the sealed view of rrun's binary the init moved
+/// onto, say): only its stdio and what `start` needs, the exec fifo, sockets, pipes.
 #[test]
 fn a_created_init_holds_none_of_the_callers_fds() {
     let rt = Runtime::new();
-    let b = Bundle::new(&["true"]);
-    let leaked = std::fs::File::open("/etc/hostname").unwrap();
-    // Opened without O_CLOEXEC, as a careless caller leaves it.
-    let raw = nix::fcntl::fcntl(&leaked, nix::fcntl::F_DUPFD(100)).unwrap();
-    let id = unique("fdleak");
-    // The init keeps the caller's stdio: files, not pipes a wait would hang on.
-    let out = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
-    nix::unistd::close(raw).unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    let held: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .map(|t| t.display().to_string())
-        .collect();
-    assert!(!held.contains(&"/etc/hostname".to_string()), "{held:?}");
-    assert!(held.iter().any(|t| t.ends_with("exec.fifo")), "{held:?}");
-    drop(leaked);
-    rt.ok(&["delete", "--force", &id]);
+    let mut in_userns = Bundle::new(&["true"]);
+    in_userns.in_user_namespace();
+    // rrun seals the init's view itself where the init has a user namespace of its own.
+    for (name, b) in [("plain", Bundle::new(&["true"])), ("userns", in_userns)] {
+        let leaked = std::fs::File::open("/etc/hostname").unwrap();
+        // Opened without O_CLOEXEC, as a careless caller leaves it.
+        let raw = nix::fcntl::fcntl(&leaked, nix::fcntl::F_DUPFD(100)).unwrap();
+        let id = unique("fdleak");
+        // The init keeps the caller's stdio: files, not pipes a wait would hang on.
+        let out = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        nix::unistd::close(raw).unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = rt.state(&id)["pid"].as_i64().unwrap();
+        let fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let fd = e.file_name().to_string_lossy().parse().ok()?;
+                Some((fd, std::fs::read_link(e.path()).ok()?.display().to_string()))
+            })
+            .collect();
+        assert!(
+            fds.iter().any(|(_, t)| t.ends_with("exec.fifo")),
+            "{name}: {fds:?}"
+        );
+        let unexpected: Vec<&(i32, String)> = fds
+            .iter()
+            .filter(|(fd, t)| {
+                *fd > 2
+                    && !t.ends_with("exec.fifo")
+                    && !["socket:", "pipe:", "anon_inode:"]
+                        .iter()
+                        .any(|k| t.starts_with(k))
+            })
+            .collect();
+        assert!(
+            unexpected.is_empty(),
+            "{name}: the created init holds {unexpected:?}"
+        );
+        drop(leaked);
+        rt.ok(&["delete", "--force", &id]);
+    }
 }

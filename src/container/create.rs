@@ -110,14 +110,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // does it here.
     let init_seals_itself =
         seals_in_place && !plan.namespaces.user_ns && !crate::selfexe::running_sealed();
-    let seal_view = if seals_in_place && !crate::selfexe::running_sealed() {
+    let seal_view = if init_seals_itself {
         Some(crate::selfexe::sealed_view(store.root()?)?)
     } else {
+        if seals_in_place && !crate::selfexe::running_sealed() {
+            // Closed before the clone: the init inherits the sealed mappings, no fd.
+            crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
+        }
         None
     };
-    if let Some(view) = seal_view.as_ref().filter(|_| !init_seals_itself) {
-        crate::selfexe::move_onto(view)?;
-    }
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
     // and is cloned straight into a cgroup v2 directory. That directory is made before the
@@ -189,7 +190,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 opts,
                 &plan,
                 &bundle,
-                seal_view.as_ref().filter(|_| init_seals_itself),
+                seal_view.as_ref(),
                 InitChannels {
                     channel: child_end,
                     fifo: &fifo,
@@ -276,7 +277,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         pid,
         container: state::LockedContainer::holding(dir, record, lock),
         console,
-        sealed_view: seal_view.filter(|_| init_seals_itself),
+        sealed_view: seal_view,
     })
 }
 

@@ -123,6 +123,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // run /proc/self/exe as an interpreter).
     if let Some(view) = a.seal_view {
         crate::selfexe::move_onto(view).context("moving the init onto a sealed view of rrun")?;
+        // The init's copy of rrun's fd of the view (its mappings and exe link hold what they
+        // need): a created container's init holds no fd of rrun's (runc's create.bats).
+        // The init never returns, so the value that owns the fd is never dropped here.
+        let _ = nix::unistd::close(view.as_raw_fd());
     }
     // While the parent makes the records and cgroups: the namespaces, and the loopback
     // interface up in a network namespace of the container's own, as runc's.

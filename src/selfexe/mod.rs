@@ -128,6 +128,12 @@ pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
     }
 }
 
+impl std::os::fd::AsRawFd for SealedView {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
 fn sealed_copy_view() -> Result<SealedView> {
     Ok(SealedView {
         file: std::fs::File::from(sealed_copy()?),
