@@ -444,6 +444,14 @@ fn container_cannot_reach_the_rrun_binary_through_proc_exe() {
     rt.ok(&["delete", "-f", &a_id]);
 }
 
+/// `true` in a plain container and in one with a user namespace of its own: the init moves
+/// onto the sealed view itself in the first, rrun moves before the clone in the second.
+fn with_and_without_user_namespace() -> [(&'static str, Bundle); 2] {
+    let mut in_userns = Bundle::new(&["true"]);
+    in_userns.in_user_namespace();
+    [("plain", Bundle::new(&["true"])), ("userns", in_userns)]
+}
+
 /// Where rrun may seal in place (as root), `create` makes the sealed view and the init moves
 /// onto it itself, first thing after the clone; in a user namespace of its own (its ids are
 /// mapped only later), rrun moves first and the init inherits it; where no overlayfs view
@@ -454,9 +462,7 @@ fn container_cannot_reach_the_rrun_binary_through_proc_exe() {
 #[test]
 fn every_init_runs_sealed_whoever_sealed_it() {
     let rt = Runtime::new();
-    let mut in_userns = Bundle::new(&["true"]);
-    in_userns.in_user_namespace();
-    for (name, bundle) in [("plain", Bundle::new(&["true"])), ("userns", in_userns)] {
+    for (name, bundle) in with_and_without_user_namespace() {
         let id = unique(name);
         rt.create(&bundle, &id);
         let pid = rt.state(&id)["pid"].as_i64().unwrap() as u32;
@@ -667,10 +673,7 @@ fn proc_or_sys_as_a_symlink_is_refused() {
 #[test]
 fn a_created_init_holds_none_of_the_callers_fds() {
     let rt = Runtime::new();
-    let mut in_userns = Bundle::new(&["true"]);
-    in_userns.in_user_namespace();
-    // rrun seals the init's view itself where the init has a user namespace of its own.
-    for (name, b) in [("plain", Bundle::new(&["true"])), ("userns", in_userns)] {
+    for (name, b) in with_and_without_user_namespace() {
         let leaked = std::fs::File::open("/etc/hostname").unwrap();
         // Opened without O_CLOEXEC, as a careless caller leaves it.
         let raw = nix::fcntl::fcntl(&leaked, nix::fcntl::F_DUPFD(100)).unwrap();
