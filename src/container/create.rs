@@ -107,17 +107,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // passes it on. Where it can, the init moves onto the view itself, first thing, on its
     // own CPU beside rrun's records and cgroups (as runc's parent is not sealed, only its
     // init); in a user namespace of its own (its ids mapped only later) or joining one, rrun
-    // does it here.
-    let init_seals_itself =
-        seals_in_place && !plan.namespaces.user_ns && !crate::selfexe::running_sealed();
-    let seal_view = if init_seals_itself {
+    // does it here. `seal_view` is the view left to the init.
+    let seal_view = if seals_in_place && !crate::selfexe::running_sealed() {
         Some(crate::selfexe::sealed_view(store.root()?)?)
     } else {
-        if seals_in_place && !crate::selfexe::running_sealed() {
-            // Closed before the clone: the init inherits the sealed mappings, no fd.
-            crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
-        }
         None
+    };
+    let seal_view = match seal_view {
+        Some(view) if plan.namespaces.user_ns => {
+            // Closed before the clone: the init inherits the sealed mappings, no fd.
+            crate::selfexe::move_onto(&view)?;
+            None
+        }
+        view => view,
     };
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
