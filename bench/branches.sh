@@ -5,8 +5,8 @@
 #
 #   bench/branches.sh [RRUN] [RUNS]
 #
-# Only the clone, rrun's first `sendto` after it ("go") and the init's first `recvfrom`
-# (its wait for "go") are traced, as perf tracepoints: the calls in between keep their
+# Only the clone, the `sendto`s (rrun's "go", the init's "ready") and the `recvfrom`s (the
+# init's wait for "go") are traced, as perf tracepoints: the calls in between keep their
 # speed. A full syscall trace adds ~1.5 us to each call and makes the branch with more
 # calls, rrun's, look the longer. Runs RUNS (60) back-to-back `run`s of /bin/true on the
 # bench's bundle, in the bench's mount namespace (run.sh: no cgroup2 mount).
@@ -22,6 +22,8 @@ mkdir "$work/root"
 unshare -m bash -c '
     mount --make-rprivate / && { umount /sys/fs/cgroup/unified 2>/dev/null || true; }
     rrun=$1 work=$2 runs=$3
+    # The state root on a tmpfs, as in bench.py (state_roots says why).
+    mount -t tmpfs -o mode=0711 rrun-branches "$work/root"
     for i in 1 2 3 4 5; do "$rrun" --root "$work/root" run --bundle "$work/bundle" "warm$i"; done
     perf record -q -o "$work/perf.data" \
         -e syscalls:sys_exit_clone -e syscalls:sys_exit_clone3 \
@@ -47,8 +49,14 @@ rows = []
 for r in runs:
     ev = r["events"]
     clone = next((t for t, tid, e in ev if tid == r["rrun"] and e.startswith("syscalls:sys_exit_clone")), None)
-    go = next((t for t, tid, e in ev if tid == r["rrun"] and e.endswith("enter_sendto") and clone and t > clone), None)
-    ready = next((t for t, tid, e in ev if tid != r["rrun"] and e.endswith("enter_recvfrom") and clone and t > clone), None)
+    # The first sendto of the init is "ready"; "go" is the last sendto of rrun before it
+    # (a "seal" may come first), and the wait of the init for "go" its last peek before
+    # it (each message is read with a recvfrom pair: a peek, then the read).
+    told = next((t for t, tid, e in ev if tid != r["rrun"] and e.endswith("enter_sendto") and clone and t > clone), None)
+    sends = [t for t, tid, e in ev if tid == r["rrun"] and e.endswith("enter_sendto") and clone and told and clone < t < told]
+    reads = [t for t, tid, e in ev if tid != r["rrun"] and e.endswith("enter_recvfrom") and clone and told and clone < t < told]
+    go = sends[-1] if sends else None
+    ready = reads[-2] if len(reads) >= 2 else None
     if None not in (clone, go, ready):
         rows.append((clone - r["start"], go - clone, ready - clone))
 if not rows:
