@@ -212,6 +212,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);
+    if let Some(view) = &seal_view {
+        send_seal_plan(view, &parent_end)?;
+    }
     let (dir, lock) = match reserved.take() {
         Some(reserved) => reserved,
         None => reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?,
@@ -515,6 +518,20 @@ pub(super) fn new_record(
         hooks: spec.hooks().clone(),
         ..ContainerRecord::default()
     }
+}
+
+/// Tells the init how to move onto the sealed view it was left: read here, while the init
+/// makes its namespaces (its branch before "go" is the longer), from this process's
+/// mappings and memory bounds, which the clone gave the init. Where they can't be read
+/// here, the init reads them itself.
+fn send_seal_plan(
+    view: &crate::selfexe::SealedView,
+    parent_end: &handshake::Channel,
+) -> Result<()> {
+    let plan = crate::selfexe::plan_move(view)
+        .inspect_err(|e| crate::logging::debug(&format!("the init plans its own seal: {e:#}")))
+        .ok();
+    parent_end.send_unless_failed(&Message::Seal { plan })
 }
 
 /// What the parent does to the init from outside before it builds the container: its oom

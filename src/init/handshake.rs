@@ -6,8 +6,10 @@
 //! ```text
 //!  rrun (parent)                              init (child)
 //!  clone() ─────────────────────────────────▶ makes its namespaces but pid (none
-//!  records, uid/gid maps, oom_score_adj,      with a user namespace: the clone made
-//!  cgroups                                    them), waits for "go"
+//!  "seal" (how to move onto rrun's sealed ──▶ with a user namespace: the clone made
+//!  view; only where the init moves itself)    them), moves onto the sealed view,
+//!  records, uid/gid maps, oom_score_adj,      waits for "go"
+//!  cgroups
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces, mounts
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
@@ -29,6 +31,11 @@ use std::os::fd::{AsRawFd, OwnedFd};
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Message {
+    /// Parent → init, first, where the init moves onto the sealed view of rrun it was left:
+    /// how (`None`: the parent could not read it, and the init reads it itself).
+    Seal {
+        plan: Option<crate::selfexe::MovePlan>,
+    },
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for
     /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
     /// `cgroups::join_self`); build the container.

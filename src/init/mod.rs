@@ -118,16 +118,6 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if !a.rootless_euid {
         crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     }
-    // Then onto the sealed view of rrun, where the parent left it to the init: before
-    // anything of the container can reach the init, and long before its exec (which may
-    // run /proc/self/exe as an interpreter).
-    if let Some(view) = a.seal_view {
-        crate::selfexe::move_onto(view).context("moving the init onto a sealed view of rrun")?;
-        // The init's copy of rrun's fd of the view (its mappings and exe link hold what they
-        // need): a created container's init holds no fd of rrun's (runc's create.bats).
-        // The init never returns, so the value that owns the fd is never dropped here.
-        let _ = nix::unistd::close(view.as_raw_fd());
-    }
     // While the parent makes the records and cgroups: the namespaces, and the loopback
     // interface up in a network namespace of the container's own, as runc's.
     crate::namespaces::early_unshare(a.namespaces)?;
@@ -138,6 +128,25 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     };
     if a.namespaces.early_unshare.contains(new_net) {
         loopback_up()?;
+    }
+    // Then onto the sealed view of rrun, where the parent left it to the init: long before
+    // its exec (which may run /proc/self/exe as an interpreter), and before it joins
+    // anything (its new namespaces hold nothing of the container yet: no process can reach
+    // it through them). The parent read how meanwhile, on its own CPU.
+    if let Some(view) = a.seal_view {
+        let plan = match a.channel.recv()? {
+            Some(Message::Seal { plan }) => plan,
+            _ => crate::syscalls::exit_immediately(1),
+        };
+        let moved = match &plan {
+            Some(plan) => crate::selfexe::move_onto_planned(view, plan),
+            None => crate::selfexe::move_onto(view),
+        };
+        moved.context("moving the init onto a sealed view of rrun")?;
+        // The init's copy of rrun's fd of the view (its mappings and exe link hold what they
+        // need): a created container's init holds no fd of rrun's (runc's create.bats).
+        // The init never returns, so the value that owns the fd is never dropped here.
+        let _ = nix::unistd::close(view.as_raw_fd());
     }
     let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,

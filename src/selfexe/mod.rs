@@ -3,7 +3,8 @@
 //! init, whose exe a `#!/proc/self/exe` entrypoint runs as the container's first process).
 //! So `exec` first moves rrun onto a sealed view of its binary (in place where it may, else
 //! by re-executing from it), and so does `create`, or, where it may move in place, it makes
-//! the view and its init moves onto it, first thing after the clone ([`move_onto`]). That
+//! the view and its init moves onto it once it has made its namespaces, as its parent read
+//! how ([`move_onto_planned`]), before it joins anything or execs. That
 //! link can never be opened for writing and is never the host's writable file.
 //!
 //! The sealed view is, as in runc 1.2, the binary seen through a private, detached,
@@ -99,14 +100,14 @@ pub fn seal_unless_out_of_reach(scratch: &Path) -> Result<()> {
 /// Whether this process can move onto a sealed view in place ([`in_place`]): it holds
 /// CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE and the kernel has PR_SET_MM_MAP. Where it can,
 /// sealing never needs a second exec, so `create` may leave it to the init
-/// ([`move_onto`]), after the clone.
+/// ([`move_onto_planned`]), after the clone.
 pub fn can_seal_in_place() -> bool {
     in_place::may_change_exe() && crate::syscalls::mm_map_size().is_ok()
 }
 
 /// A sealed view of the running binary, opened read-only: through the sealed overlayfs
 /// mount, or a sealed memfd copy where that can't be made. Made before a clone for the
-/// child to move onto ([`move_onto`]): the overlay's mount is made and dissolved here, where
+/// child to move onto ([`move_onto_planned`]): the overlay's mount is made and dissolved here, where
 /// the RCU grace period its dissolution waits for is short (in an init beside its parent's
 /// cgroup work it took ~150 us), and the last reference to it is the caller's to keep.
 pub struct SealedView {
@@ -155,6 +156,31 @@ pub fn move_onto(view: &SealedView) -> Result<()> {
         crate::logging::debug(&format!("not sealed in place ({e:#}): from a sealed copy"));
         let copy = sealed_copy_view()?;
         in_place::seal_in_place(&copy.file, copy.kind)?;
+    }
+    SEALED.store(YES, Ordering::Relaxed);
+    Ok(())
+}
+
+/// How a process moves onto a sealed view ([`move_onto_planned`]), read without moving:
+/// `create` reads it for the init it cloned (the clone copied its mappings and memory
+/// bounds), on its own CPU while the init makes its namespaces, and sends it over.
+pub use in_place::Plan as MovePlan;
+
+/// Reads the plan for moving onto `view`; see [`MovePlan`].
+pub fn plan_move(view: &SealedView) -> Result<MovePlan> {
+    in_place::plan(&view.file, view.kind)
+}
+
+/// [`move_onto`] with the plan read by a process with the same memory ([`plan_move`]);
+/// from a sealed copy where the view won't do (the moves are the same for a copy).
+pub fn move_onto_planned(view: &SealedView, plan: &MovePlan) -> Result<()> {
+    if let Err(e) = in_place::apply(plan, &view.file) {
+        if view.kind == in_place::View::Copy {
+            return Err(e);
+        }
+        crate::logging::debug(&format!("not sealed in place ({e:#}): from a sealed copy"));
+        let copy = sealed_copy_view()?;
+        in_place::apply(plan, &copy.file)?;
     }
     SEALED.store(YES, Ordering::Relaxed);
     Ok(())
