@@ -667,6 +667,57 @@ fn proc_or_sys_as_a_symlink_is_refused() {
     }
 }
 
+/// A foreground `run` lets go of the sealed view of its binary that the init moved onto
+/// once the container's process runs: the view's end waits for RCU grace periods, better
+/// spent while rrun waits for its container than at the container's start or rrun's end.
+/// While the container runs, no fd of rrun's is on an overlayfs.
+#[test]
+fn a_foreground_run_holds_no_sealed_view_while_its_container_runs() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("viewgone");
+    let mut child = rt
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("running", || {
+        rt.run(&["state", &id]).status.success() && rt.state(&id)["status"] == "running"
+    });
+    let init = rt.state(&id)["pid"].as_i64().unwrap() as u32;
+    wait_until("the container's process runs", || {
+        std::fs::read_link(format!("/proc/{init}/exe"))
+            .is_ok_and(|e| e.to_string_lossy().ends_with("sleep") || e.ends_with("busybox"))
+    });
+    // The view (the binary through the overlay) and its detached mount are on overlayfs.
+    let held = || -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                nix::fcntl::open(
+                    &e.path(),
+                    nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .and_then(|fd| nix::sys::statfs::fstatfs(&fd))
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
+            })
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|t| t.display().to_string())
+            .collect()
+    };
+    // rrun lets go as soon as it notices the exec: a moment after the exec itself.
+    wait_until("rrun holds no sealed view", || held().is_empty());
+    rt.ok(&["kill", &id, "SIGKILL"]);
+    child.wait().unwrap();
+}
+
 /// create.bats: while a container waits for `start`, its init holds none of the fds its
 /// caller left open, nor any of rrun's own (the sealed view of rrun's binary the init moved
 /// onto, say): only its stdio and what `start` needs, the exec fifo, sockets, pipes.

@@ -19,7 +19,7 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     }
     let signals = foreground::block_signals().context("run")?;
     let created = crate::container::create::create(store, &opts).context("run")?;
-    let (pid, console, _sealed_view) = (created.pid, created.console, created.sealed_view);
+    let (pid, console, until_exec) = (created.pid, created.console, created.until_exec);
     let c = created.container;
     let id = c.record.id.clone();
     let result = (|| {
@@ -28,7 +28,7 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
         container::start_process(&c, container::Caller::Foreground)?;
         // Unlocked while it runs, for the commands that act on it meanwhile.
         drop(c);
-        foreground::wait(pid, signals, console)
+        foreground::wait(pid, signals, console, Some(until_exec))
     })();
     if !a.keep
         && let Ok(c) = store.open(&id)

@@ -39,10 +39,20 @@ pub struct Created {
     pub container: state::LockedContainer,
     /// The pty master, when rrun holds the terminal itself (`run` without a console socket).
     pub console: Option<OwnedFd>,
-    /// The sealed view the init moved onto, where it sealed itself. `run` keeps it until
-    /// the container has started: the last reference to the view's overlayfs mount ends it,
-    /// which waits for an RCU grace period, and that wait is better at rrun's end than in
-    /// the init's exec of the container's process.
+    /// What is best let go once the init has exec'd the container's process.
+    pub until_exec: UntilExec,
+}
+
+/// What `run` holds until the init has exec'd: the sealed view the init moved onto, where
+/// it sealed itself. The end of the view's overlayfs mount, and of its superblock with the
+/// last reference to the view, each wait for an RCU grace period: made to wait while the
+/// init still runs from the view, the init's exec would wait for one instead; once the
+/// process runs, they take rrun's idle time while it waits for the container, off the
+/// container's start and off rrun's end.
+pub struct UntilExec {
+    /// The parent's end of the handshake: the init's end is close-on-exec, so this one
+    /// hangs up once the init has exec'd (or died), its old memory gone.
+    pub channel: handshake::Channel,
     pub sealed_view: Option<crate::selfexe::SealedView>,
 }
 
@@ -282,7 +292,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         pid,
         container: state::LockedContainer::holding(dir, record, lock),
         console,
-        sealed_view: seal_view,
+        until_exec: UntilExec {
+            channel: parent_end,
+            sealed_view: seal_view,
+        },
     })
 }
 

@@ -314,7 +314,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     }
     match signals {
         None => Ok(0),
-        Some(signals) => foreground::wait(pid, signals, console),
+        Some(signals) => foreground::wait(pid, signals, console, None),
     }
 }
 

@@ -26,8 +26,14 @@ pub fn exit_code(status: WaitStatus) -> Option<i32> {
     }
 }
 
-/// Waits for init to exit, forwarding signals (and copying the terminal if `console`).
-pub fn wait(pid: i32, signals: SignalFd, console: Option<OwnedFd>) -> Result<i32> {
+/// Waits for init to exit, forwarding signals (and copying the terminal if `console`);
+/// lets go of `until_exec` once the init has exec'd (its channel hangs up then).
+pub fn wait(
+    pid: i32,
+    signals: SignalFd,
+    console: Option<OwnedFd>,
+    mut until_exec: Option<super::create::UntilExec>,
+) -> Result<i32> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let _raw = console.as_ref().map(|_| crate::tty::RawMode::enter());
     if let Some(m) = &console
@@ -42,6 +48,11 @@ pub fn wait(pid: i32, signals: SignalFd, console: Option<OwnedFd>) -> Result<i32
     let mut buf = vec![0u8; if console.is_some() { 32 * 1024 } else { 0 }];
     loop {
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        // Asking for no event: poll reports its hang-up anyway, and no message (none is
+        // sent after "created") keeps it awake. Taken out of `ready` first, below.
+        if let Some(u) = &until_exec {
+            fds.push(PollFd::new(u.channel.as_fd(), PollFlags::empty()));
+        }
         if let Some(m) = &console {
             fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
             if stdin_open {
@@ -53,11 +64,14 @@ pub fn wait(pid: i32, signals: SignalFd, console: Option<OwnedFd>) -> Result<i32
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(anyhow!("poll: {e}")),
         }
-        let ready: Vec<bool> = fds
+        let mut ready: Vec<bool> = fds
             .iter()
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
+        if until_exec.is_some() && ready.remove(1) {
+            until_exec = None;
+        }
         if ready.len() > 2 && ready[2] {
             match nix::unistd::read(stdin.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => stdin_open = false,

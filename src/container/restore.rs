@@ -246,7 +246,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
     match signals {
         None => Ok(0),
         Some(signals) => {
-            let code = super::foreground::wait(pid, signals, master.into_inner());
+            let code = super::foreground::wait(pid, signals, master.into_inner(), None);
             if let Ok(c) = store.open(&opts.id) {
                 super::destroy(&c).context("removing container")?;
             }

@@ -143,10 +143,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             None => crate::selfexe::move_onto(view),
         };
         moved.context("moving the init onto a sealed view of rrun")?;
-        // The init's copy of rrun's fd of the view (its mappings and exe link hold what they
-        // need): a created container's init holds no fd of rrun's (runc's create.bats).
-        // The init never returns, so the value that owns the fd is never dropped here.
-        let _ = nix::unistd::close(view.as_raw_fd());
+        // The init's copies of rrun's fds of the view: a created container's init holds no
+        // fd of rrun's (runc's create.bats).
+        view.close_in_child();
     }
     let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,

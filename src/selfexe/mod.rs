@@ -107,20 +107,35 @@ pub fn can_seal_in_place() -> bool {
 
 /// A sealed view of the running binary, opened read-only: through the sealed overlayfs
 /// mount, or a sealed memfd copy where that can't be made. Made before a clone for the
-/// child to move onto ([`move_onto_planned`]): the overlay's mount is made and dissolved here, where
-/// the RCU grace period its dissolution waits for is short (in an init beside its parent's
-/// cgroup work it took ~150 us), and the last reference to it is the caller's to keep.
+/// child to move onto ([`move_onto_planned`]), by the parent: made by an init beside its
+/// parent's cgroup work, the mount's dissolution waited ~150 us for an RCU grace period.
+/// The view holds its detached mount open: the mount's dissolution and, with the last
+/// reference to the view, the end of the overlay's superblock each wait for an RCU grace
+/// period, and the holder chooses when (`run`, once its container's process runs).
 pub struct SealedView {
     file: std::fs::File,
     kind: in_place::View,
+    mount: Option<OwnedFd>,
+}
+
+impl SealedView {
+    /// Closes a cloned child's copies of the view's fds (the child never drops the value
+    /// it shares with its parent): its mappings and exe link keep what they need.
+    pub fn close_in_child(&self) {
+        let _ = nix::unistd::close(self.file.as_raw_fd());
+        if let Some(mount) = &self.mount {
+            let _ = nix::unistd::close(mount.as_raw_fd());
+        }
+    }
 }
 
 /// Makes the view; `scratch` as for [`ensure_sealed`].
 pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
     match sealed_overlay(scratch) {
-        Ok(file) => Ok(SealedView {
+        Ok((file, mount)) => Ok(SealedView {
             file,
             kind: in_place::View::SameFile,
+            mount: Some(mount),
         }),
         Err(e) => {
             crate::logging::debug(&format!("no overlayfs view of rrun ({e:#}): a sealed copy"));
@@ -129,16 +144,11 @@ pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
     }
 }
 
-impl std::os::fd::AsRawFd for SealedView {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.file.as_raw_fd()
-    }
-}
-
 fn sealed_copy_view() -> Result<SealedView> {
     Ok(SealedView {
         file: std::fs::File::from(sealed_copy()?),
         kind: in_place::View::Copy,
+        mount: None,
     })
 }
 
@@ -196,7 +206,8 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
         return Ok(());
     }
     let sealed = match sealed_overlay(scratch) {
-        Ok(view) => match in_place::seal_in_place(&view, in_place::View::SameFile) {
+        // The mount dissolves here: the process's mappings and exe link hold the view.
+        Ok((view, _mount)) => match in_place::seal_in_place(&view, in_place::View::SameFile) {
             Ok(()) => {
                 SEALED.store(YES, Ordering::Relaxed);
                 return Ok(());
@@ -234,7 +245,8 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
 /// The binary opened through a detached read-only overlayfs whose top layer is its
 /// directory: nothing to copy, and nothing opened through it can write the binary.
 /// Opened for reading (not O_PATH): it is mapped, and becomes the exe link, in place.
-fn sealed_overlay(scratch: &Path) -> Result<std::fs::File> {
+/// Returned with the detached mount's fd, whose closing dissolves the mount.
+fn sealed_overlay(scratch: &Path) -> Result<(std::fs::File, OwnedFd)> {
     let exe = std::fs::read_link("/proc/self/exe")?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(anyhow!("{} has no directory", exe.display()));
@@ -270,7 +282,7 @@ fn sealed_overlay(scratch: &Path) -> Result<std::fs::File> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )?;
-    Ok(std::fs::File::from(fd))
+    Ok((std::fs::File::from(fd), mnt))
 }
 
 /// A sealed in-memory copy of the binary.
