@@ -784,7 +784,7 @@ pub fn current_brk() -> u64 {
 /// struct prctl_mm_map (linux/prctl.h): the bounds of a process's memory that
 /// PR_SET_MM_MAP sets in one call, and the fd of its new /proc/<pid>/exe.
 #[repr(C)]
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MmMap {
     pub start_code: u64,
     pub end_code: u64,

@@ -50,9 +50,8 @@ pub fn seal_in_place(view: &std::fs::File, kind: View) -> Result<()> {
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     moves: Vec<Move>,
-    /// start_code, end_code, start_stack, start_data, end_data, start_brk, arg_start,
-    /// arg_end, env_start, env_end: what /proc/self/stat shows of them.
-    bounds: [u64; 10],
+    /// What /proc/self/stat shows of the memory's bounds; brk and exe_fd are the mover's.
+    bounds: crate::syscalls::MmMap,
 }
 
 /// Reads what moving onto `view` takes, checking first that the view holds the very bytes
@@ -98,35 +97,11 @@ pub fn apply(plan: &Plan, view: &std::fs::File) -> Result<()> {
         };
         moved.with_context(|| format!("moving the mapping at {:#x}", m.start))?;
     }
-    let [
-        start_code,
-        end_code,
-        start_stack,
-        start_data,
-        end_data,
-        start_brk,
-        arg_start,
-        arg_end,
-        env_start,
-        env_end,
-    ] = plan.bounds;
-    let map = crate::syscalls::MmMap {
-        start_code,
-        end_code,
-        start_stack,
-        start_data,
-        end_data,
-        start_brk,
-        arg_start,
-        arg_end,
-        env_start,
-        env_end,
-        exe_fd: view.as_raw_fd() as u32,
-        // Read last, by the process that moves: nothing between here and the prctl
-        // allocates, so the break can't move.
-        brk: crate::syscalls::current_brk(),
-        ..Default::default()
-    };
+    let mut map = plan.bounds;
+    map.exe_fd = view.as_raw_fd() as u32;
+    // Read last, by the process that moves: nothing between here and the prctl allocates,
+    // so the break can't move.
+    map.brk = crate::syscalls::current_brk();
     crate::syscalls::set_mm_map(&map).map_err(|e| anyhow!("prctl(PR_SET_MM_MAP): {e}"))
 }
 
@@ -273,8 +248,8 @@ fn writable_loads(table: &[u8], entry_size: usize) -> Vec<Range<u64>> {
 }
 
 /// The memory bounds PR_SET_MM_MAP sets, as /proc/self/stat shows them now (fields 26 –
-/// 28 and 45 – 51 of proc(5)), in [`Plan::bounds`]' order; brk and exe_fd are the mover's.
-fn mm_bounds(stat: &str) -> Option<[u64; 10]> {
+/// 28 and 45 – 51 of proc(5)); brk and exe_fd are the caller's.
+fn mm_bounds(stat: &str) -> Option<crate::syscalls::MmMap> {
     // The command name, in parentheses, may hold spaces and ')': fields follow the last.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<u64> = rest
@@ -284,14 +259,19 @@ fn mm_bounds(stat: &str) -> Option<[u64; 10]> {
         .collect();
     // fields[0] is field 4 of proc(5).
     let field = |n: usize| fields.get(n - 4).copied().filter(|v| *v != 0);
-    let mut bounds = [0; 10];
-    for (slot, n) in bounds
-        .iter_mut()
-        .zip([26, 27, 28, 45, 46, 47, 48, 49, 50, 51])
-    {
-        *slot = field(n)?;
-    }
-    Some(bounds)
+    Some(crate::syscalls::MmMap {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_stack: field(28)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+        env_start: field(50)?,
+        env_end: field(51)?,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
@@ -407,12 +387,18 @@ mod tests {
         let mut fields: Vec<String> = (3..=52).map(|n| (n * 1000).to_string()).collect();
         fields[0] = "S".into();
         let stat = format!("1234 (a) b) {}", fields.join(" "));
+        let map = mm_bounds(&stat).unwrap();
         assert_eq!(
-            mm_bounds(&stat).unwrap(),
-            [
-                26000, 27000, 28000, 45000, 46000, 47000, 48000, 49000, 50000, 51000
-            ]
+            (map.start_code, map.end_code, map.start_stack),
+            (26000, 27000, 28000)
         );
+        assert_eq!(
+            (map.start_data, map.end_data, map.start_brk),
+            (45000, 46000, 47000)
+        );
+        assert_eq!((map.arg_start, map.arg_end), (48000, 49000));
+        assert_eq!((map.env_start, map.env_end), (50000, 51000));
+        assert_eq!((map.brk, map.exe_fd), (0, 0));
         // The bounds hidden (as proc shows them to a reader without access): none.
         assert!(mm_bounds("1234 (rrun) S 1 2 3").is_none());
     }
