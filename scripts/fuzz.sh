@@ -20,7 +20,11 @@ python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["process"], 
 for target in config_json process_json; do
     log=build/fuzz/$target.log
     echo "fuzzing $target for ${seconds}s (log: $log)"
-    if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --codegen-units 16 "$target" "../$corpus/$target" -- \
+    # The fuzz targets are built for glibc, whose C++ library libFuzzer needs: named, since
+    # cargo-fuzz's default is the target it was built for, and `cargo install` run here
+    # builds it for rrun's (.cargo/config.toml: musl, which has no C++ compiler here).
+    if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --codegen-units 16 \
+            --target x86_64-unknown-linux-gnu "$target" "../$corpus/$target" -- \
             -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1) >"$log" 2>&1; then
         tail -40 "$log"
