@@ -135,9 +135,15 @@ fn help_is_in_runcs_layout_for_every_runc_command() {
             "{cmd}: {out}"
         );
     }
-    let out = rt.run(&["foo", "-h"]);
-    assert_eq!(out.status.code(), Some(3));
-    assert_eq!(messages(&stderr_of(&out)), "No help topic for 'foo'\n");
+    for unknown in [&["foo", "-h"][..], &["foo"], &["--debug", "foo", "bar"]] {
+        let out = rt.run(unknown);
+        assert_eq!(out.status.code(), Some(3), "{unknown:?}");
+        assert_eq!(
+            messages(&stderr_of(&out)),
+            "No help topic for 'foo'\n",
+            "{unknown:?}"
+        );
+    }
 }
 
 /// checkpoint's --parent-path, checked as runc checks it (the rest: checkpoint.rs).
@@ -258,6 +264,19 @@ fn sigkill_reaches_every_process_of_a_container_in_the_hosts_pid_namespace() {
     // The exec'd process was reparented away from rrun: it is gone (or a zombie).
     wait_until("the other process is killed", || ended(extra));
     rt.ok(&["delete", &id]);
+}
+
+/// `ls` is `list`'s other name: the same table, never a crash for the alias.
+#[test]
+fn ls_is_list() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "ls");
+    let list = rt.ok(&["list"]);
+    assert!(list.contains(&id), "{list}");
+    assert_eq!(rt.ok(&["ls"]), list);
+    assert_eq!(rt.ok(&["ls", "-q"]), format!("{id}\n"));
+    rt.ok(&["delete", "-f", &id]);
 }
 
 #[test]

@@ -267,17 +267,25 @@ fn command_help(binary: &str, name: &str) -> String {
 
 /// The command line with runc's help layout on every command.
 pub fn command() -> clap::Command {
-    let binary = crate::args::args_os()
+    command_for(crate::args::args_os())
+}
+
+/// [`command`] for the list `args` (the program's name first), which decides whose help
+/// templates are made.
+fn command_for(args: &[std::ffi::OsString]) -> clap::Command {
+    let binary = args
         .first()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rrun".to_string());
     let root = <Cli as clap::CommandFactory>::command().help_template(ROOT_HELP);
     // A command line that names its command and asks for no help shows no help template
-    // but maybe that command's (in an error): the others' are not made.
-    let args = crate::args::args_os().get(1..).unwrap_or_default();
-    let names: Vec<String> = match subcommand_name(args) {
-        Some(name) => vec![name.to_string()],
+    // but maybe that command's (in an error): the others' are not made. A name that is no
+    // command's is clap's to refuse, as runc does ("No help topic").
+    let args = args.get(1..).unwrap_or_default();
+    let named = subcommand_name(args).and_then(|name| root.find_subcommand(name));
+    let names: Vec<String> = match named {
+        Some(command) => vec![command.get_name().to_string()],
         None => root
             .get_subcommands()
             .map(|c| c.get_name().to_string())
