@@ -265,6 +265,16 @@ fn command_help(binary: &str, name: &str) -> String {
     )
 }
 
+/// The command line `args` (the program's name first) read by clap: every list, with its
+/// errors and help ([`crate::quick_args`] reads the common ones faster). `root_given`
+/// says whether `--root` was on it.
+pub fn read_with_clap(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    let m = command_for(args).try_get_matches_from(args)?;
+    let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+    cli.global.root_given = m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
+    Ok(cli)
+}
+
 /// The command line with runc's help layout on every command.
 pub fn command() -> clap::Command {
     command_for(crate::args::args_os())

@@ -21,6 +21,7 @@ pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod procfs;
+pub mod quick_args;
 pub mod rootfs;
 pub mod rootless;
 pub mod seccomp;

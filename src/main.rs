@@ -33,20 +33,20 @@ fn run() {
     // A bug must still end in one line on stderr, never a backtrace in an engine's log.
     std::panic::set_hook(Box::new(|info| eprintln!("rrun: internal error: {info}")));
     commands::seal_before_parsing();
-    let parsed = cli::command()
-        .try_get_matches_from(rrun::args::args_os())
-        .and_then(|m| {
-            let mut cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
-            cli.global.root_given =
-                m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
-            if !cli.global.root_given
-                && let Some(root) = rrun::rootless::default_state_root()
-            {
-                cli.global.root = root.display().to_string();
-                cli.global.root_in_xdg_runtime_dir = true;
-            }
-            Ok(cli)
-        });
+    let args = rrun::args::args_os();
+    let parsed = match rrun::quick_args::read(args.get(1..).unwrap_or_default()) {
+        Some(cli) => Ok(cli),
+        None => cli::read_with_clap(args),
+    };
+    let parsed = parsed.map(|mut cli| {
+        if !cli.global.root_given
+            && let Some(root) = rrun::rootless::default_state_root()
+        {
+            cli.global.root = root.display().to_string();
+            cli.global.root_in_xdg_runtime_dir = true;
+        }
+        cli
+    });
     let cli = match parsed {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
