@@ -159,16 +159,7 @@ pub fn move_onto(view: &SealedView) -> Result<()> {
     if running_sealed() {
         return Ok(());
     }
-    if let Err(e) = in_place::seal_in_place(&view.file, view.kind) {
-        if view.kind == in_place::View::Copy {
-            return Err(e);
-        }
-        crate::logging::debug(&format!("not sealed in place ({e:#}): from a sealed copy"));
-        let copy = sealed_copy_view()?;
-        in_place::seal_in_place(&copy.file, copy.kind)?;
-    }
-    SEALED.store(YES, Ordering::Relaxed);
-    Ok(())
+    onto_view_or_copy(view, in_place::seal_in_place)
 }
 
 /// How a process moves onto a sealed view ([`move_onto_planned`]), read without moving:
@@ -184,13 +175,22 @@ pub fn plan_move(view: &SealedView) -> Result<MovePlan> {
 /// [`move_onto`] with the plan read by a process with the same memory ([`plan_move`]);
 /// from a sealed copy where the view won't do (the moves are the same for a copy).
 pub fn move_onto_planned(view: &SealedView, plan: &MovePlan) -> Result<()> {
-    if let Err(e) = in_place::apply(plan, &view.file) {
+    onto_view_or_copy(view, |file, _| in_place::apply(plan, file))
+}
+
+/// Moves onto `view` with `move_to`, or, where that fails on the overlay's view, onto a
+/// sealed copy made now; records that the process runs sealed.
+fn onto_view_or_copy(
+    view: &SealedView,
+    move_to: impl Fn(&std::fs::File, in_place::View) -> Result<()>,
+) -> Result<()> {
+    if let Err(e) = move_to(&view.file, view.kind) {
         if view.kind == in_place::View::Copy {
             return Err(e);
         }
         crate::logging::debug(&format!("not sealed in place ({e:#}): from a sealed copy"));
         let copy = sealed_copy_view()?;
-        in_place::apply(plan, &copy.file)?;
+        move_to(&copy.file, copy.kind)?;
     }
     SEALED.store(YES, Ordering::Relaxed);
     Ok(())
