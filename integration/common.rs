@@ -419,7 +419,36 @@ pub fn assert_no_leftovers(rt: &Runtime, id: &str, before: &HostSnapshot) {
     let dirs = cgroup_dirs_named(id);
     assert!(dirs.is_empty(), "cgroups left behind: {dirs:?}");
     let procs = processes_mentioning(id);
-    assert!(procs.is_empty(), "processes left behind: {procs:?}");
+    assert!(
+        procs.is_empty(),
+        "processes left behind: {}",
+        describe_processes(&procs)
+    );
+}
+
+/// Each pid with its name, state and parent from /proc/PID/status, to tell a left-behind
+/// init from an intermediate or a zombie when a test fails.
+pub fn describe_processes(pids: &[i32]) -> String {
+    pids.iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::trim)
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            format!(
+                "{pid} ({}, {}, parent {})",
+                field("Name:"),
+                field("State:"),
+                field("PPid:")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Every cgroup directory named `id`, in every hierarchy, up to a few levels deep.
@@ -445,7 +474,8 @@ pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Pids of processes whose command line mentions `needle` (other than this test).
+/// Pids of processes whose command line mentions `needle` as a whole word (other than
+/// this test).
 pub fn processes_mentioning(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
@@ -458,12 +488,25 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         }
         if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
+            if mentions_whole(&cmd, needle) {
                 out.push(pid);
             }
         }
     }
     out
+}
+
+/// Whether `needle` occurs in `text` as a whole word: ids share prefixes and counters
+/// ("killed-12-3" is in "pod-killed-12-34"), and a test beside this one may be running
+/// the longer one.
+fn mentions_whole(text: &str, needle: &str) -> bool {
+    let part_of_a_word = |c: Option<char>| {
+        c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    text.match_indices(needle).any(|(at, _)| {
+        !part_of_a_word(text[..at].chars().next_back())
+            && !part_of_a_word(text[at + needle.len()..].chars().next())
+    })
 }
 
 /// Fails the test if rrun's stderr shows a panic or a backtrace.
@@ -599,4 +642,21 @@ fn maps_the_installed_rrun(pid: u32, installed: &Path) -> bool {
         let f: Vec<&str> = l.split_ascii_whitespace().collect();
         f.len() > 5 && f[3] == device && f[4] == host.ino().to_string() && Path::new(f[5]) == path
     })
+}
+
+#[test]
+fn a_process_mentions_an_id_only_as_a_whole_word() {
+    let line = "rrun --root /run/x create --bundle /tmp/b pod-killed-12-34";
+    assert!(mentions_whole(line, "pod-killed-12-34"));
+    assert!(!mentions_whole(line, "killed-12-34"), "a longer id's tail");
+    assert!(
+        !mentions_whole(line, "pod-killed-12-3"),
+        "a longer id's head"
+    );
+    assert!(mentions_whole("sleep 600.1234", "sleep 600.1234"));
+    assert!(!mentions_whole("sleep 600.12345", "sleep 600.1234"));
+    assert!(mentions_whole(
+        "/tmp/bundle-1-2/rootfs x",
+        "/tmp/bundle-1-2"
+    ));
 }
