@@ -186,10 +186,14 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         }
         _ => None,
     };
+    // Only an init with namespaces to make before "go" has work to do beside rrun's.
+    let works_beside = !plan.namespaces.early_unshare.is_empty();
+    let callers_cpu = works_beside.then(init::first_cpu::callers).flatten();
     let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
     drop(clone_target);
     let pid = match cloned? {
         CloneResult::Child => {
+            init::first_cpu::leave(callers_cpu);
             drop(parent_end);
             // The init must not share the state lock: were this rrun killed, the init
             // would hold it until it execs, and every command on the container would
@@ -215,8 +219,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         }
         CloneResult::Parent(pid) => pid,
     };
-    // Only an init with namespaces to make before "go" has work to do beside rrun's.
-    if !plan.namespaces.early_unshare.is_empty() {
+    if works_beside {
         init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
     }
     drop(child_end);
