@@ -86,7 +86,11 @@ mod tests {
         let callers = cpus[0];
         sched_setaffinity(Pid::from_raw(0), &set_of(&[callers])).unwrap();
         sched_setaffinity(Pid::from_raw(0), &set_of(&cpus)).unwrap();
-        assert_eq!(sched_getcpu().unwrap(), callers, "still where it was pinned");
+        assert_eq!(
+            sched_getcpu().unwrap(),
+            callers,
+            "still where it was pinned"
+        );
         leave(None);
         leave(Some(cpus[1]));
         assert_eq!(sched_getcpu().unwrap(), callers, "not on that CPU: stays");
