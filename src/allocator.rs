@@ -104,7 +104,7 @@ mod tests {
     fn blocks_stay_whole_with_threads_started_through_rrun() {
         fill_and_check(1, 200);
         let workers: Vec<_> = (2..6u8)
-            .map(|seed| crate::threads::spawn(move || fill_and_check(seed, 2000)))
+            .map(|seed| crate::threads::spawn(move || fill_and_check(seed, 2000)).unwrap())
             .collect();
         assert!(crate::threads::may_exist());
         fill_and_check(7, 2000);

@@ -100,6 +100,23 @@ fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> 
     };
     let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
+    let (stdout, stderr) = match (stdout, stderr) {
+        (Ok(out), Ok(err)) => (out, err),
+        (out, err) => {
+            let why = [&out, &err]
+                .into_iter()
+                .find_map(|t| t.as_ref().err().map(|e| e.to_string()))
+                .unwrap_or_default();
+            // Its output can't be read: the hook is stopped, and a reader that started
+            // ends with its pipe.
+            let _ = child.kill();
+            let _ = child.wait();
+            for reader in [out, err].into_iter().flatten() {
+                let _ = reader.join();
+            }
+            bail!("reading the output of {}: {why}", h.path().display());
+        }
+    };
     let timeout = h
         .timeout()
         .filter(|t| *t > 0)

@@ -60,6 +60,41 @@ pub fn sigset_of(numbers: impl IntoIterator<Item = i32>) -> nix::sys::signal::Si
     }
 }
 
+/// The calling thread's blocked signals as the kernel holds them: signal n is bit n - 1.
+/// The C library's sigprocmask leaves out of what it reports the signals it keeps for
+/// itself (musl: 32 to 34); this is the raw call.
+pub fn blocked_signals() -> nix::Result<u64> {
+    let mut old = 0u64;
+    // SAFETY: no set (nothing changes); `old` is 8 writable bytes, the size passed, which
+    // the kernel fills with signals 1 to 64.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            std::ptr::null::<u64>(),
+            &mut old as *mut u64,
+            8usize,
+        )
+    };
+    nix::errno::Errno::result(ret).map(|_| old)
+}
+
+/// Sets the calling thread's blocked signals to exactly `bits` (as [`blocked_signals`]).
+pub fn set_blocked_signals(bits: u64) -> nix::Result<()> {
+    // SAFETY: `bits` is 8 readable bytes, the size passed; no old set is asked for. The
+    // kernel never blocks SIGKILL or SIGSTOP whatever is asked.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &bits as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    nix::errno::Errno::result(ret).map(drop)
+}
+
 /// The numbers (1 to 64) of the signals in `set`.
 pub fn sigset_numbers(set: &nix::sys::signal::SigSet) -> Vec<i32> {
     // SAFETY: sigismember only reads the set, which is a valid sigset_t.

@@ -35,6 +35,15 @@ pub fn wait(
     mut until_exec: Option<super::create::UntilExec>,
 ) -> Result<i32> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    // Blocked again: musl's posix_spawn (a hook's start, through std's Command) gives its
+    // caller back a mask without the signals musl keeps for itself (32 to 34), and a 34
+    // unblocked would kill rrun and orphan its container instead of reaching it.
+    sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&crate::signals::forwarded()),
+        None,
+    )
+    .map_err(|e| anyhow!("blocking signals: {e}"))?;
     let _raw = console.as_ref().map(|_| crate::tty::RawMode::enter());
     if let Some(m) = &console
         && let Some((rows, cols)) = crate::tty::window_size(0)
