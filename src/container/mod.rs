@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod create;
 pub mod exec;
 pub mod foreground;
+pub mod mount_ns_end;
 pub mod notify;
 pub mod restore;
 
@@ -415,7 +416,7 @@ fn record_hooks<'a>(r: &'a ContainerRecord, kind: &str) -> Option<&'a [oci_spec:
     list.as_deref().filter(|l| !l.is_empty())
 }
 
-fn has_record_hooks(r: &ContainerRecord, kind: &str) -> bool {
+pub fn has_record_hooks(r: &ContainerRecord, kind: &str) -> bool {
     record_hooks(r, kind).is_some()
 }
 
