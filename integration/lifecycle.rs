@@ -569,63 +569,6 @@ fn start_container_hook_runs_inside_and_annotations_reach_state() {
     rt.ok(&["delete", &id]);
 }
 
-/// Who holds mount namespace `ns` ("mnt:[N]"): processes in it, or with an fd of it.
-fn holders_of(ns: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = e.file_name().to_string_lossy().to_string();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let links = std::fs::read_dir(e.path().join("fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|fd| fd.path())
-            .chain([e.path().join("ns/mnt")]);
-        for link in links {
-            if std::fs::read_link(&link).is_ok_and(|l| l.to_string_lossy() == ns) {
-                out.push(link.display().to_string());
-            }
-        }
-    }
-    out
-}
-
-/// `run` in the foreground lets the container's mount namespace end beside its own
-/// cleanup (src/container/mount_ns_end.rs), but nothing holds it once `run` returns, and
-/// a poststop hook already finds it gone (its mounts' filesystems are released).
-#[test]
-fn a_foreground_containers_mount_namespace_is_gone_for_poststop_hooks_and_when_run_returns() {
-    let rt = Runtime::new();
-    for with_hook in [false, true] {
-        let mut b = Bundle::sh("readlink /proc/self/ns/mnt > /ns");
-        let (seen, log) = (b.rootfs().join("ns"), b.path().join("hook.log"));
-        let hook = format!(
-            "ns=$(cat {}); ls -l /proc/[0-9]*/fd/ /proc/[0-9]*/ns/mnt 2>/dev/null \
-             | grep -cF \"$ns\" > {}",
-            seen.display(),
-            log.display()
-        );
-        b.edit(|c| {
-            c["root"]["readonly"] = json!(false);
-            if with_hook {
-                c["hooks"] = json!({"poststop": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
-            }
-        });
-        let id = unique("nsend");
-        let out = rt.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
-        assert!(out.status.success(), "{out:?}");
-        let ns = std::fs::read_to_string(&seen).unwrap().trim().to_string();
-        assert!(ns.starts_with("mnt:["), "{ns}");
-        assert_eq!(holders_of(&ns), Vec::<String>::new(), "after run returned");
-        if with_hook {
-            let holders = std::fs::read_to_string(&log).unwrap();
-            assert_eq!(holders.trim(), "0", "held while the poststop hook ran");
-        }
-    }
-}
-
 /// A failing poststart or poststop hook is a warning: the hooks after it still run and
 /// `start` and `delete` succeed (runtime-spec lifecycle; runtime-tools poststart_fail,
 /// poststop_fail).

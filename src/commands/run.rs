@@ -1,5 +1,5 @@
 use crate::cli::{Global, RunArgs};
-use crate::container::{self, foreground, mount_ns_end};
+use crate::container::{self, foreground};
 use crate::state::Store;
 use anyhow::{Context, Result};
 
@@ -22,31 +22,18 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     let (pid, console, until_exec) = (created.pid, created.console, created.until_exec);
     let c = created.container;
     let id = c.record.id.clone();
-    let mut ending = None;
     let result = (|| {
         // In the foreground the container's notifications are not relayed (rrun waits on
         // the container itself instead).
         container::start_process(&c, container::Caller::Foreground)?;
-        // Poststop hooks find the container's mounts gone: no hold where there are any.
-        let hold = !container::has_record_hooks(&c.record, "poststop");
         // Unlocked while it runs, for the commands that act on it meanwhile.
         drop(c);
-        let held = hold.then(|| mount_ns_end::Held::hold(pid)).flatten();
-        let code = foreground::wait(pid, signals, console, Some(until_exec));
-        // Whatever the wait's outcome: the namespace ends beside the cleanup below.
-        ending = held.map(mount_ns_end::Held::release);
-        code
+        foreground::wait(pid, signals, console, Some(until_exec))
     })();
-    let removed = if !a.keep
+    if !a.keep
         && let Ok(c) = store.open(&id)
     {
-        container::destroy(&c).context("run: removing container")
-    } else {
-        Ok(())
-    };
-    if let Some(ending) = ending {
-        ending.wait();
+        container::destroy(&c).context("run: removing container")?;
     }
-    removed?;
     result.context("run")
 }

@@ -5,7 +5,6 @@ pub mod checkpoint;
 pub mod create;
 pub mod exec;
 pub mod foreground;
-pub mod mount_ns_end;
 pub mod notify;
 pub mod restore;
 
@@ -416,7 +415,7 @@ fn record_hooks<'a>(r: &'a ContainerRecord, kind: &str) -> Option<&'a [oci_spec:
     list.as_deref().filter(|l| !l.is_empty())
 }
 
-pub fn has_record_hooks(r: &ContainerRecord, kind: &str) -> bool {
+fn has_record_hooks(r: &ContainerRecord, kind: &str) -> bool {
     record_hooks(r, kind).is_some()
 }
 
