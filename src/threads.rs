@@ -1,8 +1,7 @@
 //! Where rrun's threads start. rrun runs on one thread but while it reads a hook's output
-//! (crate::hooks) and while a foreground container's mount namespace ends
-//! (crate::container::mount_ns_end); its allocator (crate::allocator) takes its lock only
-//! once a second thread may exist, so every thread starts here, which says so first.
-//! clippy.toml refuses `std::thread::spawn` and its kin anywhere else.
+//! (crate::hooks); its allocator (crate::allocator) takes its lock only once a second
+//! thread may exist, so every thread starts here, which says so first. clippy.toml refuses
+//! `std::thread::spawn` and its kin anywhere else.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
