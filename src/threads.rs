@@ -17,8 +17,8 @@ pub fn may_exist() -> bool {
 }
 
 /// std::thread::Builder::spawn, after marking that threads may exist. It fails where the
-/// kernel refuses a thread: with rrun in a pid namespace it joined for its children, a
-/// thread would be in that one, and its end makes it refuse any.
+/// kernel refuses a thread (EAGAIN, seen in a `run` that had joined another container's
+/// pid namespace for its init).
 ///
 /// Signals stay the first thread's: the new thread runs with all of them blocked, and the
 /// caller keeps the mask it had. musl unblocks the signals it keeps for itself (32 to 34)
