@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use serde_json::json;
+use std::process::{Command, Stdio};
 
 fn host_ns(kind: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{kind}"))
@@ -44,6 +45,30 @@ fn new_namespaces_and_pid_1() {
         lines[7], "lo",
         "a new network namespace has only loopback: {out}"
     );
+}
+
+/// rrun brings the loopback of the container's new network namespace up from outside
+/// where it can; where it can't (its setns into that namespace refused here, as strace
+/// makes it), the init brings it up itself: up all the same.
+#[test]
+fn the_loopback_is_up_where_rrun_cannot_enter_the_containers_network_namespace() {
+    let rt = Runtime::new();
+    let b = Bundle::sh("ip -o link show lo");
+    // Without -f: only rrun is traced, the init it clones is not.
+    let out = Command::new("strace")
+        .args(["-o", "/dev/null", "-e", "inject=setns:error=EPERM"])
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(unique("lo-inside"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("strace (make deps installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("<LOOPBACK,UP,LOWER_UP>"), "{text}");
 }
 
 /// A network namespace of the container's own has its loopback up, as runc's do: a

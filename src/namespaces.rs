@@ -243,6 +243,36 @@ fn open_ns(t: LinuxNamespaceType, path: &PathBuf) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Brings up the loopback interface of the network namespace process `pid` (the init) has
+/// made, from rrun: rrun enters that namespace, sets `lo` up, and returns to its own. The
+/// init's branch before "go" (its namespaces, its move onto the sealed view) is the longer
+/// of the two, and this takes its ~50 µs onto rrun's (docs/performance.md, 2026-12-06).
+/// Ok(false) where the init has not made it yet (its namespace is still rrun's): the init
+/// brings it up itself then. An error only where rrun could not return to its own
+/// namespace, which it must not outlive.
+pub fn loopback_up_from_outside(pid: i32) -> Result<bool> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::{Mode, fstat};
+    let open_net = |path: &str| open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty());
+    let (Ok(ours), Ok(theirs)) = (
+        open_net("/proc/self/ns/net"),
+        open_net(&format!("/proc/{pid}/ns/net")),
+    ) else {
+        return Ok(false);
+    };
+    let same = |a: &OwnedFd, b: &OwnedFd| match (fstat(a), fstat(b)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => true,
+    };
+    if same(&ours, &theirs) || nix::sched::setns(&theirs, CloneFlags::CLONE_NEWNET).is_err() {
+        return Ok(false);
+    }
+    let up = crate::syscalls::set_loopback_up().is_ok();
+    nix::sched::setns(&ours, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| anyhow!("returning to rrun's network namespace: {e}"))?;
+    Ok(up)
+}
+
 fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
     nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
 }

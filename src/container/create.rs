@@ -270,8 +270,16 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         &record,
         init_joins_itself,
     )?;
+    // Where the init made a network namespace beside rrun's steps, and rrun may enter it.
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    let loopback_up = ns_plan.early_unshare.contains(new_net)
+        && !rootless_euid
+        && namespaces::loopback_up_from_outside(pid)?;
     // The init may have failed before it reads "go" (making its namespaces).
-    parent_end.send_unless_failed(&Message::Go { join_cgroups })?;
+    parent_end.send_unless_failed(&Message::Go {
+        join_cgroups,
+        loopback_up,
+    })?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),

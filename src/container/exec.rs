@@ -281,7 +281,10 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         }
     }
     // The process may have failed before it reads "go" (its initial CPU affinity).
-    if let Err(e) = parent_end.send_unless_failed(&Message::Go { join_cgroups }) {
+    if let Err(e) = parent_end.send_unless_failed(&Message::Go {
+        join_cgroups,
+        loopback_up: false,
+    }) {
         kill_child();
         return Err(e);
     }
@@ -329,7 +332,7 @@ fn child_setup(
     crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     affinity.before_cgroups()?;
     let join_cgroups = match channel.recv()? {
-        Some(Message::Go { join_cgroups }) => join_cgroups,
+        Some(Message::Go { join_cgroups, .. }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
     crate::cgroups::join_self(&join_cgroups)?;

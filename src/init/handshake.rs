@@ -42,6 +42,10 @@ pub enum Message {
     Go {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         join_cgroups: Vec<std::path::PathBuf>,
+        /// rrun brought the loopback interface of the init's new network namespace up
+        /// (`namespaces::loopback_up_from_outside`); otherwise the init does.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        loopback_up: bool,
     },
     /// Init → parent: the container is built; init waits for `start`.
     Ready,
@@ -203,13 +207,20 @@ mod tests {
         let join_cgroups = vec![std::path::PathBuf::from("/sys/fs/cgroup/pids/c/tasks")];
         a.send(&Message::Go {
             join_cgroups: join_cgroups.clone(),
+            loopback_up: true,
         })
         .unwrap();
         a.send(&Message::Failed {
             message: "mounting \"proc\": EPERM".into(),
         })
         .unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Message::Go { join_cgroups }));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Message::Go {
+                join_cgroups,
+                loopback_up: true
+            })
+        );
         assert_eq!(
             b.recv().unwrap(),
             Some(Message::Failed {
@@ -237,6 +248,7 @@ mod tests {
         drop(init);
         let go = Message::Go {
             join_cgroups: Vec::new(),
+            loopback_up: false,
         };
         let err = parent.send_unless_failed(&go).unwrap_err().to_string();
         assert_eq!(err, "making the container's namespaces: ENOSPC");

@@ -118,17 +118,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if !a.rootless_euid {
         crate::syscalls::set_dumpable(false).map_err(|e| anyhow!("PR_SET_DUMPABLE: {e}"))?;
     }
-    // While the parent makes the records and cgroups: the namespaces, and the loopback
-    // interface up in a network namespace of the container's own, as runc's.
+    // While the parent makes the records and cgroups: the namespaces. The loopback
+    // interface of a network namespace of the container's own comes up after (as runc's),
+    // from rrun where it can (`namespaces::loopback_up_from_outside`), or below.
     crate::namespaces::early_unshare(a.namespaces)?;
-    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
-    let loopback_up = || {
-        crate::syscalls::set_loopback_up()
-            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))
-    };
-    if a.namespaces.early_unshare.contains(new_net) {
-        loopback_up()?;
-    }
     // Then onto the sealed view of rrun, where the parent left it to the init: long before
     // its exec (which may run /proc/self/exe as an interpreter), and before it joins
     // anything (its new namespaces hold nothing of the container yet: no process can reach
@@ -147,8 +140,11 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         // fd of rrun's (runc's create.bats).
         view.close_in_child();
     }
-    let join_cgroups = match a.channel.recv()? {
-        Some(Message::Go { join_cgroups }) => join_cgroups,
+    let (join_cgroups, loopback_is_up) = match a.channel.recv()? {
+        Some(Message::Go {
+            join_cgroups,
+            loopback_up,
+        }) => (join_cgroups, loopback_up),
         _ => crate::syscalls::exit_immediately(1),
     };
     // Before it joins any cgroup: the CPUs of a cpuset it joins are those it allows.
@@ -187,9 +183,12 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the joined user namespace: {e}"))?;
     }
     crate::logging::debug("child process in init(): namespaces joined, building the container");
-    // One made by the clone or after the joins (with a user namespace): now.
-    if a.namespaces.makes_new(new_net) && !a.namespaces.early_unshare.contains(new_net) {
-        loopback_up()?;
+    // One made before "go" that rrun did not bring up, or made by the clone or after the
+    // joins (with a user namespace): now.
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    if a.namespaces.makes_new(new_net) && !loopback_is_up {
+        crate::syscalls::set_loopback_up()
+            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
