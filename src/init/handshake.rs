@@ -9,8 +9,9 @@
 //!  "seal" (how to move onto rrun's sealed ──▶ with a user namespace: the clone made
 //!  view; only where the init moves itself)    them), moves onto the sealed view,
 //!  records, uid/gid maps, oom_score_adj,      waits for "go"
-//!  cgroups
-//!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces, mounts
+//!  cgroups, the init's loopback up
+//!  "go" (+ v1 cgroups to join itself, ──────▶ joins those cgroups, namespaces, its
+//!       whether the loopback is up)           loopback up if it is not, mounts
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
