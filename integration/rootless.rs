@@ -431,6 +431,51 @@ fn sysfs_without_a_network_namespace_is_the_hosts_bound() {
     assert_nothing_left(&s, &id);
 }
 
+/// Rootless Podman runs the runtime as root of a user namespace of its own, in the host's
+/// network namespace, which that user namespace does not own. There a container with a
+/// network namespace of its own runs, its loopback up: rrun, which could not return to the
+/// host's namespace, leaves the loopback to the init (it failed with "returning to rrun's
+/// network namespace: EPERM" in a build that entered the container's without checking).
+#[test]
+fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_up() {
+    let s = Session::new(user("rrun-rl-a"));
+    let mut b = s.bundle("ip -o link show lo");
+    // Podman's config there: no user namespace of the container's own, a network one.
+    b.edit(|c| {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|n| n["type"] != "user");
+        namespaces.push(json!({"type": "network"}));
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+    });
+    let id = unique("rl-netns");
+    let root = s.state_root();
+    let mut cmd = s.command("unshare");
+    cmd.args(["--user", "--map-root-user", "--mount"])
+        // rrun's look at its own network namespace held back 0.3 s, so that it always
+        // finds the container's made (it may be quicker than the init's `unshare` there).
+        .args([
+            "strace",
+            "-o",
+            "/dev/null",
+            "-P",
+            "/proc/self/ns/net",
+            "-e",
+            "trace=open",
+        ])
+        .args(["-e", "inject=open:delay_enter=300000"])
+        .arg(&s.rrun)
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--bundle", b.path(), &id]);
+    let out = output_through_files(cmd, s.outputs.path());
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("<LOOPBACK,UP,LOWER_UP>"), "{text}");
+    assert_nothing_left(&s, &id);
+}
+
 #[test]
 fn podmans_multi_range_mappings_go_through_newuidmap() {
     let u = user("rrun-rl-a");

@@ -247,9 +247,10 @@ fn open_ns(t: LinuxNamespaceType, path: &PathBuf) -> Result<OwnedFd> {
 /// made, from rrun: rrun enters that namespace, sets `lo` up, and returns to its own. The
 /// init's branch before "go" (its namespaces, its move onto the sealed view) is the longer
 /// of the two, and this takes its ~50 µs onto rrun's (docs/performance.md, 2026-12-06).
-/// Ok(false) where the init has not made it yet (its namespace is still rrun's): the init
-/// brings it up itself then. An error only where rrun could not return to its own
-/// namespace, which it must not outlive.
+/// Ok(false) where the init has not made it yet (its namespace is still rrun's), or where
+/// rrun could not return to its own (rootless Podman runs it as root of a user namespace
+/// that does not own the host's network namespace): the init brings it up itself then.
+/// An error only where rrun, having entered, could not return after all.
 pub fn loopback_up_from_outside(pid: i32) -> Result<bool> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::{Mode, fstat};
@@ -264,7 +265,12 @@ pub fn loopback_up_from_outside(pid: i32) -> Result<bool> {
         (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
         _ => true,
     };
-    if same(&ours, &theirs) || nix::sched::setns(&theirs, CloneFlags::CLONE_NEWNET).is_err() {
+    // Returning takes the same rights as entering one's own namespace: tried first.
+    let can_return = || nix::sched::setns(&ours, CloneFlags::CLONE_NEWNET).is_ok();
+    if same(&ours, &theirs)
+        || !can_return()
+        || nix::sched::setns(&theirs, CloneFlags::CLONE_NEWNET).is_err()
+    {
         return Ok(false);
     }
     let up = crate::syscalls::set_loopback_up().is_ok();
