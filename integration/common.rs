@@ -206,6 +206,27 @@ impl Runtime {
         c
     }
 
+    /// `rrun run` of `b` (a fresh id from `tag`) under strace with `strace_args`, its stdin
+    /// /dev/null, to its end: for the tests that make the kernel refuse a call.
+    pub fn run_under_strace(
+        &self,
+        strace_args: &[std::ffi::OsString],
+        b: &Bundle,
+        tag: &str,
+    ) -> Output {
+        Command::new("strace")
+            .args(strace_args)
+            .arg(RRUN)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(["run", "--bundle"])
+            .arg(b.path())
+            .arg(unique(tag))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("strace (make deps installs it)")
+    }
+
     /// Runs rrun to completion. Its output goes through files, not pipes: a container that
     /// a command leaves behind inherits them, and a pipe would then never reach its end.
     pub fn run(&self, args: &[&str]) -> Output {

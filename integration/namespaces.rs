@@ -2,7 +2,6 @@
 
 use crate::common::*;
 use serde_json::json;
-use std::process::{Command, Stdio};
 
 fn host_ns(kind: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{kind}"))
@@ -55,17 +54,8 @@ fn the_loopback_is_up_where_rrun_cannot_enter_the_containers_network_namespace()
     let rt = Runtime::new();
     let b = Bundle::sh("ip -o link show lo");
     // Without -f: only rrun is traced, the init it clones is not.
-    let out = Command::new("strace")
-        .args(["-o", "/dev/null", "-e", "inject=setns:error=EPERM"])
-        .arg(RRUN)
-        .arg("--root")
-        .arg(rt.root.path())
-        .args(["run", "--bundle"])
-        .arg(b.path())
-        .arg(unique("lo-inside"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("strace (make deps installs it)");
+    let strace_args = ["-o", "/dev/null", "-e", "inject=setns:error=EPERM"].map(Into::into);
+    let out = rt.run_under_strace(&strace_args, &b, "lo-inside");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("<LOOPBACK,UP,LOWER_UP>"), "{text}");

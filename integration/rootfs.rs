@@ -549,22 +549,16 @@ fn run_failing(
     scratch: &std::path::Path,
 ) -> (String, usize) {
     let log = scratch.join(format!("strace-{syscall}-{errno}"));
-    let out = std::process::Command::new("strace")
-        .args(["-f", "-e"])
-        .arg(format!("trace={syscall}"))
-        .arg("-e")
-        .arg(format!("inject={syscall}:error={errno}"))
-        .arg("-o")
-        .arg(&log)
-        .arg(RRUN)
-        .arg("--root")
-        .arg(rt.root.path())
-        .args(["run", "--bundle"])
-        .arg(b.path())
-        .arg(unique("fallback"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("strace (make deps installs it)");
+    let strace_args = [
+        "-f".into(),
+        "-e".into(),
+        format!("trace={syscall}").into(),
+        "-e".into(),
+        format!("inject={syscall}:error={errno}").into(),
+        "-o".into(),
+        log.clone().into_os_string(),
+    ];
+    let out = rt.run_under_strace(&strace_args, b, "fallback");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{syscall} {errno}: {stdout} {stderr}");
