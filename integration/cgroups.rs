@@ -134,6 +134,38 @@ fn devices_cgroup_denies_unlisted_devices() {
     assert_eq!(rt.output_of(&allowed), "0\nend\n", "a rule allows it");
 }
 
+/// rrun writes the limits while its init takes its first steps, and a v1 device list is
+/// emptied before its exceptions are written: a moment in which every device is denied,
+/// mknod too. The init makes, opens and mounts no device before rrun says the rules are in
+/// place. Here each of rrun's writes returns 50 ms late (strace, rrun alone: not the init
+/// it clones), so that moment lasts 50 ms, and 500 tmpfs mounts stacked on /tmp put the
+/// init's mknod of /dev/null a few ms after "go": inside it, for an init that did not wait
+/// (it failed "creating device /dev/null: EPERM" every time here). The devices are made
+/// and usable, and the rules hold.
+#[test]
+fn the_init_makes_its_devices_once_the_device_rules_are_written() {
+    let rt = Runtime::new();
+    let script = "head -c 3 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; \
+        (echo rrun-devices-test > /dev/kmsg) 2>&1 | grep -c 'not permitted'";
+    let mut b = Bundle::sh(script);
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(
+            json!({"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}),
+        );
+        let tmpfs = json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]});
+        mounts.extend(std::iter::repeat_n(tmpfs, 500));
+    });
+    let strace_args = ["-o", "/dev/null", "-e", "inject=write:delay_exit=50000"].map(Into::into);
+    let out = rt.run_under_strace(&strace_args, &b, "slow-rules");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "3\nnull-ok\n1\n",
+        "{out:?}"
+    );
+}
+
 #[test]
 fn pause_resume_and_kill_while_paused() {
     let rt = Runtime::new();

@@ -262,14 +262,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // Owned by the rollback before anything is made, so a failure in any hierarchy removes
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
-    let join_cgroups = place_in_cgroup(
-        opts,
-        &bundle.spec,
-        pid,
-        cgroup.as_ref(),
-        &record,
-        init_joins_itself,
-    )?;
+    let join_cgroups = place_in_cgroup(opts, pid, cgroup.as_ref(), &record, init_joins_itself)?;
     // Where the init made a network namespace beside rrun's steps, and rrun may enter it.
     let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
     let loopback_up = ns_plan.early_unshare.contains(new_net)
@@ -280,6 +273,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         join_cgroups,
         loopback_up,
     })?;
+    // Beside the init's first steps (its joins), as runc sets them once its init is
+    // running; the init waits for them before it touches a device or mounts anything, and
+    // they are in place before any hook runs and before the container counts as created.
+    apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
+    parent_end.send_unless_failed(&Message::LimitsSet)?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
@@ -580,11 +578,11 @@ fn set_up_from_outside(
     crate::rootfs::idmap::apply(idmaps, &detached_sources, pid, spec)
 }
 
-/// Makes the init's cgroups, moves it into them and applies the limits; with
-/// `init_joins_v1`, returns the v1 `tasks` files the init joins by itself instead.
+/// Makes the init's cgroups and moves it into them; with `init_joins_v1`, returns the v1
+/// `tasks` files the init joins by itself instead. The limits come after "go"
+/// ([`apply_limits`]).
 fn place_in_cgroup(
     opts: &CreateOptions,
-    spec: &oci_spec::runtime::Spec,
     pid: i32,
     cgroup: &dyn CgroupDriver,
     record: &ContainerRecord,
@@ -605,6 +603,19 @@ fn place_in_cgroup(
             "Creating a rootless container with no cgroup and no private pid namespace. Such configuration is strongly discouraged (as it is impossible to properly kill all container's processes) and will result in an error in a future runc version.",
         );
     }
+    Ok(join_cgroups)
+}
+
+/// Writes `linux.resources` into the container's cgroups while the init builds the
+/// container. The init's own steps need none of them (a new cpuset directory already has
+/// its parent's cpus and mems, [`place_in_cgroup`]); off the parent's branch before "go",
+/// the longer of the two (docs/performance.md, 2026-12-06 evening).
+fn apply_limits(
+    opts: &CreateOptions,
+    spec: &oci_spec::runtime::Spec,
+    pid: i32,
+    cgroup: &dyn CgroupDriver,
+) -> Result<()> {
     let default_resources = oci_spec::runtime::LinuxResources::default();
     let resources = spec
         .linux()
@@ -616,7 +627,7 @@ fn place_in_cgroup(
         "create {}: init {pid} placed in its cgroups, building the container",
         opts.id
     ));
-    Ok(join_cgroups)
+    Ok(())
 }
 
 /// Waits for the init to report the container built, running the prestart and

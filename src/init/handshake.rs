@@ -11,7 +11,9 @@
 //!  records, uid/gid maps, oom_score_adj,      waits for "go"
 //!  cgroups, the init's loopback up
 //!  "go" (+ v1 cgroups to join itself, ──────▶ joins those cgroups, namespaces, its
-//!       whether the loopback is up)           loopback up if it is not, mounts
+//!       whether the loopback is up)           loopback up if it is not, hostname
+//!  the cgroups' limits and device rules
+//!  "limitsset" ─────────────────────────────▶ mounts, devices
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
@@ -48,6 +50,11 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         loopback_up: bool,
     },
+    /// Parent → init, after "go": `linux.resources` are written into the container's
+    /// cgroups, its device rules too. Until then the init opens, makes and mounts no
+    /// device (a v1 device list is emptied before its exceptions are written, so for a
+    /// moment it denies every device).
+    LimitsSet,
     /// Init → parent: the container is built; init waits for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.

@@ -197,6 +197,13 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
+    // rrun writes the cgroup limits beside the steps above; its device rules deny every
+    // device for a moment while it writes them (handshake's `LimitsSet`): no device is
+    // made, opened or mounted before they are in place.
+    match a.channel.recv()? {
+        Some(Message::LimitsSet) => {}
+        _ => crate::syscalls::exit_immediately(1),
+    }
     let plan = RootfsPlan {
         spec,
         bundle: a.bundle,
