@@ -263,21 +263,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // what the others already created.
     let cgroup = rollback.cgroup.insert(cgroup);
     let join_cgroups = place_in_cgroup(opts, pid, cgroup.as_ref(), &record, init_joins_itself)?;
-    // Where the init made a network namespace beside rrun's steps, and rrun may enter it.
-    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
-    let loopback_up = ns_plan.early_unshare.contains(new_net)
-        && !rootless_euid
-        && namespaces::loopback_up_from_outside(pid)?;
     // The init may have failed before it reads "go" (making its namespaces).
-    parent_end.send_unless_failed(&Message::Go {
-        join_cgroups,
-        loopback_up,
-    })?;
+    parent_end.send_unless_failed(&Message::Go { join_cgroups })?;
     // Beside the init's first steps (its joins), as runc sets them once its init is
     // running; the init waits for them before it touches a device or mounts anything, and
     // they are in place before any hook runs and before the container counts as created.
     apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
-    parent_end.send_unless_failed(&Message::LimitsSet)?;
+    // Where the init made a network namespace before "go", and rrun may enter it.
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    let loopback_up = ns_plan.early_unshare.contains(new_net)
+        && !rootless_euid
+        && namespaces::loopback_up_from_outside(pid)?;
+    parent_end.send_unless_failed(&Message::LimitsSet { loopback_up })?;
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),

@@ -281,10 +281,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         }
     }
     // The process may have failed before it reads "go" (its initial CPU affinity).
-    if let Err(e) = parent_end.send_unless_failed(&Message::Go {
-        join_cgroups,
-        loopback_up: false,
-    }) {
+    if let Err(e) = parent_end.send_unless_failed(&Message::Go { join_cgroups }) {
         kill_child();
         return Err(e);
     }

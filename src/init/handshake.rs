@@ -9,11 +9,12 @@
 //!  "seal" (how to move onto rrun's sealed ──▶ with a user namespace: the clone made
 //!  view; only where the init moves itself)    them), moves onto the sealed view,
 //!  records, uid/gid maps, oom_score_adj,      waits for "go"
-//!  cgroups, the init's loopback up
-//!  "go" (+ v1 cgroups to join itself, ──────▶ joins those cgroups, namespaces, its
-//!       whether the loopback is up)           loopback up if it is not, hostname
-//!  the cgroups' limits and device rules
-//!  "limitsset" ─────────────────────────────▶ mounts, devices
+//!  cgroups
+//!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces,
+//!  the cgroups' limits and device rules,      hostname
+//!  the init's loopback up
+//!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, mounts,
+//!       is up)                                devices
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
@@ -45,16 +46,17 @@ pub enum Message {
     Go {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         join_cgroups: Vec<std::path::PathBuf>,
-        /// rrun brought the loopback interface of the init's new network namespace up
-        /// (`namespaces::loopback_up_from_outside`); otherwise the init does.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        loopback_up: bool,
     },
     /// Parent → init, after "go": `linux.resources` are written into the container's
     /// cgroups, its device rules too. Until then the init opens, makes and mounts no
     /// device (a v1 device list is emptied before its exceptions are written, so for a
     /// moment it denies every device).
-    LimitsSet,
+    LimitsSet {
+        /// rrun brought the loopback interface of the init's new network namespace up
+        /// (`namespaces::loopback_up_from_outside`); otherwise the init does.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        loopback_up: bool,
+    },
     /// Init → parent: the container is built; init waits for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.
@@ -215,19 +217,17 @@ mod tests {
         let join_cgroups = vec![std::path::PathBuf::from("/sys/fs/cgroup/pids/c/tasks")];
         a.send(&Message::Go {
             join_cgroups: join_cgroups.clone(),
-            loopback_up: true,
         })
         .unwrap();
+        a.send(&Message::LimitsSet { loopback_up: true }).unwrap();
         a.send(&Message::Failed {
             message: "mounting \"proc\": EPERM".into(),
         })
         .unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Go { join_cgroups }));
         assert_eq!(
             b.recv().unwrap(),
-            Some(Message::Go {
-                join_cgroups,
-                loopback_up: true
-            })
+            Some(Message::LimitsSet { loopback_up: true })
         );
         assert_eq!(
             b.recv().unwrap(),
@@ -256,7 +256,6 @@ mod tests {
         drop(init);
         let go = Message::Go {
             join_cgroups: Vec::new(),
-            loopback_up: false,
         };
         let err = parent.send_unless_failed(&go).unwrap_err().to_string();
         assert_eq!(err, "making the container's namespaces: ENOSPC");

@@ -140,11 +140,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         // fd of rrun's (runc's create.bats).
         view.close_in_child();
     }
-    let (join_cgroups, loopback_is_up) = match a.channel.recv()? {
-        Some(Message::Go {
-            join_cgroups,
-            loopback_up,
-        }) => (join_cgroups, loopback_up),
+    let join_cgroups = match a.channel.recv()? {
+        Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
     // Before it joins any cgroup: the CPUs of a cpuset it joins are those it allows.
@@ -183,13 +180,6 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .map_err(|e| anyhow!("becoming root in the joined user namespace: {e}"))?;
     }
     crate::logging::debug("child process in init(): namespaces joined, building the container");
-    // One made before "go" that rrun did not bring up, or made by the clone or after the
-    // joins (with a user namespace): now.
-    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
-    if a.namespaces.makes_new(new_net) && !loopback_is_up {
-        crate::syscalls::set_loopback_up()
-            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
-    }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| anyhow!("setting hostname {h:?}: {e}"))?;
@@ -200,9 +190,16 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // rrun writes the cgroup limits beside the steps above; its device rules deny every
     // device for a moment while it writes them (handshake's `LimitsSet`): no device is
     // made, opened or mounted before they are in place.
-    match a.channel.recv()? {
-        Some(Message::LimitsSet) => {}
+    let loopback_is_up = match a.channel.recv()? {
+        Some(Message::LimitsSet { loopback_up }) => loopback_up,
         _ => crate::syscalls::exit_immediately(1),
+    };
+    // One made before "go" that rrun did not bring up, or made by the clone or after the
+    // joins (with a user namespace): now, before anything runs in it.
+    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+    if a.namespaces.makes_new(new_net) && !loopback_is_up {
+        crate::syscalls::set_loopback_up()
+            .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
     let plan = RootfsPlan {
         spec,
