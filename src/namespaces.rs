@@ -244,10 +244,10 @@ fn open_ns(t: LinuxNamespaceType, path: &PathBuf) -> Result<OwnedFd> {
 }
 
 /// Brings up the loopback interface of the network namespace process `pid` (the init) has
-/// made, from rrun: rrun enters that namespace, sets `lo` up, and returns to its own. The
-/// init's branch before "go" (its namespaces, its move onto the sealed view) is the longer
-/// of the two, and this takes its ~50 µs onto rrun's (docs/performance.md, 2026-12-06).
-/// Ok(false) where the init has not made it yet (its namespace is still rrun's), or where
+/// made, from rrun: rrun enters that namespace, sets `lo` up, and returns to its own. rrun
+/// does it after "go", beside the init's joins, which would otherwise take its ~50 – 100 µs
+/// (docs/performance.md, 2026-12-06 and 2026-12-06, morning).
+/// Ok(false) where the init has not made it (its namespace is still rrun's), or where
 /// rrun could not return to its own (rootless Podman runs it as root of a user namespace
 /// that does not own the host's network namespace): the init brings it up itself then.
 /// An error only where rrun, having entered, could not return after all.

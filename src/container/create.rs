@@ -606,7 +606,7 @@ fn place_in_cgroup(
 /// Writes `linux.resources` into the container's cgroups while the init builds the
 /// container. The init's own steps need none of them (a new cpuset directory already has
 /// its parent's cpus and mems, [`place_in_cgroup`]); off the parent's branch before "go",
-/// the longer of the two (docs/performance.md, 2026-12-06 evening).
+/// the longer of the two (docs/performance.md, 2026-12-06, morning).
 fn apply_limits(
     opts: &CreateOptions,
     spec: &oci_spec::runtime::Spec,
