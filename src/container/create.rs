@@ -114,23 +114,17 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     let plan = Plan::check(store, opts, &bundle)?;
     // The init is a clone of this process: whoever runs from a sealed view before the clone
-    // passes it on. Where it can, the init moves onto the view itself, first thing, on its
-    // own CPU beside rrun's records and cgroups (as runc's parent is not sealed, only its
-    // init); in a user namespace of its own (its ids mapped only later) or joining one, rrun
-    // does it here. `seal_view` is the view left to the init.
-    let seal_view = if seals_in_place && !crate::selfexe::running_sealed() {
-        Some(crate::selfexe::sealed_view(store.root()?)?)
-    } else {
-        None
-    };
-    let seal_view = match seal_view {
-        Some(view) if plan.namespaces.user_ns => {
-            // Closed before the clone: the init inherits the sealed mappings, no fd.
-            crate::selfexe::move_onto(&view)?;
-            None
-        }
-        view => view,
-    };
+    // passes it on. Where it can, the init moves onto the view itself, first thing after
+    // its namespaces, on its own CPU (as runc's parent is not sealed, only its init): rrun
+    // makes the view after the clone, beside the init's namespaces, and sends it over. In
+    // a user namespace of its own (its ids mapped only later) or joining one, rrun moves
+    // onto it here.
+    let needs_seal = seals_in_place && !crate::selfexe::running_sealed();
+    if needs_seal && plan.namespaces.user_ns {
+        // Closed before the clone: the init inherits the sealed mappings, no fd.
+        crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
+    }
+    let init_seals = needs_seal && !plan.namespaces.user_ns;
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
     // and is cloned straight into a cgroup v2 directory. That directory is made before the
@@ -206,7 +200,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 opts,
                 &plan,
                 &bundle,
-                seal_view.as_ref(),
+                init_seals,
                 InitChannels {
                     channel: child_end,
                     fifo: &fifo,
@@ -225,9 +219,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     drop(child_end);
     drop(console_child);
     rollback.pid = Some(pid);
-    if let Some(view) = &seal_view {
-        send_seal_plan(view, &parent_end)?;
-    }
+    // The view the init moves onto, made on rrun's CPU while the init makes its
+    // namespaces; held until the container's process runs (`UntilExec`).
+    let seal_view = if init_seals {
+        let view = crate::selfexe::sealed_view(store.root()?)?;
+        send_seal(&view, &parent_end)?;
+        Some(view)
+    } else {
+        None
+    };
     let (dir, lock) = match reserved.take() {
         Some(reserved) => reserved,
         None => reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?,
@@ -446,7 +446,7 @@ fn run_init(
     opts: &CreateOptions,
     plan: &Plan,
     bundle: &config::Bundle,
-    seal_view: Option<&crate::selfexe::SealedView>,
+    seals: bool,
     channels: InitChannels,
     detached_sources: Vec<Option<OwnedFd>>,
 ) -> ! {
@@ -478,7 +478,7 @@ fn run_init(
         }),
         detached_sources,
         rootless_euid: plan.rootless_euid,
-        seal_view,
+        seals,
         // `run` in the foreground blocked them before create (commands::run).
         signals_blocked: opts.foreground,
     })
@@ -543,14 +543,12 @@ pub(super) fn new_record(
 /// makes its namespaces (its branch before "go" is the longer), from this process's
 /// mappings and memory bounds, which the clone gave the init. Where they can't be read
 /// here, the init reads them itself.
-fn send_seal_plan(
-    view: &crate::selfexe::SealedView,
-    parent_end: &handshake::Channel,
-) -> Result<()> {
+fn send_seal(view: &crate::selfexe::SealedView, parent_end: &handshake::Channel) -> Result<()> {
     let plan = crate::selfexe::plan_move(view)
         .inspect_err(|e| crate::logging::debug(&format!("the init plans its own seal: {e:#}")))
         .ok();
-    parent_end.send_unless_failed(&Message::Seal { plan })
+    let copy = view.is_copy();
+    parent_end.send_with_fd(&Message::Seal { plan, copy }, view.file())
 }
 
 /// What the parent does to the init from outside before it builds the container: its oom

@@ -6,8 +6,9 @@
 //! ```text
 //!  rrun (parent)                              init (child)
 //!  clone() ─────────────────────────────────▶ makes its namespaces but pid (none
-//!  "seal" (how to move onto rrun's sealed ──▶ with a user namespace: the clone made
-//!  view; only where the init moves itself)    them), moves onto the sealed view,
+//!  "seal" (rrun's sealed view, an fd, and ──▶ with a user namespace: the clone made
+//!  how to move onto it; only where the        them), moves onto the sealed view,
+//!  init moves itself)
 //!  records, uid/gid maps, oom_score_adj,      waits for "go"
 //!  cgroups
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces,
@@ -35,10 +36,14 @@ use std::os::fd::{AsRawFd, OwnedFd};
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Message {
-    /// Parent → init, first, where the init moves onto the sealed view of rrun it was left:
-    /// how (`None`: the parent could not read it, and the init reads it itself).
+    /// Parent → init, first, where the init moves onto a sealed view of rrun: the view
+    /// itself, an fd passed with the message ([`Channel::send_with_fd`]; a sealed copy of
+    /// the binary with `copy`), and how (`None`: the parent could not read it, and the init
+    /// reads it itself).
     Seal {
         plan: Option<crate::selfexe::MovePlan>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        copy: bool,
     },
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for
     /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
@@ -117,6 +122,75 @@ impl Channel {
         match self.recv() {
             Ok(Some(Message::Failed { message })) => Err(anyhow!("{message}")),
             _ => Err(e),
+        }
+    }
+
+    /// As [`Channel::send_unless_failed`], with `fd` passed beside the message
+    /// (SCM_RIGHTS): the other end gets its own fd for the same file.
+    pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::BorrowedFd) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let data = serde_json::to_vec(msg)?;
+        let fds = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(&data)];
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let Err(e) = sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &rights,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) else {
+            return Ok(());
+        };
+        match self.recv() {
+            Ok(Some(Message::Failed { message })) => Err(anyhow!("{message}")),
+            _ => Err(anyhow!("sending {msg:?}: {e}")),
+        }
+    }
+
+    /// As [`Channel::recv`], with the fd passed beside the message, if one was (the first:
+    /// any more are closed).
+    pub fn recv_with_fd(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        loop {
+            let len = self.recv_retrying(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+            if len == 0 {
+                return Ok((None, None));
+            }
+            let mut buf = vec![0u8; len];
+            let mut passed = None;
+            let n = {
+                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+                let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+                let msg = loop {
+                    match recvmsg::<()>(
+                        self.fd.as_raw_fd(),
+                        &mut iov,
+                        Some(&mut space),
+                        MsgFlags::MSG_CMSG_CLOEXEC,
+                    ) {
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        other => break other.map_err(|e| anyhow!("receiving a message: {e}"))?,
+                    }
+                };
+                for c in msg
+                    .cmsgs()
+                    .map_err(|e| anyhow!("receiving a message: {e}"))?
+                {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for fd in fds {
+                            let fd = crate::syscalls::own_fd(fd);
+                            passed.get_or_insert(fd);
+                        }
+                    }
+                }
+                msg.bytes
+            };
+            match serde_json::from_slice(&buf[..n]) {
+                Ok(Message::Log { level, msg }) => crate::logging::relayed(&level, &msg),
+                Ok(m) => return Ok((Some(m), passed)),
+                Err(e) => return Err(anyhow!("bad handshake message: {e}")),
+            }
         }
     }
 
@@ -244,6 +318,35 @@ mod tests {
         assert_eq!(b.recv().unwrap(), Some(Message::Ready));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn an_fd_passed_with_a_message_is_the_same_file() {
+        let (a, b) = pair().unwrap();
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        use std::os::fd::AsFd;
+        let seal = Message::Seal {
+            plan: None,
+            copy: true,
+        };
+        a.send_with_fd(&seal, file.as_fd()).unwrap();
+        let (got, fd) = b.recv_with_fd().unwrap();
+        assert_eq!(got, Some(seal));
+        let fd = fd.expect("an fd came with the message");
+        assert_ne!(fd.as_raw_fd(), file.as_raw_fd());
+        let same = |f: &std::fs::File| {
+            use std::os::unix::fs::MetadataExt;
+            let m = f.metadata().unwrap();
+            (m.dev(), m.ino())
+        };
+        assert_eq!(same(&std::fs::File::from(fd)), same(&file));
+        // A message without one.
+        a.send(&Message::Ready).unwrap();
+        let (got, fd) = b.recv_with_fd().unwrap();
+        assert_eq!(got, Some(Message::Ready));
+        assert!(fd.is_none());
+        drop(a);
+        assert!(matches!(b.recv_with_fd().unwrap(), (None, None)));
     }
 
     #[test]

@@ -44,9 +44,9 @@ pub struct InitArgs<'a> {
     /// rrun runs as an ordinary user: the parent writes the id maps unprivileged, the init
     /// stays dumpable, and the process keeps its supplementary groups.
     pub rootless_euid: bool,
-    /// Where the parent left sealing to the init (CVE-2019-5736; crate::selfexe): the
-    /// sealed view of rrun it made for it.
-    pub seal_view: Option<&'a crate::selfexe::SealedView>,
+    /// The parent left sealing to the init (CVE-2019-5736; crate::selfexe): it sends the
+    /// sealed view of rrun it makes for it, with how to move onto it.
+    pub seals: bool,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -126,19 +126,20 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // its exec (which may run /proc/self/exe as an interpreter), and before it joins
     // anything (its new namespaces hold nothing of the container yet: no process can reach
     // it through them). The parent read how meanwhile, on its own CPU.
-    if let Some(view) = a.seal_view {
-        let plan = match a.channel.recv()? {
-            Some(Message::Seal { plan }) => plan,
+    if a.seals {
+        let (plan, copy, view) = match a.channel.recv_with_fd()? {
+            (Some(Message::Seal { plan, copy }), Some(view)) => (plan, copy, view),
             _ => crate::syscalls::exit_immediately(1),
         };
+        let view = crate::selfexe::SealedView::received(std::fs::File::from(view), copy);
         let moved = match &plan {
-            Some(plan) => crate::selfexe::move_onto_planned(view, plan),
-            None => crate::selfexe::move_onto(view),
+            Some(plan) => crate::selfexe::move_onto_planned(&view, plan),
+            None => crate::selfexe::move_onto(&view),
         };
         moved.context("moving the init onto a sealed view of rrun")?;
-        // The init's copies of rrun's fds of the view: a created container's init holds no
-        // fd of rrun's (runc's create.bats).
-        view.close_in_child();
+        // Its fd closes here (the mappings and the exe link keep what they need): a created
+        // container's init holds no fd of rrun's (runc's create.bats).
+        drop(view);
     }
     let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,

@@ -106,25 +106,42 @@ pub fn can_seal_in_place() -> bool {
 }
 
 /// A sealed view of the running binary, opened read-only: through the sealed overlayfs
-/// mount, or a sealed memfd copy where that can't be made. Made before a clone for the
-/// child to move onto ([`move_onto_planned`]), by the parent: made by an init beside its
-/// parent's cgroup work, the mount's dissolution waited ~150 us for an RCU grace period.
+/// mount, or a sealed memfd copy where that can't be made. Made by the parent for its
+/// init to move onto ([`move_onto_planned`]), after the clone, and passed over: made by
+/// the init beside its parent's cgroup work, the mount's dissolution waited ~150 us for an
+/// RCU grace period; made before the clone, it delayed the init's namespaces.
 /// The view holds its detached mount open: the mount's dissolution and, with the last
 /// reference to the view, the end of the overlay's superblock each wait for an RCU grace
 /// period, and the holder chooses when (`run`, once its container's process runs).
 pub struct SealedView {
     file: std::fs::File,
     kind: in_place::View,
-    mount: Option<OwnedFd>,
+    /// Never read: held, and dropped with the view, which dissolves the mount.
+    _mount: Option<OwnedFd>,
 }
 
 impl SealedView {
-    /// Closes a cloned child's copies of the view's fds (the child never drops the value
-    /// it shares with its parent): its mappings and exe link keep what they need.
-    pub fn close_in_child(&self) {
-        let _ = nix::unistd::close(self.file.as_raw_fd());
-        if let Some(mount) = &self.mount {
-            let _ = nix::unistd::close(mount.as_raw_fd());
+    /// The view's file, for another process ([`SealedView::received`]).
+    pub fn file(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.file.as_fd()
+    }
+
+    /// Whether the view is a sealed copy of the binary, not the binary itself.
+    pub fn is_copy(&self) -> bool {
+        self.kind == in_place::View::Copy
+    }
+
+    /// The view another process made and passed over (its mount stays with that process).
+    pub fn received(file: std::fs::File, copy: bool) -> Self {
+        SealedView {
+            file,
+            kind: if copy {
+                in_place::View::Copy
+            } else {
+                in_place::View::SameFile
+            },
+            _mount: None,
         }
     }
 }
@@ -135,7 +152,7 @@ pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
         Ok((file, mount)) => Ok(SealedView {
             file,
             kind: in_place::View::SameFile,
-            mount: Some(mount),
+            _mount: Some(mount),
         }),
         Err(e) => {
             crate::logging::debug(&format!("no overlayfs view of rrun ({e:#}): a sealed copy"));
@@ -148,7 +165,7 @@ fn sealed_copy_view() -> Result<SealedView> {
     Ok(SealedView {
         file: std::fs::File::from(sealed_copy()?),
         kind: in_place::View::Copy,
-        mount: None,
+        _mount: None,
     })
 }
 
