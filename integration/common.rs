@@ -206,17 +206,20 @@ impl Runtime {
         c
     }
 
-    /// `rrun run` of `b` (a fresh id from `tag`) under strace with `strace_args`, its stdin
-    /// /dev/null, to its end: for the tests that make the kernel refuse a call.
+    /// `rrun run` of `b` (a fresh id from `tag`) under strace with `strace_args`, rrun's
+    /// `global` flags before the command, its stdin /dev/null, to its end: for the tests
+    /// that make the kernel refuse a call.
     pub fn run_under_strace(
         &self,
         strace_args: &[std::ffi::OsString],
+        global: &[&str],
         b: &Bundle,
         tag: &str,
     ) -> Output {
         Command::new("strace")
             .args(strace_args)
             .arg(RRUN)
+            .args(global)
             .arg("--root")
             .arg(self.root.path())
             .args(["run", "--bundle"])

@@ -55,7 +55,7 @@ fn the_loopback_is_up_where_rrun_cannot_enter_the_containers_network_namespace()
     let b = Bundle::sh("ip -o link show lo");
     // Without -f: only rrun is traced, the init it clones is not.
     let strace_args = ["-o", "/dev/null", "-e", "inject=setns:error=EPERM"].map(Into::into);
-    let out = rt.run_under_strace(&strace_args, &b, "lo-inside");
+    let out = rt.run_under_strace(&strace_args, &[], &b, "lo-inside");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(text.contains("<LOOPBACK,UP,LOWER_UP>"), "{text}");

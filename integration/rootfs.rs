@@ -558,7 +558,7 @@ fn run_failing(
         "-o".into(),
         log.clone().into_os_string(),
     ];
-    let out = rt.run_under_strace(&strace_args, b, "fallback");
+    let out = rt.run_under_strace(&strace_args, &[], b, "fallback");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{syscall} {errno}: {stdout} {stderr}");

@@ -548,12 +548,21 @@ pub fn fsmount_created(ctx: &OwnedFd, attrs: libc::c_uint) -> io::Result<OwnedFd
 /// mount_setattr(2) with AT_RECURSIVE: sets and clears MOUNT_ATTR_* bits on the mount
 /// behind `fd` and every mount below it.
 pub fn mount_setattr_recursive(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
-    mount_setattr(fd, true, set, clear, 0)
+    mount_setattr(fd, true, set, clear, 0, 0)
+}
+
+/// Gives the mount `fd` and every mount under it the propagation `propagation`
+/// (MS_PRIVATE, MS_SLAVE, MS_SHARED or MS_UNBINDABLE), as mount(2) with MS_REC would.
+pub fn mount_setattr_propagation_recursive(
+    fd: &OwnedFd,
+    propagation: libc::c_ulong,
+) -> io::Result<()> {
+    mount_setattr(fd, true, 0, 0, propagation, 0)
 }
 
 /// mount_setattr(2) on the mount behind `fd` alone: sets and clears MOUNT_ATTR_* bits.
 pub fn mount_setattr_one(fd: &OwnedFd, set: u64, clear: u64) -> io::Result<()> {
-    mount_setattr(fd, false, set, clear, 0)
+    mount_setattr(fd, false, set, clear, 0, 0)
 }
 
 /// mount_setattr(2) MOUNT_ATTR_IDMAP on the detached tree `fd` (all of it with
@@ -565,6 +574,7 @@ pub fn mount_setattr_idmap(fd: &OwnedFd, userns: &OwnedFd, recursive: bool) -> i
         recursive,
         MOUNT_ATTR_IDMAP,
         0,
+        0,
         userns.as_raw_fd() as u64,
     )
 }
@@ -574,6 +584,7 @@ fn mount_setattr(
     recursive: bool,
     set: u64,
     clear: u64,
+    propagation: u64,
     userns_fd: u64,
 ) -> io::Result<()> {
     const AT_EMPTY_PATH: libc::c_uint = 0x1000;
@@ -588,7 +599,7 @@ fn mount_setattr(
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clear,
-        propagation: 0,
+        propagation,
         userns_fd,
     };
     let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };

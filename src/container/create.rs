@@ -125,6 +125,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
     }
     let init_seals = needs_seal && !plan.namespaces.user_ns;
+    let cgroup_mount_options = cgroup_mount_built_by_rrun(&plan, opts, &bundle.spec);
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
     // and is cloned straight into a cgroup v2 directory. That directory is made before the
@@ -201,6 +202,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 &plan,
                 &bundle,
                 init_seals,
+                cgroup_mount_options.is_some(),
                 InitChannels {
                     channel: child_end,
                     fifo: &fifo,
@@ -275,6 +277,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         && !rootless_euid
         && namespaces::loopback_up_from_outside(pid)?;
     parent_end.send_unless_failed(&Message::LimitsSet { loopback_up })?;
+    if let Some(options) = &cgroup_mount_options {
+        send_cgroup_tree(options, &cgroup.paths(), &bundle.spec, &parent_end)?;
+    }
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
@@ -447,6 +452,7 @@ fn run_init(
     plan: &Plan,
     bundle: &config::Bundle,
     seals: bool,
+    cgroup_tree_from_parent: bool,
     channels: InitChannels,
     detached_sources: Vec<Option<OwnedFd>>,
 ) -> ! {
@@ -479,6 +485,7 @@ fn run_init(
         detached_sources,
         rootless_euid: plan.rootless_euid,
         seals,
+        cgroup_tree_from_parent,
         // `run` in the foreground blocked them before create (commands::run).
         signals_blocked: opts.foreground,
     })
@@ -543,6 +550,65 @@ pub(super) fn new_record(
 /// makes its namespaces (its branch before "go" is the longer), from this process's
 /// mappings and memory bounds, which the clone gave the init. Where they can't be read
 /// here, the init reads them itself.
+/// The options of the config's `cgroup` mount where rrun builds it and sends it to the
+/// init (`rootfs::cgroupfs::detached_tree`): the host's root in the host's user namespace,
+/// a mount namespace of the container's own and no cgroup namespace (each hierarchy is
+/// then a bind of the container's directory), one `cgroup` mount. Decided before the
+/// clone: both sides know whether "cgrouptree" comes.
+fn cgroup_mount_built_by_rrun(
+    plan: &Plan,
+    opts: &CreateOptions,
+    spec: &oci_spec::runtime::Spec,
+) -> Option<Vec<String>> {
+    use oci_spec::runtime::LinuxNamespaceType;
+    let no_cgroup_ns = !spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
+    if !plan.own_mount_ns
+        || plan.namespaces.user_ns
+        || plan.rootless_euid
+        || opts.rootless_cgroups
+        || !no_cgroup_ns
+    {
+        return None;
+    }
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    let mut cgroup_mounts = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("cgroup"));
+    let (Some(mount), None) = (cgroup_mounts.next(), cgroup_mounts.next()) else {
+        return None;
+    };
+    let options = mount.options().clone().unwrap_or_default();
+    let propagation = crate::rootfs::requested_propagation(spec);
+    crate::rootfs::cgroupfs::can_build_detached(&options, &plan.cgroup.paths(), propagation)
+        .then_some(options)
+}
+
+/// Builds the container's `cgroup` mount and sends it ("cgrouptree"); where it can't be
+/// built here (a kernel before 6.15 mounts nothing onto a detached tree), says so, and the
+/// init builds it.
+fn send_cgroup_tree(
+    options: &[String],
+    cgroup_paths: &[std::path::PathBuf],
+    spec: &oci_spec::runtime::Spec,
+    parent_end: &handshake::Channel,
+) -> Result<()> {
+    let propagation = crate::rootfs::requested_propagation(spec);
+    match crate::rootfs::cgroupfs::detached_tree(options, cgroup_paths, propagation) {
+        Ok(tree) => {
+            use std::os::fd::AsFd;
+            parent_end.send_with_fd(&Message::CgroupTree, tree.as_fd())
+        }
+        Err(e) => {
+            crate::logging::debug(&format!("the init makes its cgroup mounts: {e:#}"));
+            parent_end.send_unless_failed(&Message::CgroupTree)
+        }
+    }
+}
+
 fn send_seal(view: &crate::selfexe::SealedView, parent_end: &handshake::Channel) -> Result<()> {
     let plan = crate::selfexe::plan_move(view)
         .inspect_err(|e| crate::logging::debug(&format!("the init plans its own seal: {e:#}")))

@@ -16,6 +16,8 @@
 //!  the init's loopback up
 //!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, mounts,
 //!       is up)                                devices
+//!  the cgroup mounts, detached (a v1 host)
+//!  "cgrouptree" (+ those mounts, an fd) ────▶ (taken at the `cgroup` mount)
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
@@ -62,6 +64,10 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         loopback_up: bool,
     },
+    /// Parent → init, after "limitsset", where the init left its `cgroup` mount to rrun
+    /// (`rootfs::cgroupfs::detached_tree`): the mount, an fd passed beside the message,
+    /// or none where rrun could not build it (the init builds it then).
+    CgroupTree,
     /// Init → parent: the container is built; init waits for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.

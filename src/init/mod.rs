@@ -47,6 +47,8 @@ pub struct InitArgs<'a> {
     /// The parent left sealing to the init (CVE-2019-5736; crate::selfexe): it sends the
     /// sealed view of rrun it makes for it, with how to move onto it.
     pub seals: bool,
+    /// The parent builds the container's `cgroup` mount and sends it ("cgrouptree").
+    pub cgroup_tree_from_parent: bool,
 }
 
 /// Runs init to the exec of the user process; never returns.
@@ -202,6 +204,11 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         crate::syscalls::set_loopback_up()
             .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
+    // Read when the `cgroup` mount's turn comes, by then long sent.
+    let cgroup_tree = || match a.channel.recv_with_fd()? {
+        (Some(Message::CgroupTree), tree) => Ok(tree),
+        _ => Err(anyhow!("rrun ended before it sent the cgroup mounts")),
+    };
     let plan = RootfsPlan {
         spec,
         bundle: a.bundle,
@@ -210,6 +217,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         cgroup_ns: a.namespaces.new_cgroup,
         cgroup_paths: a.cgroup_paths,
         detached_sources: &a.detached_sources,
+        cgroup_tree: a
+            .cgroup_tree_from_parent
+            .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
     };
     if a.own_mount_ns {
         rootfs::prepare(&plan)?;

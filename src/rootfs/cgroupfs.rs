@@ -67,6 +67,16 @@ impl MountPoint<'_> {
 }
 
 pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()> {
+    // rrun built it beside the init's first steps ([`detached_tree`]): attach it whole.
+    if let Some(tree) = ctx.cgroup_tree.map(|take| take()).transpose()?.flatten() {
+        let target = ctx.root.mkdir_all(dest, 0o755)?;
+        crate::syscalls::move_mount_onto(&tree, &target)
+            .map_err(|e| anyhow!("attaching the cgroup mounts rrun made: {e}"))?;
+        if opts.flags & libc::MS_RDONLY != 0 {
+            remount_read_only(ctx, dest, opts.flags)?;
+        }
+        return Ok(());
+    }
     let target = ctx.root.mkdir_all(dest, 0o755)?;
     let hierarchies = host_hierarchies()?;
     if is_unified_host() {
@@ -269,4 +279,99 @@ fn remount_read_only(ctx: &MountContext, dest: &Path, fl: libc::c_ulong) -> Resu
         None::<&str>,
     )
     .map_err(|e| anyhow!("remounting {} read-only: {e}", dest.display()))
+}
+
+/// Whether rrun may build the container's /sys/fs/cgroup itself ([`detached_tree`]): a v1
+/// (or hybrid) host, a `cgroup` mount that is not a bind, and a container directory in
+/// every hierarchy, so that each is a bind of it, as [`mount_cgroups`] makes in the init
+/// without a cgroup namespace; and a root propagation the tree can be given
+/// ([`tree_propagation`]). The caller rules out user and cgroup namespaces.
+pub fn can_build_detached(
+    mount_options: &[String],
+    cgroup_paths: &[PathBuf],
+    root_propagation: Option<libc::c_ulong>,
+) -> bool {
+    if is_unified_host() || super::options::parse(mount_options).is_bind() {
+        return false;
+    }
+    if tree_propagation(root_propagation).is_none() {
+        return false;
+    }
+    let Ok(hierarchies) = host_hierarchies() else {
+        return false;
+    };
+    hierarchies.iter().all(|h| {
+        h.mount_point.file_name().is_none()
+            || cgroup_paths.iter().any(|p| p.starts_with(&h.mount_point))
+    })
+}
+
+/// The propagation the built tree gets, that of the binds the init would make: it clones
+/// them from its copy of the host's mounts after making that copy a slave of the host's
+/// (or private, as the config asks). None for the propagations not handled here.
+fn tree_propagation(root_propagation: Option<libc::c_ulong>) -> Option<libc::c_ulong> {
+    let kind = root_propagation.map(|p| p & !libc::MS_REC);
+    match kind {
+        None | Some(libc::MS_SLAVE) => Some(libc::MS_SLAVE),
+        Some(libc::MS_PRIVATE) => Some(libc::MS_PRIVATE),
+        _ => None,
+    }
+}
+
+/// The container's /sys/fs/cgroup on a v1 host as a detached tree, built by rrun on its
+/// own CPU after "go" while the init joins its cgroups and makes its first mounts (in the
+/// init, the nine binds took ~150 µs of its path: docs/performance.md, 2026-12-06,
+/// morning): a tmpfs, in it a bind of the container's directory in each hierarchy (and
+/// the names of co-mounted controllers as links), with the mount's flags and the
+/// propagation the init's own binds would have. The init attaches it whole and makes the
+/// tmpfs read-only as before. Needs a kernel that mounts onto a detached tree (6.15);
+/// elsewhere this fails and the init builds it itself.
+pub fn detached_tree(
+    mount_options: &[String],
+    cgroup_paths: &[PathBuf],
+    root_propagation: Option<libc::c_ulong>,
+) -> Result<OwnedFd> {
+    let fl = super::options::parse(mount_options).flags;
+    let propagation = tree_propagation(root_propagation)
+        .ok_or_else(|| anyhow!("no propagation to give the cgroup mounts"))?;
+    let ctx = crate::syscalls::fsopen("tmpfs").map_err(|e| anyhow!("tmpfs: {e}"))?;
+    // What mount(2) of "tmpfs" with mode=755 shows, the source's name too.
+    crate::syscalls::fsconfig_set_string(&ctx, "source", "tmpfs")
+        .and_then(|()| crate::syscalls::fsconfig_set_string(&ctx, "mode", "755"))
+        .map_err(|e| anyhow!("tmpfs: {e}"))?;
+    let tmpfs = crate::syscalls::fsmount_created(&ctx, 0).map_err(|e| anyhow!("tmpfs: {e}"))?;
+    for h in host_hierarchies()? {
+        let Some(name) = h.mount_point.file_name() else {
+            continue;
+        };
+        let dir = cgroup_paths
+            .iter()
+            .find(|p| p.starts_with(&h.mount_point))
+            .ok_or_else(|| anyhow!("no cgroup of the container in {}", h.mount_point.display()))?;
+        mkdirat(&tmpfs, name, Mode::from_bits_truncate(0o755))
+            .map_err(|e| anyhow!("making {}: {e}", name.to_string_lossy()))?;
+        let target = openat(
+            &tmpfs,
+            name,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let bind = crate::syscalls::open_tree_clone(dir, true)
+            .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
+        crate::syscalls::move_mount_onto(&bind, &target)
+            .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
+        if h.controllers.len() > 1 {
+            for c in &h.controllers {
+                if c.as_str() != name.to_string_lossy() && !c.starts_with("name=") {
+                    let _ = nix::unistd::symlinkat(name, &tmpfs, c.as_str());
+                }
+            }
+        }
+    }
+    let (set, clear) = super::options::bind_remount_attrs(fl);
+    crate::syscalls::mount_setattr_recursive(&tmpfs, set, clear)
+        .map_err(|e| anyhow!("the cgroup mounts' flags: {e}"))?;
+    crate::syscalls::mount_setattr_propagation_recursive(&tmpfs, propagation)
+        .map_err(|e| anyhow!("the cgroup mounts' propagation: {e}"))?;
+    Ok(tmpfs)
 }

@@ -26,6 +26,8 @@ pub struct RootfsPlan<'a> {
     pub cgroup_paths: &'a [PathBuf],
     /// Bind sources detached before the clone (see mount::detach_bind_sources).
     pub detached_sources: &'a [Option<std::os::fd::OwnedFd>],
+    /// See `MountContext::cgroup_tree`.
+    pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<std::os::fd::OwnedFd>>>,
 }
 
 /// Sets up everything below the rootfs while the host's filesystem is still visible:
@@ -71,6 +73,7 @@ pub fn prepare(plan: &RootfsPlan) -> Result<()> {
         cgroup_paths: plan.cgroup_paths,
         mount_label: linux.and_then(|l| l.mount_label().as_deref()),
         detached_sources: plan.detached_sources,
+        cgroup_tree: plan.cgroup_tree,
     };
     let mounts = plan.spec.mounts().clone().unwrap_or_default();
     let mut read_only_later = Vec::new();
@@ -211,7 +214,7 @@ fn hide_full_proc_and_sys(rootfs: &Path) -> Result<()> {
 }
 
 /// `linux.rootfsPropagation` as mount flags, if set.
-fn requested_propagation(spec: &Spec) -> Option<libc::c_ulong> {
+pub fn requested_propagation(spec: &Spec) -> Option<libc::c_ulong> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())

@@ -19,6 +19,9 @@ pub struct MountContext<'a> {
     pub mount_label: Option<&'a str>,
     /// Detached copies of the bind sources (see [`detach_bind_sources`]), by mount index.
     pub detached_sources: &'a [Option<OwnedFd>],
+    /// Where rrun builds the `cgroup` mount itself (cgroupfs::detached_tree): takes what it
+    /// sent, None where it could not build it.
+    pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<OwnedFd>>>,
 }
 
 /// For a container in a user namespace of its own: each bind mount's source as a detached
