@@ -33,7 +33,7 @@
 use anyhow::{Result, anyhow};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -107,96 +107,48 @@ impl std::os::fd::AsFd for Channel {
 
 impl Channel {
     pub fn send(&self, msg: &Message) -> Result<()> {
-        let data = serde_json::to_vec(msg)?;
-        nix::sys::socket::send(
-            self.fd.as_raw_fd(),
-            &data,
-            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-        )
-        .map_err(|e| anyhow!("sending {msg:?}: {e}"))?;
-        Ok(())
-    }
-
-    /// As [`Channel::send`], to an init that may have failed before reading it: where the
-    /// peer has gone, the error is its last word (its `failed` message) if it left one.
-    pub fn send_unless_failed(&self, msg: &Message) -> Result<()> {
-        let Err(e) = self.send(msg) else {
-            return Ok(());
-        };
-        // The send failed because the peer has closed its end: what it sent before is
-        // still queued, and end-of-file follows it, so this read cannot block.
-        match self.recv() {
-            Ok(Some(Message::Failed { message })) => Err(anyhow!("{message}")),
-            _ => Err(e),
-        }
+        self.send_passing(msg, &[])
     }
 
     /// As [`Channel::send_unless_failed`], with `fd` passed beside the message
     /// (SCM_RIGHTS): the other end gets its own fd for the same file.
     pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::BorrowedFd) -> Result<()> {
-        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        self.unless_failed(self.send_passing(msg, &[fd.as_raw_fd()]))
+    }
+
+    /// As [`Channel::send`], to an init that may have failed before reading it: where the
+    /// peer has gone, the error is its last word (its `failed` message) if it left one.
+    pub fn send_unless_failed(&self, msg: &Message) -> Result<()> {
+        self.unless_failed(self.send(msg))
+    }
+
+    /// One message, with `fds` beside it where there are any (a plain send otherwise:
+    /// the tests that kill a create at its n-th `sendto` count on it).
+    fn send_passing(&self, msg: &Message, fds: &[RawFd]) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, send, sendmsg};
         let data = serde_json::to_vec(msg)?;
-        let fds = [fd.as_raw_fd()];
-        let iov = [std::io::IoSlice::new(&data)];
-        let rights = [ControlMessage::ScmRights(&fds)];
-        let Err(e) = sendmsg::<()>(
-            self.fd.as_raw_fd(),
-            &iov,
-            &rights,
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        ) else {
+        let fd = self.fd.as_raw_fd();
+        let sent = if fds.is_empty() {
+            send(fd, &data, MsgFlags::MSG_NOSIGNAL)
+        } else {
+            let iov = [std::io::IoSlice::new(&data)];
+            let rights = [ControlMessage::ScmRights(fds)];
+            sendmsg::<()>(fd, &iov, &rights, MsgFlags::MSG_NOSIGNAL, None)
+        };
+        sent.map_err(|e| anyhow!("sending {msg:?}: {e}"))?;
+        Ok(())
+    }
+
+    /// A send's error, or, where it failed because the peer has closed its end, the
+    /// peer's `failed` message: what it sent before is still queued, and end-of-file
+    /// follows it, so this read cannot block.
+    fn unless_failed(&self, sent: Result<()>) -> Result<()> {
+        let Err(e) = sent else {
             return Ok(());
         };
         match self.recv() {
             Ok(Some(Message::Failed { message })) => Err(anyhow!("{message}")),
-            _ => Err(anyhow!("sending {msg:?}: {e}")),
-        }
-    }
-
-    /// As [`Channel::recv`], with the fd passed beside the message, if one was (the first:
-    /// any more are closed).
-    pub fn recv_with_fd(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
-        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-        loop {
-            let len = self.recv_retrying(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
-            if len == 0 {
-                return Ok((None, None));
-            }
-            let mut buf = vec![0u8; len];
-            let mut passed = None;
-            let n = {
-                let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-                let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-                let msg = loop {
-                    match recvmsg::<()>(
-                        self.fd.as_raw_fd(),
-                        &mut iov,
-                        Some(&mut space),
-                        MsgFlags::MSG_CMSG_CLOEXEC,
-                    ) {
-                        Err(nix::errno::Errno::EINTR) => continue,
-                        other => break other.map_err(|e| anyhow!("receiving a message: {e}"))?,
-                    }
-                };
-                for c in msg
-                    .cmsgs()
-                    .map_err(|e| anyhow!("receiving a message: {e}"))?
-                {
-                    if let ControlMessageOwned::ScmRights(fds) = c {
-                        for fd in fds {
-                            let fd = crate::syscalls::own_fd(fd);
-                            passed.get_or_insert(fd);
-                        }
-                    }
-                }
-                msg.bytes
-            };
-            match serde_json::from_slice(&buf[..n]) {
-                Ok(Message::Log { level, msg }) => crate::logging::relayed(&level, &msg),
-                Ok(m) => return Ok((Some(m), passed)),
-                Err(e) => return Err(anyhow!("bad handshake message: {e}")),
-            }
+            _ => Err(e),
         }
     }
 
@@ -232,40 +184,62 @@ impl Channel {
     /// The next message, or None when the peer has gone. Log lines are written to rrun's
     /// log as they come, never returned.
     pub fn recv(&self) -> Result<Option<Message>> {
+        self.recv_with_fd().map(|(msg, _)| msg)
+    }
+
+    /// As [`Channel::recv`], with the fd passed beside the message, if one was (the first:
+    /// any more are closed).
+    pub fn recv_with_fd(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
         loop {
             match self.recv_any()? {
-                Some(Message::Log { level, msg }) => crate::logging::relayed(&level, &msg),
+                (Some(Message::Log { level, msg }), _) => crate::logging::relayed(&level, &msg),
                 other => return Ok(other),
             }
         }
     }
 
-    fn recv_any(&self) -> Result<Option<Message>> {
-        use nix::sys::socket::MsgFlags;
+    fn recv_any(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recv, recvmsg};
+        let fd = self.fd.as_raw_fd();
         // The message's length first (a peek with MSG_TRUNC tells it without taking the
-        // message), then a buffer of that size: a fixed 64 KiB one, zeroed at each
-        // message, cost the parent and the init ~20 page faults per container.
-        let len = self.recv_retrying(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+        // message, nor any fd with it), then a buffer of that size: a fixed 64 KiB one,
+        // zeroed at each message, cost the parent and the init ~20 page faults per container.
+        let len = retrying(|| recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC))?;
         if len == 0 {
-            return Ok(None);
+            return Ok((None, None));
         }
         let mut buf = vec![0u8; len];
-        let n = self.recv_retrying(&mut buf, MsgFlags::empty())?;
+        let mut passed = None;
+        let n = retrying(|| {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([RawFd; 1]);
+            let msg = recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+            for c in msg.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    for fd in fds {
+                        // Any fd after the first is closed here.
+                        passed.get_or_insert(crate::syscalls::own_fd(fd));
+                    }
+                }
+            }
+            Ok(msg.bytes)
+        })?;
         serde_json::from_slice(&buf[..n])
-            .map(Some)
+            .map(|msg| (Some(msg), passed))
             .map_err(|e| anyhow!("bad handshake message: {e}"))
     }
+}
 
-    /// ECONNRESET is retried too: the peer closed with a message of ours unread (a process
-    /// that failed before reading "go"), which the kernel reports once, ahead of what the
-    /// peer sent before it went (its `failed` message); the next read finds that, or the end.
-    fn recv_retrying(&self, buf: &mut [u8], flags: nix::sys::socket::MsgFlags) -> Result<usize> {
-        loop {
-            match nix::sys::socket::recv(self.fd.as_raw_fd(), buf, flags) {
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
-                Err(e) => return Err(anyhow!("receiving handshake message: {e}")),
-                Ok(n) => return Ok(n),
-            }
+/// `read` again while it fails with EINTR or ECONNRESET. ECONNRESET: the peer closed with a
+/// message of ours unread (a process that failed before reading "go"), which the kernel
+/// reports once, ahead of what the peer sent before it went (its `failed` message); the
+/// next read finds that, or the end.
+fn retrying(mut read: impl FnMut() -> nix::Result<usize>) -> Result<usize> {
+    loop {
+        match read() {
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
+            Err(e) => return Err(anyhow!("receiving handshake message: {e}")),
+            Ok(n) => return Ok(n),
         }
     }
 }
