@@ -125,7 +125,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
     }
     let init_seals = needs_seal && !plan.namespaces.user_ns;
-    let cgroup_mount_options = cgroup_mount_built_by_rrun(&plan, opts, &bundle.spec);
+    let cgroup_mount = cgroup_mount_built_by_rrun(&plan, opts, &bundle.spec);
     // An init with the host's root in the host's user namespace needs no pid written into
     // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
     // and is cloned straight into a cgroup v2 directory. That directory is made before the
@@ -202,7 +202,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
                 &plan,
                 &bundle,
                 init_seals,
-                cgroup_mount_options.is_some(),
+                cgroup_mount.is_some(),
                 InitChannels {
                     channel: child_end,
                     fifo: &fifo,
@@ -277,8 +277,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         && !rootless_euid
         && namespaces::loopback_up_from_outside(pid)?;
     parent_end.send_unless_failed(&Message::LimitsSet { loopback_up })?;
-    if let Some(options) = &cgroup_mount_options {
-        send_cgroup_tree(options, &cgroup.paths(), &bundle.spec, &parent_end)?;
+    if let Some(mount) = &cgroup_mount {
+        send_cgroup_tree(mount, &cgroup.paths(), &parent_end)?;
     }
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
@@ -559,7 +559,7 @@ fn cgroup_mount_built_by_rrun(
     plan: &Plan,
     opts: &CreateOptions,
     spec: &oci_spec::runtime::Spec,
-) -> Option<Vec<String>> {
+) -> Option<CgroupMount> {
     use oci_spec::runtime::LinuxNamespaceType;
     let no_cgroup_ns = !spec
         .linux()
@@ -584,20 +584,28 @@ fn cgroup_mount_built_by_rrun(
     let options = mount.options().clone().unwrap_or_default();
     let propagation = crate::rootfs::requested_propagation(spec);
     crate::rootfs::cgroupfs::can_build_detached(&options, &plan.cgroup.paths(), propagation)
-        .then_some(options)
+        .then_some(CgroupMount {
+            options,
+            propagation,
+        })
+}
+
+/// The config's `cgroup` mount as rrun builds it: its options, and the propagation the
+/// config asks for the container's root.
+struct CgroupMount {
+    options: Vec<String>,
+    propagation: Option<libc::c_ulong>,
 }
 
 /// Builds the container's `cgroup` mount and sends it ("cgrouptree"); where it can't be
 /// built here (a kernel before 6.15 mounts nothing onto a detached tree), says so, and the
 /// init builds it.
 fn send_cgroup_tree(
-    options: &[String],
+    mount: &CgroupMount,
     cgroup_paths: &[std::path::PathBuf],
-    spec: &oci_spec::runtime::Spec,
     parent_end: &handshake::Channel,
 ) -> Result<()> {
-    let propagation = crate::rootfs::requested_propagation(spec);
-    match crate::rootfs::cgroupfs::detached_tree(options, cgroup_paths, propagation) {
+    match crate::rootfs::cgroupfs::detached_tree(&mount.options, cgroup_paths, mount.propagation) {
         Ok(tree) => {
             use std::os::fd::AsFd;
             parent_end.send_with_fd(&Message::CgroupTree, tree.as_fd())

@@ -133,14 +133,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             host_dir,
             &own_dir(h),
         )?;
-        // A co-mounted hierarchy such as cpu,cpuacct is also reachable under each name.
-        if h.controllers.len() > 1 {
-            for c in &h.controllers {
-                if c.as_str() != name.to_string_lossy() && !c.starts_with("name=") {
-                    let _ = nix::unistd::symlinkat(name, &tmpfs, c.as_str());
-                }
-            }
-        }
+        link_comounted(&tmpfs, h, name);
         if let Bound::FlagsPending { source } = bound {
             flags_pending.push((sub, source));
         }
@@ -150,6 +143,18 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         remount_read_only(ctx, dest, opts.flags)?;
     }
     Ok(())
+}
+
+/// A co-mounted hierarchy such as cpu,cpuacct is also reachable under each name: links in
+/// the tmpfs to where it is mounted as `name`.
+fn link_comounted(tmpfs: &OwnedFd, h: &Hierarchy, name: &OsStr) {
+    if h.controllers.len() > 1 {
+        for c in &h.controllers {
+            if c.as_str() != name.to_string_lossy() && !c.starts_with("name=") {
+                let _ = nix::unistd::symlinkat(name, tmpfs, c.as_str());
+            }
+        }
+    }
 }
 
 /// Whether a hierarchy's bind gets its flags (ro, nosuid, ...) at once, or from
@@ -360,13 +365,7 @@ pub fn detached_tree(
             .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
         crate::syscalls::move_mount_onto(&bind, &target)
             .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
-        if h.controllers.len() > 1 {
-            for c in &h.controllers {
-                if c.as_str() != name.to_string_lossy() && !c.starts_with("name=") {
-                    let _ = nix::unistd::symlinkat(name, &tmpfs, c.as_str());
-                }
-            }
-        }
+        link_comounted(&tmpfs, h, name);
     }
     let (set, clear) = super::options::bind_remount_attrs(fl);
     crate::syscalls::mount_setattr_recursive(&tmpfs, set, clear)
