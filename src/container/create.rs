@@ -546,10 +546,6 @@ pub(super) fn new_record(
     }
 }
 
-/// Tells the init how to move onto the sealed view it was left: read here, while the init
-/// makes its namespaces (its branch before "go" is the longer), from this process's
-/// mappings and memory bounds, which the clone gave the init. Where they can't be read
-/// here, the init reads them itself.
 /// The options of the config's `cgroup` mount where rrun builds it and sends it to the
 /// init (`rootfs::cgroupfs::detached_tree`): the host's root in the host's user namespace,
 /// a mount namespace of the container's own and no cgroup namespace (each hierarchy is
@@ -617,6 +613,10 @@ fn send_cgroup_tree(
     }
 }
 
+/// Sends the init the sealed view and how to move onto it: read here, while the init
+/// makes its namespaces (its branch before "go" is the longer), from this process's
+/// mappings and memory bounds, which the clone gave the init. Where they can't be read
+/// here, the init reads them itself.
 fn send_seal(view: &crate::selfexe::SealedView, parent_end: &handshake::Channel) -> Result<()> {
     let plan = crate::selfexe::plan_move(view)
         .inspect_err(|e| crate::logging::debug(&format!("the init plans its own seal: {e:#}")))
