@@ -452,9 +452,19 @@ fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_u
     let id = unique("rl-netns");
     let root = s.state_root();
     let mut cmd = s.command("unshare");
-    // rrun looks at the container's network namespace after "go", when the init has made
-    // it: no delay is needed for rrun to find it made.
     cmd.args(["--user", "--map-root-user", "--mount"])
+        // rrun's look at its own network namespace held back 0.3 s, so that it always
+        // finds the container's made (it may be quicker than the init's `unshare` there).
+        .args([
+            "strace",
+            "-o",
+            "/dev/null",
+            "-P",
+            "/proc/self/ns/net",
+            "-e",
+            "trace=open",
+        ])
+        .args(["-e", "inject=open:delay_enter=300000"])
         .arg(&s.rrun)
         .arg("--root")
         .arg(&root)
