@@ -24,10 +24,11 @@ cd /tmp
 # checkpoint and restore (CRIU runs on the guest's kernel, not on the host's). On v1 the
 # user's systemd delegates no cgroups, so of the rootless tests only the systemd one
 # (runc's refusal there) differs from the host's; the idmapped mounts depend on the kernel,
-# not on the cgroup layout, and ran on v2.
+# not on the cgroup layout, and ran on v2. A block device's mount under the eBPF device
+# filter: the v2 initramfs guest has no loop driver nor mkfs.ext4.
 tests=(systemd:: pods:: reliability::a_pod checkpoint::)
 if [ "$mode" = v2 ]; then
-    tests+=(rootless:: namespaces::idmapped_)
+    tests+=(rootless:: namespaces::idmapped_ cgroups::a_block_device_)
 else
     tests+=(rootless::with_the_users_systemd)
 fi

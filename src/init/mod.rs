@@ -102,6 +102,23 @@ pub fn run(args: InitArgs) -> ! {
     exec(prepared, &args)
 }
 
+/// Whether the init mounts the config's first pseudo filesystems before "go"
+/// (`rootfs::Build::mount_pseudo_filesystems`): in a mount namespace it made itself, with
+/// every namespace those mounts show (pid, network, ipc) already its own, and no user
+/// namespace, whose maps rrun writes before "go". Joined namespaces (a pod's) are joined
+/// after "go", so their mounts wait for it.
+fn mounts_before_go(a: &InitArgs) -> bool {
+    let ns = a.namespaces;
+    a.own_mount_ns
+        && ns
+            .early_unshare
+            .contains(nix::sched::CloneFlags::CLONE_NEWNS)
+        && !ns.user_ns
+        && ns.child_joins.is_empty()
+        && ns.user_join.is_none()
+        && !ns.intermediate
+}
+
 /// What setup leaves for the last steps.
 struct Prepared {
     fifo: OwnedFd,
@@ -143,6 +160,33 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         // container's init holds no fd of rrun's (runc's create.bats).
         drop(view);
     }
+    // Read when the `cgroup` mount's turn comes, by then long sent.
+    let cgroup_tree = || match a.channel.recv_with_fd()? {
+        (Some(Message::CgroupTree), tree) => Ok(tree),
+        _ => Err(anyhow!("rrun ended before it sent the cgroup mounts")),
+    };
+    let plan = RootfsPlan {
+        spec: a.spec,
+        bundle: a.bundle,
+        rootfs: a.rootfs,
+        user_ns: a.namespaces.user_ns,
+        cgroup_ns: a.namespaces.new_cgroup,
+        cgroup_paths: a.cgroup_paths,
+        detached_sources: &a.detached_sources,
+        cgroup_tree: a
+            .cgroup_tree_from_parent
+            .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
+    };
+    // While rrun makes the records and cgroups (its branch before "go" is the longer):
+    // the config's first mounts, where they are the kernel's own filesystems and nothing
+    // the init joins later could change what they show.
+    let build = if mounts_before_go(a) {
+        let mut build = rootfs::Build::begin(&plan)?;
+        build.mount_pseudo_filesystems()?;
+        Some(build)
+    } else {
+        None
+    };
     let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
@@ -204,24 +248,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         crate::syscalls::set_loopback_up()
             .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
-    // Read when the `cgroup` mount's turn comes, by then long sent.
-    let cgroup_tree = || match a.channel.recv_with_fd()? {
-        (Some(Message::CgroupTree), tree) => Ok(tree),
-        _ => Err(anyhow!("rrun ended before it sent the cgroup mounts")),
-    };
-    let plan = RootfsPlan {
-        spec,
-        bundle: a.bundle,
-        rootfs: a.rootfs,
-        user_ns: a.namespaces.user_ns,
-        cgroup_ns: a.namespaces.new_cgroup,
-        cgroup_paths: a.cgroup_paths,
-        detached_sources: &a.detached_sources,
-        cgroup_tree: a
-            .cgroup_tree_from_parent
-            .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
-    };
-    if a.own_mount_ns {
+    if let Some(build) = build {
+        build.finish()?;
+    } else if a.own_mount_ns {
         rootfs::prepare(&plan)?;
     } else {
         crate::logging::debug(

@@ -33,79 +33,142 @@ pub struct RootfsPlan<'a> {
 /// Sets up everything below the rootfs while the host's filesystem is still visible:
 /// propagation, the rootfs bind, each mount, /dev, and the working directory.
 pub fn prepare(plan: &RootfsPlan) -> Result<()> {
-    let linux = plan.spec.linux().as_ref();
-    let propagation = match requested_propagation(plan.spec) {
-        // An unbindable tree could not even give the rootfs bind below: the container's
-        // root becomes unbindable after pivot_root (set_root_propagation).
-        Some(flag) if flag & libc::MS_UNBINDABLE != 0 => libc::MS_PRIVATE | (flag & libc::MS_REC),
-        Some(flag) => flag,
-        None => libc::MS_SLAVE | libc::MS_REC,
-    };
-    // Our mounts must not leak back to the host: make the whole tree a slave (or what the
-    // config asked for) of the host's before touching anything.
-    sys_mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        flags(propagation),
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
-    if propagation & libc::MS_SHARED != 0 {
-        // pivot_root refuses a new root whose parent mount is shared.
-        make_parent_mount_private(plan.rootfs)?;
-    }
-    sys_mount(
-        Some(plan.rootfs),
-        plan.rootfs,
-        None::<&str>,
-        flags(libc::MS_BIND | libc::MS_REC),
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("bind-mounting rootfs {}: {e}", plan.rootfs.display()))?;
-    let root = RootDir::open(plan.rootfs)
-        .with_context(|| format!("opening rootfs {}", plan.rootfs.display()))?;
-    let ctx = MountContext {
-        bundle: plan.bundle,
-        rootfs: plan.rootfs,
-        root: &root,
-        cgroup_ns: plan.cgroup_ns,
-        cgroup_paths: plan.cgroup_paths,
-        mount_label: linux.and_then(|l| l.mount_label().as_deref()),
-        detached_sources: plan.detached_sources,
-        cgroup_tree: plan.cgroup_tree,
-    };
-    let mounts = plan.spec.mounts().clone().unwrap_or_default();
-    let mut read_only_later = Vec::new();
-    for (i, m) in mounts.iter().enumerate() {
-        read_only_later.extend(mount::mount_entry(&ctx, i, m)?);
-    }
-    let dev_is_bound = mounts.iter().any(|m| {
-        m.destination() == Path::new("/dev")
-            && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
-    });
-    if !dev_is_bound {
-        devices::populate_dev(&ctx, plan.user_ns)?;
-    }
-    for d in linux.and_then(|l| l.devices().clone()).unwrap_or_default() {
-        // As runc: /dev/ptmx is the link to the container's devpts, whatever the list says.
-        if d.path() == Path::new("/dev/ptmx") {
-            continue;
+    Build::begin(plan)?.finish()
+}
+
+/// [`prepare`] in steps, for an init that mounts what it can before it joins its cgroups
+/// ([`Build::mount_pseudo_filesystems`]) and the rest after.
+pub struct Build<'a> {
+    plan: &'a RootfsPlan<'a>,
+    root: RootDir,
+    mounts: Vec<oci_spec::runtime::Mount>,
+    /// The first of `mounts` not mounted yet.
+    next: usize,
+    read_only_later: Vec<PathBuf>,
+}
+
+impl<'a> Build<'a> {
+    /// The root's propagation and the rootfs bind: nothing of the container yet.
+    pub fn begin(plan: &'a RootfsPlan<'a>) -> Result<Self> {
+        let propagation = match requested_propagation(plan.spec) {
+            // An unbindable tree could not even give the rootfs bind below: the container's
+            // root becomes unbindable after pivot_root (set_root_propagation).
+            Some(flag) if flag & libc::MS_UNBINDABLE != 0 => {
+                libc::MS_PRIVATE | (flag & libc::MS_REC)
+            }
+            Some(flag) => flag,
+            None => libc::MS_SLAVE | libc::MS_REC,
+        };
+        // Our mounts must not leak back to the host: make the whole tree a slave (or what the
+        // config asked for) of the host's before touching anything.
+        sys_mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            flags(propagation),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
+        if propagation & libc::MS_SHARED != 0 {
+            // pivot_root refuses a new root whose parent mount is shared.
+            make_parent_mount_private(plan.rootfs)?;
         }
-        devices::create(&ctx, &devices::from_spec(&d)?, plan.user_ns)?;
+        sys_mount(
+            Some(plan.rootfs),
+            plan.rootfs,
+            None::<&str>,
+            flags(libc::MS_BIND | libc::MS_REC),
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("bind-mounting rootfs {}: {e}", plan.rootfs.display()))?;
+        let root = RootDir::open(plan.rootfs)
+            .with_context(|| format!("opening rootfs {}", plan.rootfs.display()))?;
+        Ok(Build {
+            plan,
+            root,
+            mounts: plan.spec.mounts().clone().unwrap_or_default(),
+            next: 0,
+            read_only_later: Vec::new(),
+        })
     }
-    if let Some(process) = plan.spec.process() {
-        root.mkdir_all(process.cwd(), 0o755)
-            .with_context(|| format!("creating cwd {}", process.cwd().display()))?;
+
+    fn context(&self) -> MountContext<'_> {
+        let plan = self.plan;
+        MountContext {
+            bundle: plan.bundle,
+            rootfs: plan.rootfs,
+            root: &self.root,
+            cgroup_ns: plan.cgroup_ns,
+            cgroup_paths: plan.cgroup_paths,
+            mount_label: plan
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.mount_label().as_deref()),
+            detached_sources: plan.detached_sources,
+            cgroup_tree: plan.cgroup_tree,
+        }
     }
-    for dest in read_only_later {
-        let mounted = root
-            .open_in_root(&dest, libc::O_PATH)
-            .with_context(|| format!("reopening {}", dest.display()))?;
-        mount::remount_read_only(&mounted)
-            .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
+
+    /// The config's mounts in order, up to the first that is not one of the kernel's own
+    /// filesystems ([`mount::is_pseudo_filesystem`]): what the init may mount before it is
+    /// in its cgroups and before its device rules are written.
+    pub fn mount_pseudo_filesystems(&mut self) -> Result<()> {
+        while let Some(m) = self.mounts.get(self.next) {
+            if !mount::is_pseudo_filesystem(m) {
+                break;
+            }
+            self.mount_next()?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn mount_next(&mut self) -> Result<()> {
+        let m = &self.mounts[self.next];
+        let read_only = mount::mount_entry(&self.context(), self.next, m)?;
+        self.read_only_later.extend(read_only);
+        self.next += 1;
+        Ok(())
+    }
+
+    /// The remaining mounts, /dev, the config's devices, the working directory, and the
+    /// tmpfs mounts made read-only once filled.
+    pub fn finish(mut self) -> Result<()> {
+        while self.next < self.mounts.len() {
+            self.mount_next()?;
+        }
+        let ctx = self.context();
+        let plan = self.plan;
+        let dev_is_bound = self.mounts.iter().any(|m| {
+            m.destination() == Path::new("/dev")
+                && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+        });
+        if !dev_is_bound {
+            devices::populate_dev(&ctx, plan.user_ns)?;
+        }
+        let linux = plan.spec.linux().as_ref();
+        for d in linux.and_then(|l| l.devices().clone()).unwrap_or_default() {
+            // As runc: /dev/ptmx is the link to the container's devpts, whatever the list says.
+            if d.path() == Path::new("/dev/ptmx") {
+                continue;
+            }
+            devices::create(&ctx, &devices::from_spec(&d)?, plan.user_ns)?;
+        }
+        if let Some(process) = plan.spec.process() {
+            self.root
+                .mkdir_all(process.cwd(), 0o755)
+                .with_context(|| format!("creating cwd {}", process.cwd().display()))?;
+        }
+        for dest in &self.read_only_later {
+            let mounted = self
+                .root
+                .open_in_root(dest, libc::O_PATH)
+                .with_context(|| format!("reopening {}", dest.display()))?;
+            mount::remount_read_only(&mounted)
+                .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
+        }
+        Ok(())
+    }
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {

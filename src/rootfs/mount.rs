@@ -55,6 +55,20 @@ pub fn flags(bits: libc::c_ulong) -> MsFlags {
 
 /// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
 /// writable and must be made read-only once everything under it is made (see tmpfs).
+/// One of the kernel's own filesystems (proc, sysfs, an empty tmpfs, devpts, mqueue): its
+/// mount opens no device, so no device rule applies to it, needs no cgroup, and fills no
+/// memory a cgroup would be charged for. A bind, a tmpfs filled from the rootfs
+/// (`tmpcopyup`) or an idmapped mount is none of these.
+pub fn is_pseudo_filesystem(m: &Mount) -> bool {
+    let typ = m.typ().as_deref().unwrap_or("");
+    let options = m.options().as_deref().unwrap_or(&[]);
+    let opts = options::parse(options);
+    matches!(typ, "proc" | "sysfs" | "tmpfs" | "devpts" | "mqueue")
+        && !opts.is_bind()
+        && !opts.tmpcopyup
+        && !options.iter().any(|o| o.contains("idmap"))
+}
+
 pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
@@ -421,4 +435,46 @@ fn apply_propagation(root: &RootDir, dest: &Path, propagation: &[libc::c_ulong])
         .map_err(|e| anyhow!("setting propagation: {e}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(typ: &str, options: &[&str]) -> Mount {
+        serde_json::from_value(serde_json::json!({
+            "destination": "/x", "type": typ, "source": typ, "options": options,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_kernels_own_empty_filesystems_are_pseudo_filesystems() {
+        for (typ, options) in [
+            ("proc", &[][..]),
+            ("sysfs", &["nosuid", "ro"][..]),
+            ("tmpfs", &["mode=755", "size=65536k"][..]),
+            ("devpts", &["newinstance", "ptmxmode=0666"][..]),
+            ("mqueue", &[][..]),
+        ] {
+            assert!(
+                is_pseudo_filesystem(&entry(typ, options)),
+                "{typ} {options:?}"
+            );
+        }
+        for (typ, options) in [
+            ("ext4", &[][..]),
+            ("cgroup", &[][..]),
+            ("bind", &["rbind"][..]),
+            ("tmpfs", &["bind"][..]),
+            ("tmpfs", &["tmpcopyup"][..]),
+            ("proc", &["idmap"][..]),
+            ("overlay", &[][..]),
+        ] {
+            assert!(
+                !is_pseudo_filesystem(&entry(typ, options)),
+                "{typ} {options:?}"
+            );
+        }
+    }
 }
