@@ -58,6 +58,19 @@ impl NamespacePlan {
     pub fn makes_new(&self, kind: CloneFlags) -> bool {
         (self.clone_flags | self.early_unshare | self.late_unshare).contains(kind)
     }
+
+    /// Whether the init mounts the config's first pseudo filesystems before "go"
+    /// (`rootfs::Build::mount_pseudo_filesystems`): in a mount namespace it made itself
+    /// before "go", with every namespace those mounts show (pid, network, ipc) already its
+    /// own, and no user namespace, whose maps rrun writes before "go". Namespaces joined by
+    /// path (a pod's) are joined after "go", so their mounts wait for it.
+    pub fn init_mounts_before_go(&self) -> bool {
+        self.early_unshare.contains(CloneFlags::CLONE_NEWNS)
+            && !self.user_ns
+            && self.child_joins.is_empty()
+            && self.user_join.is_none()
+            && !self.intermediate
+    }
 }
 
 const USER_JOINED: u32 = 1 << 31;

@@ -666,6 +666,24 @@ pub fn move_mount_onto(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
     check(ret).map(drop)
 }
 
+/// move_mount(2) from the detached tree `from` onto `name` in the directory `dir`, its
+/// last component not followed if a symlink.
+pub fn move_mount_onto_name(from: &OwnedFd, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: both fds are valid for the call; `name` is a NUL-terminated string.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(ret).map(drop)
+}
+
 /// personality(2): sets the execution domain (PER_LINUX, PER_LINUX32, ...).
 pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
     // SAFETY: plain integer argument.

@@ -102,23 +102,6 @@ pub fn run(args: InitArgs) -> ! {
     exec(prepared, &args)
 }
 
-/// Whether the init mounts the config's first pseudo filesystems before "go"
-/// (`rootfs::Build::mount_pseudo_filesystems`): in a mount namespace it made itself, with
-/// every namespace those mounts show (pid, network, ipc) already its own, and no user
-/// namespace, whose maps rrun writes before "go". Joined namespaces (a pod's) are joined
-/// after "go", so their mounts wait for it.
-fn mounts_before_go(a: &InitArgs) -> bool {
-    let ns = a.namespaces;
-    a.own_mount_ns
-        && ns
-            .early_unshare
-            .contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        && !ns.user_ns
-        && ns.child_joins.is_empty()
-        && ns.user_join.is_none()
-        && !ns.intermediate
-}
-
 /// What setup leaves for the last steps.
 struct Prepared {
     fifo: OwnedFd,
@@ -180,7 +163,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // While rrun makes the records and cgroups (its branch before "go" is the longer):
     // the config's first mounts, where they are the kernel's own filesystems and nothing
     // the init joins later could change what they show.
-    let build = if mounts_before_go(a) {
+    let build = if a.own_mount_ns && a.namespaces.init_mounts_before_go() {
         let mut build = rootfs::Build::begin(&plan)?;
         build.mount_pseudo_filesystems()?;
         Some(build)

@@ -355,15 +355,10 @@ pub fn detached_tree(
             .ok_or_else(|| anyhow!("no cgroup of the container in {}", h.mount_point.display()))?;
         mkdirat(&tmpfs, name, Mode::from_bits_truncate(0o755))
             .map_err(|e| anyhow!("making {}: {e}", name.to_string_lossy()))?;
-        let target = openat(
-            &tmpfs,
-            name,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
         let bind = crate::syscalls::open_tree_clone(dir, true)
             .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
-        crate::syscalls::move_mount_onto(&bind, &target)
+        let c_name = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
+        crate::syscalls::move_mount_onto_name(&bind, &tmpfs, &c_name)
             .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
         link_comounted(&tmpfs, h, name);
     }
