@@ -41,6 +41,34 @@ fn default_mounts_are_in_place() {
     );
 }
 
+/// The container's mountinfo lists its mounts in the config's order, then what rrun adds
+/// (as runc's): in a user namespace the standard devices are binds of the host's nodes,
+/// and they come after the last of the config's mounts (the `cgroup` one) although,
+/// outside one, the nodes are made before that mount takes rrun's tree.
+#[test]
+fn device_binds_follow_the_configs_mounts_in_mountinfo() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("cut -d' ' -f5 /proc/self/mountinfo");
+    b.in_user_namespace();
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |dest: &str| {
+        lines
+            .iter()
+            .position(|l| *l == dest)
+            .unwrap_or_else(|| panic!("{dest} not mounted:\n{out}"))
+    };
+    assert!(at("/sys/fs/cgroup") < at("/dev/null"), "{out}");
+    assert!(
+        at("/dev/null") < at("/proc/keys"),
+        "masked paths come last:\n{out}"
+    );
+    // Outside a user namespace the nodes are made, not bound: no line for them.
+    let plain = rt.output_of(&Bundle::sh("cut -d' ' -f5 /proc/self/mountinfo"));
+    assert!(!plain.lines().any(|l| l == "/dev/null"), "{plain}");
+    assert!(plain.lines().any(|l| l == "/sys/fs/cgroup"), "{plain}");
+}
+
 #[test]
 fn cgroup_mount_flags_hold_on_every_hierarchy() {
     // The config's flags for /sys/fs/cgroup reach the mount and, on v1, each hierarchy's

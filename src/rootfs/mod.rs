@@ -131,12 +131,8 @@ impl<'a> Build<'a> {
         Ok(())
     }
 
-    /// The remaining mounts, /dev, the config's devices, the working directory, and the
-    /// tmpfs mounts made read-only once filled.
-    pub fn finish(mut self) -> Result<()> {
-        while self.next < self.mounts.len() {
-            self.mount_next()?;
-        }
+    /// /dev's standard nodes and links (unless /dev is a bind) and the config's devices.
+    fn make_devices(&self) -> Result<()> {
         let ctx = self.context();
         let plan = self.plan;
         let dev_is_bound = self.mounts.iter().any(|m| {
@@ -154,6 +150,33 @@ impl<'a> Build<'a> {
             }
             devices::create(&ctx, &devices::from_spec(&d)?, plan.user_ns)?;
         }
+        Ok(())
+    }
+
+    /// The remaining mounts, /dev, the config's devices, the working directory, and the
+    /// tmpfs mounts made read-only once filled.
+    pub fn finish(mut self) -> Result<()> {
+        // A last `cgroup` mount away from /dev may wait for rrun's tree
+        // (cgroupfs::detached_tree): the device nodes first, as that mount can't change what
+        // they are. Not where the devices are binds of the host's (a user namespace): the
+        // container's mountinfo keeps the config's order, then the devices, as runc's.
+        let last_is_cgroup_away_from_dev = self.mounts.last().is_some_and(|m| {
+            m.typ().as_deref() == Some("cgroup")
+                && !Path::new("/dev").starts_with(mount::destination(self.plan.rootfs, m))
+        });
+        let before_devices = if last_is_cgroup_away_from_dev && !self.plan.user_ns {
+            self.mounts.len() - 1
+        } else {
+            self.mounts.len()
+        };
+        while self.next < before_devices {
+            self.mount_next()?;
+        }
+        self.make_devices()?;
+        while self.next < self.mounts.len() {
+            self.mount_next()?;
+        }
+        let plan = self.plan;
         if let Some(process) = plan.spec.process() {
             self.root
                 .mkdir_all(process.cwd(), 0o755)

@@ -69,16 +69,20 @@ pub fn is_pseudo_filesystem(m: &Mount) -> bool {
         && !options.iter().any(|o| o.contains("idmap"))
 }
 
+/// Where `m` goes in the container. As runc: a destination that already starts with the
+/// rootfs's host path is taken as that path (configs written with host paths of the rootfs
+/// rely on it).
+pub fn destination(rootfs: &Path, m: &Mount) -> PathBuf {
+    m.destination()
+        .strip_prefix(rootfs)
+        .map(|rest| Path::new("/").join(rest))
+        .unwrap_or_else(|_| m.destination().to_path_buf())
+}
+
 pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
-    // As runc: a destination that already starts with the rootfs's host path is taken as
-    // that path (configs written with host paths of the rootfs rely on it).
-    let dest = m
-        .destination()
-        .strip_prefix(ctx.rootfs)
-        .map(|rest| Path::new("/").join(rest))
-        .unwrap_or_else(|_| m.destination().to_path_buf());
+    let dest = destination(ctx.rootfs, m);
     let dest = dest.as_path();
     let source = m.source().clone().unwrap_or_default();
     let mut read_only_later = None;
