@@ -115,68 +115,6 @@ fn every_container_process_gets_the_cpus_its_cgroups_allow() {
     );
 }
 
-/// While the init builds the container and they take turns, rrun waits on the init's CPU
-/// (init::first_cpu::beside). Once the container's process runs, a foreground `run` has
-/// its caller's CPUs back (it may copy a terminal for hours); a hook, the caller's process,
-/// never sees the move.
-#[test]
-fn rrun_has_its_callers_cpus_once_the_container_runs_and_so_do_its_hooks() {
-    let allowed_of = |pid: &str| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("Cpus_allowed_list:"))
-            .map(|l| l.trim_end().to_string())
-            .unwrap_or_default()
-    };
-    let all = allowed_of("self");
-    let rt = Runtime::new();
-    let sleeper = Bundle::new(&["sleep", "1000"]);
-    let id = unique("beside");
-    let mut run = rt
-        .cmd()
-        .args(["run", "--bundle"])
-        .arg(sleeper.path())
-        .arg(&id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let comm_of_init = || {
-        let out = rt.run(&["state", &id]);
-        let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let pid = state["pid"].as_i64().unwrap_or(0);
-        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default()
-    };
-    wait_until("the container's process", || comm_of_init() == "sleep\n");
-    let rrun = run.id().to_string();
-    wait_until("rrun's CPUs back", || allowed_of(&rrun) == all);
-    rt.ok(&["kill", &id, "KILL"]);
-    assert!(!run.wait().unwrap().success());
-
-    let mut b = Bundle::new(&["true"]);
-    let log = b.path().join("hooks.log");
-    let hook = |kind: &str| {
-        json!({"path": "/bin/sh", "args": ["sh", "-c",
-            format!("echo \"{kind} $(grep Cpus_allowed_list: /proc/self/status)\" >> {}", log.display())]})
-    };
-    b.edit(|c| {
-        c["hooks"] = json!({
-            "createRuntime": [hook("createRuntime")],
-            "poststart": [hook("poststart")],
-            "poststop": [hook("poststop")],
-        });
-    });
-    rt.output_of(&b);
-    let text = std::fs::read_to_string(&log).unwrap();
-    let kinds: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(kinds, ["createRuntime", "poststart", "poststop"], "{text}");
-    for line in text.lines() {
-        let (kind, allowed) = line.split_once(' ').unwrap();
-        assert_eq!(allowed.trim_end(), all, "{kind} hook");
-    }
-}
-
 #[test]
 fn no_rrun_fd_reaches_the_container() {
     let rt = Runtime::new();

@@ -54,8 +54,6 @@ pub struct UntilExec {
     /// hangs up once the init has exec'd (or died), its old memory gone.
     pub channel: handshake::Channel,
     pub sealed_view: Option<crate::selfexe::SealedView>,
-    /// rrun on the init's CPU while the two take turns (`init::first_cpu::beside`).
-    pub beside_init: Option<init::first_cpu::Beside>,
 }
 
 /// Undoes a partial create when dropped before `disarm`.
@@ -283,10 +281,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if let Some(mount) = &cgroup_mount {
         send_cgroup_tree(mount, &cgroup.paths(), &parent_end)?;
     }
-    // rrun's steps beside the init's are done: from here on the two take turns. A hook
-    // is the caller's process, started with rrun's CPUs as the caller gave them.
-    let beside_init = (works_beside && !has_hooks(&bundle.spec))
-        .then(|| init::first_cpu::beside(nix::unistd::Pid::from_raw(pid)));
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
@@ -313,7 +307,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         until_exec: UntilExec {
             channel: parent_end,
             sealed_view: seal_view,
-            beside_init,
         },
     })
 }
@@ -820,22 +813,6 @@ fn reap_status(pid: i32) -> String {
 }
 
 /// Whether the init runs hooks itself: createContainer, startContainer.
-fn has_hooks(spec: &oci_spec::runtime::Spec) -> bool {
-    #[allow(deprecated)]
-    spec.hooks().as_ref().is_some_and(|h| {
-        [
-            h.prestart(),
-            h.create_runtime(),
-            h.create_container(),
-            h.start_container(),
-            h.poststart(),
-            h.poststop(),
-        ]
-        .iter()
-        .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()))
-    })
-}
-
 fn has_init_hooks(spec: &oci_spec::runtime::Spec) -> bool {
     spec.hooks().as_ref().is_some_and(|h| {
         [h.create_container(), h.start_container()]

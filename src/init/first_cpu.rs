@@ -13,15 +13,6 @@
 //! (3 `run`s in 30 here, each ~0.6 ms longer). So the init, first thing, leaves the CPU
 //! rrun ran on at the clone if it finds itself there; whichever of the two runs first
 //! moves it.
-//!
-//! After "go" the two take turns: the init builds the container while rrun waits for
-//! "ready", rrun writes the records while the init waits for "start", the container runs
-//! while rrun waits for its exec and its end. Each turn wakes the one waiting, and on this
-//! project's VM waking a task on an idle CPU costs 15 to 40 µs (the host must wake the
-//! virtual CPU) where waking one on the waker's own CPU costs ~3. So once its work beside
-//! the init's is done, rrun waits on the init's CPU ([`beside`]) until the container's
-//! process runs; then it takes its own CPUs back, so that a foreground `run` that copies a
-//! terminal for hours is not tied to one of them.
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
 use nix::unistd::Pid;
@@ -36,43 +27,6 @@ pub fn away_from_caller(init: Pid) {
     if let Some(elsewhere) = without(&ours, here) {
         let _ = sched_setaffinity(init, &elsewhere);
     }
-}
-
-/// In rrun, once its steps beside the init's are done: rrun runs on the CPU the init runs
-/// on, until the returned guard is dropped. Best effort: where either can't be read or
-/// set, rrun stays where it is.
-pub fn beside(init: Pid) -> Beside {
-    let ours = sched_getaffinity(Pid::from_raw(0)).ok();
-    let moved = ours.and_then(|ours| {
-        let cpu = crate::procfs::read(&format!("/proc/{}/stat", init.as_raw()))
-            .ok()
-            .and_then(|stat| last_cpu(&stat))?;
-        let mut one = CpuSet::new();
-        one.set(cpu).ok()?;
-        sched_setaffinity(Pid::from_raw(0), &one).ok()?;
-        Some(ours)
-    });
-    Beside { ours: moved }
-}
-
-/// rrun's own CPUs, given back when dropped.
-pub struct Beside {
-    ours: Option<CpuSet>,
-}
-
-impl Drop for Beside {
-    fn drop(&mut self) {
-        if let Some(ours) = &self.ours {
-            let _ = sched_setaffinity(Pid::from_raw(0), ours);
-        }
-    }
-}
-
-/// The CPU a process last ran on, from its /proc/<pid>/stat: field 39, counted after the
-/// command name (which may hold spaces and parentheses).
-fn last_cpu(stat: &str) -> Option<usize> {
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(36)?.parse().ok()
 }
 
 /// In rrun, right before the clone: the CPU the init should leave.
@@ -144,44 +98,6 @@ mod tests {
         assert_ne!(sched_getcpu().unwrap(), callers);
         let now = sched_getaffinity(Pid::from_raw(0)).unwrap();
         assert_eq!(now, set_of(&cpus[1..]));
-    }
-
-    #[test]
-    fn the_last_cpu_is_read_after_a_command_name_with_spaces() {
-        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
-                    5000 1000000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0";
-        assert_eq!(last_cpu(stat), Some(3));
-        let ours = crate::procfs::read("/proc/self/stat").unwrap();
-        assert_eq!(last_cpu(&ours), Some(sched_getcpu().unwrap()));
-    }
-
-    #[test]
-    fn beside_an_init_rrun_runs_on_its_cpu_and_then_takes_its_own_back() {
-        let all = sched_getaffinity(Pid::from_raw(0)).unwrap();
-        let cpus: Vec<usize> = (0..CpuSet::count())
-            .filter(|&c| all.is_set(c).unwrap())
-            .collect();
-        if cpus.len() < 2 {
-            eprintln!("skipped: one CPU, nowhere to move");
-            return;
-        }
-        // A process pinned to the last CPU stands for the init.
-        let target = *cpus.last().unwrap();
-        let mut child = std::process::Command::new("taskset")
-            .args(["-c", &target.to_string(), "sh", "-c", "while :; do :; done"])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let guard = beside(Pid::from_raw(child.id() as i32));
-        let during = sched_getaffinity(Pid::from_raw(0)).unwrap();
-        let after_cpu = sched_getcpu().unwrap();
-        drop(guard);
-        let after = sched_getaffinity(Pid::from_raw(0)).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert_eq!(during, set_of(&[target]));
-        assert_eq!(after_cpu, target);
-        assert_eq!(after, all);
     }
 
     #[test]
