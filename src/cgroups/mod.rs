@@ -602,28 +602,13 @@ fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
 /// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless one
 /// passed moments before (0.05 to 16 ms on this project's VM, once per container). v2
 /// moves no single thread across domains: its directories are entered by pid.
-///
-/// `opened`: the same files, opened by rrun (`handshake::Message::CgroupTasks`), which
-/// spares the init the path lookups on its way; where they are not one per file, the
-/// files are opened here.
-pub fn join_self(tasks_files: &[PathBuf], opened: Vec<std::os::fd::OwnedFd>) -> Result<()> {
-    let mut opened = if opened.len() == tasks_files.len() {
-        opened
-            .into_iter()
-            .map(std::fs::File::from)
-            .map(Some)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    opened.resize_with(tasks_files.len(), || None);
-    for (file, open) in tasks_files.iter().zip(opened) {
+pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
+    for file in tasks_files {
         // No O_CREAT: a cgroup removed meanwhile is an error, not a new file.
-        let written = match open {
-            Some(f) => Ok(f),
-            None => std::fs::OpenOptions::new().write(true).open(file),
-        }
-        .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .open(file)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
         written.map_err(|e| {
             // runc's words; the pid as the host sees it (its /proc is still in view here).
             let pid = std::fs::read_link("/proc/self").unwrap_or_default();

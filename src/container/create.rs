@@ -266,7 +266,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let cgroup = rollback.cgroup.insert(cgroup);
     let join_cgroups = place_in_cgroup(opts, pid, cgroup.as_ref(), &record, init_joins_itself)?;
     // The init may have failed before it reads "go" (making its namespaces).
-    send_cgroup_tasks(&join_cgroups, &parent_end)?;
     parent_end.send_unless_failed(&Message::Go { join_cgroups })?;
     // Beside the init's first steps (its joins), as runc sets them once its init is
     // running; the init waits for them before it touches a device or mounts anything, and
@@ -612,26 +611,6 @@ fn send_cgroup_tree(
             parent_end.send_unless_failed(&Message::CgroupTree)
         }
     }
-}
-
-/// Opens the v1 `tasks` files the init joins by itself and sends them ("cgrouptasks"):
-/// rrun's branch before "go" is the shorter, and their path lookups (~5 µs each) come off
-/// the init's. Where one can't be opened here, nothing is sent, and the init opens them
-/// itself (its error names the file).
-fn send_cgroup_tasks(tasks_files: &[PathBuf], parent_end: &handshake::Channel) -> Result<()> {
-    if tasks_files.is_empty() || tasks_files.len() > handshake::MAX_FDS {
-        return Ok(());
-    }
-    let opened: std::io::Result<Vec<std::fs::File>> = tasks_files
-        .iter()
-        .map(|f| std::fs::OpenOptions::new().write(true).open(f))
-        .collect();
-    let Ok(opened) = opened else {
-        return Ok(());
-    };
-    use std::os::fd::AsFd;
-    let fds: Vec<_> = opened.iter().map(|f| f.as_fd()).collect();
-    parent_end.send_with_fds(&Message::CgroupTasks, &fds)
 }
 
 /// Sends the init the sealed view and how to move onto it: read here, while the init

@@ -332,7 +332,7 @@ fn child_setup(
         Some(Message::Go { join_cgroups, .. }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
-    crate::cgroups::join_self(&join_cgroups, Vec::new())?;
+    crate::cgroups::join_self(&join_cgroups)?;
     affinity.after_cgroups()?;
     // runc's names for these steps, which --debug logs are grepped for (see init).
     crate::logging::debug("nsexec container setup: the process joins the container's namespaces");

@@ -47,10 +47,6 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         copy: bool,
     },
-    /// Parent → init, right before "go" where the init joins v1 cgroups itself: the
-    /// `tasks` files of go's `join_cgroups`, opened by rrun, fds passed beside the message
-    /// in the same order (`cgroups::join_self`). Without it the init opens them itself.
-    CgroupTasks,
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for
     /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
     /// `cgroups::join_self`); build the container.
@@ -88,10 +84,6 @@ pub enum Message {
     Log { level: String, msg: String },
 }
 
-/// The most fds one message carries: a `tasks` file per v1 hierarchy (a dozen on a host
-/// with every controller mounted apart).
-pub const MAX_FDS: usize = 32;
-
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -121,20 +113,7 @@ impl Channel {
     /// As [`Channel::send_unless_failed`], with `fd` passed beside the message
     /// (SCM_RIGHTS): the other end gets its own fd for the same file.
     pub fn send_with_fd(&self, msg: &Message, fd: std::os::fd::BorrowedFd) -> Result<()> {
-        self.send_with_fds(msg, &[fd])
-    }
-
-    /// As [`Channel::send_with_fd`], with several fds: at most [`MAX_FDS`], the most the
-    /// other end takes.
-    pub fn send_with_fds(&self, msg: &Message, fds: &[std::os::fd::BorrowedFd]) -> Result<()> {
-        if fds.len() > MAX_FDS {
-            return Err(anyhow!(
-                "sending {msg:?}: {} fds, at most {MAX_FDS} go with a message",
-                fds.len()
-            ));
-        }
-        let raw: Vec<RawFd> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
-        self.unless_failed(self.send_passing(msg, &raw))
+        self.unless_failed(self.send_passing(msg, &[fd.as_raw_fd()]))
     }
 
     /// As [`Channel::send`], to an init that may have failed before reading it: where the
@@ -211,12 +190,6 @@ impl Channel {
     /// As [`Channel::recv`], with the fd passed beside the message, if one was (the first:
     /// any more are closed).
     pub fn recv_with_fd(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
-        let (msg, fds) = self.recv_with_fds()?;
-        Ok((msg, fds.into_iter().next()))
-    }
-
-    /// As [`Channel::recv`], with the fds passed beside the message, in their order.
-    pub fn recv_with_fds(&self) -> Result<(Option<Message>, Vec<OwnedFd>)> {
         loop {
             match self.recv_any()? {
                 (Some(Message::Log { level, msg }), _) => crate::logging::relayed(&level, &msg),
@@ -225,7 +198,7 @@ impl Channel {
         }
     }
 
-    fn recv_any(&self) -> Result<(Option<Message>, Vec<OwnedFd>)> {
+    fn recv_any(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recv, recvmsg};
         let fd = self.fd.as_raw_fd();
         // The message's length first (a peek with MSG_TRUNC tells it without taking the
@@ -233,17 +206,20 @@ impl Channel {
         // zeroed at each message, cost the parent and the init ~20 page faults per container.
         let len = retrying(|| recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC))?;
         if len == 0 {
-            return Ok((None, Vec::new()));
+            return Ok((None, None));
         }
         let mut buf = vec![0u8; len];
-        let mut passed = Vec::new();
+        let mut passed = None;
         let n = retrying(|| {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+            let mut space = nix::cmsg_space!([RawFd; 1]);
             let msg = recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
             for c in msg.cmsgs()? {
                 if let ControlMessageOwned::ScmRights(fds) = c {
-                    passed.extend(fds.into_iter().map(crate::syscalls::own_fd));
+                    for fd in fds {
+                        // Any fd after the first is closed here.
+                        passed.get_or_insert(crate::syscalls::own_fd(fd));
+                    }
                 }
             }
             Ok(msg.bytes)
@@ -351,39 +327,6 @@ mod tests {
         assert!(fd.is_none());
         drop(a);
         assert!(matches!(b.recv_with_fd().unwrap(), (None, None)));
-    }
-
-    #[test]
-    fn fds_passed_with_a_message_arrive_in_their_order() {
-        use std::os::fd::AsFd;
-        use std::os::unix::fs::MetadataExt;
-        let (a, b) = pair().unwrap();
-        let files: Vec<std::fs::File> = ["/proc/self/exe", "/dev/null", "/proc/self/stat"]
-            .iter()
-            .map(|p| std::fs::File::open(p).unwrap())
-            .collect();
-        let fds: Vec<_> = files.iter().map(|f| f.as_fd()).collect();
-        a.send_with_fds(&Message::CgroupTasks, &fds).unwrap();
-        let (got, passed) = b.recv_with_fds().unwrap();
-        assert_eq!(got, Some(Message::CgroupTasks));
-        let id = |f: &std::fs::File| {
-            let m = f.metadata().unwrap();
-            (m.dev(), m.ino())
-        };
-        let passed: Vec<_> = passed.into_iter().map(std::fs::File::from).collect();
-        assert_eq!(
-            passed.iter().map(id).collect::<Vec<_>>(),
-            files.iter().map(id).collect::<Vec<_>>()
-        );
-        // More than the other end takes: refused, nothing sent.
-        let many: Vec<_> = std::iter::repeat_n(files[1].as_fd(), MAX_FDS + 1).collect();
-        let refused = a.send_with_fds(&Message::CgroupTasks, &many).unwrap_err();
-        assert!(refused.to_string().contains("at most 32"), "{refused}");
-        let all: Vec<_> = std::iter::repeat_n(files[1].as_fd(), MAX_FDS).collect();
-        a.send_with_fds(&Message::Created, &all).unwrap();
-        let (got, passed) = b.recv_with_fds().unwrap();
-        assert_eq!(got, Some(Message::Created));
-        assert_eq!(passed.len(), MAX_FDS);
     }
 
     #[test]

@@ -170,13 +170,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     } else {
         None
     };
-    let (mut message, mut tasks) = a.channel.recv_with_fds()?;
-    if message == Some(Message::CgroupTasks) {
-        message = a.channel.recv()?;
-    } else {
-        tasks.clear();
-    }
-    let join_cgroups = match message {
+    let join_cgroups = match a.channel.recv()? {
         Some(Message::Go { join_cgroups }) => join_cgroups,
         _ => crate::syscalls::exit_immediately(1),
     };
@@ -184,8 +178,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     process::reset_cpu_affinity();
     // Before anything else, and before a new cgroup namespace is made (its root is the
     // cgroup the init is in then).
-    crate::cgroups::join_self(&join_cgroups, tasks)
-        .context("unable to apply cgroup configuration")?;
+    crate::cgroups::join_self(&join_cgroups).context("unable to apply cgroup configuration")?;
     // The debug lines of these steps carry runc's names for them (nsexec, init(), the
     // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
     crate::logging::debug("nsexec container setup: the init joins its namespaces");
