@@ -8,14 +8,14 @@
 //!  clone() ─────────────────────────────────▶ makes its namespaces but pid (none
 //!  "seal" (rrun's sealed view, an fd, and ──▶ with a user namespace: the clone made
 //!  how to move onto it; only where the        them), moves onto the sealed view,
-//!  init moves itself)
-//!  records, uid/gid maps, oom_score_adj,      waits for "go"
-//!  cgroups
+//!  init moves itself)                         mounts the config's first kernel
+//!  records, uid/gid maps, oom_score_adj,      filesystems (where its namespaces are
+//!  cgroups                                    its own), waits for "go"
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces,
 //!  the cgroups' limits and device rules,      hostname
 //!  the init's loopback up
-//!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, mounts,
-//!       is up)                                devices
+//!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, other
+//!       is up)                                mounts, devices
 //!  the cgroup mounts, detached (a v1 host)
 //!  "cgrouptree" (+ those mounts, an fd) ────▶ (taken at the `cgroup` mount)
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
