@@ -650,35 +650,35 @@ fn open_tree_clone_at(
 
 /// move_mount(2) from the detached tree `from` onto the directory or file `to`.
 pub fn move_mount_onto(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
-    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
     const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-    // SAFETY: both fds are valid for the call; the empty paths name the fds themselves.
+    move_mount_from_fd(from, to, c"", MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+/// move_mount(2) from the detached tree `from` onto `name` in the directory `dir`, its
+/// last component not followed if a symlink.
+pub fn move_mount_onto_name(from: &OwnedFd, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+    move_mount_from_fd(from, dir, name, 0)
+}
+
+/// move_mount(2) of the tree `from` itself onto `to_path` under `to` (the empty path with
+/// MOVE_MOUNT_T_EMPTY_PATH: `to` itself).
+fn move_mount_from_fd(
+    from: &OwnedFd,
+    to: &OwnedFd,
+    to_path: &CStr,
+    to_flags: libc::c_uint,
+) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: both fds are valid for the call; the paths are NUL-terminated strings that
+    // outlive it, the empty one naming `from` itself.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             from.as_raw_fd(),
             c"".as_ptr(),
             to.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    check(ret).map(drop)
-}
-
-/// move_mount(2) from the detached tree `from` onto `name` in the directory `dir`, its
-/// last component not followed if a symlink.
-pub fn move_mount_onto_name(from: &OwnedFd, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
-    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-    // SAFETY: both fds are valid for the call; `name` is a NUL-terminated string.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            from.as_raw_fd(),
-            c"".as_ptr(),
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
+            to_path.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | to_flags,
         )
     };
     check(ret).map(drop)
