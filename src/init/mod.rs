@@ -160,9 +160,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
             .cgroup_tree_from_parent
             .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
     };
-    // While rrun makes the records and cgroups (its branch before "go" is the longer):
-    // the config's first mounts, where they are the kernel's own filesystems and nothing
-    // the init joins later could change what they show.
+    // While rrun makes the records and cgroups (its branch before "go" was the longer one
+    // without these): the config's first mounts, where they are the kernel's own
+    // filesystems and nothing the init joins later could change what they show.
     let build = if a.own_mount_ns && a.namespaces.init_mounts_before_go() {
         let mut build = rootfs::Build::begin(&plan)?;
         build.mount_pseudo_filesystems()?;
