@@ -53,8 +53,6 @@ pub fn flags(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
 }
 
-/// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
-/// writable and must be made read-only once everything under it is made (see tmpfs).
 /// One of the kernel's own filesystems (proc, sysfs, an empty tmpfs, devpts, mqueue): its
 /// mount opens no device, so no device rule applies to it, needs no cgroup, and fills no
 /// memory a cgroup would be charged for. A bind, a tmpfs filled from the rootfs
@@ -79,6 +77,8 @@ pub fn destination(rootfs: &Path, m: &Mount) -> PathBuf {
         .unwrap_or_else(|_| m.destination().to_path_buf())
 }
 
+/// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
+/// writable and must be made read-only once everything under it is made (see tmpfs).
 pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
