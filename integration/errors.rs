@@ -79,6 +79,47 @@ fn bad_mount_type_reports_the_mount_and_cleans_up() {
     );
 }
 
+/// A step that fails late in the init, long after rrun recorded the container as created
+/// (it does so while the init builds): here an rlimit above what the kernel allows
+/// (RLIMIT_NOFILE over fs.nr_open: EPERM, with CAP_SYS_RESOURCE or not), its setting held
+/// back 300 ms by strace. The error is the init's, and nothing is left.
+#[test]
+fn a_failure_after_the_container_is_recorded_leaves_nothing() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("true");
+    b.edit(|c| {
+        c["process"]["rlimits"] =
+            json!([{"type": "RLIMIT_NOFILE", "soft": 1u64 << 40, "hard": 1u64 << 40}])
+    });
+    let id = unique("latefail");
+    let before = HostSnapshot::take();
+    let out = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=prlimit64:delay_enter=300000",
+        ])
+        .arg(RRUN)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("strace (make deps installs it)");
+    let err = messages(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("process.rlimits: setting RLIMIT_NOFILE"),
+        "{err}"
+    );
+    assert_no_panic(&out);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 #[test]
 fn bad_namespace_path_and_hostname_without_uts() {
     let rt = Runtime::new();

@@ -634,6 +634,58 @@ fn poststart_hook_runs_after_the_process_is_executed() {
     );
 }
 
+/// `run` in the foreground records the container while the init builds and lets the init
+/// exec once built, with no round through the exec fifo, unless the config has hooks in
+/// between: the prestart and createRuntime hooks still run before the container counts as
+/// created (their state says "creating"), a poststart hook after the exec, and `run`
+/// still reports the process's output and exit code.
+#[test]
+fn run_in_the_foreground_runs_every_hook_at_its_moment() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo out; exit 3");
+    let log = b.path().join("hooks.log");
+    let hook = |kind: &str| {
+        let script = format!(
+            "read -r s; pid=$(echo \"$s\" | grep -o '\"pid\":[0-9]*' | cut -d: -f2); \
+             status=$(echo \"$s\" | grep -o '\"status\":\"[a-z]*\"'); \
+             echo \"{kind} $status $(readlink /proc/$pid/exe 2>/dev/null)\" >> {}",
+            log.display()
+        );
+        json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+    };
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        })
+    });
+    let id = unique("runhooks");
+    let out = rt.run_with(&b, &id, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("prestart \"status\":\"creating\""),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("createRuntime \"status\":\"creating\""),
+        "{text}"
+    );
+    // After the exec: the pid is the process (busybox's sh, or gone once it exited).
+    assert!(lines[2].starts_with("poststart "), "{text}");
+    assert!(
+        !lines[2].contains("rrun"),
+        "poststart ran before the exec: {text}"
+    );
+    assert!(lines[3].starts_with("poststop "), "{text}");
+    assert!(!rt.state_dir(&id).exists());
+}
+
 /// The container is what config.json said at create: editing it afterwards changes
 /// nothing (runtime-tools config_updates_without_affect).
 #[test]

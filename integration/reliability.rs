@@ -185,14 +185,18 @@ fn a_failed_clone_into_the_cgroup_leaves_nothing() {
     assert_no_leftovers(&rt, &id, &before);
 }
 
-/// A create killed after its early record but before its end is reported as what it is.
+/// A create killed after its early record but before it recorded the container as
+/// created is reported as what it is.
 #[test]
 fn a_create_killed_mid_way_is_creating_then_stopped() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);
     let id = unique("midway");
-    // Killed while the init mounts: the init then sees rrun gone and exits.
-    create_killed_at(Layout::AsIs, &rt, &b, &id, "recvfrom", 1);
+    // Killed as it tells the init to build ("go"): the init then sees rrun gone and
+    // exits. (Killed later, once it recorded the container while the init builds, the
+    // container is either created, if the init got as far as reporting it built, or
+    // stopped: `create_killed_at_each_step_is_cleaned_by_delete_force` covers those.)
+    create_killed_at(Layout::AsIs, &rt, &b, &id, "sendto", 1);
     wait_until("the orphaned init exits", || {
         rt.state(&id)["status"] == "stopped"
     });

@@ -25,7 +25,11 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     let result = (|| {
         // In the foreground the container's notifications are not relayed (rrun waits on
         // the container itself instead).
-        container::start_process(&c, container::Caller::Foreground)?;
+        if created.started {
+            container::started_at_once(&c)?;
+        } else {
+            container::start_process(&c, container::Caller::Foreground)?;
+        }
         // Unlocked while it runs, for the commands that act on it meanwhile.
         drop(c);
         foreground::wait(pid, signals, console, Some(until_exec))

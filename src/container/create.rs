@@ -41,6 +41,9 @@ pub struct Created {
     pub console: Option<OwnedFd>,
     /// What is best let go once the init has exec'd the container's process.
     pub until_exec: UntilExec,
+    /// The init execs without waiting for `start` (`run` in the foreground with no
+    /// poststart hook): only the exec fifo is left for `run` to remove.
+    pub started: bool,
 }
 
 /// What `run` holds until the init has exec'd: the sealed view the init moved onto, where
@@ -280,24 +283,42 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     if let Some(mount) = &cgroup_mount {
         send_cgroup_tree(mount, &cgroup.paths(), &parent_end)?;
     }
+    // `run` in the foreground starts the container as soon as it is built, but for a
+    // poststart hook, which waits for the exec (`container::start_process`).
+    let start_at_once = opts.foreground && !has_hooks(&bundle.spec, |h| h.poststart());
+    // Recorded while the init builds, off the container's path: no command reads the
+    // record before this rrun lets go of the lock, and a create that fails from here on
+    // removes it. Not where the init asks for the prestart and createRuntime hooks
+    // meanwhile: they run with the container "creating", and "created" comes after them.
+    let records_while_building = !has_create_hooks(&bundle.spec);
+    if records_while_building {
+        record_created(
+            opts,
+            &dir,
+            &mut record,
+            rollback.cgroup.as_deref(),
+            pid,
+            &parent_end,
+            start_at_once,
+        )?;
+    }
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
     };
-
-    // Rootless, only the cgroups the container could join remain.
-    if let Some(cg) = rollback.cgroup.as_deref() {
-        record.cgroup_paths = cg.paths();
-    }
-    record.cgroup_parents_created = made_parents(rollback.cgroup.as_deref(), &record.cgroup_paths);
-    record.creating = false;
     crate::logging::debug(&format!("create {}: container built", opts.id));
-    state::update_record(&dir, &record)?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, pid)?;
+    if !records_while_building {
+        record_created(
+            opts,
+            &dir,
+            &mut record,
+            rollback.cgroup.as_deref(),
+            pid,
+            &parent_end,
+            start_at_once,
+        )?;
     }
-    parent_end.send(&Message::Created)?;
     rollback.disarm();
     Ok(Created {
         pid,
@@ -307,6 +328,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
             channel: parent_end,
             sealed_view: seal_view,
         },
+        started: start_at_once,
     })
 }
 
@@ -742,6 +764,31 @@ fn wait_until_built(
     }
 }
 
+/// Records the container as created (with the cgroups it could join, rootless, and the
+/// parents made for them), writes the pid file and tells the init; with `start`, the init
+/// execs once built instead of waiting for `start`.
+fn record_created(
+    opts: &CreateOptions,
+    dir: &Path,
+    record: &mut ContainerRecord,
+    cgroup: Option<&dyn CgroupDriver>,
+    pid: i32,
+    parent_end: &handshake::Channel,
+    start: bool,
+) -> Result<()> {
+    if let Some(cg) = cgroup {
+        record.cgroup_paths = cg.paths();
+    }
+    record.cgroup_parents_created = made_parents(cgroup, &record.cgroup_paths);
+    record.creating = false;
+    state::update_record(dir, record)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    // The init may have failed meanwhile (it reads this only after "ready").
+    parent_end.send_unless_failed(&Message::Created { start })
+}
+
 /// Parents of the container's cgroup directories that don't exist yet, outermost first:
 /// what `enter` is about to make, recorded before it does.
 pub(super) fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
@@ -791,13 +838,26 @@ fn reap_status(pid: i32) -> String {
     }
 }
 
+/// Whether the config has hooks of the kind `which` picks.
+fn has_hooks(
+    spec: &oci_spec::runtime::Spec,
+    which: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+) -> bool {
+    spec.hooks()
+        .as_ref()
+        .is_some_and(|h| which(h).as_ref().is_some_and(|l| !l.is_empty()))
+}
+
 /// Whether the init runs hooks itself: createContainer, startContainer.
 fn has_init_hooks(spec: &oci_spec::runtime::Spec) -> bool {
-    spec.hooks().as_ref().is_some_and(|h| {
-        [h.create_container(), h.start_container()]
-            .iter()
-            .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()))
-    })
+    has_hooks(spec, |h| h.create_container()) || has_hooks(spec, |h| h.start_container())
+}
+
+/// Whether the init stops before pivot_root for rrun to run hooks: prestart, createRuntime.
+fn has_create_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    #[allow(deprecated)]
+    let prestart = has_hooks(spec, |h| h.prestart());
+    prestart || has_hooks(spec, |h| h.create_runtime())
 }
 
 fn hook_state(

@@ -357,6 +357,13 @@ pub fn start_process(c: &LockedContainer, caller: Caller) -> Result<Option<Notif
     }))
 }
 
+/// What `start_process` leaves to do for an init told to exec once built (`run` in the
+/// foreground): the container is running, its exec fifo goes.
+pub fn started_at_once(c: &LockedContainer) -> Result<()> {
+    let fifo = c.fifo_path();
+    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
+}
+
 /// Tells when init has exec'd the process (or died): init holds the exec fifo open, close
 /// on exec, so the fifo loses its last writer then. A read end sees that as POLLHUP, but
 /// only if some writer opened after it did: hence the second, short-lived writer.

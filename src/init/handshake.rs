@@ -68,12 +68,19 @@ pub enum Message {
     /// (`rootfs::cgroupfs::detached_tree`): the mount, an fd passed beside the message,
     /// or none where rrun could not build it (the init builds it then).
     CgroupTree,
-    /// Init → parent: the container is built; init waits for `start`.
+    /// Init → parent: the container is built; init waits for "created", then for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.
     Failed { message: String },
-    /// Parent → init: the state is saved; the container officially exists.
-    Created,
+    /// Parent → init: the state is saved; the container officially exists. Sent while the
+    /// init builds, unless the init asks for hooks meanwhile (`RunCreateHooks`): it reads
+    /// this after "ready".
+    Created {
+        /// Exec once built, without waiting for `start` on the exec fifo: `run` in the
+        /// foreground, which would start the container at once anyway.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        start: bool,
+    },
     /// Init → parent: mounts are done, pivot_root is next: run prestart and createRuntime
     /// hooks now (sent only when the config has some).
     RunCreateHooks,
@@ -256,7 +263,7 @@ mod tests {
                 message: "setting the initial CPU affinity: EINVAL".into(),
             })
             .unwrap();
-        parent.send(&Message::Created).unwrap();
+        parent.send(&Message::Created { start: false }).unwrap();
         drop(child); // with "created" unread: the parent's next read is told ECONNRESET
         match parent.recv().unwrap() {
             Some(Message::Failed { message }) => assert!(message.contains("EINVAL")),
@@ -274,6 +281,8 @@ mod tests {
         })
         .unwrap();
         a.send(&Message::LimitsSet { loopback_up: true }).unwrap();
+        a.send(&Message::Created { start: true }).unwrap();
+        a.send(&Message::Created { start: false }).unwrap();
         a.send(&Message::Failed {
             message: "mounting \"proc\": EPERM".into(),
         })
@@ -283,6 +292,8 @@ mod tests {
             b.recv().unwrap(),
             Some(Message::LimitsSet { loopback_up: true })
         );
+        assert_eq!(b.recv().unwrap(), Some(Message::Created { start: true }));
+        assert_eq!(b.recv().unwrap(), Some(Message::Created { start: false }));
         assert_eq!(
             b.recv().unwrap(),
             Some(Message::Failed {

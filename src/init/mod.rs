@@ -76,13 +76,15 @@ pub fn run(args: InitArgs) -> ! {
         reset_dispositions_but_sigpipe();
     }
     // Wait until the parent has recorded the container; end-of-file means it died.
-    match args.channel.recv() {
-        Ok(Some(Message::Created)) => {}
+    let start_at_once = match args.channel.recv() {
+        Ok(Some(Message::Created { start })) => start,
         _ => crate::syscalls::exit_immediately(1),
-    }
+    };
     // The parent reads no more: what init has to say now goes to its own stderr.
     crate::logging::stop_relaying();
-    wait_for_start(&prepared.fifo);
+    if !start_at_once {
+        wait_for_start(&prepared.fifo);
+    }
     // Nothing of rrun's reaches the startContainer hooks either (nor, later, the process).
     let _ = crate::syscalls::cloexec_from(3 + args.preserve_fds);
     if let Some(hooks) = args.spec.hooks() {
