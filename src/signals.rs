@@ -20,6 +20,19 @@ pub fn forwarded() -> nix::sys::signal::SigSet {
     )
 }
 
+/// The signals this process ignores, bit `n - 1` for signal `n` (the "SigIgn" line of
+/// /proc/self/status); None where that can't be read. rrun installs no handler of its own
+/// (handlers end at its exec), so these and SIGPIPE are all that differ from the defaults
+/// in rrun and in an init cloned from it.
+pub fn ignored_by_this_process() -> Option<u64> {
+    sig_ign(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn sig_ign(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
         // 0 checks that the process exists, as kill(2) does.
@@ -65,6 +78,17 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ignored_signals_are_read_from_the_status_file() {
+        let status =
+            "Name:\trrun\nSigBlk:\t0000000000000000\nSigIgn:\t8000000000001003\nSigCgt:\t0\n";
+        assert_eq!(sig_ign(status), Some(0x8000_0000_0000_1003));
+        assert_eq!(sig_ign("Name:\trrun\n"), None);
+        // This test process ignores nothing but what its harness left ignored; at least
+        // the line is there and parses.
+        assert!(ignored_by_this_process().is_some());
+    }
 
     #[test]
     fn every_catchable_signal_is_forwarded_but_the_two_glibc_keeps() {

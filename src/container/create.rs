@@ -786,7 +786,10 @@ fn record_created(
         write_pid_file(p, pid)?;
     }
     // The init may have failed meanwhile (it reads this only after "ready").
-    parent_end.send_unless_failed(&Message::Created { start })
+    parent_end.send_unless_failed(&Message::Created {
+        start,
+        ignored_signals: crate::signals::ignored_by_this_process(),
+    })
 }
 
 /// Parents of the container's cgroup directories that don't exist yet, outermost first:

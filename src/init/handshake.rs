@@ -80,6 +80,10 @@ pub enum Message {
         /// foreground, which would start the container at once anyway.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         start: bool,
+        /// The signals rrun ignores (`signals::ignored_by_this_process`), and so the init,
+        /// its clone: the only dispositions it has to reset. None: reset every one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ignored_signals: Option<u64>,
     },
     /// Init → parent: mounts are done, pivot_root is next: run prestart and createRuntime
     /// hooks now (sent only when the config has some).
@@ -263,7 +267,12 @@ mod tests {
                 message: "setting the initial CPU affinity: EINVAL".into(),
             })
             .unwrap();
-        parent.send(&Message::Created { start: false }).unwrap();
+        parent
+            .send(&Message::Created {
+                start: false,
+                ignored_signals: None,
+            })
+            .unwrap();
         drop(child); // with "created" unread: the parent's next read is told ECONNRESET
         match parent.recv().unwrap() {
             Some(Message::Failed { message }) => assert!(message.contains("EINVAL")),
@@ -281,8 +290,12 @@ mod tests {
         })
         .unwrap();
         a.send(&Message::LimitsSet { loopback_up: true }).unwrap();
-        a.send(&Message::Created { start: true }).unwrap();
-        a.send(&Message::Created { start: false }).unwrap();
+        let created = |start, ignored_signals| Message::Created {
+            start,
+            ignored_signals,
+        };
+        a.send(&created(true, Some(1 << 12))).unwrap();
+        a.send(&created(false, None)).unwrap();
         a.send(&Message::Failed {
             message: "mounting \"proc\": EPERM".into(),
         })
@@ -292,8 +305,8 @@ mod tests {
             b.recv().unwrap(),
             Some(Message::LimitsSet { loopback_up: true })
         );
-        assert_eq!(b.recv().unwrap(), Some(Message::Created { start: true }));
-        assert_eq!(b.recv().unwrap(), Some(Message::Created { start: false }));
+        assert_eq!(b.recv().unwrap(), Some(created(true, Some(1 << 12))));
+        assert_eq!(b.recv().unwrap(), Some(created(false, None)));
         assert_eq!(
             b.recv().unwrap(),
             Some(Message::Failed {

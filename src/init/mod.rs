@@ -68,18 +68,21 @@ pub fn run(args: InitArgs) -> ! {
     if let Err(e) = args.channel.send(&Message::Ready) {
         failed(&args.channel, e);
     }
-    // Done while the parent records the container, off the path from "created" to the
-    // exec, where no signal can arrive before the exec anyway. Otherwise a signal the
-    // caller ignored stays ignored until the exec, as it was (a created container may wait
-    // long for `start`; a Go init, runc's, keeps an ignored SIGHUP or SIGINT too).
-    if args.signals_blocked {
-        reset_dispositions_but_sigpipe();
-    }
     // Wait until the parent has recorded the container; end-of-file means it died.
-    let start_at_once = match args.channel.recv() {
-        Ok(Some(Message::Created { start })) => start,
+    let (start_at_once, ignored_signals) = match args.channel.recv() {
+        Ok(Some(Message::Created {
+            start,
+            ignored_signals,
+        })) => (start, ignored_signals),
         _ => crate::syscalls::exit_immediately(1),
     };
+    // In `run`'s foreground, where no signal can arrive before the exec anyway, before
+    // `start`. Otherwise a signal the caller ignored stays ignored until the exec, as it
+    // was (a created container may wait long for `start`; a Go init, runc's, keeps an
+    // ignored SIGHUP or SIGINT too).
+    if args.signals_blocked {
+        reset_dispositions_but_sigpipe(ignored_signals);
+    }
     // The parent reads no more: what init has to say now goes to its own stderr.
     crate::logging::stop_relaying();
     if !start_at_once {
@@ -101,7 +104,7 @@ pub fn run(args: InitArgs) -> ! {
             crate::syscalls::exit_immediately(1);
         }
     }
-    exec(prepared, &args)
+    exec(prepared, &args, ignored_signals)
 }
 
 /// What setup leaves for the last steps.
@@ -374,16 +377,15 @@ fn wait_for_start(fifo: &OwnedFd) {
     }
 }
 
-fn exec(p: Prepared, a: &InitArgs) -> ! {
+fn exec(p: Prepared, a: &InitArgs, ignored_signals: Option<u64>) -> ! {
     // Nothing of rrun's may reach the container: every fd past stdio and the preserved
     // ones closes on exec (CVE-2024-21626 was a leaked fd).
     let _ = crate::syscalls::cloexec_from(3 + a.preserve_fds);
-    if a.signals_blocked {
-        // The rest was reset at "ready".
-        unignore_sigpipe_and_unblock();
-    } else {
-        reset_signals();
+    if !a.signals_blocked {
+        // Else done at "created".
+        reset_dispositions_but_sigpipe(ignored_signals);
     }
+    unignore_sigpipe_and_unblock();
     let late = p.launch.install_late_seccomp(a.seccomp);
     if let Err(e) = late.and_then(|listener| send_seccomp_listener(listener, a)) {
         crate::logging::error(&format!("{e:#}"));
@@ -405,7 +407,7 @@ fn send_seccomp_listener(listener: Option<OwnedFd>, a: &InitArgs) -> Result<()> 
 /// (as every Rust program does), `run` blocks signals to forward them, and a signal its
 /// caller ignored would stay ignored across the exec.
 pub fn reset_signals() {
-    reset_dispositions_but_sigpipe();
+    reset_dispositions_but_sigpipe(None);
     unignore_sigpipe_and_unblock();
 }
 
@@ -418,11 +420,16 @@ fn unignore_sigpipe_and_unblock() {
 /// Every disposition back to its default but SIGPIPE's, which rrun still needs ignored
 /// (its writes to a pipe whose reader left, a hook's stdin, must fail, not kill it). rrun
 /// installs no handler of its own: only signals its caller ignored change here, the
-/// real-time ones too (runc and crun reset all but two or three of those).
-fn reset_dispositions_but_sigpipe() {
+/// real-time ones too (runc and crun reset all but two or three of those). With
+/// `ignored` (rrun's, and so the init's: bit `n - 1` for signal `n`), only those, a call
+/// each; without, every one.
+fn reset_dispositions_but_sigpipe(ignored: Option<u64>) {
     use nix::sys::signal::Signal;
     let keep = [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGPIPE].map(|s| s as i32);
+    let is_ignored = |sig: i32| ignored.is_none_or(|mask| mask & (1 << (sig - 1)) != 0);
     for sig in (1..=crate::syscalls::LAST_SIGNAL).filter(|s| !keep.contains(s)) {
-        let _ = crate::syscalls::default_signal_disposition(sig);
+        if is_ignored(sig) {
+            let _ = crate::syscalls::default_signal_disposition(sig);
+        }
     }
 }
