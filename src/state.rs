@@ -257,6 +257,17 @@ pub fn update_record(dir: &Path, record: &ContainerRecord) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Removes a container's state directory. By then it usually holds the record alone (the
+/// exec fifo goes at `start`): that file, then the directory, two calls; whatever else is
+/// there (a notify socket, CRIU's files) goes with the rest, as `remove_dir_all` takes it.
+pub fn remove_dir(dir: &Path) -> Result<()> {
+    let _ = fs::remove_file(dir.join(STATE_FILE));
+    if fs::remove_dir(dir).is_ok() {
+        return Ok(());
+    }
+    fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+}
+
 /// Takes a lock on a freshly reserved directory (used by create, before the record exists).
 pub fn lock_dir(dir: &Path) -> Result<Lock> {
     let f = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
@@ -316,6 +327,25 @@ mod tests {
             store.open("c1").unwrap().record.annotations["big"].len(),
             5000
         );
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_state_directory_goes_with_whatever_it_holds() {
+        let tmp = std::env::temp_dir().join(format!("rrun-state-rm-{}", std::process::id()));
+        let store = Store::new(tmp.to_str().unwrap());
+        // The record alone, and with more beside it (a notify directory with its socket).
+        for extra in [false, true] {
+            let dir = store.reserve("c1").unwrap();
+            save_record(&dir, &ContainerRecord::default()).unwrap();
+            if extra {
+                fs::create_dir(dir.join("notify")).unwrap();
+                std::os::unix::net::UnixListener::bind(dir.join("notify/notify.sock")).unwrap();
+            }
+            remove_dir(&dir).unwrap();
+            assert!(!dir.exists());
+        }
+        assert!(remove_dir(&tmp.join("c1")).is_err());
         fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -9,7 +9,7 @@ pub mod notify;
 pub mod restore;
 
 use crate::cgroups;
-use crate::state::{ContainerRecord, LockedContainer};
+use crate::state::{self, ContainerRecord, LockedContainer};
 use anyhow::{Context, Result, anyhow, bail};
 use std::time::{Duration, Instant};
 
@@ -232,7 +232,7 @@ pub fn destroy(c: &LockedContainer) -> Result<()> {
         run_record_hooks(&c.record, "poststop", "stopped");
     }
     restore::unmount_leftover_root(&c.dir);
-    std::fs::remove_dir_all(&c.dir).with_context(|| format!("removing {}", c.dir.display()))
+    state::remove_dir(&c.dir)
 }
 
 pub mod spec;
