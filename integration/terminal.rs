@@ -72,6 +72,22 @@ fn run_in_foreground_holds_the_terminal_itself() {
     assert_eq!(out, "/dev/pts/0\ndone\n");
 }
 
+/// The same with rrun slow to take the pty master (strace holds back each of its
+/// `recvmsg`, the master's among them): the process, writing at once, still finds "\n"
+/// left alone. runc's own run.bats saw "\r\n" when rrun let the init exec before it had
+/// the master.
+#[test]
+fn run_in_foreground_takes_the_terminal_before_the_process_writes() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["echo", "done"]);
+    b.edit(|c| c["process"]["terminal"] = json!(true));
+    let strace_args =
+        ["-o", "/dev/null", "-e", "inject=recvmsg:delay_enter=200000"].map(Into::into);
+    let out = rt.run_under_strace(&strace_args, &[], &b, "slow-tty");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+}
+
 /// The process's user owns its terminal (tty.bats), and so do exec'd processes.
 #[test]
 fn a_non_root_process_owns_its_pty() {

@@ -290,7 +290,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // record before this rrun lets go of the lock, and a create that fails from here on
     // removes it. Not where the init asks for the prestart and createRuntime hooks
     // meanwhile: they run with the container "creating", and "created" comes after them.
-    let records_while_building = !has_create_hooks(&bundle.spec);
+    // Nor where rrun holds the terminal itself: it takes the pty master, and stops the pty
+    // turning "\n" into "\r\n" (`tty::recv_console`), before the process may write.
+    let records_while_building = !has_create_hooks(&bundle.spec) && console_parent.is_none();
     if records_while_building {
         record_created(
             opts,
