@@ -293,16 +293,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     // Nor where rrun holds the terminal itself: it takes the pty master, and stops the pty
     // turning "\n" into "\r\n" (`tty::recv_console`), before the process may write.
     let records_while_building = !has_create_hooks(&bundle.spec) && console_parent.is_none();
+    let cgroup = rollback.cgroup.as_deref();
+    let record_now = |record: &mut ContainerRecord| {
+        record_created(opts, &dir, record, cgroup, pid, &parent_end, start_at_once)
+    };
     if records_while_building {
-        record_created(
-            opts,
-            &dir,
-            &mut record,
-            rollback.cgroup.as_deref(),
-            pid,
-            &parent_end,
-            start_at_once,
-        )?;
+        record_now(&mut record)?;
     }
     wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
     let console = match console_parent {
@@ -311,15 +307,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     };
     crate::logging::debug(&format!("create {}: container built", opts.id));
     if !records_while_building {
-        record_created(
-            opts,
-            &dir,
-            &mut record,
-            rollback.cgroup.as_deref(),
-            pid,
-            &parent_end,
-            start_at_once,
-        )?;
+        record_now(&mut record)?;
     }
     rollback.disarm();
     Ok(Created {
