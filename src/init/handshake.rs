@@ -18,17 +18,24 @@
 //!       is up)                                mounts, devices
 //!  the cgroup mounts, detached (a v1 host)
 //!  "cgrouptree" (+ those mounts, an fd) ────▶ (taken at the `cgroup` mount)
+//!  state.json, pid file (a)
+//!  "created" (a) ───────────────────────────▶ (read after "ready")
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
 //!                                             console, protections, user, capabilities
 //!       ◀──────────────────────────────────── "ready"  or  "failed" + message
-//!  state.json, pid file
-//!  "created" ───────────────────────────────▶ waits on exec.fifo for `start`, then exec
+//!  state.json, pid file (b)
+//!  "created" (b) ───────────────────────────▶ resets the ignored signals it names; waits
+//!                                             on exec.fifo for `start` (unless "start"),
+//!                                             then execs
 //! ```
 //!
-//! If the parent dies at any point, init reads end-of-file and exits, so a killed `create`
-//! never leaves a half-built container waiting forever.
+//! "created" goes at (a), while the init builds, unless the init asks for hooks on the way
+//! or rrun holds the terminal itself (it takes the pty after "ready"): then at (b). If the
+//! parent dies before "created", init reads end-of-file and exits, so a killed `create`
+//! never leaves a half-built container waiting forever; after it, an init that gets its
+//! "ready" out goes on as if rrun had returned (to wait for `start`, or to exec).
 
 use anyhow::{Result, anyhow};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
