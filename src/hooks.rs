@@ -9,6 +9,24 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The state document hooks receive on stdin (the OCI state with the given status).
+/// Whether the config has hooks of the kind `which` picks.
+pub fn has(
+    spec: &oci_spec::runtime::Spec,
+    which: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<Hook>>,
+) -> bool {
+    spec.hooks()
+        .as_ref()
+        .is_some_and(|h| which(h).as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// Whether the init stops before pivot_root for rrun to run hooks (prestart,
+/// createRuntime): it asks with "runcreatehooks", and rrun's "created" waits for them.
+pub fn has_create_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    #[allow(deprecated)]
+    let prestart = has(spec, |h| h.prestart());
+    prestart || has(spec, |h| h.create_runtime())
+}
+
 pub fn state_json(
     id: &str,
     status: &str,

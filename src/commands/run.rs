@@ -26,7 +26,7 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
         // In the foreground the container's notifications are not relayed (rrun waits on
         // the container itself instead).
         if created.started {
-            container::started_at_once(&c)?;
+            container::remove_exec_fifo(&c)?;
         } else {
             container::start_process(&c, container::Caller::Foreground)?;
         }

@@ -285,14 +285,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     }
     // `run` in the foreground starts the container as soon as it is built, but for a
     // poststart hook, which waits for the exec (`container::start_process`).
-    let start_at_once = opts.foreground && !has_hooks(&bundle.spec, |h| h.poststart());
+    let start_at_once = opts.foreground && !crate::hooks::has(&bundle.spec, |h| h.poststart());
     // Recorded while the init builds, off the container's path: no command reads the
     // record before this rrun lets go of the lock, and a create that fails from here on
     // removes it. Not where the init asks for the prestart and createRuntime hooks
     // meanwhile: they run with the container "creating", and "created" comes after them.
     // Nor where rrun holds the terminal itself: it takes the pty master, and stops the pty
     // turning "\n" into "\r\n" (`tty::recv_console`), before the process may write.
-    let records_while_building = !has_create_hooks(&bundle.spec) && console_parent.is_none();
+    let records_while_building =
+        !crate::hooks::has_create_hooks(&bundle.spec) && console_parent.is_none();
     let cgroup = rollback.cgroup.as_deref();
     let record_now = |record: &mut ContainerRecord| {
         record_created(opts, &dir, record, cgroup, pid, &parent_end, start_at_once)
@@ -831,26 +832,10 @@ fn reap_status(pid: i32) -> String {
     }
 }
 
-/// Whether the config has hooks of the kind `which` picks.
-fn has_hooks(
-    spec: &oci_spec::runtime::Spec,
-    which: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
-) -> bool {
-    spec.hooks()
-        .as_ref()
-        .is_some_and(|h| which(h).as_ref().is_some_and(|l| !l.is_empty()))
-}
-
 /// Whether the init runs hooks itself: createContainer, startContainer.
 fn has_init_hooks(spec: &oci_spec::runtime::Spec) -> bool {
-    has_hooks(spec, |h| h.create_container()) || has_hooks(spec, |h| h.start_container())
-}
-
-/// Whether the init stops before pivot_root for rrun to run hooks: prestart, createRuntime.
-fn has_create_hooks(spec: &oci_spec::runtime::Spec) -> bool {
-    #[allow(deprecated)]
-    let prestart = has_hooks(spec, |h| h.prestart());
-    prestart || has_hooks(spec, |h| h.create_runtime())
+    use crate::hooks::has;
+    has(spec, |h| h.create_container()) || has(spec, |h| h.start_container())
 }
 
 fn hook_state(

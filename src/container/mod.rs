@@ -344,7 +344,7 @@ pub fn start_process(c: &LockedContainer, caller: Caller) -> Result<Option<Notif
     f.write_all(b"0")
         .map_err(|e| anyhow!("writing {}: {e}", fifo.display()))?;
     drop(f);
-    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+    remove_exec_fifo(c)?;
     // Poststart hooks run "after the user-specified process is executed" (the spec).
     if let Some(watch) = exec_watch {
         watch.wait(&c.record.cgroup_paths);
@@ -357,9 +357,9 @@ pub fn start_process(c: &LockedContainer, caller: Caller) -> Result<Option<Notif
     }))
 }
 
-/// What `start_process` leaves to do for an init told to exec once built (`run` in the
-/// foreground): the container is running, its exec fifo goes.
-pub fn started_at_once(c: &LockedContainer) -> Result<()> {
+/// The container counts as running once its exec fifo is gone: after `start` wrote it, or
+/// at once for an init told to exec once built (`run` in the foreground).
+pub fn remove_exec_fifo(c: &LockedContainer) -> Result<()> {
     let fifo = c.fifo_path();
     std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
 }

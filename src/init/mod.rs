@@ -246,11 +246,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         );
     }
     if let Some(hooks) = spec.hooks() {
-        let has =
-            |h: &Option<Vec<oci_spec::runtime::Hook>>| h.as_ref().is_some_and(|v| !v.is_empty());
-        #[allow(deprecated)]
-        let parent_hooks = has(hooks.prestart()) || has(hooks.create_runtime());
-        if parent_hooks {
+        // The same test decides where rrun sends "created" (before or after these).
+        if crate::hooks::has_create_hooks(spec) {
             a.channel.send(&Message::RunCreateHooks)?;
             match a.channel.recv()? {
                 Some(Message::HooksDone) => {}
