@@ -203,6 +203,21 @@ pub fn openat2(
     check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
+/// getdents64(2): the next directory entries of `dir` into `buf`, as the kernel lays them
+/// out (struct linux_dirent64, one after another); 0 at the end.
+pub fn getdents64(dir: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which outlives the call.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            dir.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    check(n).map(|n| n as usize)
+}
+
 /// pivot_root(2).
 pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     let (a, b) = (cstr(new_root)?, cstr(put_old)?);
