@@ -8,7 +8,6 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The state document hooks receive on stdin (the OCI state with the given status).
 /// Whether the config has hooks of the kind `which` picks.
 pub fn has(
     spec: &oci_spec::runtime::Spec,
@@ -27,6 +26,7 @@ pub fn has_create_hooks(spec: &oci_spec::runtime::Spec) -> bool {
     prestart || has(spec, |h| h.create_runtime())
 }
 
+/// The state document hooks receive on stdin (the OCI state with the given status).
 pub fn state_json(
     id: &str,
     status: &str,

@@ -25,7 +25,7 @@ pub fn forwarded() -> nix::sys::signal::SigSet {
 /// (handlers end at its exec), so these and SIGPIPE are all that differ from the defaults
 /// in rrun and in an init cloned from it.
 pub fn ignored_by_this_process() -> Option<u64> {
-    sig_ign(&std::fs::read_to_string("/proc/self/status").ok()?)
+    sig_ign(&crate::procfs::read("/proc/self/status").ok()?)
 }
 
 fn sig_ign(status: &str) -> Option<u64> {
