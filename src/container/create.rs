@@ -60,6 +60,7 @@ pub struct UntilExec {
 }
 
 /// Undoes a partial create when dropped before `disarm`.
+#[derive(Default)]
 struct Rollback {
     dir: Option<PathBuf>,
     pid: Option<i32>,
@@ -100,227 +101,445 @@ impl Drop for Rollback {
     }
 }
 
+/// Creates the container in phases, each a method of [`Creation`] below: what is made
+/// before the clone, the clone, the record, rrun's part beside the init's until "limitsset"
+/// and the cgroup tree, then "created" and the wait for "ready" (the handshake's diagram
+/// is in init/handshake.rs). Any failure undoes what was made (`Rollback`).
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(&opts.id)?;
-    // Where sealing may re-execute rrun, before anything is read (the sealed process reads
-    // it all again): usually main did it already (commands::seal_before_parsing), and this
-    // finds rrun sealed. Where rrun can seal in place, the plan decides who does (below).
+    let seals_in_place = seal_before_reading(store)?;
+    let (bundle, preserve_fds) = load_bundle(store, opts)?;
+    let plan = Plan::check(store, opts, &bundle)?;
+    let init_seals = move_onto_sealed_view_or_leave_it_to_init(store, &plan, seals_in_place)?;
+    let mut creation = Creation {
+        store,
+        opts,
+        bundle: &bundle,
+        split: Split::decide(opts, &plan, &bundle, init_seals),
+        fifo: store.dir(&opts.id).join(EXEC_FIFO),
+        preserve_fds,
+        rollback: Rollback::default(),
+    };
+    let made = creation.make_before_clone(&plan)?;
+    let init = creation.clone_init(&plan, made)?;
+    let (dir, lock, mut record) =
+        creation.record_init(&plan, init.reserved, init.record, init.pid)?;
+    creation.set_up_beside_init(
+        plan,
+        &record,
+        init.pid,
+        init.detached_sources,
+        &init.channel,
+    )?;
+    let console = creation.record_created_and_wait(
+        &dir,
+        &mut record,
+        init.pid,
+        &init.channel,
+        init.console,
+    )?;
+    creation.rollback.disarm();
+    Ok(Created {
+        pid: init.pid,
+        container: state::LockedContainer::holding(dir, record, lock),
+        console,
+        until_exec: UntilExec {
+            channel: init.channel,
+            sealed_view: init.sealed_view,
+        },
+        started: creation.split.start_at_once,
+    })
+}
+
+/// Where sealing may re-execute rrun, before anything is read (the sealed process reads it
+/// all again): usually main did it already (commands::seal_before_parsing), and this finds
+/// rrun sealed. Returns whether rrun can seal in place instead, where the plan decides who
+/// does ([`move_onto_sealed_view_or_leave_it_to_init`]).
+fn seal_before_reading(store: &Store) -> Result<bool> {
     let seals_in_place =
         !crate::rootless::euid_is_rootless() && crate::selfexe::can_seal_in_place();
     if !seals_in_place {
         crate::selfexe::seal_unless_out_of_reach(store.root()?)?;
     }
+    Ok(seals_in_place)
+}
+
+/// The bundle, with the container's share of rrun's environment: the sockets of systemd's
+/// socket activation (counted into the fds preserved, returned) and the notify socket.
+fn load_bundle(store: &Store, opts: &CreateOptions) -> Result<(config::Bundle, u32)> {
     let mut bundle = config::load_bundle(&opts.bundle)?;
     let preserve_fds = opts.preserve_fds + socket_activation(&mut bundle.spec);
     if super::notify::host_socket().is_some() {
         super::notify::setup_spec(&mut bundle.spec, &store.dir(&opts.id))?;
     }
-    let plan = Plan::check(store, opts, &bundle)?;
-    // The init is a clone of this process: whoever runs from a sealed view before the clone
-    // passes it on. Where it can, the init moves onto the view itself, first thing after
-    // its namespaces, on its own CPU (as runc's parent is not sealed, only its init): rrun
-    // makes the view after the clone, beside the init's namespaces, and sends it over. In
-    // a user namespace of its own (its ids mapped only later) or joining one, rrun moves
-    // onto it here.
+    Ok((bundle, preserve_fds))
+}
+
+/// The init is a clone of this process: whoever runs from a sealed view before the clone
+/// passes it on. Where it can, the init moves onto the view itself, first thing after its
+/// namespaces, on its own CPU (as runc's parent is not sealed, only its init): rrun makes
+/// the view after the clone, beside the init's namespaces, and sends it over (returns
+/// true). In a user namespace of its own (its ids mapped only later) or joining one, rrun
+/// moves onto it here.
+fn move_onto_sealed_view_or_leave_it_to_init(
+    store: &Store,
+    plan: &Plan,
+    seals_in_place: bool,
+) -> Result<bool> {
     let needs_seal = seals_in_place && !crate::selfexe::running_sealed();
     if needs_seal && plan.namespaces.user_ns {
         // Closed before the clone: the init inherits the sealed mappings, no fd.
         crate::selfexe::move_onto(&crate::selfexe::sealed_view(store.root()?)?)?;
     }
-    let init_seals = needs_seal && !plan.namespaces.user_ns;
-    let cgroup_mount = cgroup_mount_built_by_rrun(&plan, opts, &bundle.spec);
-    // An init with the host's root in the host's user namespace needs no pid written into
-    // its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after "go",
-    // and is cloned straight into a cgroup v2 directory. That directory is made before the
-    // clone, so a record naming it comes first: a create killed from there on leaves what
-    // `delete --force` needs to remove it.
-    let init_joins_itself =
-        !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
-    let clones_into_cgroup = init_joins_itself && plan.cgroup.clone_target().is_some();
-    let mut rollback = Rollback {
-        dir: None,
-        pid: None,
-        cgroup: None,
-        cgroup_before_clone: None,
-    };
-    let fifo = store.dir(&opts.id).join(EXEC_FIFO);
-    // Before "go", the init's branch (making its namespaces, the network one above all) is
-    // the longer of the two: the id is reserved beside it, after the clone, unless the
-    // record must come first, or the caller's console socket or a seccomp agent is about
-    // to be connected to (a duplicate id is refused, as runc does, before anyone outside
-    // rrun hears of the container).
-    let connects_out =
-        opts.console_socket.is_some() || plan.seccomp.as_ref().is_some_and(|(f, _)| f.uses_notify);
-    let mut reserved = if clones_into_cgroup || connects_out {
-        Some(reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?)
-    } else {
-        None
-    };
-    let (console_child, console_parent) =
-        crate::tty::console_sockets(opts.console_socket.as_deref(), plan.terminal)?;
-    let seccomp_listener = match &plan.seccomp {
-        Some((filter, s)) if filter.uses_notify => Some(connect_seccomp_listener(
-            s,
-            &opts.id,
-            &bundle,
-            &bundle.spec,
-        )?),
-        _ => None,
-    };
-    let (parent_end, child_end) = handshake::pair()?;
-    let detached_sources = detach_mount_sources(&plan, &bundle)?;
-    namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
-    let mut record_before_clone = None;
-    let clone_target = match &reserved {
-        Some((dir, _)) if clones_into_cgroup => {
-            let record = early_record(opts, &plan, &bundle);
-            state::save_record(dir, &record)?;
-            rollback.cgroup_before_clone = Some((
-                record.cgroup_paths.clone(),
-                record.cgroup_parents_created.clone(),
-            ));
-            record_before_clone = Some(record);
-            Some(plan.cgroup.make_clone_target()?)
+    Ok(needs_seal && !plan.namespaces.user_ns)
+}
+
+/// How rrun and the init share the work, decided before anything is made: both sides
+/// act on it.
+struct Split {
+    /// The init moves onto the sealed view rrun sends it ("seal").
+    init_seals: bool,
+    /// The config's `cgroup` mount, where rrun builds it ("cgrouptree").
+    cgroup_mount: Option<CgroupMount>,
+    /// An init with the host's root in the host's user namespace needs no pid written into
+    /// its cgroups (see cgroups::join_self): it joins the v1 hierarchies itself after
+    /// "go".
+    init_joins_cgroups: bool,
+    /// Such an init is cloned straight into a cgroup v2 directory. That directory is made
+    /// before the clone, so a record naming it comes first: a create killed from there on
+    /// leaves what `delete --force` needs to remove it.
+    clones_into_cgroup: bool,
+    /// Before "go", the init's branch (making its namespaces, the network one above all)
+    /// is the longer of the two: the id is reserved beside it, after the clone, unless the
+    /// record must come first, or the caller's console socket or a seccomp agent is about
+    /// to be connected to (a duplicate id is refused, as runc does, before anyone outside
+    /// rrun hears of the container).
+    reserves_before_clone: bool,
+    /// `run` in the foreground starts the container as soon as it is built, but for a
+    /// poststart hook, which waits for the exec (`container::start_process`).
+    start_at_once: bool,
+    /// The container is recorded while the init builds, off the container's path: no
+    /// command reads the record before this rrun lets go of the lock, and a create that
+    /// fails from there on removes it. Not where the init asks for the prestart and
+    /// createRuntime hooks meanwhile: they run with the container "creating", and
+    /// "created" comes after them. Nor where rrun holds the terminal itself: it takes the
+    /// pty master, and stops the pty turning "\n" into "\r\n" (`tty::recv_console`),
+    /// before the process may write.
+    records_while_building: bool,
+}
+
+impl Split {
+    fn decide(
+        opts: &CreateOptions,
+        plan: &Plan,
+        bundle: &config::Bundle,
+        init_seals: bool,
+    ) -> Self {
+        let spec = &bundle.spec;
+        let init_joins_cgroups =
+            !plan.namespaces.user_ns && !plan.rootless_euid && !opts.rootless_cgroups;
+        let clones_into_cgroup = init_joins_cgroups && plan.cgroup.clone_target().is_some();
+        let connects_out = opts.console_socket.is_some()
+            || plan.seccomp.as_ref().is_some_and(|(f, _)| f.uses_notify);
+        let rrun_holds_terminal = plan.terminal && opts.console_socket.is_none();
+        Split {
+            init_seals,
+            cgroup_mount: cgroup_mount_built_by_rrun(plan, opts, spec),
+            init_joins_cgroups,
+            clones_into_cgroup,
+            reserves_before_clone: clones_into_cgroup || connects_out,
+            start_at_once: opts.foreground && !crate::hooks::has(spec, |h| h.poststart()),
+            records_while_building: !crate::hooks::has_create_hooks(spec) && !rrun_holds_terminal,
         }
-        _ => None,
-    };
-    // Only an init with namespaces to make before "go" has work to do beside rrun's.
-    let works_beside = !plan.namespaces.early_unshare.is_empty();
-    let callers_cpu = works_beside.then(init::first_cpu::callers).flatten();
-    let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
-    drop(clone_target);
-    let pid = match cloned? {
-        CloneResult::Child => {
-            init::first_cpu::leave(callers_cpu);
-            drop(parent_end);
-            // The init must not share the state lock: were this rrun killed, the init
-            // would hold it until it execs, and every command on the container would
-            // block. Closing this copy releases nothing (the parent's still holds the
-            // lock; the child never returns, so the Flock is never dropped here).
-            if let Some((_, lock)) = &reserved {
-                let _ = nix::unistd::close(lock.as_raw_fd());
+    }
+}
+
+/// A create under way: what every phase reads, and the rollback of what they made.
+struct Creation<'a> {
+    store: &'a Store,
+    opts: &'a CreateOptions,
+    bundle: &'a config::Bundle,
+    split: Split,
+    fifo: PathBuf,
+    preserve_fds: u32,
+    rollback: Rollback,
+}
+
+/// What is made before the clone: the init takes its ends, rrun keeps the rest.
+struct BeforeClone {
+    reserved: Option<(PathBuf, state::Lock)>,
+    /// The `creating` record, written before the clone into a cgroup.
+    record: Option<ContainerRecord>,
+    console_child: Option<OwnedFd>,
+    console_parent: Option<OwnedFd>,
+    seccomp_listener: Option<(OwnedFd, serde_json::Value)>,
+    parent_end: handshake::Channel,
+    child_end: handshake::Channel,
+    detached_sources: Vec<Option<OwnedFd>>,
+    clone_target: Option<OwnedFd>,
+}
+
+/// rrun's side of the cloned init.
+struct ClonedInit {
+    pid: i32,
+    channel: handshake::Channel,
+    /// The pty master's socket, where rrun holds the terminal itself.
+    console: Option<OwnedFd>,
+    detached_sources: Vec<Option<OwnedFd>>,
+    reserved: Option<(PathBuf, state::Lock)>,
+    record: Option<ContainerRecord>,
+    /// The view the init moves onto, held until the container's process runs
+    /// (`UntilExec`).
+    sealed_view: Option<crate::selfexe::SealedView>,
+}
+
+impl Creation<'_> {
+    fn make_before_clone(&mut self, plan: &Plan) -> Result<BeforeClone> {
+        let (opts, bundle) = (self.opts, self.bundle);
+        let reserved = if self.split.reserves_before_clone {
+            Some(self.reserve_state_dir(plan)?)
+        } else {
+            None
+        };
+        let (console_child, console_parent) =
+            crate::tty::console_sockets(opts.console_socket.as_deref(), plan.terminal)?;
+        let seccomp_listener = match &plan.seccomp {
+            Some((filter, s)) if filter.uses_notify => {
+                Some(connect_seccomp_listener(s, &opts.id, bundle, &bundle.spec)?)
             }
-            run_init(
-                opts,
-                &plan,
-                &bundle,
-                init_seals,
-                cgroup_mount.is_some(),
-                InitChannels {
-                    channel: child_end,
-                    fifo: &fifo,
-                    console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
-                    seccomp_listener,
-                    preserve_fds,
-                },
-                detached_sources,
-            )
+            _ => None,
+        };
+        let (parent_end, child_end) = handshake::pair()?;
+        let detached_sources = detach_mount_sources(plan, bundle)?;
+        namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
+        let mut record = None;
+        let clone_target = match &reserved {
+            Some((dir, _)) if self.split.clones_into_cgroup => {
+                let early = early_record(opts, plan, bundle);
+                state::save_record(dir, &early)?;
+                self.rollback.cgroup_before_clone = Some((
+                    early.cgroup_paths.clone(),
+                    early.cgroup_parents_created.clone(),
+                ));
+                record = Some(early);
+                Some(plan.cgroup.make_clone_target()?)
+            }
+            _ => None,
+        };
+        Ok(BeforeClone {
+            reserved,
+            record,
+            console_child,
+            console_parent,
+            seccomp_listener,
+            parent_end,
+            child_end,
+            detached_sources,
+            clone_target,
+        })
+    }
+
+    /// Clones the init, which never comes back from here; in rrun, sends it the sealed view
+    /// to move onto, made on rrun's CPU while the init makes its namespaces.
+    fn clone_init(&mut self, plan: &Plan, made: BeforeClone) -> Result<ClonedInit> {
+        let BeforeClone {
+            reserved,
+            record,
+            console_child,
+            console_parent,
+            seccomp_listener,
+            parent_end,
+            child_end,
+            detached_sources,
+            clone_target,
+        } = made;
+        // Only an init with namespaces to make before "go" has work to do beside rrun's.
+        let works_beside = !plan.namespaces.early_unshare.is_empty();
+        let callers_cpu = works_beside.then(init::first_cpu::callers).flatten();
+        let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
+        drop(clone_target);
+        let pid = match cloned? {
+            CloneResult::Child => {
+                init::first_cpu::leave(callers_cpu);
+                drop(parent_end);
+                // The init must not share the state lock: were this rrun killed, the init
+                // would hold it until it execs, and every command on the container would
+                // block. Closing this copy releases nothing (the parent's still holds the
+                // lock; the child never returns, so the Flock is never dropped here).
+                if let Some((_, lock)) = &reserved {
+                    let _ = nix::unistd::close(lock.as_raw_fd());
+                }
+                run_init(
+                    self.opts,
+                    plan,
+                    self.bundle,
+                    &self.split,
+                    InitChannels {
+                        channel: child_end,
+                        fifo: &self.fifo,
+                        console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
+                        seccomp_listener,
+                        preserve_fds: self.preserve_fds,
+                    },
+                    detached_sources,
+                )
+            }
+            CloneResult::Parent(pid) => pid,
+        };
+        self.rollback.pid = Some(pid);
+        if works_beside {
+            init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
         }
-        CloneResult::Parent(pid) => pid,
-    };
-    if works_beside {
-        init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
-    }
-    drop(child_end);
-    drop(console_child);
-    rollback.pid = Some(pid);
-    // The view the init moves onto, made on rrun's CPU while the init makes its
-    // namespaces; held until the container's process runs (`UntilExec`).
-    let seal_view = if init_seals {
-        let view = crate::selfexe::sealed_view(store.root()?)?;
-        send_seal(&view, &parent_end)?;
-        Some(view)
-    } else {
-        None
-    };
-    let (dir, lock) = match reserved.take() {
-        Some(reserved) => reserved,
-        None => reserve_state_dir(store, opts, &plan, &fifo, &mut rollback)?,
-    };
-    crate::logging::debug(&format!(
-        "create {}: cloned init {pid} with flags {:#x}, which unshares {:#x}",
-        opts.id,
-        plan.namespaces.clone_flags.bits(),
-        plan.namespaces.early_unshare.bits()
-    ));
-    // From here on a record exists: a create killed at any later step leaves what
-    // `delete --force` needs to remove the init and its cgroups.
-    // The record before the clone, where there was one, names the parents missing then.
-    let record = record_before_clone.unwrap_or_else(|| early_record(opts, &plan, &bundle));
-    let mut record = with_init(record, pid)?;
-    state::update_record(&dir, &record)?;
-    let Plan {
-        namespaces: ns_plan,
-        idmaps,
-        cgroup,
-        rootless_euid,
-        ..
-    } = plan;
-    set_up_from_outside(
-        &bundle,
-        pid,
-        &ns_plan,
-        rootless_euid,
-        &idmaps,
-        detached_sources,
-    )?;
-    // Owned by the rollback before anything is made, so a failure in any hierarchy removes
-    // what the others already created.
-    let cgroup = rollback.cgroup.insert(cgroup);
-    let join_cgroups = place_in_cgroup(opts, pid, cgroup.as_ref(), &record, init_joins_itself)?;
-    // The init may have failed before it reads "go" (making its namespaces).
-    parent_end.send_unless_failed(&Message::Go { join_cgroups })?;
-    // Beside the init's first steps (its joins), as runc sets them once its init is
-    // running; the init waits for them before it touches a device or mounts anything, and
-    // they are in place before any hook runs and before the container counts as created.
-    apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
-    // Where the init made a network namespace before "go", and rrun may enter it.
-    let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
-    let loopback_up = ns_plan.early_unshare.contains(new_net)
-        && !rootless_euid
-        && namespaces::loopback_up_from_outside(pid)?;
-    parent_end.send_unless_failed(&Message::LimitsSet { loopback_up })?;
-    if let Some(mount) = &cgroup_mount {
-        send_cgroup_tree(mount, &cgroup.paths(), &parent_end)?;
-    }
-    // `run` in the foreground starts the container as soon as it is built, but for a
-    // poststart hook, which waits for the exec (`container::start_process`).
-    let start_at_once = opts.foreground && !crate::hooks::has(&bundle.spec, |h| h.poststart());
-    // Recorded while the init builds, off the container's path: no command reads the
-    // record before this rrun lets go of the lock, and a create that fails from here on
-    // removes it. Not where the init asks for the prestart and createRuntime hooks
-    // meanwhile: they run with the container "creating", and "created" comes after them.
-    // Nor where rrun holds the terminal itself: it takes the pty master, and stops the pty
-    // turning "\n" into "\r\n" (`tty::recv_console`), before the process may write.
-    let records_while_building =
-        !crate::hooks::has_create_hooks(&bundle.spec) && console_parent.is_none();
-    let cgroup = rollback.cgroup.as_deref();
-    let record_now = |record: &mut ContainerRecord| {
-        record_created(opts, &dir, record, cgroup, pid, &parent_end, start_at_once)
-    };
-    if records_while_building {
-        record_now(&mut record)?;
-    }
-    wait_until_built(opts, &bundle, pid, &parent_end, &record.cgroup_paths)?;
-    let console = match console_parent {
-        Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
-        None => None,
-    };
-    crate::logging::debug(&format!("create {}: container built", opts.id));
-    if !records_while_building {
-        record_now(&mut record)?;
-    }
-    rollback.disarm();
-    Ok(Created {
-        pid,
-        container: state::LockedContainer::holding(dir, record, lock),
-        console,
-        until_exec: UntilExec {
+        drop(child_end);
+        drop(console_child);
+        let sealed_view = if self.split.init_seals {
+            let view = crate::selfexe::sealed_view(self.store.root()?)?;
+            send_seal(&view, &parent_end)?;
+            Some(view)
+        } else {
+            None
+        };
+        Ok(ClonedInit {
+            pid,
             channel: parent_end,
-            sealed_view: seal_view,
-        },
-        started: start_at_once,
-    })
+            console: console_parent,
+            detached_sources,
+            reserved,
+            record,
+            sealed_view,
+        })
+    }
+
+    /// Reserves the id where that waited for the clone, and records the init: from here on
+    /// a create killed at any step leaves what `delete --force` needs to remove the init
+    /// and its cgroups. The record before the clone, where there was one, names the
+    /// parents missing then.
+    fn record_init(
+        &mut self,
+        plan: &Plan,
+        reserved: Option<(PathBuf, state::Lock)>,
+        record_before_clone: Option<ContainerRecord>,
+        pid: i32,
+    ) -> Result<(PathBuf, state::Lock, ContainerRecord)> {
+        let (dir, lock) = match reserved {
+            Some(reserved) => reserved,
+            None => self.reserve_state_dir(plan)?,
+        };
+        crate::logging::debug(&format!(
+            "create {}: cloned init {pid} with flags {:#x}, which unshares {:#x}",
+            self.opts.id,
+            plan.namespaces.clone_flags.bits(),
+            plan.namespaces.early_unshare.bits()
+        ));
+        let record =
+            record_before_clone.unwrap_or_else(|| early_record(self.opts, plan, self.bundle));
+        let record = with_init(record, pid)?;
+        state::update_record(&dir, &record)?;
+        Ok((dir, lock, record))
+    }
+
+    /// rrun's part beside the init's until the container's cgroups are done: the init set
+    /// up from outside, placed in its cgroups ("go"), the limits and the loopback
+    /// ("limitsset"), the `cgroup` mount where rrun builds it ("cgrouptree").
+    fn set_up_beside_init(
+        &mut self,
+        plan: Plan,
+        record: &ContainerRecord,
+        pid: i32,
+        detached_sources: Vec<Option<OwnedFd>>,
+        channel: &handshake::Channel,
+    ) -> Result<()> {
+        let (opts, bundle) = (self.opts, self.bundle);
+        let Plan {
+            namespaces: ns_plan,
+            idmaps,
+            cgroup,
+            rootless_euid,
+            ..
+        } = plan;
+        set_up_from_outside(
+            bundle,
+            pid,
+            &ns_plan,
+            rootless_euid,
+            &idmaps,
+            detached_sources,
+        )?;
+        // Owned by the rollback before anything is made, so a failure in any hierarchy
+        // removes what the others already created.
+        let cgroup = self.rollback.cgroup.insert(cgroup);
+        let join_cgroups = place_in_cgroup(
+            opts,
+            pid,
+            cgroup.as_ref(),
+            record,
+            self.split.init_joins_cgroups,
+        )?;
+        // The init may have failed before it reads "go" (making its namespaces).
+        channel.send_unless_failed(&Message::Go { join_cgroups })?;
+        // Beside the init's first steps (its joins), as runc sets them once its init is
+        // running; the init waits for them before it touches a device or mounts anything,
+        // and they are in place before any hook runs and before the container counts as
+        // created.
+        apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
+        // Where the init made a network namespace before "go", and rrun may enter it.
+        let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
+        let loopback_up = ns_plan.early_unshare.contains(new_net)
+            && !rootless_euid
+            && namespaces::loopback_up_from_outside(pid)?;
+        channel.send_unless_failed(&Message::LimitsSet { loopback_up })?;
+        if let Some(mount) = &self.split.cgroup_mount {
+            send_cgroup_tree(mount, &cgroup.paths(), channel)?;
+        }
+        Ok(())
+    }
+
+    /// Records the container created, while the init builds or once it is built
+    /// ([`Split::records_while_building`]), and waits for "ready"; returns the pty master
+    /// where rrun holds the terminal.
+    fn record_created_and_wait(
+        &self,
+        dir: &Path,
+        record: &mut ContainerRecord,
+        pid: i32,
+        channel: &handshake::Channel,
+        console: Option<OwnedFd>,
+    ) -> Result<Option<OwnedFd>> {
+        let (opts, split) = (self.opts, &self.split);
+        let cgroup = self.rollback.cgroup.as_deref();
+        let record_now = |record: &mut ContainerRecord| {
+            record_created(opts, dir, record, cgroup, pid, channel, split.start_at_once)
+        };
+        if split.records_while_building {
+            record_now(record)?;
+        }
+        wait_until_built(opts, self.bundle, pid, channel, &record.cgroup_paths)?;
+        let console = match console {
+            Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
+            None => None,
+        };
+        crate::logging::debug(&format!("create {}: container built", opts.id));
+        if !split.records_while_building {
+            record_now(record)?;
+        }
+        Ok(console)
+    }
+
+    /// Reserves the id: the container's state directory, locked (held to the end of
+    /// create: other commands on the id wait for it or see it creating), with the exec
+    /// fifo the init waits on. A duplicate id fails here with nothing of the other
+    /// container touched: the rollback owns the directory only once it is made.
+    fn reserve_state_dir(&mut self, plan: &Plan) -> Result<(PathBuf, state::Lock)> {
+        let dir = self.store.reserve(&self.opts.id)?;
+        self.rollback.dir = Some(dir.clone());
+        let lock = state::lock_dir(&dir)?;
+        make_notify_dir(&dir)?;
+        // After the id is reserved, as in runc: a duplicate id is named as such first.
+        cgroups::check_unused(plan.cgroup.as_ref())?;
+        nix::unistd::mkfifo(&self.fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .map_err(|e| anyhow!("creating {}: {e}", self.fifo.display()))?;
+        Ok((dir, lock))
+    }
 }
 
 /// What `create` decides before it makes anything, so that a bad config fails with nothing
@@ -399,28 +618,6 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Reserves the id: the container's state directory, locked (held to the end of create:
-/// other commands on the id wait for it or see it creating), with the exec fifo the init
-/// waits on. A duplicate id fails here with nothing of the other container touched: the
-/// rollback owns the directory only once it is made.
-fn reserve_state_dir(
-    store: &Store,
-    opts: &CreateOptions,
-    plan: &Plan,
-    fifo: &Path,
-    rollback: &mut Rollback,
-) -> Result<(PathBuf, state::Lock)> {
-    let dir = store.reserve(&opts.id)?;
-    rollback.dir = Some(dir.clone());
-    let lock = state::lock_dir(&dir)?;
-    make_notify_dir(&dir)?;
-    // After the id is reserved, as in runc: a duplicate id is named as such first.
-    cgroups::check_unused(plan.cgroup.as_ref())?;
-    nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| anyhow!("creating {}: {e}", fifo.display()))?;
-    Ok((dir, lock))
-}
-
 /// The notify socket's directory in the state dir, when a host socket is to be proxied.
 fn make_notify_dir(dir: &Path) -> Result<()> {
     if super::notify::host_socket().is_some() {
@@ -464,8 +661,7 @@ fn run_init(
     opts: &CreateOptions,
     plan: &Plan,
     bundle: &config::Bundle,
-    seals: bool,
-    cgroup_tree_from_parent: bool,
+    split: &Split,
     channels: InitChannels,
     detached_sources: Vec<Option<OwnedFd>>,
 ) -> ! {
@@ -497,8 +693,8 @@ fn run_init(
         }),
         detached_sources,
         rootless_euid: plan.rootless_euid,
-        seals,
-        cgroup_tree_from_parent,
+        seals: split.init_seals,
+        cgroup_tree_from_parent: split.cgroup_mount.is_some(),
         // `run` in the foreground blocked them before create (commands::run).
         signals_blocked: opts.foreground,
     })
