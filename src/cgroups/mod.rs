@@ -344,6 +344,18 @@ pub fn is_unified_host() -> bool {
     })
 }
 
+/// Writes the config's `linux.resources` into a new container's cgroups (none in the
+/// config: an empty set, which each driver still applies, e.g. the default device rules).
+pub fn apply_configured(cgroup: &dyn CgroupDriver, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let empty = oci_spec::runtime::LinuxResources::default();
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&empty);
+    cgroup.apply(resources)
+}
+
 /// The driver for a new container, from its `linux.cgroupsPath` (empty: derived from the
 /// id) and `--systemd-cgroup`.
 pub fn for_container(

@@ -35,6 +35,32 @@ impl Status {
     }
 }
 
+/// The prestart and createRuntime hooks, with the container `creating` and the init's pid:
+/// when the init has made its namespaces (`create`), or CRIU has (`restore`), as runc runs
+/// them.
+fn run_create_hooks(id: &str, bundle: &crate::config::Bundle, pid: i32) -> Result<()> {
+    let Some(hooks) = bundle.spec.hooks() else {
+        return Ok(());
+    };
+    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
+    let state = crate::hooks::state_json(
+        id,
+        "creating",
+        pid,
+        &bundle.dir.display().to_string(),
+        &annotations,
+        bundle.spec.version(),
+    );
+    #[allow(deprecated)]
+    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
+    crate::hooks::run_all("prestart", prestart, &state)?;
+    crate::hooks::run_all(
+        "createRuntime",
+        hooks.create_runtime().as_deref().unwrap_or(&[]),
+        &state,
+    )
+}
+
 /// Field 22 of /proc/PID/stat (start time) and field 3 (state), or None if no such process.
 pub fn proc_stat(pid: i32) -> Option<(u64, char)> {
     let data = crate::procfs::read(&format!("/proc/{pid}/stat")).ok()?;

@@ -207,7 +207,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
                 if own_namespace(spec, LinuxNamespaceType::Network) {
                     loopback_up_in(n.pid)?;
                 }
-                run_create_hooks(&opts.id, &bundle, n.pid)
+                super::run_create_hooks(&opts.id, &bundle, n.pid)
             }
             "post-restore" => {
                 restored_pid.set(n.pid);
@@ -271,31 +271,6 @@ fn loopback_up_in(pid: i32) -> Result<()> {
     up.map_err(|e| anyhow!("bringing up the restored container's loopback: {e}"))
 }
 
-/// The prestart and createRuntime hooks run when CRIU has made the namespaces, with the
-/// restored init's pid, as runc runs them.
-fn run_create_hooks(id: &str, bundle: &Bundle, pid: i32) -> Result<()> {
-    let Some(hooks) = bundle.spec.hooks() else {
-        return Ok(());
-    };
-    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-    let state = crate::hooks::state_json(
-        id,
-        "creating",
-        pid,
-        &bundle.dir.display().to_string(),
-        &annotations,
-        bundle.spec.version(),
-    );
-    #[allow(deprecated)]
-    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
-    crate::hooks::run_all("prestart", prestart, &state)?;
-    crate::hooks::run_all(
-        "createRuntime",
-        hooks.create_runtime().as_deref().unwrap_or(&[]),
-        &state,
-    )
-}
-
 /// CRIU joins the container's cgroups before it restores anything: its children, the
 /// restored processes, are then in them (and CRIU is told they are its cgroup roots).
 fn join_cgroups(
@@ -306,13 +281,7 @@ fn join_cgroups(
 ) -> Result<()> {
     cg.enter(criu_pid)
         .context("unable to apply cgroup configuration")?;
-    let default = oci_spec::runtime::LinuxResources::default();
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .unwrap_or(&default);
-    cg.apply(resources)?;
+    crate::cgroups::apply_configured(cg, spec)?;
     let own = std::fs::read_to_string(format!("/proc/{criu_pid}/cgroup"))
         .with_context(|| format!("reading /proc/{criu_pid}/cgroup"))?;
     let opts = req.opts.mut_or_insert_default();

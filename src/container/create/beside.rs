@@ -108,13 +108,7 @@ pub(super) fn apply_limits(
     pid: i32,
     cgroup: &dyn CgroupDriver,
 ) -> Result<()> {
-    let default_resources = oci_spec::runtime::LinuxResources::default();
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .unwrap_or(&default_resources);
-    cgroup.apply(resources)?;
+    cgroups::apply_configured(cgroup, spec)?;
     crate::logging::debug(&format!(
         "create {}: init {pid} placed in its cgroups, building the container",
         opts.id
@@ -132,7 +126,6 @@ pub(super) fn wait_until_built(
     parent_end: &handshake::Channel,
     cgroup_paths: &[PathBuf],
 ) -> Result<()> {
-    let spec = &bundle.spec;
     let not_frozen = || {
         if cgroups::frozen(cgroup_paths) {
             bail!("container's cgroup unexpectedly frozen while the container was being created");
@@ -143,17 +136,7 @@ pub(super) fn wait_until_built(
         match parent_end.recv_watching(not_frozen)? {
             Some(Message::Ready) => return Ok(()),
             Some(Message::RunCreateHooks) => {
-                let state = super::hook_state(&opts.id, "creating", pid, bundle, spec);
-                if let Some(hooks) = spec.hooks() {
-                    #[allow(deprecated)]
-                    let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
-                    crate::hooks::run_all("prestart", prestart, &state)?;
-                    crate::hooks::run_all(
-                        "createRuntime",
-                        hooks.create_runtime().as_deref().unwrap_or(&[]),
-                        &state,
-                    )?;
-                }
+                crate::container::run_create_hooks(&opts.id, bundle, pid)?;
                 parent_end.send(&Message::HooksDone)?;
             }
             Some(Message::Failed { message }) => bail!("{message}"),

@@ -295,31 +295,20 @@ impl Creation<'_> {
     /// Clones the init, which never comes back from here; in rrun, sends it the sealed view
     /// to move onto, made on rrun's CPU while the init makes its namespaces.
     fn clone_init(&mut self, plan: &Plan, made: BeforeClone) -> Result<ClonedInit> {
-        let BeforeClone {
-            reserved,
-            record,
-            console_child,
-            console_parent,
-            seccomp_listener,
-            parent_end,
-            child_end,
-            detached_sources,
-            clone_target,
-        } = made;
         // Only an init with namespaces to make before "go" has work to do beside rrun's.
         let works_beside = !plan.namespaces.early_unshare.is_empty();
         let callers_cpu = works_beside.then(init::first_cpu::callers).flatten();
-        let cloned = namespaces::clone_init(&plan.namespaces, clone_target.as_ref());
-        drop(clone_target);
+        let cloned = namespaces::clone_init(&plan.namespaces, made.clone_target.as_ref());
+        drop(made.clone_target);
         let pid = match cloned? {
             CloneResult::Child => {
                 init::first_cpu::leave(callers_cpu);
-                drop(parent_end);
+                drop(made.parent_end);
                 // The init must not share the state lock: were this rrun killed, the init
                 // would hold it until it execs, and every command on the container would
                 // block. Closing this copy releases nothing (the parent's still holds the
                 // lock; the child never returns, so the Flock is never dropped here).
-                if let Some((_, lock)) = &reserved {
+                if let Some((_, lock)) = &made.reserved {
                     let _ = nix::unistd::close(lock.as_raw_fd());
                 }
                 run_init(
@@ -328,13 +317,13 @@ impl Creation<'_> {
                     self.bundle,
                     &self.split,
                     InitChannels {
-                        channel: child_end,
+                        channel: made.child_end,
                         fifo: &self.fifo,
-                        console_socket: console_child.as_ref().map(|f| f.as_raw_fd()),
-                        seccomp_listener,
+                        console_socket: made.console_child.as_ref().map(|f| f.as_raw_fd()),
+                        seccomp_listener: made.seccomp_listener,
                         preserve_fds: self.preserve_fds,
                     },
-                    detached_sources,
+                    made.detached_sources,
                 )
             }
             CloneResult::Parent(pid) => pid,
@@ -343,22 +332,22 @@ impl Creation<'_> {
         if works_beside {
             init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
         }
-        drop(child_end);
-        drop(console_child);
+        drop(made.child_end);
+        drop(made.console_child);
         let sealed_view = if self.split.init_seals {
             let view = crate::selfexe::sealed_view(self.store.root()?)?;
-            send_seal(&view, &parent_end)?;
+            send_seal(&view, &made.parent_end)?;
             Some(view)
         } else {
             None
         };
         Ok(ClonedInit {
             pid,
-            channel: parent_end,
-            console: console_parent,
-            detached_sources,
-            reserved,
-            record,
+            channel: made.parent_end,
+            console: made.console_parent,
+            detached_sources: made.detached_sources,
+            reserved: made.reserved,
+            record: made.record,
             sealed_view,
         })
     }

@@ -115,10 +115,7 @@ pub(in crate::container) fn missing_parents(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// The parents `enter` really made (the container's own directories excluded).
-fn made_parents(
-    cgroup: Option<&dyn cgroups::CgroupDriver>,
-    own: &[PathBuf],
-) -> Vec<PathBuf> {
+fn made_parents(cgroup: Option<&dyn cgroups::CgroupDriver>, own: &[PathBuf]) -> Vec<PathBuf> {
     cgroup
         .map(|cg| cg.created_dirs())
         .unwrap_or_default()
