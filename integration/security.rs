@@ -768,3 +768,53 @@ fn a_created_init_holds_none_of_the_callers_fds() {
         rt.ok(&["delete", "--force", &id]);
     }
 }
+
+/// A bind of a host tree in a container with a user namespace of its own (rrun detaches
+/// the source before the clone, as the host's root): what the container mounts on it (its
+/// `cgroup` tmpfs in a bind of /sys, the masked /sys/firmware) stays in the container. A
+/// bare clone of the host's shared /sys joined the host's peer group, and the container's
+/// /sys/fs/cgroup covered the host's own.
+#[test]
+fn mounts_on_a_bind_of_a_host_tree_stay_in_a_user_namespaced_container() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("test -d /sys/fs/cgroup/memory && echo bound");
+    b.in_user_namespace().edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            }
+        }
+        assert!(
+            c["linux"]["maskedPaths"]
+                .to_string()
+                .contains("/sys/firmware")
+        );
+    });
+    let mount_points = || -> Vec<String> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        info.lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .collect()
+    };
+    let before = mount_points();
+    let (out, err, code) = rt.run_bundle(&b);
+    let after = mount_points();
+    let count = |all: &[String], m: &String| all.iter().filter(|x| *x == m).count();
+    // Under /sys only: tests running beside this one mount elsewhere on the host. Each
+    // mount point as often as it gained mounts, in mountinfo's order.
+    let mut appeared: Vec<&String> = Vec::new();
+    for m in after.iter().filter(|m| m.starts_with("/sys")) {
+        if !appeared.contains(&m) {
+            let gained = count(&after, m).saturating_sub(count(&before, m));
+            appeared.extend(std::iter::repeat_n(m, gained));
+        }
+    }
+    // Put the host back before failing (the topmost mount at each, deepest first): a
+    // covered /sys/fs/cgroup breaks every later container.
+    for m in appeared.iter().rev() {
+        let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+    assert!(appeared.is_empty(), "on the host: {appeared:?}");
+    assert_eq!((out.as_str(), code), ("bound\n", 0), "{err}");
+}

@@ -153,7 +153,7 @@ pub fn detach(
         let source = bundle.join(m.source().clone().unwrap_or_default());
         let recursive =
             super::options::parse(m.options().as_deref().unwrap_or(&[])).flags & libc::MS_REC != 0;
-        let tree = crate::syscalls::open_tree_clone(&source, recursive).map_err(|e| {
+        let tree = super::mount::clone_host_source(&source, recursive).map_err(|e| {
             anyhow!(
                 "mounts[{}] ({}): opening source {}: {e}",
                 p.index,

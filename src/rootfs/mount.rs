@@ -44,9 +44,21 @@ pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path, rootfs: &Path) -> Ve
                 return None;
             }
             // A source that can't be opened here gets its usual error in the init.
-            crate::syscalls::open_tree_clone(&src, opts.flags & libc::MS_REC != 0).ok()
+            clone_host_source(&src, opts.flags & libc::MS_REC != 0).ok()
         })
         .collect()
+}
+
+/// A detached copy of a bind source, made in rrun's mount namespace for the init to attach
+/// in the container's: a slave of the host's mounts, as a bind the init made in its own
+/// namespace would be (the kernel makes a mount namespace created in a user namespace a
+/// slave of its parent's). A bare clone of a shared mount joins the host's peer group, so
+/// whatever the container then mounted on it (the `cgroup` tmpfs in a bind of /sys, a
+/// masked path) would appear on the host's own mount.
+pub fn clone_host_source(src: &Path, recursive: bool) -> std::io::Result<OwnedFd> {
+    let tree = crate::syscalls::open_tree_clone(src, recursive)?;
+    crate::syscalls::mount_setattr_propagation_recursive(&tree, libc::MS_SLAVE)?;
+    Ok(tree)
 }
 
 pub fn flags(bits: libc::c_ulong) -> MsFlags {
