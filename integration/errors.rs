@@ -79,6 +79,71 @@ fn bad_mount_type_reports_the_mount_and_cleans_up() {
     );
 }
 
+/// runc's rules, checked before anything is made: masked and read-only paths need a mount
+/// namespace of the container's own, and a sysctl a namespace of its own that isolates it;
+/// one that would change the host's kernel (here `vm.overcommit_ratio`) is refused.
+#[test]
+fn what_would_reach_the_host_is_refused_naming_the_field() {
+    let rt = Runtime::new();
+    for field in ["maskedPaths", "readonlyPaths"] {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| {
+            c["linux"]["namespaces"] = json!([{"type": "pid"}]);
+            c["hostname"] = json!(null);
+            c["linux"]["maskedPaths"] = json!([]);
+            c["linux"]["readonlyPaths"] = json!([]);
+            c["linux"][field] = json!(["/proc/kcore"]);
+        });
+        let err = create_fails(&rt, &b);
+        assert!(
+            err.contains(&format!(
+                "linux.{field}: unable to restrict sys entries without a private MNT namespace"
+            )),
+            "{err}"
+        );
+    }
+    let overcommit = || std::fs::read_to_string("/proc/sys/vm/overcommit_ratio").unwrap();
+    let host_value = overcommit();
+    let other: u32 = host_value.trim().parse::<u32>().unwrap() + 1;
+    for (key, value, message) in [
+        (
+            "vm.overcommit_ratio",
+            other.to_string(),
+            "is not in a separate kernel namespace",
+        ),
+        (
+            "kernel.shmmax",
+            "4096".to_string(),
+            "is not allowed in the hosts ipc namespace",
+        ),
+        (
+            "net.ipv4.ip_forward",
+            "1".to_string(),
+            "not allowed in host network namespace",
+        ),
+    ] {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| {
+            let own: Vec<_> = c["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| !(key.starts_with("kernel.") && n["type"] == "ipc"))
+                .filter(|n| !(key.starts_with("net.") && n["type"] == "network"))
+                .cloned()
+                .collect();
+            c["linux"]["namespaces"] = json!(own);
+            c["linux"]["sysctl"] = json!({ key: value });
+        });
+        let err = create_fails(&rt, &b);
+        assert!(
+            err.contains(&format!("linux.sysctl: sysctl \"{key}\" {message}")),
+            "{err}"
+        );
+    }
+    assert_eq!(overcommit(), host_value, "the host's setting untouched");
+}
+
 /// A step that fails late in the init, long after rrun recorded the container as created
 /// (it does so while the init builds): here an rlimit above what the kernel allows
 /// (RLIMIT_NOFILE over fs.nr_open: EPERM, with CAP_SYS_RESOURCE or not), its setting held

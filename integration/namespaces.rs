@@ -303,6 +303,9 @@ fn without_namespaces_everything_is_inherited_and_nothing_mounted() {
         c["linux"]["namespaces"] = json!([]);
         c["hostname"] = json!(null);
         c["mounts"] = json!([]);
+        // Refused without a mount namespace, as runc refuses them.
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
     });
     let before = HostSnapshot::take();
     let out = rt.output_of(&b);

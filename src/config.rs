@@ -285,6 +285,22 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
             bail!("linux.timeOffsets: time offsets given without a time namespace");
         }
+        // Masks and read-only paths need a mount namespace of the container's own:
+        // refused without one, as runc refuses them, rather than run the container
+        // without them.
+        if !has(LinuxNamespaceType::Mount) {
+            for (field, paths) in [
+                ("linux.maskedPaths", linux.masked_paths()),
+                ("linux.readonlyPaths", linux.readonly_paths()),
+            ] {
+                if paths.as_ref().is_some_and(|p| !p.is_empty()) {
+                    bail!(
+                        "{field}: unable to restrict sys entries without a private MNT namespace"
+                    );
+                }
+            }
+        }
+        crate::sysctl::check(linux)?;
         if let Some(p) = linux.rootfs_propagation()
             && !p.is_empty()
             && crate::rootfs::options::propagation_flag(p).is_none()

@@ -29,5 +29,6 @@ pub mod selfexe;
 pub mod signals;
 pub mod state;
 pub mod syscalls;
+pub mod sysctl;
 pub mod threads;
 pub mod tty;

@@ -269,7 +269,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         rootfs::pivot(a.rootfs, a.no_pivot)?;
         rootfs::devices::reopen_dev_null()?;
         rootfs::set_root_propagation(spec)?;
-        write_sysctls(spec)?;
+        crate::sysctl::write_all(spec)?;
     } else {
         // The pty comes from the host's /dev/ptmx: the rootfs has no devpts of its own.
         if process.terminal().unwrap_or(false) {
@@ -345,21 +345,6 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
 fn set_domainname(name: &str) -> Result<()> {
     std::fs::write("/proc/sys/kernel/domainname", name)
         .map_err(|e| anyhow!("setting domainname {name:?}: {e}"))
-}
-
-fn write_sysctls(spec: &Spec) -> Result<()> {
-    let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
-        return Ok(());
-    };
-    for (key, value) in sysctls {
-        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        if key.is_empty() || key.starts_with(['.', '/']) || key.contains("..") {
-            return Err(anyhow!("linux.sysctl: invalid key {key:?}"));
-        }
-        std::fs::write(&path, &value)
-            .with_context(|| format!("linux.sysctl: writing {key}={value}"))?;
-    }
-    Ok(())
 }
 
 /// Blocks until `start` writes to the fifo. Any other outcome means nobody will start us.
