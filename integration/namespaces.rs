@@ -293,24 +293,61 @@ fn joining_another_containers_time_and_user_namespaces_keeps_it_running() {
     rt.ok(&["delete", "--force", &target_id]);
 }
 
-/// No namespaces at all: the container inherits every one of the caller's, and since it
-/// shares the host's mounts rrun mounts nothing (it only chroots into the rootfs).
+/// No namespaces at all: the container inherits every one of the caller's. Its mounts are
+/// made as runc makes them, in the caller's mount namespace under the rootfs (bound onto
+/// itself and private, so none reaches the host's peers), the root changed by chroot, a
+/// read-only root made so; delete detaches them all. Unlike runc, the host's own `/` keeps
+/// its propagation.
 #[test]
-fn without_namespaces_everything_is_inherited_and_nothing_mounted() {
+fn without_namespaces_the_mounts_are_the_callers_under_the_rootfs_until_delete() {
     let rt = Runtime::new();
-    let mut b = Bundle::sh("echo in-rootfs; ls /bin/busybox");
+    let mut b = Bundle::sh(
+        "test -r /proc/self/status && test -c /dev/null && echo mounted; \
+         touch /file 2>/dev/null || echo read-only",
+    );
     b.edit(|c| {
         c["linux"]["namespaces"] = json!([]);
-        c["hostname"] = json!(null);
-        c["mounts"] = json!([]);
-        // Refused without a mount namespace, as runc refuses them.
         c["linux"]["maskedPaths"] = json!([]);
         c["linux"]["readonlyPaths"] = json!([]);
+        c["hostname"] = json!(null);
+        c["root"]["readonly"] = json!(true);
     });
     let before = HostSnapshot::take();
-    let out = rt.output_of(&b);
-    assert_eq!(out, "in-rootfs\n/bin/busybox\n");
-    assert_eq!(HostSnapshot::take(), before, "no mount reached the host");
+    let root_propagation = || {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let line = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .map(str::to_string);
+        line.map(|l| l.split(" - ").next().unwrap().split(' ').skip(6).count())
+    };
+    let propagation_before = root_propagation();
+    let id = unique("nons");
+    rt.create(&b, &id);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    for kind in ["mnt", "pid", "net", "ipc", "uts", "cgroup"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap(),
+            std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap(),
+            "{kind}"
+        );
+    }
+    let proc_in_rootfs = b.rootfs().join("proc");
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.split(' ').nth(4) == proc_in_rootfs.to_str()),
+        "the container's /proc is mounted in the caller's namespace: {info}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+    assert_eq!(HostSnapshot::take(), before, "delete detached every mount");
+    assert_eq!(rt.output_of(&b), "mounted\nread-only\n");
+    assert_eq!(HostSnapshot::take(), before, "run left no mount");
+    assert_eq!(
+        root_propagation(),
+        propagation_before,
+        "the host's / as it was"
+    );
 }
 
 /// userns.bats: a bind source only the host's root may reach (under a 0700 directory)

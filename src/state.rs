@@ -55,6 +55,10 @@ pub struct ContainerRecord {
     /// its init is no pid 1 whose death ends the others, so SIGKILL must reach them all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared_pid_ns: bool,
+    /// The container shares the caller's mount namespace: the id of the mount its rootfs
+    /// bind is stacked on, which delete detaches (`rootfs::detach_rootfs_bind`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs_bind_on: Option<u64>,
 }
 
 /// Validates a container id as runc does: letters, digits, `_ + - .`; not `.` or `..`.

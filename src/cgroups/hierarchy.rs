@@ -164,7 +164,7 @@ pub fn parse(mountinfo: &str, own_cgroups: &str) -> Vec<Hierarchy> {
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let mount_point = PathBuf::from(unescape(fields[4]));
+        let mount_point = PathBuf::from(crate::procfs::unescape_mount_field(fields[4]));
         let controllers: Vec<String> = if fstype == "cgroup2" {
             Vec::new()
         } else {
@@ -229,26 +229,6 @@ fn own_cgroup_for(own_cgroups: &str, controllers: &[String]) -> PathBuf {
         }
     }
     PathBuf::from("/")
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

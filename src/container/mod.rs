@@ -247,9 +247,13 @@ pub fn wait_pidfd(fd: &std::os::fd::OwnedFd, timeout: Duration) -> bool {
     }
 }
 
-/// Removes everything the container owns: its processes, cgroups and state directory.
+/// Removes everything the container owns: its processes, the mounts it made in the
+/// caller's mount namespace, its cgroups and state directory.
 pub fn destroy(c: &LockedContainer) -> Result<()> {
     kill_and_wait(&c.record)?;
+    if let Some(below) = c.record.rootfs_bind_on {
+        crate::rootfs::detach_rootfs_bind(std::path::Path::new(&c.record.rootfs), below);
+    }
     let destroyed = cgroup_of(&c.record).destroy();
     cgroups::remove_made_dirs(&c.record.cgroup_parents_created);
     destroyed?;

@@ -164,6 +164,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         cgroup_tree: a
             .cgroup_tree_from_parent
             .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
+        shares_host_mounts: !a.own_mount_ns,
     };
     // While rrun makes the records and cgroups (its branch before "go" was the longer one
     // without these): the config's first mounts, where they are the kernel's own
@@ -236,14 +237,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         crate::syscalls::set_loopback_up()
             .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
-    if let Some(build) = build {
-        build.finish()?;
-    } else if a.own_mount_ns {
-        rootfs::prepare(&plan)?;
-    } else {
-        crate::logging::debug(
-            "no mount namespace: the container shares the host's mounts; only chroot into the rootfs",
-        );
+    match build {
+        Some(build) => build.finish()?,
+        None => rootfs::prepare(&plan)?,
     }
     if let Some(hooks) = spec.hooks() {
         // The same test decides where rrun sends "created" (before or after these).
@@ -269,23 +265,26 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         rootfs::pivot(a.rootfs, a.no_pivot)?;
         rootfs::devices::reopen_dev_null()?;
         rootfs::set_root_propagation(spec)?;
-        crate::sysctl::write_all(spec)?;
     } else {
-        // The pty comes from the host's /dev/ptmx: the rootfs has no devpts of its own.
+        // The pty comes from the host's /dev/ptmx, before the chroot: no /dev/console is
+        // bound in the host's mount namespace.
         if process.terminal().unwrap_or(false) {
             setup_terminal(a, process)?;
         }
-        // Mounts, masks and sysctls would act on the host: only the root directory changes.
+        // The config's mounts are under the rootfs, in the caller's mount namespace (as
+        // runc makes them; without a namespace of its own there is no pivot_root, and no
+        // masked or read-only paths: `config::validate` refuses them, and sysctls outside
+        // the container's namespaces, as runc does).
         nix::unistd::chroot(a.rootfs)
             .map_err(|e| anyhow!("chroot to {}: {e}", a.rootfs.display()))?;
         nix::unistd::chdir("/").map_err(|e| anyhow!("chdir /: {e}"))?;
     }
-    if a.own_mount_ns {
-        if process.terminal().unwrap_or(false) {
-            setup_terminal(a, process)?;
-        }
-        rootfs::protect(spec)?;
+    crate::sysctl::write_all(spec)?;
+    if a.own_mount_ns && process.terminal().unwrap_or(false) {
+        setup_terminal(a, process)?;
     }
+    // Without a mount namespace: only a read-only root, on the rootfs bind.
+    rootfs::protect(spec)?;
     // The container's init leads a session of its own, as runc's (its init calls setsid
     // whatever the terminal): with a terminal setup_console made it so. CRIU, for one,
     // won't dump a container whose session leader is outside it.

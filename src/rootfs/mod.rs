@@ -28,6 +28,9 @@ pub struct RootfsPlan<'a> {
     pub detached_sources: &'a [Option<std::os::fd::OwnedFd>],
     /// See `MountContext::cgroup_tree`.
     pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<std::os::fd::OwnedFd>>>,
+    /// The config lists no mount namespace: the container's mounts are made in the
+    /// caller's, under the rootfs, and the root is changed with chroot.
+    pub shares_host_mounts: bool,
 }
 
 /// Sets up everything below the rootfs while the host's filesystem is still visible:
@@ -50,28 +53,8 @@ pub struct Build<'a> {
 impl<'a> Build<'a> {
     /// The root's propagation and the rootfs bind: nothing of the container yet.
     pub fn begin(plan: &'a RootfsPlan<'a>) -> Result<Self> {
-        let propagation = match requested_propagation(plan.spec) {
-            // An unbindable tree could not even give the rootfs bind below: the container's
-            // root becomes unbindable after pivot_root (set_root_propagation).
-            Some(flag) if flag & libc::MS_UNBINDABLE != 0 => {
-                libc::MS_PRIVATE | (flag & libc::MS_REC)
-            }
-            Some(flag) => flag,
-            None => libc::MS_SLAVE | libc::MS_REC,
-        };
-        // Our mounts must not leak back to the host: make the whole tree a slave (or what the
-        // config asked for) of the host's before touching anything.
-        sys_mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            flags(propagation),
-            None::<&str>,
-        )
-        .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
-        if propagation & libc::MS_SHARED != 0 {
-            // pivot_root refuses a new root whose parent mount is shared.
-            make_parent_mount_private(plan.rootfs)?;
+        if !plan.shares_host_mounts {
+            set_tree_propagation(plan)?;
         }
         sys_mount(
             Some(plan.rootfs),
@@ -81,6 +64,19 @@ impl<'a> Build<'a> {
             None::<&str>,
         )
         .map_err(|e| anyhow!("bind-mounting rootfs {}: {e}", plan.rootfs.display()))?;
+        if plan.shares_host_mounts {
+            // In the caller's mount namespace the host's propagation stays as it is (runc
+            // changes that of the host's `/`): only the rootfs bind, and every mount that
+            // will be made under it, is private, so none of them reaches the host's peers.
+            sys_mount(
+                None::<&str>,
+                plan.rootfs,
+                None::<&str>,
+                flags(libc::MS_PRIVATE | libc::MS_REC),
+                None::<&str>,
+            )
+            .map_err(|e| anyhow!("making rootfs {} private: {e}", plan.rootfs.display()))?;
+        }
         let root = RootDir::open(plan.rootfs)
             .with_context(|| format!("opening rootfs {}", plan.rootfs.display()))?;
         Ok(Build {
@@ -191,6 +187,60 @@ impl<'a> Build<'a> {
                 .with_context(|| format!("making tmpfs {} read-only", dest.display()))?;
         }
         Ok(())
+    }
+}
+
+/// The propagation of the container's whole mount tree, before anything is mounted: a
+/// slave of the host's (or what the config asked for), so that its mounts don't leak back.
+fn set_tree_propagation(plan: &RootfsPlan) -> Result<()> {
+    let propagation = match requested_propagation(plan.spec) {
+        // An unbindable tree could not even give the rootfs bind below: the container's
+        // root becomes unbindable after pivot_root (set_root_propagation).
+        Some(flag) if flag & libc::MS_UNBINDABLE != 0 => libc::MS_PRIVATE | (flag & libc::MS_REC),
+        Some(flag) => flag,
+        None => libc::MS_SLAVE | libc::MS_REC,
+    };
+    // Our mounts must not leak back to the host: make the whole tree a slave (or what the
+    // config asked for) of the host's before touching anything.
+    sys_mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        flags(propagation),
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
+    if propagation & libc::MS_SHARED != 0 {
+        // pivot_root refuses a new root whose parent mount is shared.
+        make_parent_mount_private(plan.rootfs)?;
+    }
+    Ok(())
+}
+
+/// The mount a rootfs is on (the one with the longest mount point that holds it, the
+/// topmost there): read before a container in the caller's mount namespace binds its
+/// rootfs onto itself, so that [`detach_rootfs_bind`] can tell that bind from the rest.
+pub fn mount_holding(rootfs: &Path) -> Result<u64> {
+    let mounts = crate::procfs::mounts().context("reading /proc/self/mountinfo")?;
+    mounts
+        .iter()
+        .filter(|m| rootfs.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len())
+        .map(|m| m.id)
+        .ok_or_else(|| anyhow!("no mount holds rootfs {}", rootfs.display()))
+}
+
+/// Detaches the rootfs bind of a container that shared the caller's mounts, and with it
+/// every mount the container made under it: the topmost mount at `rootfs`, if it is
+/// stacked right on `below` ([`mount_holding`], read before it was made). Anything else
+/// there (the bind already gone, someone else's mount) is left alone.
+pub fn detach_rootfs_bind(rootfs: &Path, below: u64) {
+    let Ok(mounts) = crate::procfs::mounts() else {
+        return;
+    };
+    let topmost = mounts.iter().rev().find(|m| m.mount_point == rootfs);
+    if topmost.is_some_and(|m| m.parent == below) {
+        let _ = umount2(rootfs, MntFlags::MNT_DETACH);
     }
 }
 

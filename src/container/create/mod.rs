@@ -81,6 +81,9 @@ struct Rollback {
     /// The cgroup made before the clone, while `cgroup` does not own it yet: the
     /// container's paths and the parents made for them, as recorded.
     cgroup_before_clone: Option<(Vec<PathBuf>, Vec<PathBuf>)>,
+    /// The rootfs and the mount its bind goes on, where the init mounts in the caller's
+    /// mount namespace.
+    rootfs_bind: Option<(PathBuf, u64)>,
 }
 
 impl Rollback {
@@ -89,6 +92,7 @@ impl Rollback {
         self.pid = None;
         self.cgroup = None;
         self.cgroup_before_clone = None;
+        self.rootfs_bind = None;
     }
 }
 
@@ -101,6 +105,9 @@ impl Drop for Rollback {
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some((rootfs, below)) = &self.rootfs_bind {
+            crate::rootfs::detach_rootfs_bind(rootfs, *below);
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.destroy();
@@ -133,6 +140,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         preserve_fds,
         rollback: Rollback::default(),
     };
+    creation.rollback.rootfs_bind = plan.rootfs_bind_on.map(|on| (bundle.rootfs.clone(), on));
     let made = creation.make_before_clone(&plan)?;
     let init = creation.clone_init(&plan, made)?;
     let (dir, lock, mut record) =

@@ -77,6 +77,9 @@ pub(super) struct Plan<'a> {
     pub(super) idmaps: Vec<crate::rootfs::idmap::IdmapMount>,
     /// False when the container shares the host's mount namespace (see init).
     pub(super) own_mount_ns: bool,
+    /// Without a mount namespace of its own: the mount the rootfs bind will be stacked on
+    /// (`rootfs::mount_holding`).
+    pub(super) rootfs_bind_on: Option<u64>,
     pub(super) seccomp: Option<(crate::seccomp::Filter, &'a oci_spec::runtime::LinuxSeccomp)>,
     pub(super) cgroup: Box<dyn CgroupDriver>,
 }
@@ -129,6 +132,10 @@ impl<'a> Plan<'a> {
                 .child_joins
                 .iter()
                 .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount);
+        let rootfs_bind_on = match own_mount_ns {
+            true => None,
+            false => Some(crate::rootfs::mount_holding(&bundle.rootfs)?),
+        };
         // Compiled before anything is made, so a bad profile fails the create cleanly.
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(s) => Some((crate::seccomp::compile(s)?, s)),
@@ -142,6 +149,7 @@ impl<'a> Plan<'a> {
             namespaces: ns_plan,
             idmaps,
             own_mount_ns,
+            rootfs_bind_on,
             seccomp,
             cgroup,
         })

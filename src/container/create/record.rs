@@ -24,6 +24,7 @@ pub(super) fn early_record(
             .namespaces
             .clone_flags
             .contains(nix::sched::CloneFlags::CLONE_NEWPID),
+        rootfs_bind_on: plan.rootfs_bind_on,
         ..new_record(&opts.id, bundle, plan.cgroup.as_ref())
     }
 }
