@@ -510,6 +510,52 @@ fn rro_makes_the_whole_bind_tree_read_only() {
     assert_eq!(out, "ro-sub-writable\n1\n");
 }
 
+/// runc's recursive access-time and symlink options reach the mounts below a bind too:
+/// `rnoatime`, `rstrictatime` (a mode, so the whole field is cleared to set it) and
+/// `rnosymfollow` (a symlink on a submount no longer followed: ELOOP).
+#[test]
+fn recursive_access_time_and_nosymfollow_reach_the_submounts() {
+    let rt = Runtime::new();
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}ratime"));
+    let sub = host.path().join("subvol");
+    std::fs::create_dir_all(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", sub.join("link")).unwrap();
+    let mut b = Bundle::sh(
+        "for d in noatime strictatime nosymfollow; do \
+           grep \" /$d/subvol \" /proc/self/mountinfo | cut -d' ' -f5,6; done; \
+         cat /nosymfollow/subvol/link 2>&1 >/dev/null | grep -ci -e 'link loop' -e 'levels of symbolic'; \
+         cat /noatime/subvol/link >/dev/null && echo followed",
+    );
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for (dest, option) in [
+            ("/noatime", "rnoatime"),
+            ("/strictatime", "rstrictatime"),
+            ("/nosymfollow", "rnosymfollow"),
+        ] {
+            mounts.push(
+                json!({"destination": dest, "type": "bind", "source": host.path(),
+                "options": ["rbind", option]}),
+            );
+        }
+    });
+    let out = rt.output_of(&b);
+    nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    assert_eq!(
+        out,
+        "/noatime/subvol rw,noatime\n/strictatime/subvol rw\n\
+         /nosymfollow/subvol rw,relatime,nosymfollow\n1\nfollowed\n"
+    );
+}
+
 /// A bind's flags come from a bind remount, as in runc: it sets the flags the mount names
 /// (ro here) and clears the other per-mount ones the source had (nosuid), but keeps the
 /// source's access-time mode where the options name none (noatime here, not relatime).

@@ -44,6 +44,21 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
     ("rexec", true, ATTR_NOEXEC),
     ("rnodiratime", false, ATTR_NODIRATIME),
     ("rdiratime", true, ATTR_NODIRATIME),
+    ("rnosymfollow", false, ATTR_NOSYMFOLLOW),
+    ("rsymfollow", true, ATTR_NOSYMFOLLOW),
+];
+
+/// runc's recursive access-time options: one mode for the whole tree (relatime is 0 in
+/// it), and setting a mode takes clearing the whole field. `ratime` and `rnostrictatime`
+/// give the kernel's default, relatime (runc sends them as half the field cleared, which
+/// the kernel refuses); `rnorelatime` changes nothing, as in runc.
+const RECURSIVE_ATIME: &[(&str, Option<u64>)] = &[
+    ("rrelatime", Some(0)),
+    ("ratime", Some(0)),
+    ("rnostrictatime", Some(0)),
+    ("rnoatime", Some(ATTR_NOATIME)),
+    ("rstrictatime", Some(ATTR_STRICTATIME)),
+    ("rnorelatime", None),
 ];
 
 impl MountOptions {
@@ -178,6 +193,11 @@ pub fn parse(options: &[String]) -> MountOptions {
                 out.recursive_clear &= !attr;
                 out.recursive_set |= attr;
             }
+        } else if let Some(&(_, mode)) = RECURSIVE_ATIME.iter().find(|(n, _)| n == opt) {
+            if let Some(mode) = mode {
+                out.recursive_set = (out.recursive_set & !ATTR_ATIME_MODES) | mode;
+                out.recursive_clear |= ATTR_ATIME_MODES;
+            }
         } else if opt == "tmpcopyup" {
             out.tmpcopyup = true;
         } else if opt == "idmap" || opt == "ridmap" {
@@ -239,6 +259,24 @@ mod tests {
         assert_eq!(
             bind_remount_attrs(libc::MS_NOATIME | libc::MS_STRICTATIME | libc::MS_SYNCHRONOUS),
             (0x20, 0x20_008f | 0x70)
+        );
+    }
+
+    #[test]
+    fn recursive_access_time_modes_clear_the_whole_field() {
+        let rec = |o: &[&str]| {
+            let p = parse(&s(o));
+            (p.recursive_set, p.recursive_clear, p.data)
+        };
+        assert_eq!(rec(&["rbind", "rnoatime"]), (0x10, 0x70, String::new()));
+        assert_eq!(rec(&["rstrictatime"]), (0x20, 0x70, String::new()));
+        assert_eq!(rec(&["rnoatime", "rrelatime"]), (0, 0x70, String::new()));
+        assert_eq!(rec(&["rnoatime", "ratime"]), (0, 0x70, String::new()));
+        assert_eq!(rec(&["rnorelatime"]), (0, 0, String::new()));
+        assert_eq!(rec(&["rro", "rnosymfollow"]), (0x20_0001, 0, String::new()));
+        assert_eq!(
+            rec(&["rnosymfollow", "rsymfollow"]),
+            (0, 0x20_0000, String::new())
         );
     }
 
