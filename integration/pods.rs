@@ -394,7 +394,9 @@ fn own_oom_score_adj() -> i64 {
         .unwrap()
 }
 
-/// Every cgroup hierarchy mounted here: v1 controllers, the v2 tree, or both.
+/// Every cgroup hierarchy mounted under /sys/fs/cgroup: v1 controllers, the v2 tree, or
+/// both (not the binds of a container that shares the host's mounts, which a test beside
+/// this one may run).
 fn cgroup_mounts() -> Vec<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     info.lines()
@@ -404,7 +406,8 @@ fn cgroup_mounts() -> Vec<PathBuf> {
             let mountpoint = left.split(' ').nth(4)?;
             let wanted =
                 fstype == "cgroup2" || (fstype == "cgroup" && !right.contains("name=systemd"));
-            wanted.then(|| PathBuf::from(mountpoint))
+            let hosts = Path::new(mountpoint).starts_with("/sys/fs/cgroup");
+            (wanted && hosts).then(|| PathBuf::from(mountpoint))
         })
         .collect()
 }
