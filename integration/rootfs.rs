@@ -481,12 +481,9 @@ fn no_pivot_leaves_no_full_procfs_to_mount_from() {
     assert!(!text.contains("rc=0"), "{text}");
 }
 
-/// mounts_recursive.bats: `rro` makes a bind mount read-only with everything mounted below
-/// it (plain `ro` only the top).
-#[test]
-fn rro_makes_the_whole_bind_tree_read_only() {
-    let rt = Runtime::new();
-    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}rro"));
+/// A bind source with a mount below it, as the recursive options' tests need: a tmpfs on
+/// `subvol` in the fixture `host` (the caller unmounts it).
+fn mount_tmpfs_below(host: &TempDir) -> std::path::PathBuf {
     let sub = host.path().join("subvol");
     std::fs::create_dir_all(&sub).unwrap();
     nix::mount::mount(
@@ -497,6 +494,16 @@ fn rro_makes_the_whole_bind_tree_read_only() {
         None::<&str>,
     )
     .unwrap();
+    sub
+}
+
+/// mounts_recursive.bats: `rro` makes a bind mount read-only with everything mounted below
+/// it (plain `ro` only the top).
+#[test]
+fn rro_makes_the_whole_bind_tree_read_only() {
+    let rt = Runtime::new();
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}rro"));
+    let sub = mount_tmpfs_below(&host);
     let mut b = Bundle::sh(
         "touch /ro/subvol/a 2>/dev/null && echo ro-sub-writable; touch /rro/subvol/b 2>&1 | grep -c Read-only",
     );
@@ -517,16 +524,7 @@ fn rro_makes_the_whole_bind_tree_read_only() {
 fn recursive_access_time_and_nosymfollow_reach_the_submounts() {
     let rt = Runtime::new();
     let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}ratime"));
-    let sub = host.path().join("subvol");
-    std::fs::create_dir_all(&sub).unwrap();
-    nix::mount::mount(
-        Some("tmpfs"),
-        &sub,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    )
-    .unwrap();
+    let sub = mount_tmpfs_below(&host);
     std::os::unix::fs::symlink("/etc/passwd", sub.join("link")).unwrap();
     let mut b = Bundle::sh(
         "for d in noatime strictatime nosymfollow; do \
