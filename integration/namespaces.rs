@@ -350,6 +350,14 @@ fn without_namespaces_the_mounts_are_the_callers_under_the_rootfs_until_delete()
         mounted.contains(&rootfs.join("proc").display().to_string()),
         "the container's /proc is mounted in the caller's namespace: {mounted:?}"
     );
+    // A second create under the same id fails, and its undoing leaves the first's mounts.
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        mounts_under_rootfs(),
+        mounted,
+        "the first container's mounts stay"
+    );
     rt.ok(&["delete", "--force", &id]);
     assert_eq!(
         mounts_under_rootfs(),

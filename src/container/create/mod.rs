@@ -140,7 +140,6 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         preserve_fds,
         rollback: Rollback::default(),
     };
-    creation.rollback.rootfs_bind = plan.rootfs_bind_on.map(|on| (bundle.rootfs.clone(), on));
     let made = creation.make_before_clone(&plan)?;
     let init = creation.clone_init(&plan, made)?;
     let (dir, lock, mut record) =
@@ -400,6 +399,10 @@ impl Creation<'_> {
         channel: &handshake::Channel,
     ) -> Result<()> {
         let (opts, bundle) = (self.opts, self.bundle);
+        // From "go" on, an init in the caller's mount namespace may bind its rootfs there:
+        // a failure undoes that too (not before: a duplicate id must not take the bind of
+        // the container that has it).
+        self.rollback.rootfs_bind = plan.rootfs_bind_on.map(|on| (bundle.rootfs.clone(), on));
         let Plan {
             namespaces: ns_plan,
             idmaps,
