@@ -222,12 +222,21 @@ fn set_tree_propagation(plan: &RootfsPlan) -> Result<()> {
 /// rootfs onto itself, so that [`detach_rootfs_bind`] can tell that bind from the rest.
 pub fn mount_holding(rootfs: &Path) -> Result<u64> {
     let mounts = crate::procfs::mounts().context("reading /proc/self/mountinfo")?;
-    mounts
-        .iter()
-        .filter(|m| rootfs.starts_with(&m.mount_point))
-        .max_by_key(|m| m.mount_point.as_os_str().len())
+    holding(&mounts, rootfs)
         .map(|m| m.id)
         .ok_or_else(|| anyhow!("no mount holds rootfs {}", rootfs.display()))
+}
+
+/// The mount `path` is on: the one with the longest mount point that holds it, the topmost
+/// of those stacked there (mountinfo lists a mount after the one it covers).
+fn holding<'m>(
+    mounts: &'m [crate::procfs::Mount],
+    path: &Path,
+) -> Option<&'m crate::procfs::Mount> {
+    mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len())
 }
 
 /// Detaches the rootfs bind of a container that shared the caller's mounts, and with it
@@ -245,14 +254,10 @@ pub fn detach_rootfs_bind(rootfs: &Path, below: u64) {
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
-    let info = crate::procfs::read("/proc/self/mountinfo").context("reading mountinfo")?;
+    let mounts = crate::procfs::mounts().context("reading mountinfo")?;
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let mount_point = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|mp| parent.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
+    let mount_point = holding(&mounts, parent)
+        .map(|m| m.mount_point.clone())
         .unwrap_or_else(|| PathBuf::from("/"));
     sys_mount(
         None::<&str>,
