@@ -35,6 +35,19 @@ impl Status {
     }
 }
 
+/// The state document a hook (or a seccomp agent) of the container in `bundle` gets.
+fn hook_state(id: &str, status: &str, pid: i32, bundle: &crate::config::Bundle) -> String {
+    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
+    crate::hooks::state_json(
+        id,
+        status,
+        pid,
+        &bundle.dir.display().to_string(),
+        &annotations,
+        bundle.spec.version(),
+    )
+}
+
 /// The prestart and createRuntime hooks, with the container `creating` and the init's pid:
 /// when the init has made its namespaces (`create`), or CRIU has (`restore`), as runc runs
 /// them.
@@ -42,15 +55,7 @@ fn run_create_hooks(id: &str, bundle: &crate::config::Bundle, pid: i32) -> Resul
     let Some(hooks) = bundle.spec.hooks() else {
         return Ok(());
     };
-    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-    let state = crate::hooks::state_json(
-        id,
-        "creating",
-        pid,
-        &bundle.dir.display().to_string(),
-        &annotations,
-        bundle.spec.version(),
-    );
+    let state = hook_state(id, "creating", pid, bundle);
     #[allow(deprecated)]
     let prestart = hooks.prestart().as_deref().unwrap_or(&[]);
     crate::hooks::run_all("prestart", prestart, &state)?;

@@ -560,7 +560,7 @@ fn run_init(
         // host pid, which the createContainer/startContainer hooks must get. Made only for
         // them: the init's first steps are on the way to "go" (init::first_cpu).
         hook_state: has_init_hooks(spec)
-            .then(|| hook_state(&opts.id, "creating", host_pid_of_self(), bundle, spec)),
+            .then(|| super::hook_state(&opts.id, "creating", host_pid_of_self(), bundle)),
         seccomp: plan.seccomp.as_ref().map(|(f, _)| f),
         seccomp_listener: channels.seccomp_listener.map(|(sock, mut message)| {
             let pid = host_pid_of_self();
@@ -581,24 +581,6 @@ fn run_init(
 fn has_init_hooks(spec: &oci_spec::runtime::Spec) -> bool {
     use crate::hooks::has;
     has(spec, |h| h.create_container()) || has(spec, |h| h.start_container())
-}
-
-fn hook_state(
-    id: &str,
-    status: &str,
-    pid: i32,
-    bundle: &config::Bundle,
-    spec: &oci_spec::runtime::Spec,
-) -> String {
-    let annotations = spec.annotations().clone().unwrap_or_default();
-    crate::hooks::state_json(
-        id,
-        status,
-        pid,
-        &bundle.dir.display().to_string(),
-        &annotations,
-        spec.version(),
-    )
 }
 
 /// The calling process's pid as the host's /proc sees it.
@@ -628,7 +610,7 @@ pub fn connect_seccomp_listener(
         )
     })?;
     let state: serde_json::Value =
-        serde_json::from_str(&hook_state(id, "creating", 0, bundle, spec))?;
+        serde_json::from_str(&super::hook_state(id, "creating", 0, bundle))?;
     let message = serde_json::json!({
         "ociVersion": spec.version(),
         "fds": ["seccompFd"],
