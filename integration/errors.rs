@@ -141,6 +141,15 @@ fn what_would_reach_the_host_is_refused_naming_the_field() {
             "{err}"
         );
     }
+    // A key that names a file above /proc/sys, in a network namespace of the container's
+    // own: refused before anything is made, as the rules would let it through.
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["sysctl"] = json!({"net/../../kernel/core_pattern": "|/x"}));
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("linux.sysctl: invalid key \"net/../../kernel/core_pattern\""),
+        "{err}"
+    );
     assert_eq!(overcommit(), host_value, "the host's setting untouched");
 }
 

@@ -7,7 +7,7 @@
 //! with a UTS namespace (`kernel.hostname` has the `hostname` field). Any other is refused
 //! before anything is made.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,7 @@ pub fn check(linux: &Linux) -> Result<()> {
     let mut keys: Vec<&String> = sysctls.keys().collect();
     keys.sort();
     for key in keys {
+        checked_shape(key)?;
         let key = dotted(key);
         if IPC_KEYS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
             if namespace(LinuxNamespaceType::Ipc).is_none() {
@@ -65,6 +66,15 @@ pub fn check(linux: &Linux) -> Result<()> {
             }
         }
         bail!("linux.sysctl: sysctl {key:?} is not in a separate kernel namespace");
+    }
+    Ok(())
+}
+
+/// A key names a file under /proc/sys and nothing above it: checked with the rules, before
+/// anything is made, and again where the init writes it.
+fn checked_shape(key: &str) -> Result<()> {
+    if key.is_empty() || key.starts_with(['.', '/']) || key.contains("..") {
+        bail!("linux.sysctl: invalid key {key:?}");
     }
     Ok(())
 }
@@ -100,10 +110,8 @@ pub fn write_all(spec: &Spec) -> Result<()> {
         return Ok(());
     };
     for (key, value) in sysctls {
+        checked_shape(&key)?;
         let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        if key.is_empty() || key.starts_with(['.', '/']) || key.contains("..") {
-            return Err(anyhow!("linux.sysctl: invalid key {key:?}"));
-        }
         std::fs::write(&path, &value)
             .with_context(|| format!("linux.sysctl: writing {key}={value}"))?;
     }
@@ -171,6 +179,15 @@ mod tests {
             refusal(missing, "net.ipv4.ip_forward")
                 .unwrap()
                 .contains("/nonexistent/netns")
+        );
+    }
+
+    #[test]
+    fn a_key_reaching_out_of_proc_sys_is_refused_before_the_rules() {
+        let net = r#"{"type":"network"}"#;
+        assert_eq!(
+            refusal(net, "net/../../kernel/core_pattern").as_deref(),
+            Some("linux.sysctl: invalid key \"net/../../kernel/core_pattern\"")
         );
     }
 
