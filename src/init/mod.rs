@@ -283,7 +283,8 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if a.own_mount_ns && process.terminal().unwrap_or(false) {
         setup_terminal(a, process)?;
     }
-    // Without a mount namespace: only a read-only root, on the rootfs bind.
+    // Masked and read-only paths, then a read-only root (without a mount namespace only
+    // the root, on the rootfs bind: `config::validate` refuses the others there).
     rootfs::protect(spec)?;
     // The container's init leads a session of its own, as runc's (its init calls setsid
     // whatever the terminal): with a terminal setup_console made it so. CRIU, for one,
