@@ -720,7 +720,8 @@ fn a_foreground_run_holds_no_sealed_view_while_its_container_runs() {
 
 /// create.bats: while a container waits for `start`, its init holds none of the fds its
 /// caller left open, nor any of rrun's own (the sealed view of rrun's binary the init moved
-/// onto, say): only its stdio and what `start` needs, the exec fifo, sockets, pipes.
+/// onto, the host's /sys/fs/cgroup its cgroup files are reached from, say): only its stdio
+/// and what `start` needs, the exec fifo, sockets, pipes.
 #[test]
 fn a_created_init_holds_none_of_the_callers_fds() {
     let rt = Runtime::new();

@@ -639,6 +639,15 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
     open_tree_clone_at(libc::AT_FDCWD, &cstr(path)?, 0, recursive)
 }
 
+/// [`open_tree_clone`] of `path` taken from the directory `dir`.
+pub fn open_tree_clone_in(
+    dir: std::os::fd::BorrowedFd,
+    path: &Path,
+    recursive: bool,
+) -> io::Result<OwnedFd> {
+    open_tree_clone_at(dir.as_raw_fd(), &cstr(path)?, 0, recursive)
+}
+
 /// [`open_tree_clone`] of what the open file `fd` is (AT_EMPTY_PATH): no path to resolve.
 pub fn open_tree_clone_of(fd: &OwnedFd, recursive: bool) -> io::Result<OwnedFd> {
     const AT_EMPTY_PATH: libc::c_uint = 0x1000;

@@ -182,7 +182,8 @@ pub fn attach(dir: &Path, rules: &[Rule]) -> Result<()> {
     let prog: Vec<u8> = program(rules).iter().flat_map(|i| i.to_bytes()).collect();
     let prog_fd = crate::syscalls::bpf_load_cgroup_device_prog(&prog)
         .map_err(|e| anyhow!("linux.resources.devices: loading the device filter: {e}"))?;
-    let cgroup = std::fs::File::open(dir).map_err(|e| anyhow!("opening {}: {e}", dir.display()))?;
+    let cgroup = super::fs::open(dir, nix::fcntl::OFlag::O_RDONLY)
+        .map_err(|e| anyhow!("opening {}: {e}", dir.display()))?;
     crate::syscalls::bpf_attach_cgroup_device(cgroup.as_raw_fd(), prog_fd.as_raw_fd()).map_err(
         |e| {
             anyhow!(

@@ -77,9 +77,7 @@ pub fn exists_while_we_run(dir: &Path) -> bool {
 const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
 fn filesystem_type(path: &Path) -> Option<nix::sys::statfs::FsType> {
-    nix::sys::statfs::statfs(path)
-        .ok()
-        .map(|s| s.filesystem_type())
+    super::fs::filesystem_type(path)
 }
 
 /// The hierarchies where systemd (and Debian's cgroupfs-mount) put them: the unified one

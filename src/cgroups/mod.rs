@@ -3,6 +3,7 @@
 //! what the host has mounted.
 
 pub mod devices_bpf;
+pub mod fs;
 mod hierarchy;
 pub mod resources;
 pub mod systemd;
@@ -86,7 +87,7 @@ fn freezer_files(dir: &Path, unified_host: bool) -> &'static [FreezerFile] {
 pub fn frozen(paths: &[PathBuf]) -> bool {
     paths.iter().any(|p| {
         freezer_files(p, is_unified_host()).iter().any(|f| {
-            std::fs::read_to_string(p.join(f.name)).is_ok_and(|s| f.frozen.contains(&s.trim()))
+            fs::read_to_string(&p.join(f.name)).is_ok_and(|s| f.frozen.contains(&s.trim()))
         })
     })
 }
@@ -97,7 +98,7 @@ pub fn thaw(paths: &[PathBuf]) {
     for p in paths {
         for f in freezer_files(p, is_unified_host()) {
             // Never created: a directory without this file has nothing to thaw.
-            if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(p.join(f.name)) {
+            if let Ok(mut file) = fs::open_for_writing(&p.join(f.name)) {
                 let _ = std::io::Write::write_all(&mut file, f.thawed.as_bytes());
             }
         }
@@ -277,7 +278,7 @@ fn perform_one(
             [only] => only,
             many => many
                 .iter()
-                .find(|(f, _)| dir.join(f).exists())
+                .find(|(f, _)| fs::exists(&dir.join(f)))
                 .unwrap_or(&many[0]),
         };
         let path = dir.join(file);
@@ -285,7 +286,7 @@ fn perform_one(
         let mut write = || -> std::io::Result<()> {
             let f = match open.take() {
                 Some((p, f)) if p == path => f,
-                _ => std::fs::OpenOptions::new().write(true).open(&path)?,
+                _ => fs::open_for_writing(&path)?,
             };
             // Each write(2) is one value: cgroup files take a write as a whole.
             let written = std::io::Write::write_all(&mut &f, value.as_bytes());
@@ -317,7 +318,7 @@ fn wait_for(what: &str, check: impl Fn() -> bool) -> Result<()> {
 }
 
 fn read_u64(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
+    fs::read_to_string(path)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
@@ -325,7 +326,7 @@ fn read_u64(path: &Path) -> u64 {
 
 /// `key value` lines (memory.stat, cpu.stat) as a map.
 fn read_keyed(path: &Path) -> std::collections::BTreeMap<String, u64> {
-    std::fs::read_to_string(path)
+    fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
@@ -339,8 +340,8 @@ fn read_keyed(path: &Path) -> std::collections::BTreeMap<String, u64> {
 pub fn is_unified_host() -> bool {
     static UNIFIED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *UNIFIED.get_or_init(|| {
-        nix::sys::statfs::statfs("/sys/fs/cgroup")
-            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        fs::filesystem_type(Path::new("/sys/fs/cgroup"))
+            == Some(nix::sys::statfs::CGROUP2_SUPER_MAGIC)
     })
 }
 
@@ -488,12 +489,12 @@ impl CreatedDirs {
     /// The directory itself is tried first: its parent exists nearly always, and one
     /// mkdir is all a container then costs.
     fn create(&self, dir: &Path) -> Result<()> {
-        let mut result = std::fs::create_dir(dir);
+        let mut result = fs::create_dir(dir);
         if let (Err(e), Some(parent)) = (&result, dir.parent())
             && e.kind() == std::io::ErrorKind::NotFound
         {
             self.create(parent)?;
-            result = std::fs::create_dir(dir);
+            result = fs::create_dir(dir);
         }
         match result {
             Ok(()) => {
@@ -530,7 +531,7 @@ impl CreatedDirs {
 /// and a retry would only slow the delete of every container sharing that parent.
 pub fn remove_made_dirs(dirs: &[PathBuf]) {
     for d in dirs.iter().rev() {
-        let _ = std::fs::remove_dir(d);
+        let _ = fs::remove_dir(d);
     }
 }
 
@@ -555,7 +556,7 @@ fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
 /// only when a plain rmdir is refused: listing a cgroup directory costs tens of µs, and
 /// almost no container makes sub-cgroups.
 fn remove_dir(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir(dir) {
+    match fs::remove_dir(dir) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(_) => {}
@@ -564,7 +565,7 @@ fn remove_dir(dir: &Path) -> Result<()> {
         remove_dir(&sub)?;
     }
     for attempt in 0..100 {
-        match std::fs::remove_dir(dir) {
+        match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 99 => {
@@ -584,9 +585,8 @@ fn remove_dir(dir: &Path) -> Result<()> {
 /// when its link count says it has subdirectories (cgroupfs counts them, as any
 /// filesystem does): listing costs tens of µs, and few containers make sub-cgroups.
 fn read_procs(dir: &Path) -> Result<Vec<i32>> {
-    use std::os::unix::fs::MetadataExt;
     let mut pids = read_own_procs(dir)?;
-    if std::fs::metadata(dir).is_ok_and(|m| m.nlink() > 2) {
+    if fs::link_count(dir).is_ok_and(|n| n > 2) {
         for sub in sub_cgroups(dir) {
             pids.extend(read_procs(&sub)?);
         }
@@ -595,7 +595,7 @@ fn read_procs(dir: &Path) -> Result<Vec<i32>> {
 }
 
 fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
-    let data = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+    let data = match fs::read_to_string(&dir.join("cgroup.procs")) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
@@ -617,10 +617,7 @@ fn read_own_procs(dir: &Path) -> Result<Vec<i32>> {
 pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
     for file in tasks_files {
         // No O_CREAT: a cgroup removed meanwhile is an error, not a new file.
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .open(file)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
+        let written = fs::write(file, b"0");
         written.map_err(|e| {
             // runc's words; the pid as the host sees it (its /proc is still in view here).
             let pid = std::fs::read_link("/proc/self").unwrap_or_default();
@@ -636,10 +633,9 @@ pub fn join_self(tasks_files: &[PathBuf]) -> Result<()> {
 
 /// Opens a cgroup v2 directory for clone3's CLONE_INTO_CGROUP.
 pub fn open_clone_target(dir: &Path) -> Result<std::os::fd::OwnedFd> {
-    nix::fcntl::open(
+    fs::open(
         dir,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
     )
     .map_err(|e| anyhow::anyhow!("opening cgroup {}: {e}", dir.display()))
 }
@@ -647,12 +643,11 @@ pub fn open_clone_target(dir: &Path) -> Result<std::os::fd::OwnedFd> {
 /// Whether `dir` is a cgroup of a v1 hierarchy, which a process may join by itself
 /// ([`join_self`]).
 pub fn is_v1_dir(dir: &Path) -> bool {
-    nix::sys::statfs::statfs(dir)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC)
+    fs::filesystem_type(dir) == Some(nix::sys::statfs::CGROUP_SUPER_MAGIC)
 }
 
 fn write_pid(dir: &Path, pid: i32) -> Result<()> {
-    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
+    fs::write(&dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
         anyhow::Error::new(OsError(e)).context(format!(
             "adding pid {pid} to {}",
             dir.join("cgroup.procs").display()

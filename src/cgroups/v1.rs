@@ -84,7 +84,7 @@ impl V1 {
                     ));
                     // Made but not joinable: it goes, since nothing will remove it later.
                     if self.created.list().contains(&dir) {
-                        let _ = std::fs::remove_dir(&dir);
+                        let _ = super::fs::remove_dir(&dir);
                     }
                     self.dirs
                         .lock()
@@ -259,10 +259,10 @@ impl CgroupDriver for V1 {
         };
         let state = if frozen { "FROZEN" } else { "THAWED" };
         let file = dir.join("freezer.state");
-        std::fs::write(&file, state)
+        super::fs::write(&file, state)
             .with_context(|| format!("writing {state} to {}", file.display()))?;
         wait_for(&format!("{} to read {state}", file.display()), || {
-            std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == state)
+            super::fs::read_to_string(&file).is_ok_and(|s| s.trim() == state)
         })
     }
 
@@ -271,7 +271,7 @@ impl CgroupDriver for V1 {
         let dir = |c: &str| self.dir_for(hierarchies, c);
         let mut data = json!({});
         if let Some(d) = dir("cpuacct") {
-            let percpu: Vec<u64> = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
+            let percpu: Vec<u64> = super::fs::read_to_string(&d.join("cpuacct.usage_percpu"))
                 .unwrap_or_default()
                 .split_whitespace()
                 .filter_map(|v| v.parse().ok())
@@ -327,7 +327,7 @@ impl CgroupDriver for V1 {
 
 /// blkio's `MAJ:MIN Op value` lines as runc's entries.
 fn blkio_entries(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
+    super::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
@@ -365,7 +365,7 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
         let mut value = String::new();
         let mut current = Some(dir);
         while let Some(d) = current {
-            match std::fs::read_to_string(d.join(file)) {
+            match super::fs::read_to_string(&d.join(file)) {
                 Ok(v) if !v.trim().is_empty() => {
                     value = v.trim().to_string();
                     break;
@@ -380,7 +380,7 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
             continue;
         }
         for d in empty.iter().rev() {
-            std::fs::write(d.join(file), &value)
+            super::fs::write(&d.join(file), &value)
                 .with_context(|| format!("writing {}", d.join(file).display()))?;
         }
     }

@@ -83,7 +83,7 @@ pub fn enable_controllers(root: &Path, dir: &Path) {
 }
 
 fn delegate(dir: &Path) {
-    let Ok(available) = std::fs::read_to_string(dir.join("cgroup.controllers")) else {
+    let Ok(available) = super::fs::read_to_string(&dir.join("cgroup.controllers")) else {
         return;
     };
     let request: Vec<String> = available
@@ -91,7 +91,7 @@ fn delegate(dir: &Path) {
         .map(|c| format!("+{c}"))
         .collect();
     if !request.is_empty() {
-        let _ = std::fs::write(dir.join("cgroup.subtree_control"), request.join(" "));
+        let _ = super::fs::write(&dir.join("cgroup.subtree_control"), request.join(" "));
     }
 }
 
@@ -108,7 +108,7 @@ impl CgroupDriver for V2 {
             Err(e) if self.rootless.skip_unwritable && is_permission_error(&e) => {
                 crate::logging::debug(&format!("rootless: running without a cgroup ({e:#})"));
                 if self.created.list().contains(&self.dir) {
-                    let _ = std::fs::remove_dir(&self.dir);
+                    let _ = super::fs::remove_dir(&self.dir);
                 }
                 self.left_out
                     .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -187,13 +187,13 @@ impl CgroupDriver for V2 {
 
     fn set_frozen(&self, frozen: bool) -> Result<()> {
         let file = self.dir.join("cgroup.freeze");
-        std::fs::write(&file, if frozen { "1" } else { "0" })
+        super::fs::write(&file, if frozen { "1" } else { "0" })
             .with_context(|| format!("writing {}", file.display()))?;
         let want = if frozen { "frozen 1" } else { "frozen 0" };
         wait_for(
             &format!("{} to say {want}", self.dir.join("cgroup.events").display()),
             || {
-                std::fs::read_to_string(self.dir.join("cgroup.events"))
+                super::fs::read_to_string(&self.dir.join("cgroup.events"))
                     .is_ok_and(|s| s.lines().any(|l| l == want))
             },
         )

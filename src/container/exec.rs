@@ -333,6 +333,8 @@ fn child_setup(
         _ => crate::syscalls::exit_immediately(1),
     };
     crate::cgroups::join_self(&join_cgroups)?;
+    // The last of the host's cgroup files this process reaches (cgroups/fs.rs).
+    crate::cgroups::fs::release();
     affinity.after_cgroups()?;
     // runc's names for these steps, which --debug logs are grepped for (see init).
     crate::logging::debug("nsexec container setup: the process joins the container's namespaces");
@@ -478,7 +480,7 @@ pub fn process_from_flags(
 /// the container's init is in (a container that manages its own subtree moved it there),
 /// unless `--cgroup` named the cgroup (`fallback` false).
 fn join_cgroup(dir: &Path, pid: i32, init_pid: i32, fallback: bool) -> Result<()> {
-    let write = |d: &Path| std::fs::write(d.join("cgroup.procs"), pid.to_string());
+    let write = |d: &Path| crate::cgroups::fs::write(&d.join("cgroup.procs"), pid.to_string());
     let failed = |d: &Path, e: std::io::Error| {
         anyhow::Error::new(crate::cgroups::OsError(e)).context(format!(
             "error adding pid {pid} to cgroups: {}",

@@ -185,6 +185,9 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     // Before anything else, and before a new cgroup namespace is made (its root is the
     // cgroup the init is in then).
     crate::cgroups::join_self(&join_cgroups).context("unable to apply cgroup configuration")?;
+    // The last of the host's cgroup files the init reaches from their root's fd
+    // (cgroups/fs.rs): it holds nothing of the host's while it lives in the container.
+    crate::cgroups::fs::release();
     // The debug lines of these steps carry runc's names for them (nsexec, init(), the
     // pipe that signals completion): tools and runc's own tests grep a --debug log for them.
     crate::logging::debug("nsexec container setup: the init joins its namespaces");

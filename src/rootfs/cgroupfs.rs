@@ -355,7 +355,7 @@ pub fn detached_tree(
             .ok_or_else(|| anyhow!("no cgroup of the container in {}", h.mount_point.display()))?;
         mkdirat(&tmpfs, name, Mode::from_bits_truncate(0o755))
             .map_err(|e| anyhow!("making {}: {e}", name.to_string_lossy()))?;
-        let bind = crate::syscalls::open_tree_clone(dir, true)
+        let bind = crate::cgroups::fs::open_tree_clone(dir)
             .map_err(|e| anyhow!("binding {}: {e}", dir.display()))?;
         let c_name = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))?;
         crate::syscalls::move_mount_onto_name(&bind, &tmpfs, &c_name)
