@@ -63,9 +63,9 @@ pub fn run_all_with_env(
     Ok(())
 }
 
-/// Runs hooks whose failure only warrants a warning (poststart, poststop): the spec says
-/// "the remaining hooks and lifecycle continue as if the hook had succeeded", so every
-/// hook runs whatever the ones before it did.
+/// Runs hooks whose failure only warrants a warning (poststop): the spec says "the
+/// remaining hooks and lifecycle continue as if the hook had succeeded", so every hook
+/// runs whatever the ones before it did.
 pub fn run_all_warn(kind: &str, hooks: &[Hook], state: &str) {
     for (i, h) in hooks.iter().enumerate() {
         if let Err(e) = run_one(h, state, None) {

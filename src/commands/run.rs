@@ -7,7 +7,16 @@ pub fn run(store: &Store, a: &RunArgs, global: &Global) -> Result<i32> {
     let opts = super::create::options(&a.create, !a.detach, global);
     if a.detach {
         let created = crate::container::create::create(store, &opts).context("run")?;
-        let relay = container::start(&created.container).context("run")?;
+        let relay = match container::start(&created.container) {
+            Ok(relay) => relay,
+            Err(e) => {
+                // As runc's `run`: a container that could not be started is removed.
+                if let Err(d) = container::destroy(&created.container) {
+                    crate::logging::warn(&format!("removing the container: {d:#}"));
+                }
+                return Err(e).context("run");
+            }
+        };
         drop(created.container);
         if let Some(r) = relay {
             r.wait().context("run")?;
