@@ -105,7 +105,26 @@ fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     drop_unknown_capabilities(&mut value, "/process/capabilities")?;
     match_field_case_as_go(&mut value);
+    scheduler_flags_as_the_types_name_them(&mut value, "/process/scheduler/flags");
     deserialize_naming_the_field(&serde_json::to_vec(&value)?)
+}
+
+/// The runtime-spec names two of `process.scheduler.flags` otherwise than the oci-spec
+/// crate's types read them (`SCHED_FLAG_RESET_ON_FORK` and `SCHED_FLAG_DL_OVERRUN` there,
+/// `SCHED_RESET_ON_FORK` and `SCHED_FLAG_D_L_OVERRUN` here): a config in the spec's words
+/// must not be refused (runc 1.1 ignores the field, and so does rrun).
+fn scheduler_flags_as_the_types_name_them(value: &mut serde_json::Value, at: &str) {
+    let Some(flags) = value.pointer_mut(at).and_then(|f| f.as_array_mut()) else {
+        return;
+    };
+    for flag in flags {
+        let renamed = match flag.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *flag = serde_json::Value::from(renamed);
+    }
 }
 
 /// runc reads config.json with Go's encoding/json, which matches field names whatever
@@ -149,6 +168,7 @@ fn parse_process_leniently(data: &[u8]) -> Result<oci_spec::runtime::Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
     }
     drop_unknown_capabilities(&mut value, "/capabilities")?;
+    scheduler_flags_as_the_types_name_them(&mut value, "/scheduler/flags");
     deserialize_naming_the_field(&serde_json::to_vec(&value)?)
 }
 
@@ -351,6 +371,37 @@ mod tests {
         assert_eq!(
             err,
             "process.capabilities.bounding[1]: expected a capability name, got 5"
+        );
+    }
+
+    #[test]
+    fn scheduler_flags_in_the_spec_s_words_are_read() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","scheduler":{"policy":"SCHED_FIFO","priority":10,"flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#,
+        )
+        .unwrap();
+        let scheduler = spec.process().clone().unwrap().scheduler().clone().unwrap();
+        assert_eq!(scheduler.flags().clone().unwrap().len(), 3);
+        let err = parse_spec(
+            br#"{"ociVersion":"1.2.0","process":{"user":{"uid":0,"gid":0},"cwd":"/","scheduler":{"policy":"SCHED_FIFO","flags":["SCHED_FLAG_NONE"]}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("process.scheduler.flags[0]:"), "{err}");
+        let process = parse_process(
+            br#"{"cwd":"/","args":["true"],"scheduler":{"policy":"SCHED_RR","flags":["SCHED_FLAG_RESET_ON_FORK"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            process
+                .scheduler()
+                .clone()
+                .unwrap()
+                .flags()
+                .clone()
+                .unwrap()
+                .len(),
+            1
         );
     }
 
