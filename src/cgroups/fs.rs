@@ -16,7 +16,7 @@
 //! old way.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -41,10 +41,9 @@ fn root() -> Option<BorrowedFd<'static>> {
         fd = match ROOT_FD.compare_exchange(UNOPENED, opened, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => opened,
             Err(other) => {
-                // Another thread opened it first: ours goes.
+                // Another thread (a hook's output reader, say) opened it first: ours goes.
                 if opened >= 0 {
-                    // SAFETY: `opened` was just opened here and is owned by nobody else.
-                    drop(unsafe { OwnedFd::from_raw_fd(opened) });
+                    drop(crate::syscalls::own_fd(opened));
                 }
                 other
             }
@@ -60,8 +59,8 @@ fn root() -> Option<BorrowedFd<'static>> {
 pub fn release() {
     let fd = ROOT_FD.swap(NONE, Ordering::AcqRel);
     if fd >= 0 {
-        // SAFETY: the fd was opened by `root` and is owned by this module alone.
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        // Opened by `root` and owned by this module alone.
+        drop(crate::syscalls::own_fd(fd));
     }
 }
 
