@@ -569,6 +569,11 @@ fn start_container_hook_runs_inside_and_annotations_reach_state() {
     rt.ok(&["delete", &id]);
 }
 
+/// A hook that appends `line` to the file `log`.
+fn hook_appending(log: &std::path::Path, line: &str) -> serde_json::Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {line} >> {}", log.display())]})
+}
+
 /// A failing poststart hook fails `start` and kills the container, and the hooks after it
 /// do not run, as in runc (whose hooks.bats checks it) and crun; the spec would have a
 /// warning. `run` and `run --detach` then remove the container, as runc's do.
@@ -577,7 +582,7 @@ fn a_failing_poststart_hook_fails_start_and_kills_the_container() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
     let log = b.path().join("hooks.log");
-    let record = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {}", log.display())]});
+    let record = |kind: &str| hook_appending(&log, kind);
     b.edit(|c| {
         c["hooks"] = json!({
             "poststart": [record("poststart"), {"path": "/bin/false"}, record("never")],
@@ -630,7 +635,7 @@ fn a_failing_poststop_hook_warns_and_the_rest_run() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
     let log = b.path().join("hooks.log");
-    let record = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {}", log.display())]});
+    let record = |kind: &str| hook_appending(&log, kind);
     b.edit(|c| c["hooks"] = json!({"poststop": [{"path": "/bin/false"}, record("poststop")]}));
     let id = unique("hookwarn");
     rt.create(&b, &id);
