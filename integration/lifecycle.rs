@@ -776,6 +776,27 @@ fn unknown_properties_are_ignored_and_a_bad_version_refused() {
     assert!(!rt.state_dir(&id).exists());
 }
 
+/// runtime-spec 1.2 properties rrun does not apply (as runc 1.1), written in the spec's own
+/// words, still run the container: `process.scheduler.flags` names two flags otherwise
+/// than the oci-spec crate's types, and such a config was refused (crun's
+/// test_scheduler.py). A flag that is no flag is refused, naming the field.
+#[test]
+fn a_scheduler_in_the_spec_s_words_runs_and_a_bad_flag_is_refused() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh("echo ran");
+    let scheduler = |flags: serde_json::Value| json!({"policy": "SCHED_OTHER", "flags": flags});
+    b.edit(|c| {
+        c["process"]["scheduler"] =
+            scheduler(json!(["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN"]))
+    });
+    assert_eq!(rt.output_of(&b), "ran\n");
+    b.edit(|c| c["process"]["scheduler"] = scheduler(json!(["SCHED_FLAG_SOMETIMES"])));
+    let id = unique("badflag");
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("process.scheduler.flags[0]"), "{err}");
+    assert!(!rt.state_dir(&id).exists());
+}
+
 /// rrun's command line started by `sh` with some signals ignored, as `nohup` or a shell's
 /// `trap ''` pass them on to what they start.
 fn ignoring_signals(rt: &Runtime, args: &[&str]) -> Command {
