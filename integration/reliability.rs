@@ -158,9 +158,14 @@ fn killed_create_is_cleaned_by_delete_force(
         "{step}: delete --force failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The init, if cloned and not killed by delete, ends when it finds rrun gone.
+    // The init, if cloned and not killed by delete, ends when it finds rrun gone. Two
+    // empty scans a moment apart: one scan of /proc is not atomic, and a process cloned
+    // while it runs (by an orphaned intermediate, say) can be missed by it.
     wait_until(&format!("{step}: no process of {id}"), || {
-        processes_mentioning(id).is_empty()
+        processes_mentioning(id).is_empty() && {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            processes_mentioning(id).is_empty()
+        }
     });
     assert_no_leftovers(rt, id, &before);
     rt.create(b, id);
