@@ -478,6 +478,62 @@ fn update_changes_limits_from_flags_and_json() {
 }
 
 #[test]
+fn field_names_in_another_case_are_read_as_runc_reads_them() {
+    // runc reads config.json and `update -r` with Go's encoding/json, which takes "CPU" for
+    // `cpu` and "Cpus" for `cpus`; runc's update.bats relies on it. Such keys were dropped.
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["linux"]["resources"]["CPU"] = json!({"Cpus": "0", "MEMS": "0"});
+        c["linux"]["resources"]["Pids"] = json!({"Limit": 20});
+    });
+    let id = unique("gocase");
+    rt.create(&b, &id);
+    let v2 = cgroup_v2();
+    let read = |controller: &str, file: &str| {
+        let dir = cgroup_dirs_named(&id)
+            .into_iter()
+            .find(|d| v2 || d.starts_with(format!("/sys/fs/cgroup/{controller}")))
+            .unwrap();
+        std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(read("pids", "pids.max"), "20");
+    let mut child = rt
+        .cmd()
+        .args(["update", "-r", "-", &id])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        br#"{"PIDS": {"limit": 30}, "Memory": {"Limit": 67108864}}"#,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(read("pids", "pids.max"), "30");
+    let memory_limit = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    assert_eq!(read("memory", memory_limit), (64u64 << 20).to_string());
+    // A wrong type is still an error naming the field, in the spec's spelling.
+    let file = b.path().join("bad.json");
+    std::fs::write(&file, r#"{"Pids": {"Limit": "many"}}"#).unwrap();
+    let err = rt.fails(&["update", "-r", file.to_str().unwrap(), &id]);
+    assert!(
+        err.contains("update: resources.pids.limit: invalid type"),
+        "{err}"
+    );
+    assert_eq!(read("pids", "pids.max"), "30");
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
 fn events_stats_in_runc_schema() {
     let rt = Runtime::new();
     let b = with_resources(

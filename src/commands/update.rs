@@ -2,6 +2,7 @@ use crate::cli::UpdateArgs;
 use crate::container::{self, Status};
 use crate::state::Store;
 use anyhow::{Context, Result, anyhow, bail};
+use oci_spec::runtime::LinuxResources;
 use serde_json::{Value, json};
 
 /// `update`: new limits for a container's cgroup, from a resources JSON or from flags.
@@ -10,20 +11,14 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
     if container::status(&c) == Status::Stopped {
         bail!("update: container {} is not running", a.id);
     }
-    let resources: Value = match &a.resources {
+    let document = match &a.resources {
+        Some(path) if path == "-" => std::io::read_to_string(std::io::stdin())
+            .context("update: reading resources from stdin")?,
         Some(path) => {
-            let data = if path == "-" {
-                std::io::read_to_string(std::io::stdin())
-                    .context("update: reading resources from stdin")?
-            } else {
-                std::fs::read_to_string(path).with_context(|| format!("update: reading {path}"))?
-            };
-            serde_json::from_str(&data).map_err(|e| anyhow!("update: parsing resources: {e}"))?
+            std::fs::read_to_string(path).with_context(|| format!("update: reading {path}"))?
         }
-        None => from_flags(a)?,
+        None => from_flags(a)?.to_string(),
     };
-    let mut resources: Value = resources;
-    fix_up(&mut resources);
     if [&a.l3_cache_schema, &a.mem_bw_schema]
         .iter()
         .any(|s| s.is_some())
@@ -33,8 +28,15 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
             "update: Intel RDT: --l3-cache-schema and --mem-bw-schema need resctrl, which is not mounted here"
         );
     }
-    let resources: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(resources)
-        .map_err(|e| anyhow!("update: resources.{}: {}", e.path(), e.inner()))?;
+    // As runc reads it: field names in any case ("CPU": {"Cpus": ...}).
+    let mut resources: LinuxResources =
+        crate::config::deserialize_naming_the_field(document.as_bytes()).map_err(|e| {
+            match e.field {
+                Some(field) => anyhow!("update: resources.{field}: {}", e.message),
+                None => anyhow!("update: parsing resources: {}", e.message),
+            }
+        })?;
+    fix_up(&mut resources);
     crate::container::cgroup_of(&c.record)
         .apply_limits(&resources)
         .context("update")
@@ -113,16 +115,20 @@ fn from_flags(a: &UpdateArgs) -> Result<Value> {
 /// runc's fix-ups before applying: memory -1 without a swap value also lifts swap (the
 /// kernel refuses a swap limit without a memory limit); kernel memory (`memory.kmem`) is
 /// ignored with a warning, as in runc: kernels since 5.16 no longer limit it.
-fn fix_up(r: &mut Value) {
-    let memory = &mut r["memory"];
-    if memory["limit"] == json!(-1) && memory.get("swap").is_none_or(Value::is_null) {
-        memory["swap"] = json!(-1);
+// `kernel` is deprecated in the spec's types: read here only to warn that it is ignored.
+#[allow(deprecated)]
+fn fix_up(r: &mut LinuxResources) {
+    let Some(mut memory) = *r.memory() else {
+        return;
+    };
+    if memory.limit() == Some(-1) && memory.swap().is_none() {
+        memory.set_swap(Some(-1));
     }
-    if let Some(m) = memory.as_object_mut()
-        && m.remove("kernel").is_some_and(|v| !v.is_null())
-    {
+    if memory.kernel().is_some() {
         crate::logging::warn("Kernel memory settings are ignored and will be removed");
+        memory.set_kernel(None);
     }
+    r.set_memory(Some(memory));
 }
 
 /// Byte counts as runc's update takes them: a number with an optional b/k/m/g/t suffix

@@ -1,6 +1,8 @@
 //! Loading and validating a bundle's config.json. Errors name the file and the JSON field,
 //! so a user can fix a broken config without guessing.
 
+mod go_field_names;
+
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::{Path, PathBuf};
@@ -79,34 +81,23 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 ///
 /// A config that the spec's types read as it is (nearly all) is read in one pass. Only one
 /// they refuse goes through a JSON tree first, where runc's leniencies (unknown capability
-/// names, `pagesize` spelled as Go reads it) are applied and an error names the field: a
+/// names, the spec's names of scheduler flags) are applied and an error names the field: a
 /// config the fast pass accepts is one those steps leave as it is, so both give the same
 /// spec, without a tree built and then read again (about 80 µs of every `run` and `exec`).
+/// Both read field names as Go does ([`go_field_names`]).
 pub fn parse_spec(data: &[u8]) -> Result<Spec> {
     match deserialize_naming_the_field::<Spec>(data) {
-        Ok(spec) if !has_unnamed_hugepage_size(&spec) => Ok(spec),
-        _ => parse_spec_leniently(data),
+        Ok(spec) => Ok(spec),
+        Err(_) => parse_spec_leniently(data),
     }
-}
-
-/// A hugepage limit with no page size: the spec's types default a `pageSize` they don't
-/// find, where the config may spell it as Go reads it (`pagesize`).
-fn has_unnamed_hugepage_size(spec: &Spec) -> bool {
-    let limits = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.hugepage_limits().as_ref());
-    limits.is_some_and(|l| l.iter().any(|l| l.page_size().is_empty()))
 }
 
 /// What [`parse_spec`] falls back to: the tree, runc's leniencies, the field-naming error.
 fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     drop_unknown_capabilities(&mut value, "/process/capabilities")?;
-    match_field_case_as_go(&mut value);
     scheduler_flags_as_the_types_name_them(&mut value, "/process/scheduler/flags");
-    deserialize_naming_the_field(&serde_json::to_vec(&value)?)
+    Ok(deserialize_naming_the_field(&serde_json::to_vec(&value)?)?)
 }
 
 /// The runtime-spec names two of `process.scheduler.flags` otherwise than the oci-spec
@@ -127,29 +118,6 @@ fn scheduler_flags_as_the_types_name_them(value: &mut serde_json::Value, at: &st
     }
 }
 
-/// runc reads config.json with Go's encoding/json, which matches field names whatever
-/// their case; configs in the wild rely on it for `hugepageLimits[].pageSize` (written
-/// `pagesize`, as in runc's own tests). Those are renamed to the spec's spelling.
-fn match_field_case_as_go(value: &mut serde_json::Value) {
-    let Some(limits) = value
-        .pointer_mut("/linux/resources/hugepageLimits")
-        .and_then(|l| l.as_array_mut())
-    else {
-        return;
-    };
-    for limit in limits.iter_mut().filter_map(|l| l.as_object_mut()) {
-        let key = limit
-            .keys()
-            .find(|k| k.as_str() != "pageSize" && k.eq_ignore_ascii_case("pageSize"))
-            .cloned();
-        if let Some(key) = key
-            && let Some(v) = limit.remove(&key)
-        {
-            limit.entry("pageSize").or_insert(v);
-        }
-    }
-}
-
 /// Parses the process.json of `exec --process`, as the `process` of a config.
 /// Fields runc lets a process.json leave out take their zero values (user 0:0).
 /// As [`parse_spec`], one pass where the types take the document as it is (an engine's
@@ -163,31 +131,58 @@ pub fn parse_process(data: &[u8]) -> Result<oci_spec::runtime::Process> {
 
 fn parse_process_leniently(data: &[u8]) -> Result<oci_spec::runtime::Process> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
-    if let Some(p) = value.as_object_mut() {
-        p.entry("user")
-            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    if let Some(p) = value.as_object_mut()
+        && !p.keys().any(|k| k.eq_ignore_ascii_case("user"))
+    {
+        p.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
     }
     drop_unknown_capabilities(&mut value, "/capabilities")?;
     scheduler_flags_as_the_types_name_them(&mut value, "/scheduler/flags");
-    deserialize_naming_the_field(&serde_json::to_vec(&value)?)
+    Ok(deserialize_naming_the_field(&serde_json::to_vec(&value)?)?)
 }
 
 /// The one typed read of a document (the tree of the lenient paths is written back to
-/// bytes for it: one instance of the spec's deserializers in the binary, not two).
-fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(data: &[u8]) -> Result<T> {
+/// bytes for it: one instance of the spec's deserializers in the binary, not two), with
+/// field names matched as runc's Go matches them. `update` reads its resources with it.
+pub fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+) -> std::result::Result<T, FieldError> {
     let mut document = serde_json::Deserializer::from_slice(data);
-    let parsed = serde_path_to_error::deserialize::<_, T>(&mut document).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." || path.is_empty() {
-            anyhow::anyhow!("{}", e.inner())
-        } else {
-            anyhow::anyhow!("{path}: {}", e.inner())
-        }
-    })?;
+    let parsed =
+        serde_path_to_error::deserialize::<_, T>(go_field_names::GoFieldNames(&mut document))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                FieldError {
+                    field: (path != "." && !path.is_empty()).then_some(path),
+                    message: e.inner().to_string(),
+                }
+            })?;
     // Nothing but white space after the document, as serde_json::from_slice checks.
-    document.end()?;
+    document.end().map_err(|e| FieldError {
+        field: None,
+        message: e.to_string(),
+    })?;
     Ok(parsed)
 }
+
+/// Why a document was not read: the field, where the error is in one (`process.user.uid`),
+/// and what is wrong; shown as `field: message`.
+#[derive(Debug)]
+pub struct FieldError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
 
 /// Capability names that are no Linux capability (or are newer than the oci-spec types
 /// know) are dropped with runc's warning, "ignoring unknown or unavailable capabilities",
@@ -409,7 +404,6 @@ mod tests {
     fn the_one_pass_read_and_the_lenient_one_give_the_same_spec() {
         let same = |config: &[u8]| {
             let fast = deserialize_naming_the_field::<Spec>(config).unwrap();
-            assert!(!has_unnamed_hugepage_size(&fast));
             assert_eq!(fast, parse_spec_leniently(config).unwrap());
         };
         same(crate::container::spec::default_spec(false).as_bytes());
@@ -421,15 +415,31 @@ mod tests {
     }
 
     #[test]
-    fn go_spellings_of_page_size_are_read_as_the_spec_spells_it() {
+    fn field_names_in_go_s_spellings_are_read_as_the_spec_spells_them() {
         let spec = parse_spec(
             br#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"},
-                "linux":{"resources":{"hugepageLimits":[{"pagesize":"2MB","limit":1}]}}}"#,
+                "linux":{"resources":{"hugepageLimits":[{"pagesize":"2MB","limit":1}],
+                "CPU":{"Cpus":"0"}}}}"#,
         )
         .unwrap();
-        let limits = spec.linux().clone().unwrap().resources().clone().unwrap();
-        let limits = limits.hugepage_limits().clone().unwrap();
+        let resources = spec.linux().clone().unwrap().resources().clone().unwrap();
+        let limits = resources.hugepage_limits().clone().unwrap();
         assert_eq!(limits[0].page_size(), "2MB");
+        assert_eq!(
+            resources.cpu().clone().unwrap().cpus().as_deref(),
+            Some("0")
+        );
+        // And in the lenient read, which a capability no kernel has sends it to.
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.0.2","process":{"User":{"UID":0,"gid":0},"cwd":"/",
+                "capabilities":{"bounding":["CAP_TEST"]}},"Linux":{"Resources":{"CPU":{"Cpus":"0"}}}}"#,
+        )
+        .unwrap();
+        let resources = spec.linux().clone().unwrap().resources().clone().unwrap();
+        assert_eq!(
+            resources.cpu().clone().unwrap().cpus().as_deref(),
+            Some("0")
+        );
     }
 
     #[test]
