@@ -244,6 +244,41 @@ fn exec_process_json() {
 }
 
 #[test]
+fn a_process_json_without_capabilities_gets_the_containers_not_rrun_s() {
+    // runc's exec takes what a process.json leaves out of capabilities, AppArmor, SELinux,
+    // scheduler, I/O priority and exec CPU affinity from the container's process; rrun ran
+    // such a process with every capability it had itself.
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = running(&rt, &b, "execcaps");
+    let caps = |process: serde_json::Value| {
+        let file = b.path().join("process.json");
+        std::fs::write(&file, process.to_string()).unwrap();
+        rt.ok(&["exec", "--process", file.to_str().unwrap(), &id])
+    };
+    let status = ["grep", "-E", "^Cap(Prm|Eff|Bnd)", "/proc/self/status"];
+    let of_init = rt.ok(&[
+        "exec",
+        &id,
+        "grep",
+        "-E",
+        "^Cap(Prm|Eff|Bnd)",
+        "/proc/1/status",
+    ]);
+    assert!(of_init.contains("0000000020000420"), "{of_init}");
+    let without = caps(
+        json!({"args": status, "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}}),
+    );
+    assert_eq!(without, of_init);
+    let with = caps(
+        json!({"args": status, "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}}),
+    );
+    assert_eq!(with.matches("0000000000000020").count(), 3, "{with}");
+    rt.ok(&["delete", "-f", &id]);
+}
+
+#[test]
 fn exec_detach_and_pid_file() {
     let rt = Runtime::new();
     let b = Bundle::new(&["sleep", "1000"]);

@@ -264,6 +264,33 @@ pub fn apply_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
+/// What `exec` takes from the container's own process where the process it is given
+/// (`exec --process`) leaves it out, as runc's exec does: the capabilities (a process.json
+/// without any would otherwise keep all of rrun's), the AppArmor profile and SELinux label,
+/// the scheduler, the I/O priority and the CPU affinity of exec'd processes. The rest
+/// (user, rlimits, no_new_privileges, ...) is the process's own, as in runc.
+pub fn inherit_unset_from(process: &mut Process, container: &Process) {
+    let unset = |s: &Option<String>| s.as_deref().unwrap_or_default().is_empty();
+    if process.capabilities().is_none() {
+        process.set_capabilities(container.capabilities().clone());
+    }
+    if unset(process.apparmor_profile()) {
+        process.set_apparmor_profile(container.apparmor_profile().clone());
+    }
+    if unset(process.selinux_label()) {
+        process.set_selinux_label(container.selinux_label().clone());
+    }
+    if process.scheduler().is_none() {
+        process.set_scheduler(container.scheduler().clone());
+    }
+    if process.io_priority().is_none() {
+        process.set_io_priority(container.io_priority().clone());
+    }
+    if process.exec_cpu_affinity().is_none() {
+        process.set_exec_cpu_affinity(container.exec_cpu_affinity().clone());
+    }
+}
+
 /// `linux.personality`: the execution domain the process (and `exec`'d ones) run with;
 /// LINUX32 makes `uname -m` say i686. Unknown flags are refused by name.
 pub fn set_personality(p: Option<&oci_spec::runtime::LinuxPersonality>) -> Result<()> {

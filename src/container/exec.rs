@@ -119,7 +119,6 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     }
     let record = c.record.clone();
     drop(c);
-    let affinity = crate::process::ExecAffinity::of(&opts.process)?;
     let terminal = opts.process.terminal().unwrap_or(false);
     if terminal && opts.console_socket.is_none() && opts.detach {
         bail!("cannot allocate tty if rrun will detach without setting console socket");
@@ -128,6 +127,10 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         Some(b) => b,
         None => crate::config::load_bundle(std::path::Path::new(&record.bundle))?,
     };
+    if let Some(container_process) = bundle.spec.process() {
+        crate::process::inherit_unset_from(&mut opts.process, container_process);
+    }
+    let affinity = crate::process::ExecAffinity::of(&opts.process)?;
     let seccomp = match bundle
         .spec
         .linux()
