@@ -484,6 +484,8 @@ fn field_names_in_another_case_are_read_as_runc_reads_them() {
     let rt = Runtime::new();
     let mut b = Bundle::new(&["sleep", "1000"]);
     b.edit(|c| {
+        // Both spellings, as runc's update.bats leaves them: read in turn into one field.
+        c["linux"]["resources"]["cpu"] = json!({"shares": 512, "cpus": "1"});
         c["linux"]["resources"]["CPU"] = json!({"Cpus": "0", "MEMS": "0"});
         c["linux"]["resources"]["Pids"] = json!({"Limit": 20});
     });
@@ -501,6 +503,12 @@ fn field_names_in_another_case_are_read_as_runc_reads_them() {
             .to_string()
     };
     assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    let (shares, expected) = if v2 {
+        ("cpu.weight", "20")
+    } else {
+        ("cpu.shares", "512")
+    };
+    assert_eq!(read("cpu", shares), expected);
     assert_eq!(read("pids", "pids.max"), "20");
     let mut child = rt
         .cmd()

@@ -48,6 +48,73 @@ fn malformed_exec_cpu_affinity_is_refused_naming_the_field() {
 }
 
 #[test]
+fn bad_schedulers_io_priorities_and_memory_policies_are_refused_in_runc_s_words() {
+    let rt = Runtime::new();
+    for (field, value, expected) in [
+        (
+            ("process", "scheduler"),
+            json!({"policy": "SCHED_OTHER", "nice": 20}),
+            "invalid scheduler.nice: 20 when scheduler.policy is SCHED_OTHER",
+        ),
+        (
+            ("process", "scheduler"),
+            json!({"policy": "SCHED_BATCH", "runtime": 5}),
+            "scheduler runtime/deadline/period can only be specified for SchedDeadline policy",
+        ),
+        (
+            ("process", "ioPriority"),
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 8}),
+            "invalid ioPriority.Priority: 8",
+        ),
+        (
+            ("linux", "memoryPolicy"),
+            json!({}),
+            "invalid memory policy mode \"\"",
+        ),
+        (
+            ("linux", "memoryPolicy"),
+            json!({"mode": "INTERLEAVE", "nodes": "0"}),
+            "invalid memory policy mode \"INTERLEAVE\"",
+        ),
+        (
+            ("linux", "memoryPolicy"),
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["badflag"]}),
+            "invalid memory policy flag \"badflag\"",
+        ),
+        (
+            ("linux", "memoryPolicy"),
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "memory policy mode requires 0 nodes but got 8",
+        ),
+        (
+            ("linux", "memoryPolicy"),
+            json!({"mode": "MPOL_BIND", "nodes": "0-9876543210"}),
+            "invalid memory policy nodes",
+        ),
+    ] {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| c[field.0][field.1] = value.clone());
+        let err = create_fails(&rt, &b);
+        assert!(err.contains(expected), "{field:?} {value}: {err}");
+    }
+    // Refused by the kernel in the init, once the container is half made: a deadline
+    // scheduler in a cpuset smaller than its root domain (runc's words for it).
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let mut b = Bundle::sh("true");
+        b.edit(|c| {
+            c["linux"]["resources"]["cpu"] = json!({"cpus": "0"});
+            c["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE", "runtime": 42000,
+                "deadline": 1000000, "period": 1000000});
+        });
+        let err = create_fails(&rt, &b);
+        assert!(
+            err.contains("process scheduler can't be used together with AllowedCPUs"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn missing_rootfs_and_empty_args() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("true");

@@ -543,3 +543,46 @@ fn rrun_started_with_stdio_closed_gives_the_container_dev_null() {
     let seen = std::fs::read_to_string(b.path().join("rootfs/stdio")).unwrap();
     assert_eq!(seen, "/dev/null /dev/null /dev/null\n");
 }
+
+#[test]
+fn scheduler_io_priority_and_memory_policy_reach_the_init_and_exec_d_processes() {
+    // runtime-spec 1.2's process.scheduler, process.ioPriority and linux.memoryPolicy, as
+    // runc 1.2 on sets them; an exec'd process takes the container's unless its own differ.
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["sleep", "1000"]);
+    b.edit(|c| {
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "priority": 0, "nice": 19});
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 4});
+        c["linux"]["memoryPolicy"] =
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]});
+    });
+    let id = running(&rt, &b, "sched");
+    // /proc/PID/stat: field 19 is the nice value, field 41 the policy (3: SCHED_BATCH).
+    let policy_and_nice = "cut -d' ' -f41,19 /proc/1/stat; cut -d' ' -f41,19 /proc/self/stat";
+    assert_eq!(
+        rt.ok(&["exec", &id, "sh", "-c", policy_and_nice]),
+        "19 3\n19 3\n"
+    );
+    let io_and_memory = "ionice -p 1; ionice; head -n 1 /proc/self/numa_maps | cut -d' ' -f2";
+    assert_eq!(
+        rt.ok(&["exec", &id, "sh", "-c", io_and_memory]),
+        "best-effort: prio 4\nbest-effort: prio 4\nprefer=relative:0\n"
+    );
+    let file = b.path().join("process.json");
+    std::fs::write(
+        &file,
+        json!({"args": ["sh", "-c", "ionice; cut -d' ' -f41 /proc/$$/stat /proc/self/stat; true"], "env": ["PATH=/bin"],
+            "cwd": "/", "user": {"uid": 0, "gid": 0}, "ioPriority": {"class": "IOPRIO_CLASS_IDLE"},
+            "scheduler": {"policy": "SCHED_DEADLINE", "flags": ["SCHED_FLAG_RESET_ON_FORK"],
+                "runtime": 42000, "deadline": 100000, "period": 1000000}})
+        .to_string(),
+    )
+    .unwrap();
+    // The shell runs under the deadline scheduler (6); `cut`, its child, is reset to
+    // SCHED_OTHER (0) by SCHED_FLAG_RESET_ON_FORK.
+    assert_eq!(
+        rt.ok(&["exec", "--process", file.to_str().unwrap(), &id]),
+        "idle\n6\n0\n"
+    );
+    rt.ok(&["delete", "-f", &id]);
+}

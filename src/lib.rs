@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod quick_args;
 pub mod rootfs;
 pub mod rootless;
+pub mod scheduling;
 pub mod seccomp;
 pub mod selfexe;
 pub mod signals;

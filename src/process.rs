@@ -284,7 +284,7 @@ pub fn inherit_unset_from(process: &mut Process, container: &Process) {
         process.set_scheduler(container.scheduler().clone());
     }
     if process.io_priority().is_none() {
-        process.set_io_priority(container.io_priority().clone());
+        process.set_io_priority(*container.io_priority());
     }
     if process.exec_cpu_affinity().is_none() {
         process.set_exec_cpu_affinity(container.exec_cpu_affinity().clone());

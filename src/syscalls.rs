@@ -715,6 +715,73 @@ pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
     check(ret as libc::c_long).map(drop)
 }
 
+/// sched_setattr(2) for the calling thread: `attr` is the kernel's struct sched_attr as
+/// eight plain fields (size, policy, flags, nice, priority, runtime, deadline, period).
+pub fn sched_setattr(
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    (runtime, deadline, period): (u64, u64, u64),
+) -> io::Result<()> {
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice,
+        priority,
+        runtime,
+        deadline,
+        period,
+    };
+    // SAFETY: `attr` is a complete SCHED_ATTR_SIZE_VER0 struct that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    check(ret).map(drop)
+}
+
+/// ioprio_set(2) for the calling process (IOPRIO_WHO_PROCESS, who 0); its children inherit it.
+pub fn ioprio_set_self(ioprio: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio) };
+    check(ret).map(drop)
+}
+
+/// set_mempolicy(2): `mode` with its flags, over the nodes whose bits are set in `nodes`.
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
+    // The kernel reads maxnode - 1 bits: one more than the mask holds.
+    let max_node = if nodes.is_empty() {
+        0
+    } else {
+        nodes.len() * 64 + 1
+    };
+    // SAFETY: the kernel reads at most max_node - 1 bits, all inside `nodes`.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_set_mempolicy,
+            mode,
+            if nodes.is_empty() {
+                std::ptr::null()
+            } else {
+                nodes.as_ptr()
+            },
+            max_node,
+        )
+    };
+    check(ret).map(drop)
+}
+
 /// fexecve(3): executes the file behind `fd`. Only returns on failure.
 pub fn fexecve(fd: RawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();

@@ -38,6 +38,10 @@ pub fn document() -> serde_json::Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
+            "memoryPolicy": {
+                "modes": crate::scheduling::MEMORY_POLICY_MODES,
+                "flags": crate::scheduling::MEMORY_POLICY_FLAGS,
+            },
             "mountExtensions": {"idmap": {"enabled": true}},
         },
         "annotations": {"org.rrun.version": env!("CARGO_PKG_VERSION")},
@@ -53,6 +57,17 @@ mod tests {
         assert_eq!(f.oci_version_max(), "1.2.0");
         let linux = f.linux().as_ref().unwrap();
         assert_eq!(linux.namespaces().as_ref().unwrap().len(), 8);
+        assert_eq!(
+            linux
+                .memory_policy()
+                .as_ref()
+                .unwrap()
+                .modes()
+                .as_ref()
+                .unwrap()
+                .len(),
+            7
+        );
         assert!(
             linux
                 .capabilities()

@@ -29,12 +29,10 @@ pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
         );
     }
     // As runc reads it: field names in any case ("CPU": {"Cpus": ...}).
-    let mut resources: LinuxResources =
-        crate::config::deserialize_naming_the_field(document.as_bytes()).map_err(|e| {
-            match e.field {
-                Some(field) => anyhow!("update: resources.{field}: {}", e.message),
-                None => anyhow!("update: parsing resources: {}", e.message),
-            }
+    let mut resources: LinuxResources = crate::config::deserialize_as_go(document.as_bytes())
+        .map_err(|e| match e.field {
+            Some(field) => anyhow!("update: resources.{field}: {}", e.message),
+            None => anyhow!("update: parsing resources: {}", e.message),
         })?;
     fix_up(&mut resources);
     crate::container::cgroup_of(&c.record)

@@ -9,9 +9,12 @@
 //! that names none of its fields exactly but one of them apart from ASCII case is read as
 //! that field. Keys of maps (annotations, sysctls, `unified`) are data and stay as they
 //! are. It is the one reader of these documents, so the spec's deserializers exist once in
-//! the binary; a key costs one more comparison with the struct's field names.
+//! the binary; a key costs one more comparison with the struct's field names. Two keys for
+//! one field (`"cpu"` and `"CPU"`), which Go reads in turn into the field and serde refuses,
+//! are merged first ([`merge_keys_of_one_field`], used by `config::deserialize_as_go`).
 
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 use std::fmt;
 
 /// A deserializer that reads struct fields as Go does (module docs).
@@ -368,6 +371,73 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for KeyVisitor<V> {
     );
 }
 
+/// Merges, in the object the path `at` names (serde_path_to_error's words: `linux.resources`,
+/// `mounts[2]`; the document's root where there is none), its keys that name `field` in any
+/// case into one key named `field`, in their order, as Go's decoder reads them in turn into
+/// one field. Whether there were keys to merge.
+pub fn merge_keys_of_one_field(document: &mut Value, at: Option<&str>, field: &str) -> bool {
+    let Some(Value::Object(object)) = value_at(document, at.unwrap_or_default()) else {
+        return false;
+    };
+    let keys: Vec<String> = object
+        .keys()
+        .filter(|k| k.eq_ignore_ascii_case(field))
+        .cloned()
+        .collect();
+    if keys.len() < 2 {
+        return false;
+    }
+    let mut merged = Value::Null;
+    for key in keys {
+        if let Some(value) = object.remove(&key) {
+            overlay(&mut merged, value);
+        }
+    }
+    object.insert(field.to_string(), merged);
+    true
+}
+
+/// Go's decoding of a value into a field that already holds one: an object's keys over the
+/// object's (recursively), anything else in its place.
+fn overlay(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(slot) => overlay(slot, value),
+                    None => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// The value a serde_path_to_error path names: keys matched as Go matches them (the path
+/// has the fields' names, the document may spell them otherwise).
+fn value_at<'v>(document: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    let mut value = document;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, indices) = segment.split_once('[').unwrap_or((segment, ""));
+        if !key.is_empty() {
+            let object = value.as_object_mut()?;
+            let name = if object.contains_key(key) {
+                key.to_string()
+            } else {
+                object.keys().find(|k| k.eq_ignore_ascii_case(key))?.clone()
+            };
+            value = object.get_mut(&name)?;
+        }
+        for index in indices.split('[').filter(|i| !i.is_empty()) {
+            let index: usize = index.trim_end_matches(']').parse().ok()?;
+            value = value.as_array_mut()?.get_mut(index)?;
+        }
+    }
+    Some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,5 +476,36 @@ mod tests {
         assert_eq!(field_named("cpu", &["cpu", "memory"]), None);
         assert_eq!(field_named("unknown", &["cpu"]), None);
         assert_eq!(field_named("cPu", &["cpu"]), Some("cpu"));
+    }
+
+    #[test]
+    fn two_keys_of_one_field_are_merged_as_go_reads_them_in_turn() {
+        let mut doc = serde_json::json!({"Linux": {"resources": {
+            "cpu": {"shares": 5, "cpus": "1", "Mems": "1"}, "CPU": {"Cpus": "0", "mems": "0"}}},
+            "mounts": [{}, {"type": "bind", "TYPE": "tmpfs"}]});
+        assert!(merge_keys_of_one_field(
+            &mut doc,
+            Some("linux.resources"),
+            "cpu"
+        ));
+        assert_eq!(
+            doc["Linux"]["resources"],
+            serde_json::json!({"cpu": {"shares": 5, "cpus": "1", "Mems": "1", "Cpus": "0", "mems": "0"}})
+        );
+        // The keys within are merged by the next read's error, one struct at a time.
+        assert!(merge_keys_of_one_field(
+            &mut doc,
+            Some("linux.resources.cpu"),
+            "cpus"
+        ));
+        assert_eq!(doc["Linux"]["resources"]["cpu"]["cpus"], "0");
+        assert!(merge_keys_of_one_field(&mut doc, Some("mounts[1]"), "type"));
+        assert_eq!(doc["mounts"][1], serde_json::json!({"type": "tmpfs"}));
+        assert!(!merge_keys_of_one_field(
+            &mut doc,
+            Some("mounts[1]"),
+            "type"
+        ));
+        assert!(!merge_keys_of_one_field(&mut doc, Some("nowhere"), "type"));
     }
 }

@@ -96,8 +96,11 @@ pub fn parse_spec(data: &[u8]) -> Result<Spec> {
 fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
     let mut value: serde_json::Value = serde_json::from_slice(data)?;
     drop_unknown_capabilities(&mut value, "/process/capabilities")?;
+    if let Some(policy) = value.pointer("/linux/memoryPolicy") {
+        crate::scheduling::check_memory_policy_names(policy)?;
+    }
     scheduler_flags_as_the_types_name_them(&mut value, "/process/scheduler/flags");
-    Ok(deserialize_naming_the_field(&serde_json::to_vec(&value)?)?)
+    Ok(deserialize_as_go(&serde_json::to_vec(&value)?)?)
 }
 
 /// The runtime-spec names two of `process.scheduler.flags` otherwise than the oci-spec
@@ -138,7 +141,7 @@ fn parse_process_leniently(data: &[u8]) -> Result<oci_spec::runtime::Process> {
     }
     drop_unknown_capabilities(&mut value, "/capabilities")?;
     scheduler_flags_as_the_types_name_them(&mut value, "/scheduler/flags");
-    Ok(deserialize_naming_the_field(&serde_json::to_vec(&value)?)?)
+    Ok(deserialize_as_go(&serde_json::to_vec(&value)?)?)
 }
 
 /// The one typed read of a document (the tree of the lenient paths is written back to
@@ -165,12 +168,57 @@ pub fn deserialize_naming_the_field<T: serde::de::DeserializeOwned>(
     Ok(parsed)
 }
 
+/// [`deserialize_naming_the_field`], and where a struct has two keys for one field in
+/// different cases ("cpu" and "CPU", as runc's update.bats writes them), what Go's decoder
+/// makes of them: both read into the field in turn, the later one's settings over the
+/// earlier's (objects merged key by key, anything else replaced). serde refuses the
+/// duplicate; its error names the struct, where the keys are merged before another read.
+pub fn deserialize_as_go<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+) -> std::result::Result<T, FieldError> {
+    let mut error = match deserialize_naming_the_field(data) {
+        Err(e) if e.duplicate().is_some() => e,
+        read => return read,
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(data).map_err(|e| FieldError {
+        field: None,
+        message: e.to_string(),
+    })?;
+    // Each round merges one field's keys: bounded by the document's keys.
+    loop {
+        let Some(field) = error.duplicate() else {
+            return Err(error);
+        };
+        if !go_field_names::merge_keys_of_one_field(&mut value, error.field.as_deref(), field) {
+            return Err(error);
+        }
+        let data = serde_json::to_vec(&value).map_err(|e| FieldError {
+            field: None,
+            message: e.to_string(),
+        })?;
+        match deserialize_naming_the_field(&data) {
+            Err(e) if e.duplicate().is_some() => error = e,
+            read => return read,
+        }
+    }
+}
+
 /// Why a document was not read: the field, where the error is in one (`process.user.uid`),
 /// and what is wrong; shown as `field: message`.
 #[derive(Debug)]
 pub struct FieldError {
     pub field: Option<String>,
     pub message: String,
+}
+
+impl FieldError {
+    /// The field named twice, where that is the error (serde's words: "duplicate field `cpu`").
+    fn duplicate(&self) -> Option<&str> {
+        self.message
+            .strip_prefix("duplicate field `")?
+            .split('`')
+            .next()
+    }
 }
 
 impl std::fmt::Display for FieldError {
@@ -272,6 +320,8 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if !process.cwd().is_absolute() {
         bail!("process.cwd: {:?} is not an absolute path", process.cwd());
     }
+    crate::scheduling::check_process(process)?;
+    crate::scheduling::ContainerScheduling::of(spec)?;
     if let Some(linux) = spec.linux() {
         let namespaces = linux.namespaces().clone().unwrap_or_default();
         let has = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t);
@@ -439,6 +489,19 @@ mod tests {
         assert_eq!(
             resources.cpu().clone().unwrap().cpus().as_deref(),
             Some("0")
+        );
+        // Both spellings at once, as runc's update.bats leaves them: Go's decoder reads both
+        // into the field, the later over the earlier.
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"},
+                "linux":{"resources":{"cpu":{"shares":5,"cpus":"1"},"CPU":{"Cpus":"0","Mems":"0"}}}}"#,
+        )
+        .unwrap();
+        let resources = spec.linux().clone().unwrap().resources().clone().unwrap();
+        let cpu = resources.cpu().clone().unwrap();
+        assert_eq!(
+            (cpu.shares(), cpu.cpus().as_deref(), cpu.mems().as_deref()),
+            (Some(5), Some("0"), Some("0"))
         );
     }
 

@@ -130,6 +130,8 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     if let Some(container_process) = bundle.spec.process() {
         crate::process::inherit_unset_from(&mut opts.process, container_process);
     }
+    crate::scheduling::check_process(&opts.process)?;
+    let scheduling = crate::scheduling::ContainerScheduling::of(&bundle.spec)?;
     let affinity = crate::process::ExecAffinity::of(&opts.process)?;
     let seccomp = match bundle
         .spec
@@ -226,6 +228,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
                 child_setup(
                     &opts.process,
                     &affinity,
+                    &scheduling,
                     &joins,
                     console_child.as_ref().map(|f| f.as_raw_fd()),
                     &child_end,
@@ -324,6 +327,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
 fn child_setup(
     process: &Process,
     affinity: &crate::process::ExecAffinity,
+    scheduling: &crate::scheduling::ContainerScheduling,
     joins: &Joins,
     console: Option<std::os::fd::RawFd>,
     channel: &handshake::Channel,
@@ -359,6 +363,7 @@ fn child_setup(
     }
     crate::init::enter_cwd(process.cwd())?;
     crate::process::apply_rlimits(process)?;
+    scheduling.apply(process)?;
     crate::process::prepare(process, rootless_euid)
 }
 

@@ -306,6 +306,7 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
         }
     }
     process::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
+    crate::scheduling::ContainerScheduling::of(spec)?.apply(process)?;
     let launch = process::prepare(process, a.rootless_euid)?;
     let listener = launch.drop_privileges(a.seccomp)?;
     send_seccomp_listener(listener, a)?;
