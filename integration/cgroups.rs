@@ -73,7 +73,7 @@ fn cpu_and_cpuset_settings_are_in_the_files() {
     let rt = Runtime::new();
     // v2: shares become cpu.weight as runc converts them, quota and period one cpu.max.
     let (files, expected) = if cgroup_v2() {
-        ("cpu.weight cpu.max cpuset.cpus", "20\n25000 50000\n0\n")
+        ("cpu.weight cpu.max cpuset.cpus", "59\n25000 50000\n0\n")
     } else {
         (
             "cpu/cpu.shares cpu/cpu.cfs_period_us cpu/cpu.cfs_quota_us cpuset/cpuset.cpus",
@@ -419,7 +419,7 @@ fn update_changes_limits_from_flags_and_json() {
             (64u64 << 20).to_string(),
             "v2 swap.max is swap minus memory"
         );
-        assert_eq!(read("cpu", "cpu.weight"), "10");
+        assert_eq!(read("cpu", "cpu.weight"), "35");
         assert_eq!(read("cpu", "cpu.max"), "30000 60000");
     } else {
         assert_eq!(
@@ -504,7 +504,7 @@ fn field_names_in_another_case_are_read_as_runc_reads_them() {
     };
     assert_eq!(read("cpuset", "cpuset.cpus"), "0");
     let (shares, expected) = if v2 {
-        ("cpu.weight", "20")
+        ("cpu.weight", "59")
     } else {
         ("cpu.shares", "512")
     };
@@ -654,7 +654,10 @@ fn update_check_before_update_refuses_a_limit_below_usage() {
     )
     .unwrap();
     let err = rt.fails(&["update", "-r", file.to_str().unwrap(), &id]);
-    assert!(err.contains("below the current usage"), "{err}");
+    assert!(
+        err.contains("rejecting memory limit 4096 <= usage"),
+        "{err}"
+    );
     assert_eq!(rt.state(&id)["status"], "running");
     rt.ok(&["delete", "-f", &id]);
 }

@@ -323,7 +323,7 @@ fn update_takes_runcs_flag_names() {
     } else {
         "cpu/cpu.shares"
     };
-    let expected = if cgroup_v2() { "20" } else { "512" };
+    let expected = if cgroup_v2() { "59" } else { "512" };
     let out = rt.ok(&["exec", &id, "cat", &format!("/sys/fs/cgroup/{shares_file}")]);
     assert_eq!(out.trim(), expected);
     let err = rt.fails(&["update", "--l3-cache-schema", "L3:0=f", &id]);

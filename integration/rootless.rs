@@ -724,7 +724,7 @@ fn one_user_can_neither_see_nor_touch_anothers_containers() {
         assert_no_panic(&out);
         let err = messages(&String::from_utf8_lossy(&out.stderr));
         assert!(
-            err.contains("Permission denied") || err.contains("does not exist"),
+            err.contains("permission denied") || err.contains("does not exist"),
             "{cmd:?}: {err}"
         );
     }

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod container;
 pub mod criu;
+pub mod errno_words;
 pub mod hooks;
 pub mod id_maps;
 pub mod inherited_fds;

@@ -79,6 +79,8 @@ pub fn relayed(level: &str, msg: &str) {
 /// to stderr, in the chosen format. An error is also printed plainly on stderr when a log
 /// file takes the formatted line, as runc's `fatal` does, so a person still sees it.
 fn write(level: &str, msg: &str) {
+    let go_words = errnos_in_go_s_words(msg);
+    let msg = go_words.as_deref().unwrap_or(msg);
     let relaying = RELAYING.load(std::sync::atomic::Ordering::Relaxed);
     if relaying && RELAY.get().is_some_and(|relay| relay(level, msg)) {
         return;
@@ -97,6 +99,43 @@ fn write(level: &str, msg: &str) {
         }
         None => eprint!("{}", format_entry(logger.format, level, msg, &time)),
     }
+}
+
+/// An errno as runc (Go) words it ("device or resource busy"; see errno_words).
+pub fn errno_in_go_s_words(code: i32) -> String {
+    match crate::errno_words::go_words(code) {
+        Some(words) => words.to_string(),
+        None => format!("errno {code}"),
+    }
+}
+
+/// A message with every errno Rust's io::Error wrote into it ("Resource busy (os error
+/// 16)") in Go's words instead ("device or resource busy"); None where it has none.
+fn errnos_in_go_s_words(msg: &str) -> Option<String> {
+    if !msg.contains(" (os error ") {
+        return None;
+    }
+    let mut out = msg.to_string();
+    let mut from = 0;
+    while let Some(at) = out[from..].find(" (os error ").map(|i| i + from) {
+        let digits = &out[at + 11..];
+        let end = digits.find(')').unwrap_or(digits.len());
+        let Ok(code) = digits[..end].parse::<i32>() else {
+            from = at + 11;
+            continue;
+        };
+        // What io::Error wrote: its strerror text, then the code.
+        let written = std::io::Error::from_raw_os_error(code).to_string();
+        let start = (at + 11 + end + 1).saturating_sub(written.len());
+        let go = errno_in_go_s_words(code);
+        if out.get(start..at + 11 + end + 1) == Some(written.as_str()) {
+            out.replace_range(start..at + 11 + end + 1, &go);
+            from = start + go.len();
+        } else {
+            from = at + 11;
+        }
+    }
+    Some(out)
 }
 
 /// One log line in logrus' text or JSON shape, as runc writes them.
@@ -165,6 +204,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errnos_are_worded_as_go_words_them() {
+        let busy = std::io::Error::from_raw_os_error(libc::EBUSY);
+        let missing = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let msg = format!("adding pid 5: {busy}; then /x: {missing}");
+        assert_eq!(
+            errnos_in_go_s_words(&msg).unwrap(),
+            "adding pid 5: device or resource busy; then /x: no such file or directory"
+        );
+        assert_eq!(errnos_in_go_s_words("nothing to do"), None);
+        assert_eq!(
+            errnos_in_go_s_words("odd (os error x) left").unwrap(),
+            "odd (os error x) left"
+        );
+        assert_eq!(
+            errno_in_go_s_words(libc::ELOOP),
+            "too many levels of symbolic links"
+        );
+    }
 
     #[test]
     fn formats_known_instants() {

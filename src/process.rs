@@ -425,15 +425,10 @@ fn check_executable(p: &Path) -> Result<()> {
     }
 }
 
-/// An errno as Go's syscall package words it: strerror with a lowercase first letter.
+/// An errno as Go's syscall package words it.
 fn errno_text(e: &std::io::Error) -> String {
-    let Some(code) = e.raw_os_error() else {
-        return e.to_string();
-    };
-    let desc = nix::errno::Errno::from_raw(code).desc();
-    let mut chars = desc.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
+    match e.raw_os_error() {
+        Some(code) => crate::logging::errno_in_go_s_words(code),
         None => e.to_string(),
     }
 }

@@ -13,9 +13,23 @@ pub struct Hierarchy {
     pub controllers: Vec<String>,
     /// The calling process's cgroup in this hierarchy, e.g. `/user.slice`.
     pub own_cgroup: PathBuf,
+    /// Where relative container paths start: the own cgroup, or on a cgroup v2 host its
+    /// parent, as runc's v2 driver takes it (the caller's own cgroup has processes, so no
+    /// domain controller can be enabled for a child of it: a container put there would
+    /// get no memory, cpu or pids files).
+    relative_base: PathBuf,
 }
 
 impl Hierarchy {
+    fn new(mount_point: PathBuf, controllers: Vec<String>, own_cgroup: PathBuf) -> Self {
+        Hierarchy {
+            mount_point,
+            controllers,
+            relative_base: own_cgroup.clone(),
+            own_cgroup,
+        }
+    }
+
     pub fn is_v2(&self) -> bool {
         self.controllers.is_empty()
     }
@@ -26,7 +40,7 @@ impl Hierarchy {
         let inner = if path.is_absolute() {
             path.to_path_buf()
         } else {
-            self.own_cgroup.join(path)
+            self.relative_base.join(path)
         };
         self.mount_point
             .join(crate::rootfs::secure::clean_relative(&inner))
@@ -42,7 +56,7 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
         return Ok(h);
     }
     let own = crate::procfs::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
-    let found = match at_default_places(&own, &filesystem_type) {
+    let mut found = match at_default_places(&own, &filesystem_type) {
         Some(found) => found,
         None => {
             let mountinfo = crate::procfs::read("/proc/self/mountinfo")
@@ -50,7 +64,22 @@ pub fn host_hierarchies() -> Result<&'static [Hierarchy]> {
             parse(&mountinfo, &own)
         }
     };
+    relative_paths_from_the_parent_on_v2(&mut found);
     Ok(HIERARCHIES.get_or_init(|| found))
+}
+
+/// On a cgroup v2 host (one hierarchy, cgroup2) relative paths start at the parent of the
+/// caller's cgroup, as in runc; a hybrid host's cgroup2 hierarchy is v1's companion and
+/// takes them as the v1 hierarchies do, from the caller's own.
+fn relative_paths_from_the_parent_on_v2(found: &mut [Hierarchy]) {
+    if let [only] = found
+        && only.is_v2()
+    {
+        only.relative_base = only
+            .own_cgroup
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    }
 }
 
 /// A directory that exists as long as this process lives: a hierarchy's root, or this
@@ -113,20 +142,16 @@ fn at_default_places(
         if filesystem_type(&mount_point)? != CGROUP_SUPER_MAGIC {
             return None;
         }
-        let hierarchy = Hierarchy {
-            mount_point,
-            controllers,
-            own_cgroup: PathBuf::from(own),
-        };
+        let hierarchy = Hierarchy::new(mount_point, controllers, PathBuf::from(own));
         v1.push((id.parse().ok()?, hierarchy));
     }
     let root_type = filesystem_type(root)?;
     if root_type == CGROUP2_SUPER_MAGIC && v1.is_empty() {
-        return Some(vec![Hierarchy {
-            mount_point: root.to_path_buf(),
-            controllers: Vec::new(),
-            own_cgroup: unified_own?,
-        }]);
+        return Some(vec![Hierarchy::new(
+            root.to_path_buf(),
+            Vec::new(),
+            unified_own?,
+        )]);
     }
     if root_type != TMPFS_MAGIC {
         return None;
@@ -137,11 +162,7 @@ fn at_default_places(
     if let Some(own_cgroup) = unified_own
         && filesystem_type(&unified) == Some(CGROUP2_SUPER_MAGIC)
     {
-        found.push(Hierarchy {
-            mount_point: unified,
-            controllers: Vec::new(),
-            own_cgroup,
-        });
+        found.push(Hierarchy::new(unified, Vec::new(), own_cgroup));
     }
     Some(found)
 }
@@ -180,11 +201,7 @@ pub fn parse(mountinfo: &str, own_cgroups: &str) -> Vec<Hierarchy> {
             continue;
         }
         let own_cgroup = own_cgroup_for(own_cgroups, &controllers);
-        out.push(Hierarchy {
-            mount_point,
-            controllers,
-            own_cgroup,
-        });
+        out.push(Hierarchy::new(mount_point, controllers, own_cgroup));
     }
     out
 }
@@ -326,6 +343,42 @@ mod tests {
         );
         // Nothing mounted at /sys/fs/cgroup: mountinfo decides.
         assert_eq!(at_default_places("0::/\n", &host_with(&[])), None);
+    }
+
+    #[test]
+    fn relative_paths_start_at_the_parent_of_the_callers_cgroup_on_v2_only() {
+        const UNIFIED: &[(&str, nix::sys::statfs::FsType)] = &[("/sys/fs/cgroup", V2)];
+        let mut found =
+            at_default_places("0::/system.slice/x.service\n", &host_with(UNIFIED)).unwrap();
+        relative_paths_from_the_parent_on_v2(&mut found);
+        assert_eq!(
+            found[0].dir_for(Path::new("c1")),
+            PathBuf::from("/sys/fs/cgroup/system.slice/c1")
+        );
+        assert_eq!(
+            found[0].dir_for(Path::new("/abs/c1")),
+            PathBuf::from("/sys/fs/cgroup/abs/c1")
+        );
+        let mut root = at_default_places("0::/\n", &host_with(UNIFIED)).unwrap();
+        relative_paths_from_the_parent_on_v2(&mut root);
+        assert_eq!(
+            root[0].dir_for(Path::new("c1")),
+            PathBuf::from("/sys/fs/cgroup/c1")
+        );
+        // A hybrid host's hierarchies, cgroup2 among them, start at the caller's own.
+        let mut hybrid = vec![
+            Hierarchy::new(
+                "/sys/fs/cgroup/memory".into(),
+                vec!["memory".into()],
+                "/a/b".into(),
+            ),
+            Hierarchy::new("/sys/fs/cgroup/unified".into(), vec![], "/a/b".into()),
+        ];
+        relative_paths_from_the_parent_on_v2(&mut hybrid);
+        assert_eq!(
+            hybrid[1].dir_for(Path::new("c1")),
+            PathBuf::from("/sys/fs/cgroup/unified/a/b/c1")
+        );
     }
 
     #[test]

@@ -127,13 +127,9 @@ pub struct OsError(pub std::io::Error);
 
 impl std::fmt::Display for OsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.0.to_string();
-        // "Permission denied (os error 13)" -> "permission denied"
-        let text = text.split(" (os error").next().unwrap_or(&text);
-        let mut chars = text.chars();
-        match chars.next() {
-            Some(first) => write!(f, "{}{}", first.to_lowercase(), chars.as_str()),
-            None => Ok(()),
+        match self.0.raw_os_error() {
+            Some(code) => f.write_str(&crate::logging::errno_in_go_s_words(code)),
+            None => write!(f, "{}", self.0),
         }
     }
 }
@@ -202,13 +198,19 @@ pub trait CgroupDriver {
             .as_ref()
             .filter(|m| m.check_before_update() == Some(true))
         {
-            // As runc: refuse a limit below what the container already uses.
-            if let (Some(limit), Some(usage)) = (m.limit().filter(|l| *l > 0), self.memory_usage())
-                && (limit as u64) < usage
-            {
-                anyhow::bail!(
-                    "linux.resources.memory.limit: {limit} is below the current usage {usage} (checkBeforeUpdate)"
-                );
+            // As runc: refuse a limit at or below what the container already uses (the
+            // memory's usage for both limits), in its words.
+            if let Some(usage) = self.memory_usage() {
+                if let Some(swap) = m.swap().filter(|s| *s > 0 && *s as u64 <= usage) {
+                    anyhow::bail!(
+                        "linux.resources.memory.swap: rejecting memory+swap limit {swap} <= usage {usage}"
+                    );
+                }
+                if let Some(limit) = m.limit().filter(|l| *l > 0 && *l as u64 <= usage) {
+                    anyhow::bail!(
+                        "linux.resources.memory.limit: rejecting memory limit {limit} <= usage {usage}"
+                    );
+                }
             }
         }
         self.apply_resources_only(r)

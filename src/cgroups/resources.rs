@@ -31,12 +31,22 @@ fn limit_or_max(v: i64) -> String {
     if v < 0 { "max".into() } else { v.to_string() }
 }
 
-/// runc's conversion of cpu shares (2..262144) to cgroup v2 cpu.weight (1..10000).
+/// The conversion of cpu shares (2..262144, default 1024) to cgroup v2's cpu.weight
+/// (1..10000, default 100) that runc (its cgroups library since mid-2025), crun (1.23) and
+/// Kubernetes' documentation use now: a quadratic in log2(shares) through both ends and the
+/// two defaults, so a container with the default 1024 shares gets the default weight 100.
+/// The linear one before it gave 1024 shares a weight of 39 (runc 1.1: Debian's), well under
+/// every process outside containers; runc's current update.bats checks the new values.
 pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        0
-    } else {
-        1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+    match shares {
+        0 => 0,
+        1..=2 => 1,
+        262_144.. => 10_000,
+        _ => {
+            let l = (shares as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
     }
 }
 
@@ -388,12 +398,17 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if key.contains('/') || key.starts_with('.') || !key.contains('.') {
             bail!("linux.resources.unified: invalid key {key:?}");
         }
-        let controller = key.split('.').next().unwrap_or("");
-        out.push(Write {
-            controller: static_controller(controller),
-            candidates: vec![(key.clone(), value.clone())],
-            field: "unified",
-        });
+        let controller = static_controller(key.split('.').next().unwrap_or(""));
+        // A value of several lines (io.max for two devices) is written a line at a time,
+        // as runc writes it: the kernel takes one device's settings per write.
+        let lines: Vec<&str> = value.split_inclusive('\n').collect();
+        for line in if lines.is_empty() { vec![""] } else { lines } {
+            out.push(Write {
+                controller,
+                candidates: vec![(key.clone(), line.to_string())],
+                field: "unified",
+            });
+        }
     }
     Ok(out)
 }
@@ -542,7 +557,11 @@ mod tests {
 
     #[test]
     fn v2_conversions_follow_runc() {
-        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(100), 17);
+        assert_eq!(shares_to_weight(512), 59);
+        assert_eq!(shares_to_weight(3), 2);
+        assert_eq!(shares_to_weight(262_143), 10_000);
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(262_144), 10_000);
         assert_eq!(blkio_weight_to_io_weight(10), 1);
@@ -557,7 +576,7 @@ mod tests {
             ("memory.max", "1048576"),
             ("memory.swap.max", "2097152"),
             ("memory.low", "max"),
-            ("cpu.weight", "39"),
+            ("cpu.weight", "100"),
             ("cpu.max", "20000 50000"),
             ("pids.max", "max"),
             ("io.max", "8:0 rbps=1000"),
@@ -569,6 +588,19 @@ mod tests {
                 "{expect:?} in {f:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_unified_value_of_several_lines_is_written_a_line_at_a_time() {
+        let r = res(r#"{"unified":{"io.max":"7:0 riops=333\n7:1 riops=555\n","pids.max":""}}"#);
+        assert_eq!(
+            files(&v2_writes(&r).unwrap()),
+            [
+                ("io.max".to_string(), "7:0 riops=333\n".to_string()),
+                ("io.max".to_string(), "7:1 riops=555\n".to_string()),
+                ("pids.max".to_string(), String::new()),
+            ]
+        );
     }
 
     #[test]

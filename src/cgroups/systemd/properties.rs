@@ -514,7 +514,7 @@ mod tests {
         let p = resources(&r, true, 252).unwrap();
         assert_eq!(find(&p, "MemoryMax"), Some(&Value::U64(64 << 20)));
         assert_eq!(find(&p, "MemorySwapMax"), Some(&Value::U64(32 << 20)));
-        assert_eq!(find(&p, "CPUWeight"), Some(&Value::U64(39)));
+        assert_eq!(find(&p, "CPUWeight"), Some(&Value::U64(100)));
         assert_eq!(find(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(510_000)));
         assert_eq!(find(&p, "CPUQuotaPeriodUSec"), Some(&Value::U64(100_000)));
         assert_eq!(
