@@ -494,3 +494,38 @@ fn a_pods_containers_are_scopes_in_the_pods_kubepods_slice() {
         assert_no_cgroup_named(&sandbox_unit);
     }
 }
+
+#[test]
+fn a_user_namespaced_container_with_a_writable_cgroup_mount_owns_its_cgroup() {
+    // runc (1.2 on) gives such a container's cgroup and its delegated files to the
+    // container's user on cgroup v2; with a read-only mount they stay root's, which the
+    // container's user namespace does not map (65534).
+    if !have_systemd() || !cgroup_v2() {
+        return;
+    }
+    let rt = Runtime::new();
+    for (option, owner) in [("rw", "0"), ("ro", "65534")] {
+        let name = unique("delegated");
+        let (mut b, _unit) = scoped(
+            "stat -c %u /sys/fs/cgroup /sys/fs/cgroup/cgroup.procs",
+            &name,
+        );
+        b.in_user_namespace();
+        b.edit(|c| {
+            let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+            if !namespaces.iter().any(|n| n["type"] == "cgroup") {
+                namespaces.push(json!({"type": "cgroup"}));
+            }
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/sys/fs/cgroup" {
+                    m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", option]);
+                }
+            }
+        });
+        assert_eq!(
+            rt.ok(&sd("run", &b, &name)),
+            format!("{owner}\n{owner}\n"),
+            "{option}"
+        );
+    }
+}

@@ -127,6 +127,19 @@ pub fn remove_dir(path: &Path) -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
+/// Gives `path` (not following a last symlink) to the user `uid`, its group unchanged.
+pub fn chown(path: &Path, uid: u32) -> io::Result<()> {
+    let (dir, inner) = at(path);
+    nix::unistd::fchownat(
+        dir,
+        inner,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        None,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
 /// A detached copy of the cgroup directory at `path` and the mounts below it
 /// ([`crate::syscalls::open_tree_clone`]).
 pub fn open_tree_clone(path: &Path) -> io::Result<OwnedFd> {

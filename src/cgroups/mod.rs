@@ -437,15 +437,18 @@ fn for_systemd_unit(
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let annotations = spec.annotations().clone().unwrap_or_default();
-    Ok(Box::new(systemd::Systemd::new(
-        placement,
-        |cgroup| cgroupfs_driver(cgroup, rootless),
-        is_unified_host(),
-        id,
-        resources,
-        &annotations,
-        user_manager,
-    )?))
+    Ok(Box::new(
+        systemd::Systemd::new(
+            placement,
+            |cgroup| cgroupfs_driver(cgroup, rootless),
+            is_unified_host(),
+            id,
+            resources,
+            &annotations,
+            user_manager,
+        )?
+        .delegated_to(systemd::delegate_owner(spec)),
+    ))
 }
 
 /// The driver for an existing container whose directories (and, with the systemd driver,

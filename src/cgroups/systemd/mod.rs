@@ -37,6 +37,8 @@ pub struct Systemd {
     /// Whether the unit is this container's: started by `enter`, or recorded in the state.
     /// A create that failed to start it must not stop a unit of that name it never made.
     owns_unit: std::cell::Cell<bool>,
+    /// The host uid the unit's cgroup is delegated to (see [`delegate_owner`]).
+    owner: Option<u32>,
 }
 
 impl Systemd {
@@ -75,7 +77,14 @@ impl Systemd {
             address,
             manager,
             owns_unit: std::cell::Cell::new(false),
+            owner: None,
         })
+    }
+
+    /// The cgroup goes to this host uid once the unit is made (see [`delegate_owner`]).
+    pub fn delegated_to(mut self, owner: Option<u32>) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// The driver of an existing container, from its recorded unit and directories.
@@ -97,6 +106,7 @@ impl Systemd {
             address: bus_address(user_manager).unwrap_or_default(),
             manager: OnceLock::new(),
             owns_unit: std::cell::Cell::new(true),
+            owner: None,
         }
     }
 
@@ -158,6 +168,56 @@ impl Systemd {
 }
 
 /// The system bus, or for the user's own systemd instance the user's bus.
+/// Who gets the container's cgroup, as runc (1.2 on) gives it on cgroup v2 with systemd: a
+/// container in a cgroup namespace of its own, whose /sys/fs/cgroup is a writable cgroup
+/// mount, manages its subtree as its process's user, where that user maps to the host
+/// (`process.user.uid` through `linux.uidMappings`). Otherwise nobody: the cgroup stays
+/// root's, and a container of another user namespace sees it as unmapped.
+pub fn delegate_owner(spec: &oci_spec::runtime::Spec) -> Option<u32> {
+    let linux = spec.linux().as_ref()?;
+    let cgroup_ns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup);
+    let writable_cgroupfs = spec.mounts().iter().flatten().any(|m| {
+        m.source().as_deref() == Some(std::path::Path::new("cgroup"))
+            && crate::rootfs::secure::clean_relative(m.destination())
+                == std::path::Path::new("sys/fs/cgroup")
+            && !m.options().iter().flatten().any(|o| o == "ro")
+    });
+    if !cgroup_ns || !writable_cgroupfs {
+        return None;
+    }
+    let uid = spec.process().as_ref().map_or(0, |p| p.user().uid());
+    linux.uid_mappings().iter().flatten().find_map(|m| {
+        let offset = uid.checked_sub(m.container_id())?;
+        (offset < m.size()).then(|| m.host_id() + offset)
+    })
+}
+
+/// Gives `dir` and the files systemd delegates with a cgroup (the kernel's list in
+/// /sys/kernel/cgroup/delegate, or cgroups(7)'s three) to `uid`.
+fn delegate(dir: &std::path::Path, uid: u32) -> Result<()> {
+    let chown = |path: &std::path::Path| {
+        super::fs::chown(path, uid).with_context(|| format!("chown {} to {uid}", path.display()))
+    };
+    chown(dir)?;
+    let listed = std::fs::read_to_string("/sys/kernel/cgroup/delegate");
+    let files: Vec<&str> = match &listed {
+        Ok(text) => text.lines().filter(|l| !l.is_empty()).collect(),
+        Err(_) => vec!["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"],
+    };
+    for file in files {
+        let path = dir.join(file);
+        match super::fs::chown(&path, uid) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.with_context(|| format!("chown {} to {uid}", path.display()))?,
+        }
+    }
+    Ok(())
+}
+
 fn bus_address(user_manager: bool) -> Result<String> {
     if user_manager {
         dbus::user_bus_address()
@@ -192,7 +252,11 @@ impl CgroupDriver for Systemd {
                 manager.address()
             )
         })?;
-        self.fs.enter(pid)
+        self.fs.enter(pid)?;
+        match (self.owner, self.fs.paths().as_slice()) {
+            (Some(uid), [dir]) if self.unified => delegate(dir, uid),
+            _ => Ok(()),
+        }
     }
 
     /// On v1 the name=systemd hierarchy is read: systemd places every process of a unit
@@ -258,5 +322,37 @@ impl CgroupDriver for Systemd {
                 .with_context(|| format!("systemd: setting properties of {}", self.unit))?;
         }
         self.fs.apply_resources_only(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delegate_owner;
+
+    fn spec(namespaces: &str, options: &str, uid: u32) -> oci_spec::runtime::Spec {
+        serde_json::from_str(&format!(
+            r#"{{"ociVersion": "1.0.2", "process": {{"cwd": "/", "user": {{"uid": {uid}, "gid": 0}}}},
+                "mounts": [{{"destination": "/sys/fs/cgroup/", "type": "cgroup", "source": "cgroup",
+                             "options": [{options}]}}],
+                "linux": {{"namespaces": [{namespaces}],
+                           "uidMappings": [{{"containerID": 0, "hostID": 100000, "size": 65536}}]}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_cgroup_goes_to_the_process_user_only_with_its_own_namespace_and_a_writable_mount() {
+        let userns_cgroupns = r#"{"type": "user"}, {"type": "cgroup"}"#;
+        assert_eq!(
+            delegate_owner(&spec(userns_cgroupns, r#""rw""#, 0)),
+            Some(100000)
+        );
+        assert_eq!(
+            delegate_owner(&spec(userns_cgroupns, "", 1000)),
+            Some(101000)
+        );
+        assert_eq!(delegate_owner(&spec(userns_cgroupns, r#""ro""#, 0)), None);
+        assert_eq!(delegate_owner(&spec(r#"{"type": "user"}"#, "", 0)), None);
+        assert_eq!(delegate_owner(&spec(userns_cgroupns, "", 70000)), None);
     }
 }
