@@ -159,9 +159,14 @@ fn update_changes_the_units_properties_and_the_files() {
     let name = unique("sdupd");
     let (mut b, unit) = scoped("sleep 300", &name);
     b.edit(|c| {
-        c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42}})
+        c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42},
+            "cpu": {"quota": 50000, "period": 100000}})
     });
     rt.ok(&sd("run -d", &b, &name));
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "500ms");
+    // A new period alone keeps the quota, as in runc: 50 ms of every 200 ms.
+    rt.ok(&["update", "--cpu-period", "200000", &name]);
+    assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "250ms");
     rt.ok(&["update", "--memory", "128M", "--pids-limit", "30", &name]);
     let memory = if cgroup_v2() {
         "MemoryMax"

@@ -120,6 +120,42 @@ impl Systemd {
         Ok(self.manager.get_or_init(|| m))
     }
 
+    /// `r`, where it changes the CPU period but not the quota, with the quota in effect:
+    /// systemd takes both as one property (CPUQuotaPerSecUSec), and runc's `update` keeps
+    /// the container's quota (it updates the config it holds), so the quota is read back
+    /// from the cgroup (`update --cpu-period` alone made the quota unlimited).
+    fn with_quota_in_effect(&self, r: &LinuxResources) -> LinuxResources {
+        let mut r = r.clone();
+        let Some(mut cpu) = r.cpu().clone() else {
+            return r;
+        };
+        if cpu.period().is_none() || cpu.quota().is_some_and(|q| q != 0) {
+            return r;
+        }
+        cpu.set_quota(self.quota_in_effect());
+        r.set_cpu(Some(cpu));
+        r
+    }
+
+    /// The cgroup's CPU quota now (-1: none), from v2's cpu.max or v1's cpu.cfs_quota_us.
+    fn quota_in_effect(&self) -> Option<i64> {
+        self.fs.paths().iter().find_map(|dir| {
+            if let Ok(max) = super::fs::read_to_string(&dir.join("cpu.max")) {
+                let quota = max.split_whitespace().next()?;
+                return if quota == "max" {
+                    Some(-1)
+                } else {
+                    quota.parse().ok()
+                };
+            }
+            super::fs::read_to_string(&dir.join("cpu.cfs_quota_us"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     /// StartTransientUnit's properties: runc's base set, the annotations, the resources
     /// (these last, so that the config's limits win over an annotation, as in runc).
     fn start_properties(&self, pid: i32, manager: &dbus::Manager) -> Result<Vec<Property>> {
@@ -315,7 +351,7 @@ impl CgroupDriver for Systemd {
     /// `update`: the unit's properties first (so systemd keeps the new limits), then files.
     fn apply_resources_only(&self, r: &LinuxResources) -> Result<()> {
         let manager = self.manager()?;
-        let props = self.resource_properties(r, manager)?;
+        let props = self.resource_properties(&self.with_quota_in_effect(r), manager)?;
         if !props.is_empty() {
             manager
                 .set_unit_properties(&self.unit, &props)
