@@ -284,6 +284,9 @@ fn perform_one(
                 .unwrap_or(&many[0]),
         };
         let path = dir.join(file);
+        if w.if_present && !fs::exists(&path) {
+            return Ok(());
+        }
         // Never create a file: a missing one means the controller is not available here.
         let mut write = || -> std::io::Result<()> {
             let f = match open.take() {

@@ -12,6 +12,8 @@ pub struct Write {
     pub candidates: Vec<(String, String)>,
     /// The config field it comes from, for error messages.
     pub field: &'static str,
+    /// Written only where the file exists (a newer kernel's companion of another write).
+    pub if_present: bool,
 }
 
 fn w(
@@ -24,6 +26,7 @@ fn w(
         controller,
         candidates: vec![(file.into(), value.to_string())],
         field,
+        if_present: false,
     }
 }
 
@@ -173,6 +176,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                     ("blkio.bfq.weight".into(), v.to_string()),
                 ],
                 field: "blockIO.weight",
+                if_present: false,
             });
         }
         if let Some(v) = set(b.leaf_weight()) {
@@ -188,6 +192,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                         ("blkio.bfq.weight_device".into(), value),
                     ],
                     field: "blockIO.weightDevice",
+                    if_present: false,
                 });
             }
             if let Some(v) = set(d.leaf_weight()) {
@@ -232,12 +237,7 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
-        out.push(w(
-            "hugetlb",
-            "hugepageLimits",
-            format!("hugetlb.{}.limit_in_bytes", h.page_size()),
-            h.limit(),
-        ));
+        hugetlb_writes(h, "limit_in_bytes", &mut out);
     }
     if let Some(n) = r.network() {
         if let Some(id) = n.class_id() {
@@ -351,6 +351,7 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                     ("io.weight".into(), blkio_weight_to_io_weight(v).to_string()),
                 ],
                 field: "blockIO.weight",
+                if_present: false,
             });
         }
         for d in b.weight_device().iter().flatten() {
@@ -366,6 +367,7 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                         ),
                     ],
                     field: "blockIO.weightDevice",
+                    if_present: false,
                 });
             }
         }
@@ -386,12 +388,7 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
-        out.push(w(
-            "hugetlb",
-            "hugepageLimits",
-            format!("hugetlb.{}.max", h.page_size()),
-            h.limit(),
-        ));
+        hugetlb_writes(h, "max", &mut out);
     }
     out.extend(rdma_writes(r));
     for (key, value) in r.unified().iter().flatten() {
@@ -407,10 +404,33 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
                 controller,
                 candidates: vec![(key.clone(), line.to_string())],
                 field: "unified",
+                if_present: false,
             });
         }
     }
     Ok(out)
+}
+
+/// A hugepage size's limit, and, where the kernel has reservation accounting (5.7 on), the
+/// same limit on reservations, as runc sets both: a reserved but unfaulted page counts only
+/// there. `suffix`: v1's `limit_in_bytes` or v2's `max`.
+fn hugetlb_writes(h: &oci_spec::runtime::LinuxHugepageLimit, suffix: &str, out: &mut Vec<Write>) {
+    let size = h.page_size();
+    out.push(w(
+        "hugetlb",
+        "hugepageLimits",
+        format!("hugetlb.{size}.{suffix}"),
+        h.limit(),
+    ));
+    out.push(Write {
+        if_present: true,
+        ..w(
+            "hugetlb",
+            "hugepageLimits",
+            format!("hugetlb.{size}.rsvd.{suffix}"),
+            h.limit(),
+        )
+    });
 }
 
 fn static_controller(name: &str) -> &'static str {
