@@ -372,6 +372,18 @@ fn ps_lists_the_container_processes() {
     assert!(rt.fails(&["ps", &id]).contains("does not exist"));
 }
 
+/// `update -r -` with `resources` on its stdin; it must succeed.
+fn update_from_stdin(rt: &Runtime, id: &str, resources: &[u8]) {
+    let mut child = rt
+        .cmd()
+        .args(["update", "-r", "-", id])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), resources).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn update_changes_limits_from_flags_and_json() {
     let rt = Runtime::new();
@@ -454,18 +466,7 @@ fn update_changes_limits_from_flags_and_json() {
         "268435456",
         "raising limit and swap together works"
     );
-    let mut child = rt
-        .cmd()
-        .args(["update", "-r", "-", &id])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
-        br#"{"pids": {"limit": 44}}"#,
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
+    update_from_stdin(&rt, &id, br#"{"pids": {"limit": 44}}"#);
     assert_eq!(read("pids", "pids.max"), "44");
     assert!(
         rt.fails(&["update", "--memory", "lots", &id])
@@ -515,18 +516,11 @@ fn field_names_in_another_case_are_read_as_runc_reads_them() {
     };
     assert_eq!(read("cpu", shares), expected);
     assert_eq!(read("pids", "pids.max"), "20");
-    let mut child = rt
-        .cmd()
-        .args(["update", "-r", "-", &id])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
+    update_from_stdin(
+        &rt,
+        &id,
         br#"{"PIDS": {"limit": 30}, "Memory": {"Limit": 67108864}}"#,
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
+    );
     assert_eq!(read("pids", "pids.max"), "30");
     let memory_limit = if v2 {
         "memory.max"
