@@ -167,6 +167,18 @@ fn update_changes_the_units_properties_and_the_files() {
     // A new period alone keeps the quota, as in runc: 50 ms of every 200 ms.
     rt.ok(&["update", "--cpu-period", "200000", &name]);
     assert_eq!(show(&unit, "CPUQuotaPerSecUSec"), "250ms");
+    if cgroup_v2() {
+        // systemd (252 on) makes a cgroup idle for CPUWeight=idle only, and clears cpu.idle
+        // for any other weight: the shares give way, with runc's warning.
+        let idle = || rt.ok(&["exec", &name, "cat", "/sys/fs/cgroup/cpu.idle"]);
+        let out = rt.run(&["update", "--cpu-share", "200", "--cpu-idle", "1", &name]);
+        assert!(out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("unable to apply both"), "{err}");
+        assert_eq!(idle(), "1\n");
+        rt.ok(&["update", "--cpu-share", "200", &name]);
+        assert_eq!(idle(), "0\n");
+    }
     rt.ok(&["update", "--memory", "128M", "--pids-limit", "30", &name]);
     let memory = if cgroup_v2() {
         "MemoryMax"

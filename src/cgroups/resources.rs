@@ -318,7 +318,10 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         }
     }
     if let Some(c) = r.cpu() {
-        if let Some(v) = c.shares().filter(|s| *s > 0) {
+        // An idle cgroup takes no weight (the kernel refuses it, EINVAL, after cpu.idle 1,
+        // and the weight means nothing while idle): set with idle, the shares give way, as
+        // they do through systemd (runc warns there; its cgroupfs path fails instead).
+        if let Some(v) = c.shares().filter(|s| *s > 0 && c.idle() != Some(1)) {
             out.push(w("cpu", "cpu.shares", "cpu.weight", shares_to_weight(v)));
         }
         let (quota, period) = (set(c.quota()), set(c.period()));
@@ -611,10 +614,21 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_cgroup_gets_no_weight() {
+        let idle = files(&v2_writes(&res(r#"{"cpu":{"shares":200,"idle":1}}"#)).unwrap());
+        assert_eq!(idle, [("cpu.idle".to_string(), "1".to_string())]);
+        let busy = files(&v2_writes(&res(r#"{"cpu":{"shares":200,"idle":0}}"#)).unwrap());
+        assert!(busy.contains(&("cpu.weight".to_string(), shares_to_weight(200).to_string())));
+    }
+
+    #[test]
     fn a_unified_value_of_several_lines_is_written_a_line_at_a_time() {
         let r = res(r#"{"unified":{"io.max":"7:0 riops=333\n7:1 riops=555\n","pids.max":""}}"#);
+        // The map's keys come in any order; a value's lines in theirs.
+        let mut written = files(&v2_writes(&r).unwrap());
+        written.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
-            files(&v2_writes(&r).unwrap()),
+            written,
             [
                 ("io.max".to_string(), "7:0 riops=333\n".to_string()),
                 ("io.max".to_string(), "7:1 riops=555\n".to_string()),

@@ -75,12 +75,25 @@ pub fn resources(r: &LinuxResources, unified: bool, systemd_version: u32) -> Res
         }
     }
     if let Some(c) = r.cpu() {
+        // systemd 252 sets cpu.idle for CPUWeight=idle (0), and clears it for any other
+        // weight, so, as runc, an idle container gets no weight of its own through systemd.
+        let idle = unified && systemd_version >= CPU_IDLE_SINCE && c.idle() == Some(1);
+        if idle {
+            out.push(prop("CPUWeight", Value::U64(0)));
+        }
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
-            out.push(if unified {
-                prop("CPUWeight", Value::U64(resources::shares_to_weight(shares)))
+            if !unified {
+                out.push(prop("CPUShares", Value::U64(shares)));
+            } else if idle {
+                crate::logging::warn(
+                    "unable to apply both CPUWeight and CpuIdle to systemd, ignoring CPUWeight",
+                );
             } else {
-                prop("CPUShares", Value::U64(shares))
-            });
+                out.push(prop(
+                    "CPUWeight",
+                    Value::U64(resources::shares_to_weight(shares)),
+                ));
+            }
         }
         cpu_quota(
             c.quota().unwrap_or(0),
@@ -147,11 +160,16 @@ fn cpu_quota(quota: i64, period: u64, systemd_version: u32, out: &mut Vec<Proper
     }
 }
 
+/// The systemd version whose CPUWeight=idle (0) sets cpu.idle.
+const CPU_IDLE_SINCE: u32 = 252;
+
 /// `linux.resources.unified` keys systemd has properties for (runc's list).
 fn unified_map(r: &LinuxResources, systemd_version: u32, out: &mut Vec<Property>) -> Result<()> {
     let Some(map) = r.unified() else {
         return Ok(());
     };
+    let idle =
+        systemd_version >= CPU_IDLE_SINCE && map.get("cpu.idle").is_some_and(|v| v.trim() == "1");
     let mut keys: Vec<_> = map.keys().collect();
     keys.sort();
     for key in keys {
@@ -175,6 +193,10 @@ fn unified_map(r: &LinuxResources, systemd_version: u32, out: &mut Vec<Property>
             "memory.max" => out.push(max_or("MemoryMax")?),
             "memory.swap.max" => out.push(max_or("MemorySwapMax")?),
             "pids.max" => out.push(max_or("TasksMax")?),
+            "cpu.idle" if idle => out.push(prop("CPUWeight", Value::U64(0))),
+            "cpu.weight" if idle => crate::logging::warn(
+                "unable to apply both cpu.weight and cpu.idle to systemd, ignoring cpu.weight",
+            ),
             "cpu.weight" => out.push(max_or("CPUWeight")?),
             "cpu.max" => {
                 // "QUOTA [PERIOD]", QUOTA "max" for none.
@@ -487,6 +509,30 @@ mod tests {
 
     fn find<'a>(props: &'a [Property], name: &str) -> Option<&'a Value> {
         props.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn an_idle_container_gets_systemd_s_idle_weight_and_no_other_from_252_on() {
+        let cpu = |json| -> LinuxResources { serde_json::from_str(json).unwrap() };
+        let weights = |r: &LinuxResources, version| {
+            resources(r, true, version)
+                .unwrap()
+                .into_iter()
+                .filter(|p| p.0 == "CPUWeight")
+                .map(|p| p.1)
+                .collect::<Vec<_>>()
+        };
+        let both = cpu(r#"{"cpu": {"shares": 200, "idle": 1}}"#);
+        assert_eq!(weights(&both, 252), [Value::U64(0)]);
+        assert_eq!(weights(&both, 251), [Value::U64(shares_weight(200))]);
+        let unified = cpu(r#"{"unified": {"cpu.idle": "1", "cpu.weight": "8"}}"#);
+        assert_eq!(weights(&unified, 252), [Value::U64(0)]);
+        let not_idle = cpu(r#"{"unified": {"cpu.idle": "0", "cpu.weight": "8"}}"#);
+        assert_eq!(weights(&not_idle, 252), [Value::U64(8)]);
+    }
+
+    fn shares_weight(shares: u64) -> u64 {
+        crate::cgroups::resources::shares_to_weight(shares)
     }
 
     #[test]
