@@ -251,7 +251,7 @@ pub const MEMORY_POLICY_FLAGS: [&str; 3] = [
 ];
 
 /// The spec's names of memory policy modes and flags, which runc refuses others of with
-/// these words (before the spec's types would, in theirs): `at` is the memoryPolicy object.
+/// these words (before the spec's types would, in theirs): `policy` is the memoryPolicy object.
 pub fn check_memory_policy_names(policy: &serde_json::Value) -> Result<()> {
     let Some(policy) = policy.as_object() else {
         return Ok(());
