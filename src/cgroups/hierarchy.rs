@@ -82,10 +82,11 @@ fn relative_paths_from_the_parent_on_v2(found: &mut [Hierarchy]) {
     }
 }
 
-/// A directory that exists as long as this process lives: a hierarchy's root, or this
-/// process's own cgroup in it (a cgroup with a member can't be removed; where the mount
-/// shows the hierarchy from its root, as `dir_for` takes it to). What a container's
-/// default cgroup (its id, relative to the caller's) is made in.
+/// A directory that exists as long as this process lives: a hierarchy's root, or where
+/// relative paths start in it, this process's own cgroup or (v2) its parent (a cgroup
+/// with a member, or with one below, can't be removed; where the mount shows the hierarchy
+/// from its root, as `dir_for` takes it to). What a container's default cgroup (its id)
+/// is made in.
 pub fn exists_while_we_run(dir: &Path) -> bool {
     // Asked of every ancestor of every directory a create makes: the set is built once
     // (each `dir_for` is an allocation and a path cleaning), as the hierarchies are read.

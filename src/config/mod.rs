@@ -106,7 +106,7 @@ fn parse_spec_leniently(data: &[u8]) -> Result<Spec> {
 /// The runtime-spec names two of `process.scheduler.flags` otherwise than the oci-spec
 /// crate's types read them (`SCHED_FLAG_RESET_ON_FORK` and `SCHED_FLAG_DL_OVERRUN` there,
 /// `SCHED_RESET_ON_FORK` and `SCHED_FLAG_D_L_OVERRUN` here): a config in the spec's words
-/// must not be refused (runc 1.1 ignores the field, and so does rrun).
+/// must not be refused; rrun applies it, as runc does from 1.2 on (`scheduling`).
 fn scheduler_flags_as_the_types_name_them(value: &mut serde_json::Value, at: &str) {
     let Some(flags) = value.pointer_mut(at).and_then(|f| f.as_array_mut()) else {
         return;
@@ -321,6 +321,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         bail!("process.cwd: {:?} is not an absolute path", process.cwd());
     }
     crate::scheduling::check_process(process)?;
+    // The memory policy read as the init will read it: a bad one fails here, before anything.
     crate::scheduling::ContainerScheduling::of(spec)?;
     if let Some(linux) = spec.linux() {
         let namespaces = linux.namespaces().clone().unwrap_or_default();
