@@ -113,11 +113,6 @@ printf 'exec bash ./guest-script' >> "$stage/guest-run.sh"
 for a in "$@"; do printf ' %q' "$a" >> "$stage/guest-run.sh"; done
 echo >> "$stage/guest-run.sh"
 if [ -n "${GUEST_STAGE:-}" ]; then cp -a "$GUEST_STAGE"/. "$stage/"; fi
-rm -f "$work/tests.img"
-mkfs.ext4 -q -F -L guest-tests -d "$stage" "$work/tests.img" 1G
-
-rm -f "$work/overlay.qcow2"
-qemu-img create -q -f qcow2 -b "$(realpath "$work/base.img")" -F raw "$work/overlay.qcow2"
 case $cgroup in
     v2) cg_args="systemd.unified_cgroup_hierarchy=1" ;;
     v1) cg_args="systemd.unified_cgroup_hierarchy=0" ;;
@@ -125,16 +120,34 @@ case $cgroup in
 esac
 log=$work/console-$cgroup.log
 guest_timeout=${GUEST_TIMEOUT:-1500}
-qemu_status=0
-timeout --kill-after=10 "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
-    -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-    -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
-    -drive "file=$work/tests.img,format=raw,if=virtio" \
-    -append "root=/dev/vda rw console=ttyS0 quiet panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log" ||
-    qemu_status=$?
+# A fresh test disk and overlay each boot. loglevel=5 (after quiet, which systemd reads)
+# puts a kernel report's stack on the console; a soft lockup panics the guest at once
+# instead of hanging to the timeout (docs/design.md, "Testing on cgroup v2").
+boot_guest() {
+    rm -f "$work/tests.img"
+    mkfs.ext4 -q -F -L guest-tests -d "$stage" "$work/tests.img" 1G
+    rm -f "$work/overlay.qcow2"
+    qemu-img create -q -f qcow2 -b "$(realpath "$work/base.img")" -F raw "$work/overlay.qcow2"
+    qemu_status=0
+    timeout --kill-after=10 "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
+        -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+        -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
+        -drive "file=$work/tests.img,format=raw,if=virtio" \
+        -append "root=/dev/vda rw console=ttyS0 quiet loglevel=5 softlockup_panic=1 panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log" ||
+        qemu_status=$?
+}
+boot_guest
+# As in the v2 guest: a boot whose kernel locked up before the tests ended is booted again,
+# once, its console kept; a test's own failure is never retried.
+if ! debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null | grep -a 'SYSTEMD-GUEST-EXIT' >/dev/null &&
+    grep -aq 'soft lockup\|Kernel panic' "$log"; then
+    cp "$log" "$work/console-$cgroup-lockup.log"
+    echo "systemd guest: the guest kernel locked up (report in $work/console-$cgroup-lockup.log); booting it again, once" >&2
+    boot_guest
+fi
 # The guest's own copy of its output, whole even if the console lost some of it.
 debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null > "$work/guest-$cgroup.log" || true
-code=$(grep -a -o 'SYSTEMD-GUEST-EXIT [0-9]*' "$work/guest-$cgroup.log" | tail -1 | awk '{print $2}')
+code=$(grep -a -o 'SYSTEMD-GUEST-EXIT [0-9]*' "$work/guest-$cgroup.log" | tail -1 | awk '{print $2}' || true)
 if [ -z "$code" ]; then
     if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
         echo "systemd guest: the tests did not finish: the guest was stopped after GUEST_TIMEOUT=$guest_timeout s" >&2

@@ -105,9 +105,22 @@ chmod +x "$root/init"
 # A small disk, so block IO limits have a device to apply to.
 [ -f "$work/disk.img" ] || truncate -s 16M "$work/disk.img"
 log=$work/console.log
-timeout --kill-after=10 600 qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic -no-reboot \
-    -kernel "$kernel" -initrd "$work/initrd.cpio" -drive "file=$work/disk.img,format=raw,if=virtio,readonly=on" \
-    -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all" | tee "$log"
-code=$(grep -a -o 'V2-GUEST-EXIT [0-9]*' "$log" | tail -1 | awk '{print $2}')
+# loglevel=5 puts a kernel report's stack on the console (quiet hides it), and a soft
+# lockup panics the guest at once (-no-reboot ends QEMU) instead of hanging to the timeout.
+boot_guest() {
+    timeout --kill-after=10 600 qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic -no-reboot \
+        -kernel "$kernel" -initrd "$work/initrd.cpio" -drive "file=$work/disk.img,format=raw,if=virtio,readonly=on" \
+        -append "console=ttyS0 loglevel=5 softlockup_panic=1 softlockup_all_cpu_backtrace=1 panic=-1 cgroup_no_v1=all" | tee "$log"
+}
+boot_guest || true
+# Debian's 6.1.192 guest kernel has soft-locked up under emulation twice in CI (a CPU spinning
+# in the kernel for minutes, never on this machine in 13 boots; docs/design.md): such a
+# boot is booted again, once, its report kept. A test's own failure is never retried.
+if ! grep -aq 'V2-GUEST-EXIT' "$log" && grep -aq 'soft lockup\|Kernel panic' "$log"; then
+    cp "$log" "$work/console-lockup.log"
+    echo "v2 guest: the guest kernel locked up (report in $work/console-lockup.log); booting it again, once" >&2
+    boot_guest || true
+fi
+code=$(grep -a -o 'V2-GUEST-EXIT [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
 [ -n "$code" ] || { echo "v2 guest: the tests did not finish" >&2; exit 1; }
 exit "$code"
