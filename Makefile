@@ -30,8 +30,9 @@ toolchain:
 # syscall probe of the security tests; containers-common has the engines' seccomp profile;
 # strace injects the faults of the reliability tests; time measures their memory; uidmap
 # has newuidmap/newgidmap, which the rootless tests' multi-range mappings go through; criu
-# is there so that checkpoint's error on a kernel CRIU can't run on is tested.
-TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time uidmap criu
+# is there so that checkpoint's error on a kernel CRIU can't run on is tested; iproute2's `ip`
+# makes the veth devices and namespaces the netDevices tests move.
+TEST_PACKAGES := busybox-static gcc libc6-dev golang-github-containers-common strace time uidmap criu iproute2
 deps:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && $(APT) $$missing; fi

@@ -12,6 +12,7 @@ mod errors;
 mod exec;
 mod lifecycle;
 mod namespaces;
+mod network;
 pub mod pods;
 mod process;
 mod reliability;

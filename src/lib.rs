@@ -20,6 +20,8 @@ pub mod init;
 pub mod logging;
 pub mod lsm;
 pub mod namespaces;
+pub mod net_devices;
+pub mod netlink;
 pub mod process;
 pub mod procfs;
 pub mod quick_args;

@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn cstr(path: &Path) -> io::Result<CString> {
@@ -843,25 +843,75 @@ pub fn bpf_attach_cgroup_device(cgroup_fd: RawFd, prog_fd: RawFd) -> io::Result<
 /// Brings the loopback interface of the caller's network namespace up (runc does this in
 /// every network namespace it makes: a fresh one has `lo` down).
 pub fn set_loopback_up() -> io::Result<()> {
-    let sock = nix::sys::socket::socket(
+    set_interface_up(inet_socket()?.as_fd(), "lo", true)
+}
+
+/// A datagram socket of the caller's network namespace, to name its interfaces to the
+/// ioctls below (a socket's namespace is the one it was made in).
+pub fn inet_socket() -> io::Result<OwnedFd> {
+    nix::sys::socket::socket(
         nix::sys::socket::AddressFamily::Inet,
         nix::sys::socket::SockType::Datagram,
         nix::sys::socket::SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .map_err(io::Error::from)?;
+    .map_err(io::Error::from)
+}
+
+/// An rtnetlink socket of the caller's network namespace.
+pub fn netlink_route_socket() -> io::Result<OwnedFd> {
+    nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Netlink,
+        nix::sys::socket::SockType::Raw,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        nix::sys::socket::SockProtocol::NetlinkRoute,
+    )
+    .map_err(io::Error::from)
+}
+
+/// An ifreq naming `name`; ENODEV for a name no interface could have.
+fn ifreq_named(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(io::Error::from_raw_os_error(libc::ENODEV));
+    }
     // SAFETY: ifreq is plain old data; zeroed is a valid value (empty name, no flags).
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
         *dst = *src as libc::c_char;
     }
+    Ok(req)
+}
+
+/// The index of interface `name` in the network namespace of `sock` (SIOCGIFINDEX).
+pub fn interface_index(sock: BorrowedFd, name: &str) -> io::Result<i32> {
+    let mut req = ifreq_named(name)?;
+    // SAFETY: SIOCGIFINDEX reads the name and writes the index into req, which lives for
+    // the call and is the size the kernel expects.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the union's index member is the one SIOCGIFINDEX just filled.
+    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
+}
+
+/// Sets interface `name` (in the network namespace of `sock`) up or down, its other flags
+/// as they are (SIOCGIFFLAGS, then SIOCSIFFLAGS).
+pub fn set_interface_up(sock: BorrowedFd, name: &str, up: bool) -> io::Result<()> {
+    let mut req = ifreq_named(name)?;
     // SAFETY: SIOCGIFFLAGS reads the named interface's flags into req, which lives for
     // the call and is the size the kernel expects.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    let up_flag = libc::IFF_UP as libc::c_short;
     // SAFETY: the union's flags member is the one SIOCGIFFLAGS just filled.
-    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    unsafe {
+        if up {
+            req.ifr_ifru.ifru_flags |= up_flag
+        } else {
+            req.ifr_ifru.ifru_flags &= !up_flag
+        }
+    };
     // SAFETY: as above; SIOCSIFFLAGS only reads req.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
         return Err(io::Error::last_os_error());

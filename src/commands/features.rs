@@ -43,6 +43,7 @@ pub fn document() -> serde_json::Value {
                 "flags": crate::scheduling::MEMORY_POLICY_FLAGS,
             },
             "mountExtensions": {"idmap": {"enabled": true}},
+            "netDevices": {"enabled": true},
         },
         "annotations": {"org.rrun.version": env!("CARGO_PKG_VERSION")},
     })

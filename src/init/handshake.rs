@@ -13,6 +13,8 @@
 //!  cgroups                                    its own), waits for "go"
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces,
 //!  the cgroups' limits and device rules,      hostname
+//!       ◀──────────────────────────────────── "movenetdevices" (only with netDevices)
+//!  the config's netDevices moved in
 //!  the init's loopback up
 //!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, other
 //!       is up)                                mounts, devices
@@ -75,6 +77,10 @@ pub enum Message {
     /// (`rootfs::cgroupfs::detached_tree`): the mount, an fd passed beside the message,
     /// or none where rrun could not build it (the init builds it then).
     CgroupTree,
+    /// Init → parent, only where the config lists `linux.netDevices`: the init's network
+    /// namespace is the container's now (made or joined); rrun moves the devices into it
+    /// before it sends "limitsset".
+    MoveNetDevices,
     /// Init → parent: the container is built; init waits for "created", then for `start`.
     Ready,
     /// Init → parent: setup failed at the step the message names.

@@ -226,6 +226,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
+    // Its network namespace is the container's now: rrun moves the config's devices in.
+    if !crate::net_devices::of(spec).is_empty() {
+        a.channel.send(&Message::MoveNetDevices)?;
+    }
     // rrun writes the cgroup limits beside the steps above; its device rules deny every
     // device for a moment while it writes them (handshake's `LimitsSet`): no device is
     // made, opened or mounted before they are in place.

@@ -148,6 +148,19 @@ pub(super) fn wait_until_built(
     }
 }
 
+/// Waits for the init's "movenetdevices": its network namespace is the container's. An
+/// init that failed or ended first fails the create, in its words.
+pub(super) fn wait_for_move_request(pid: i32, parent_end: &handshake::Channel) -> Result<()> {
+    match parent_end.recv()? {
+        Some(Message::MoveNetDevices) => Ok(()),
+        Some(Message::Failed { message }) => bail!("{message}"),
+        _ => bail!(
+            "container init exited before the container was built ({})",
+            reap_status(pid)
+        ),
+    }
+}
+
 fn reap_status(pid: i32) -> String {
     match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
         Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exit status {code}"),

@@ -435,6 +435,10 @@ impl Creation<'_> {
         // and they are in place before any hook runs and before the container counts as
         // created.
         apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
+        if !crate::net_devices::of(&bundle.spec).is_empty() {
+            beside::wait_for_move_request(pid, channel)?;
+            crate::net_devices::move_into(pid, &bundle.spec)?;
+        }
         // Where the init made a network namespace before "go", and rrun may enter it.
         let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
         let loopback_up = ns_plan.early_unshare.contains(new_net)

@@ -121,6 +121,7 @@ impl<'a> Plan<'a> {
         if joins_pid_namespace {
             crate::selfexe::ensure_sealed(store.root()?)?;
         }
+        crate::net_devices::check(spec, rootless_euid)?;
         let ns_plan = namespaces::plan(spec)?;
         if let Some((path, userns)) = &ns_plan.user_join {
             crate::id_maps::check_joined(spec, path, userns)?;
