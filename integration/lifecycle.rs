@@ -884,3 +884,124 @@ fn the_process_starts_with_no_signal_ignored_or_blocked_whatever_rrun_inherited(
     clean(&status());
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// The pid an fd is a pidfd of, from its fdinfo ("Pid:"), as the kernel reports it.
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn pidfd_kill(fd: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with a live pidfd, no siginfo, no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            0,
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "pidfd_send_signal: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A listener on a fresh socket path, accepting one connection on a thread and returning
+/// what it received (runc's tests/cmd/pidfd-kill does the same with the pidfd).
+fn pidfd_receiver(
+    dir: &TempDir,
+) -> (
+    String,
+    std::thread::JoinHandle<(Option<std::os::fd::OwnedFd>, String)>,
+) {
+    let path = dir.path().join("pidfd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let handle = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        recv_with_fd(&conn)
+    });
+    (path.display().to_string(), handle)
+}
+
+/// pidfd-socket.bats: `create --pidfd-socket` and `exec --pidfd-socket` hand the caller a
+/// pidfd of the init and of the exec'd process, with runc's words beside them; the pidfd
+/// kills just that process. A socket nobody listens on fails the create, naming it, and
+/// leaves nothing.
+#[test]
+fn pidfd_socket_hands_over_the_init_and_an_exec_d_process() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let dir = TempDir::new("rrun-pidfd");
+    let id = unique("pidfd");
+    let (path, received) = pidfd_receiver(&dir);
+    let bundle = b.path().to_str().unwrap();
+    rt.ok(&["create", "--pidfd-socket", &path, "--bundle", bundle, &id]);
+    let (init_fd, words) = received.join().unwrap();
+    let init_fd = init_fd.expect("no fd came with the message");
+    assert_eq!(words, "standard");
+    assert_eq!(pidfd_pid(&init_fd), rt.state(&id)["pid"].as_i64().unwrap());
+    rt.ok(&["start", &id]);
+
+    std::fs::remove_file(&path).unwrap();
+    let (path, received) = pidfd_receiver(&dir);
+    let pid_file = dir.path().join("exec.pid");
+    let pid_file = pid_file.to_str().unwrap();
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pidfd-socket",
+        &path,
+        "--pid-file",
+        pid_file,
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let (exec_fd, words) = received.join().unwrap();
+    let exec_fd = exec_fd.expect("no fd came with the message");
+    assert_eq!(words, "setns");
+    let exec_pid: i64 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pidfd_pid(&exec_fd), exec_pid);
+    pidfd_kill(&exec_fd);
+    wait_until("the exec'd process to end", || ended(exec_pid as i32));
+    assert_eq!(rt.state(&id)["status"], "running");
+    pidfd_kill(&init_fd);
+    wait_until("the container to stop", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &id]);
+
+    let nobody = dir.path().join("nobody.sock");
+    let nobody = nobody.to_str().unwrap();
+    let id = unique("pidfd-nobody");
+    let before = HostSnapshot::take();
+    let said = rt.fails(&[
+        "run",
+        "-d",
+        "--pidfd-socket",
+        nobody,
+        "--bundle",
+        bundle,
+        &id,
+    ]);
+    assert_eq!(
+        said,
+        format!("run: --pidfd-socket: failed to dial {nobody}: no such file or directory\n")
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}

@@ -410,6 +410,10 @@ pub struct CreateArgs {
     /// Path to an AF_UNIX socket which will receive the pty master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the init
+    /// process
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
@@ -498,6 +502,10 @@ pub struct ExecArgs {
     /// Detach from the process: return once it runs
     #[arg(short, long)]
     pub detach: bool,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the
+    /// exec'd process
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,

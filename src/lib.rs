@@ -22,6 +22,7 @@ pub mod lsm;
 pub mod namespaces;
 pub mod net_devices;
 pub mod netlink;
+pub mod pidfd_socket;
 pub mod process;
 pub mod procfs;
 pub mod quick_args;

@@ -136,6 +136,7 @@ fn create_args<'w>(
 ) -> Option<CreateArgs> {
     let mut bundle = PathBuf::from(".");
     let mut console_socket = None;
+    let mut pidfd_socket = None;
     let mut pid_file = None;
     let (mut no_pivot, mut no_new_keyring) = (false, false);
     let mut preserve_fds = 0;
@@ -143,6 +144,7 @@ fn create_args<'w>(
         match flag {
             Flag::Long("bundle") => bundle = words.value(inline)?.into(),
             Flag::Long("console-socket") => console_socket = Some(words.value(inline)?.into()),
+            Flag::Long("pidfd-socket") => pidfd_socket = Some(words.value(inline)?.into()),
             Flag::Long("pid-file") => pid_file = Some(words.value(inline)?.into()),
             Flag::Long("no-pivot") => no_pivot = words.switch(inline)?,
             Flag::Long("no-new-keyring") => no_new_keyring = words.switch(inline)?,
@@ -162,6 +164,7 @@ fn create_args<'w>(
         id,
         bundle,
         console_socket,
+        pidfd_socket,
         pid_file,
         no_pivot,
         no_new_keyring,
@@ -306,10 +309,11 @@ mod tests {
     const VALUES: [&str; 10] = [
         "/run/x", "json", "text", "auto", "true", "false", "criu", "", "-x", "b c",
     ];
-    const FLAGS: [&str; 19] = [
+    const FLAGS: [&str; 20] = [
         "--bundle",
         "-b",
         "--console-socket",
+        "--pidfd-socket",
         "--pid-file",
         "--no-pivot",
         "--no-new-keyring",

@@ -39,6 +39,7 @@ pub fn run(store: &Store, a: &ExecArgs) -> Result<i32> {
         id: a.id.clone(),
         process,
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,

@@ -17,6 +17,8 @@ pub struct ExecOptions {
     pub id: String,
     pub process: Process,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where the process's pidfd goes (`pidfd_socket`).
+    pub pidfd_socket: Option<PathBuf>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
@@ -177,6 +179,11 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     }
     let (console_child, console_parent) =
         crate::tty::console_sockets(opts.console_socket.as_deref(), terminal)?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(crate::pidfd_socket::connect)
+        .transpose()?;
     let signals = if opts.detach {
         None
     } else {
@@ -315,6 +322,12 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
     };
+    if let Some(socket) = &pidfd_socket
+        && let Err(e) = crate::pidfd_socket::send(socket, pid, crate::pidfd_socket::SETNS)
+    {
+        kill_child();
+        return Err(e);
+    }
     if let Some(p) = &opts.pid_file {
         super::create::write_pid_file(p, pid)?;
     }

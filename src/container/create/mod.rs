@@ -33,6 +33,8 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where the init's pidfd goes (`pidfd_socket`).
+    pub pidfd_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -130,6 +132,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let seals_in_place = seal_before_reading(store)?;
     let (bundle, preserve_fds) = load_bundle(store, opts)?;
     let plan = Plan::check(store, opts, &bundle)?;
+    // Connected before anything is made: a socket nobody listens on fails the create clean.
+    let pidfd_socket = (opts.pidfd_socket.as_deref())
+        .map(crate::pidfd_socket::connect)
+        .transpose()?;
     let init_seals = move_onto_sealed_view_or_leave_it_to_init(store, &plan, seals_in_place)?;
     let mut creation = Creation {
         store,
@@ -158,6 +164,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
         &init.channel,
         init.console,
     )?;
+    if let Some(socket) = &pidfd_socket {
+        crate::pidfd_socket::send(socket, init.pid, crate::pidfd_socket::STANDARD)?;
+    }
     creation.rollback.disarm();
     Ok(Created {
         pid: init.pid,
