@@ -109,6 +109,50 @@ fn seccomp_args_kill_action_and_filter_without_no_new_privileges() {
     assert_eq!(code, 128 + libc::SIGSYS);
 }
 
+/// seccomp.bats: the filter is in place before the startContainer hooks run (runc's init
+/// loads it before it signals completion), so a hook the profile forbids a syscall is killed
+/// and `run` fails naming the hook.
+#[test]
+fn start_container_hooks_run_under_the_seccomp_filter() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["true"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        });
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hook-made-this"]}]});
+    });
+    let (_, err, code) = rt.run_bundle(&b);
+    assert_ne!(code, 0, "{err}");
+    let said = messages(&err);
+    assert!(
+        said.contains("error running startContainer hook #0") && said.contains("bad system call"),
+        "{said}"
+    );
+    assert!(!b.rootfs().join("tmp/hook-made-this").exists());
+}
+
+/// seccomp.bats: a profile that refuses close_range and the new mount API (as a host's
+/// older profile does, with ENOSYS) still runs the container, and still nothing of rrun's
+/// is open in it (the init marks its fds close-on-exec one by one instead).
+#[test]
+fn a_profile_refusing_close_range_runs_and_leaks_no_fd() {
+    let rt = Runtime::new();
+    let mut b = Bundle::new(&["ls", "/proc/self/fd"]);
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["close_range", "fsopen", "fsconfig", "fspick", "openat2",
+                                    "open_tree", "move_mount", "mount_setattr"],
+                          "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        });
+    });
+    // stdio, and the directory `ls` reads.
+    assert_eq!(rt.output_of(&b), "0\n1\n2\n3\n");
+}
+
 /// Converts an engine-format profile (Podman's and Docker's, with archMap, includes and
 /// excludes) to `linux.seccomp` for x86_64 and the given capabilities, as the engines do.
 fn engine_profile_to_oci(profile: &Value, caps: &[&str]) -> Value {

@@ -164,7 +164,17 @@ fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> 
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
         (Some(code), _) => bail!("exit status {code}{}", outputs()),
-        (_, Some(sig)) => bail!("signal: killed by signal {sig}{}", outputs()),
+        // Go's words for a process a signal ended, as runc's message has them.
+        (_, Some(sig)) => bail!(
+            "signal: {}{}{}",
+            crate::signals::go_words(sig),
+            if status.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            },
+            outputs()
+        ),
         _ => bail!("failed: {status}{}", outputs()),
     }
 }

@@ -64,9 +64,9 @@ impl Launch {
             .collect()
     }
 
-    /// The last steps of `exec`, as late as they can be so that they never block rrun's own
-    /// work: see [`Launch::drop_privileges`] and [`Launch::install_late_seccomp`].
-    /// Returns the seccomp notify listener.
+    /// The final capability sets and the seccomp filter ([`Launch::drop_privileges`], then
+    /// [`Launch::install_late_seccomp`]): the container's init runs this before "ready", as
+    /// runc's does, `exec` just before its execve. Returns the seccomp notify listener.
     pub fn lock_down(
         &self,
         seccomp: Option<&crate::seccomp::Filter>,
@@ -100,8 +100,8 @@ impl Launch {
         Ok(listener)
     }
 
-    /// With no_new_privs a filter needs no privilege: it is loaded just before exec, so
-    /// that as few of rrun's own syscalls as possible run under it.
+    /// With no_new_privs a filter needs no privilege: it is loaded last, so that as few of
+    /// rrun's own syscalls as possible run under it.
     pub fn install_late_seccomp(
         &self,
         seccomp: Option<&crate::seccomp::Filter>,

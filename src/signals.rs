@@ -11,6 +11,49 @@ use std::str::FromStr;
 pub const SIGRTMIN: i32 = 34;
 pub const SIGRTMAX: i32 = 64;
 
+/// What Go's syscall package (and so runc, in "signal: ..." of a process a signal ended)
+/// calls signal `sig`; "signal N" for one it does not name, as Go.
+pub fn go_words(sig: i32) -> String {
+    const WORDS: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    usize::try_from(sig)
+        .ok()
+        .and_then(|s| s.checked_sub(1))
+        .and_then(|i| WORDS.get(i))
+        .map_or_else(|| format!("signal {sig}"), |w| w.to_string())
+}
+
 /// The signals a foreground rrun forwards to its container: every one but SIGKILL and
 /// SIGSTOP, which can't be caught, and 32 and 33, which glibc keeps for its threads (its
 /// sigfillset leaves them out; musl's leaves out 34 too, which runc forwards).
@@ -78,6 +121,15 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_are_worded_as_go_words_them() {
+        assert_eq!(go_words(31), "bad system call");
+        assert_eq!(go_words(9), "killed");
+        assert_eq!(go_words(1), "hangup");
+        assert_eq!(go_words(40), "signal 40");
+        assert_eq!(go_words(0), "signal 0");
+    }
 
     #[test]
     fn the_ignored_signals_are_read_from_the_status_file() {

@@ -226,12 +226,28 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     check(ret).map(drop)
 }
 
-/// close_range(2) with CLOSE_RANGE_CLOEXEC: every fd from `first` up is closed on exec.
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: every fd from `first` up is closed on exec (where
+/// close_range is refused, each fd /proc/self/fd lists).
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range takes plain integers; marking fds close-on-exec frees nothing.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    check(ret).map(drop)
+    if check(ret).is_ok() {
+        return Ok(());
+    }
+    // Kernels before 5.11, or a seccomp profile that refuses close_range (runc's
+    // seccomp.bats has one): each open fd, one by one, as runc falls back too.
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let fd = entry?.file_name().to_string_lossy().parse::<RawFd>();
+        if let Ok(fd) = fd
+            && fd >= first as RawFd
+        {
+            // SAFETY: F_SETFD on an fd number changes only its flag; a number that closed
+            // meanwhile (the directory's own fd) fails with EBADF, ignored.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
 }
 
 /// pidfd_open(2): a handle on `pid` that becomes readable when the process exits.

@@ -312,7 +312,10 @@ fn setup(a: &InitArgs) -> Result<Prepared> {
     process::set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
     crate::scheduling::ContainerScheduling::of(spec)?.apply(process)?;
     let launch = process::prepare(process, a.rootless_euid)?;
-    let listener = launch.drop_privileges(a.seccomp)?;
+    // The filter is in place before "ready", as runc's init loads it before it signals
+    // completion: the startContainer hooks run under it (runc's seccomp.bats), and a
+    // profile that can't be loaded fails `create`, not `start`.
+    let listener = launch.lock_down(a.seccomp)?;
     send_seccomp_listener(listener, a)?;
     crate::logging::debug("init: closing the pipe to signal completion: the container is built");
     Ok(Prepared { fifo, launch })
@@ -376,11 +379,6 @@ fn exec(p: Prepared, a: &InitArgs, ignored_signals: Option<u64>) -> ! {
         reset_dispositions_but_sigpipe(ignored_signals);
     }
     unignore_sigpipe_and_unblock();
-    let late = p.launch.install_late_seccomp(a.seccomp);
-    if let Err(e) = late.and_then(|listener| send_seccomp_listener(listener, a)) {
-        crate::logging::error(&format!("{e:#}"));
-        crate::syscalls::exit_immediately(1);
-    }
     p.launch.exec_or_exit()
 }
 
