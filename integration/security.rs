@@ -109,6 +109,31 @@ fn seccomp_args_kill_action_and_filter_without_no_new_privileges() {
     assert_eq!(code, 128 + libc::SIGSYS);
 }
 
+/// runc's ENOSYS stub: under a profile whose default denies with EPERM (the engines' own,
+/// as older engines shipped it, before their default answered ENOSYS), a syscall above
+/// every one the profile names gets ENOSYS, as from a kernel without it, while one within
+/// the profile's range that it does not allow keeps the default.
+#[test]
+fn syscalls_newer_than_a_denying_profile_get_enosys() {
+    let profile: Value = serde_json::from_slice(
+        &std::fs::read("/usr/share/containers/seccomp.json")
+            .expect("golang-github-containers-common provides the engines' default profile"),
+    )
+    .unwrap();
+    let rt = Runtime::new();
+    let mut b = probe_bundle(&["getpid", "personality-bad", "nr-1000"]);
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    b.edit(|c| {
+        let mut oci = engine_profile_to_oci(&profile, &caps);
+        oci.as_object_mut().unwrap().remove("defaultErrnoRet");
+        c["linux"]["seccomp"] = oci;
+    });
+    let r = results(&rt.output_of(&b));
+    assert_eq!(r["getpid"], "0");
+    assert_eq!(r["personality-bad"], "EPERM");
+    assert_eq!(r["nr-1000"], "ENOSYS");
+}
+
 /// seccomp.bats: the filter is in place before the startContainer hooks run (runc's init
 /// loads it before it signals completion), so a hook the profile forbids a syscall is killed
 /// and `run` fails naming the hook.

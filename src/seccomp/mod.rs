@@ -6,7 +6,8 @@
 //! where the first matching rule wins (see `emit_section`): one binary search on the
 //! syscall number (lookup.rs) settles every number whose first rule has no argument
 //! checks, the rules with argument checks follow in profile order, then the default
-//! action. x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of the syscall number.
+//! action. Before the search, where the default denies, a number above every one the
+//! profile names is answered ENOSYS, as runc's filters answer it (`last_named_syscall`). x32 shares AUDIT_ARCH_X86_64 and is told apart by bit 30 of the syscall number.
 
 pub mod bpf;
 mod lookup;
@@ -205,13 +206,14 @@ fn emit_section(
     for rule in s.syscalls().iter().flatten() {
         let action = action_value(rule.action(), rule.errno_ret());
         let args = rule.args().clone().unwrap_or_default();
+        let alternatives = argument_alternatives(args);
         for name in rule.names() {
             // Names this kernel or architecture lacks are skipped, as libseccomp does.
             let Some(nr) = abi.number(name) else { continue };
-            if args.is_empty() {
+            if alternatives.is_empty() {
                 first_plain.entry(nr).or_insert(action);
             } else if !first_plain.contains_key(&nr) {
-                checked.push((nr, args.clone(), action));
+                checked.extend(alternatives.iter().map(|a| (nr, a.clone(), action)));
             }
         }
     }
@@ -235,6 +237,11 @@ fn emit_section(
         .filter(|(nr, _)| has_checks(nr))
         .filter_map(|(nr, a)| returns(*a).map(|o| (*nr, o)))
         .collect();
+    if let Some(last) = last_named_syscall(s, abi) {
+        // jgt last: the next instruction (ENOSYS), else over it.
+        asm.emit(JGT_K, 0, 1, last);
+        asm.ret(ERRNO_ENOSYS);
+    }
     emit_lookup(asm, &fast, Outcome::Return(default), searched);
     if checked.is_empty() {
         return Ok(());
@@ -244,6 +251,49 @@ fn emit_section(
     }
     emit_lookup(asm, &after_checks, Outcome::Return(default), searched);
     Ok(())
+}
+
+/// A rule's argument checks as runc gives them to libseccomp: all of them together (one
+/// alternative) where each names another argument, but where one argument is named twice
+/// (`"args": [{"index": 0, "value": 100}, {"index": 0, "value": 9001}]`, which no value
+/// could match together) each check alone, any one of them matching (runc's seccomp.bats
+/// "-ENOSYS handling" profile has such rules).
+fn argument_alternatives(args: Vec<LinuxSeccompArg>) -> Vec<Vec<LinuxSeccompArg>> {
+    if args.is_empty() {
+        return Vec::new();
+    }
+    let repeats_an_index = args
+        .iter()
+        .enumerate()
+        .any(|(i, a)| args[..i].iter().any(|b| b.index() == a.index()));
+    if repeats_an_index {
+        args.into_iter().map(|a| vec![a]).collect()
+    } else {
+        vec![args]
+    }
+}
+
+const ERRNO_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+
+/// runc's ENOSYS stub (libcontainer/seccomp/patchbpf): where the default action denies, a
+/// syscall numbered above every one the profile names for this ABI gets ENOSYS rather than
+/// the default, as if the kernel lacked it, so that a program falls back to the older call
+/// it knows (glibc from clone3 to clone, from faccessat2 to faccessat) instead of failing
+/// under a profile older than it. Returns that last number; None where the default allows
+/// (allow, log, trace: a tracer handles new syscalls itself), where it answers ENOSYS
+/// already, or where the profile names none of this ABI's syscalls.
+fn last_named_syscall(s: &LinuxSeccomp, abi: Abi) -> Option<u32> {
+    use LinuxSeccompAction::{ScmpActAllow, ScmpActLog, ScmpActTrace};
+    let allows = matches!(s.default_action(), ScmpActAllow | ScmpActLog | ScmpActTrace);
+    if allows || s.default_errno_ret() == Some(libc::ENOSYS as u32) {
+        return None;
+    }
+    s.syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|rule| rule.names())
+        .filter_map(|name| abi.number(name))
+        .max()
 }
 
 /// A lookup (searched) or plain comparisons one by one; `Continue` goes on to the

@@ -202,6 +202,86 @@ fn actions_and_flags() {
     );
 }
 
+/// runc's ENOSYS stub: under a denying default, a syscall newer than every one the
+/// profile names (per ABI) is answered ENOSYS; one within the range keeps the default;
+/// allowing defaults, and a default that answers ENOSYS already, get no stub.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys_where_the_default_denies() {
+    let enosys = 0x0005_0000 | libc::ENOSYS as u32;
+    // x86_64: read 0, openat 257, clone3 435. i386: openat 295.
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+            "syscalls":[{"names":["read","openat"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 257, [0; 6]), 0x7fff_0000);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, 100, [0; 6]),
+        0x0005_0000 | libc::EPERM as u32
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 435, [0; 6]), enosys);
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, 258, [0; 6]), enosys);
+    assert_eq!(run(&f, AUDIT_ARCH_I386, 295, [0; 6]), 0x7fff_0000);
+    assert_eq!(run(&f, AUDIT_ARCH_I386, 296, [0; 6]), enosys);
+    for default in [
+        r#""defaultAction":"SCMP_ACT_ALLOW""#,
+        r#""defaultAction":"SCMP_ACT_LOG""#,
+        r#""defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1"#,
+    ] {
+        let f = filter(&format!(
+            r#"{{{default},"syscalls":[{{"names":["read"],"action":"SCMP_ACT_KILL"}}]}}"#
+        ));
+        let got = run(&f, AUDIT_ARCH_X86_64, 435, [0; 6]);
+        assert_eq!(
+            got != enosys,
+            default.contains("ALLOW") || default.contains("LOG"),
+            "{default}: {got:#x}"
+        );
+    }
+    let f = filter(r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS"}"#);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, 435, [0; 6]),
+        0x8000_0000,
+        "no name, no stub"
+    );
+}
+
+/// runc's reading of a rule that checks one argument twice: each check a rule of its own
+/// (any matching), where checks of different arguments must all match.
+#[test]
+fn two_checks_of_one_argument_are_alternatives_and_of_two_arguments_both_needed() {
+    let f = filter(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["process_vm_readv"],"action":"SCMP_ACT_ALLOW","args":[
+                {"index":0,"value":100,"op":"SCMP_CMP_EQ"},{"index":0,"value":9001,"op":"SCMP_CMP_EQ"}]},
+            {"names":["ftruncate"],"action":"SCMP_ACT_ALLOW","args":[
+                {"index":0,"value":7,"op":"SCMP_CMP_EQ"},{"index":1,"value":1337,"op":"SCMP_CMP_EQ"}]}]}"#,
+    );
+    let readv = 310;
+    let ftruncate = 77;
+    let eperm = 0x0005_0000 | libc::EPERM as u32;
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, readv, [100, 0, 0, 0, 0, 0]),
+        0x7fff_0000
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, readv, [9001, 0, 0, 0, 0, 0]),
+        0x7fff_0000
+    );
+    assert_eq!(run(&f, AUDIT_ARCH_X86_64, readv, [0, 0, 0, 0, 0, 0]), eperm);
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, ftruncate, [7, 1337, 0, 0, 0, 0]),
+        0x7fff_0000
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, ftruncate, [7, 0, 0, 0, 0, 0]),
+        eperm
+    );
+    assert_eq!(
+        run(&f, AUDIT_ARCH_X86_64, ftruncate, [0, 1337, 0, 0, 0, 0]),
+        eperm
+    );
+}
+
 #[test]
 fn default_errno_ret() {
     let f = filter(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#);
