@@ -10,7 +10,6 @@
 //! the caller's ever reaches the container.
 
 use anyhow::{Result, anyhow};
-use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -27,19 +26,10 @@ pub fn connect(path: &Path) -> Result<OwnedFd> {
 
 /// Sends a pidfd of `pid` (rrun's child) with `kind` as the message's data.
 pub fn send(socket: &OwnedFd, pid: i32, kind: &str) -> Result<()> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let pidfd = crate::syscalls::pidfd_open(pid).map_err(|e| match e.raw_os_error() {
         Some(libc::ENOSYS) => anyhow!("--pidfd-socket requires >= v5.3 kernel"),
         _ => anyhow!("--pidfd-socket: failed to pidfd_open: {e}"),
     })?;
-    let fds = [pidfd.as_raw_fd()];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[IoSlice::new(kind.as_bytes())],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .map_err(|e| anyhow!("--pidfd-socket: failed to send pidfd on socket: {e}"))?;
-    Ok(())
+    crate::tty::send_fd(socket.as_raw_fd(), pidfd.as_raw_fd(), kind)
+        .map_err(|e| anyhow!("--pidfd-socket: failed to send pidfd on socket: {e:#}"))
 }

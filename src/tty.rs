@@ -46,7 +46,7 @@ pub fn send_fd(sock: RawFd, fd: RawFd, name: &str) -> Result<()> {
         MsgFlags::empty(),
         None,
     )
-    .map_err(|e| anyhow!("sending console fd: {e}"))?;
+    .map_err(|e| anyhow!("sendmsg: {e}"))?;
     Ok(())
 }
 
@@ -104,7 +104,8 @@ pub fn setup_console(
             None::<&str>,
         );
     }
-    send_fd(console_socket, master.as_raw_fd(), &slave_name)?;
+    send_fd(console_socket, master.as_raw_fd(), &slave_name)
+        .map_err(|e| anyhow!("sending console fd: {e:#}"))?;
     drop(master);
     nix::unistd::setsid().map_err(|e| anyhow!("setsid: {e}"))?;
     // TIOCSCTTY makes the slave our controlling terminal.

@@ -216,7 +216,8 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
             "orphan-pts-master" => {
                 let fd = n.fd.ok_or_else(|| anyhow!("CRIU sent no pty master"))?;
                 match &console {
-                    Some(sock) => crate::tty::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), "console"),
+                    Some(sock) => crate::tty::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), "console")
+                        .map_err(|e| anyhow!("sending console fd: {e:#}")),
                     None => {
                         *master.borrow_mut() = Some(fd);
                         Ok(())
