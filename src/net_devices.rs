@@ -65,20 +65,23 @@ pub fn check(spec: &Spec, rootless: bool) -> Result<()> {
 }
 
 /// Moves the config's devices into the network namespace of process `pid` (the init, its
-/// namespace the container's by now), from rrun's own.
+/// namespace the container's by now), from rrun's own. Every failure in runc's words,
+/// "error creating network interfaces: ...".
 pub fn move_into(pid: i32, spec: &Spec) -> Result<()> {
+    move_all(pid, spec).map_err(|e| anyhow!("error creating network interfaces: {e:#}"))
+}
+
+fn move_all(pid: i32, spec: &Spec) -> Result<()> {
     let ns_path = format!("/proc/{pid}/ns/net");
     let target = nix::fcntl::open(
         ns_path.as_str(),
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| anyhow!("error creating network interfaces: opening {ns_path}: {e}"))?;
-    let host = Sockets::here()
-        .map_err(|e| anyhow!("error creating network interfaces: netlink socket: {e}"))?;
-    let inside = Sockets::in_namespace(&target).map_err(|e| {
-        anyhow!("error creating network interfaces: a netlink socket in {ns_path}: {e}")
-    })?;
+    .map_err(|e| anyhow!("opening {ns_path}: {e}"))?;
+    let host = Sockets::here().map_err(|e| anyhow!("netlink socket: {e}"))?;
+    let inside = Sockets::in_namespace(&target)
+        .map_err(|e| anyhow!("a netlink socket in {ns_path}: {e}"))?;
     for (name, device) in of(spec) {
         let new_name = device
             .name()
@@ -86,7 +89,7 @@ pub fn move_into(pid: i32, spec: &Spec) -> Result<()> {
             .filter(|n| !n.is_empty())
             .unwrap_or(name);
         move_one(&host, &inside, name, new_name, target.as_fd(), &ns_path)
-            .map_err(|e| anyhow!("error creating network interfaces: move netDevice {name} to namespace {ns_path}: {e}"))?;
+            .map_err(|e| anyhow!("move netDevice {name} to namespace {ns_path}: {e:#}"))?;
     }
     Ok(())
 }

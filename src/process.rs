@@ -80,7 +80,7 @@ impl Launch {
     /// CAP_SYS_ADMIN, which the container may not keep: such a filter goes in first.
     /// Init runs this during `create`, as runc does, so that a capability the host can't
     /// grant fails `create` rather than the process after `start`.
-    pub fn drop_privileges(
+    fn drop_privileges(
         &self,
         seccomp: Option<&crate::seccomp::Filter>,
     ) -> Result<Option<std::os::fd::OwnedFd>> {
@@ -102,7 +102,7 @@ impl Launch {
 
     /// With no_new_privs a filter needs no privilege: it is loaded last, so that as few of
     /// rrun's own syscalls as possible run under it.
-    pub fn install_late_seccomp(
+    fn install_late_seccomp(
         &self,
         seccomp: Option<&crate::seccomp::Filter>,
     ) -> Result<Option<std::os::fd::OwnedFd>> {
