@@ -178,6 +178,63 @@ fn a_profile_refusing_close_range_runs_and_leaks_no_fd() {
     assert_eq!(rt.output_of(&b), "0\n1\n2\n3\n");
 }
 
+/// seccomp.bats "SECCOMP_FILTER_FLAG_*": the filter is loaded with the flags runc 1.2 and
+/// later give it, and `--debug` says which in runc's words: SPEC_ALLOW (4) where the
+/// profile lists no flags, none for an empty list, TSYNC ignored, LOG as 2.
+#[test]
+fn seccomp_filter_flags_are_runc_s_and_debug_names_them() {
+    let rt = Runtime::new();
+    let cases = [
+        (None, 4),
+        (Some(json!([])), 0),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_LOG"
+            ])),
+            2,
+        ),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_LOG"
+            ])),
+            6,
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut b = Bundle::sh("mkdir /tmp/foo");
+        b.edit(|c| {
+            c["process"]["noNewPrivileges"] = json!(false);
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            });
+            if let Some(flags) = &flags {
+                c["linux"]["seccomp"]["flags"] = flags.clone();
+            }
+        });
+        let out = rt
+            .cmd()
+            .args(["--debug", "run", "--bundle"])
+            .arg(b.path())
+            .arg(unique("flags"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(
+            err.contains("mkdir: can't create directory '/tmp/foo': Operation not permitted"),
+            "{flags:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("msg=\"seccomp filter flags: {expected}\"")),
+            "{flags:?} loads with {expected}: {err}"
+        );
+    }
+}
+
 /// Converts an engine-format profile (Podman's and Docker's, with archMap, includes and
 /// excludes) to `linux.seccomp` for x86_64 and the given capabilities, as the engines do.
 fn engine_profile_to_oci(profile: &Value, caps: &[&str]) -> Value {

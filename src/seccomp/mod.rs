@@ -79,6 +79,9 @@ fn entry_name(at: u16, len: u8) -> &'static str {
 pub struct Filter {
     pub program: Vec<SockFilter>,
     pub flags: u32,
+    /// Flags of `flags` the filter is loaded without where the kernel refuses them: those
+    /// runc asks for only where the kernel has them.
+    pub optional_flags: u32,
     pub uses_notify: bool,
 }
 
@@ -166,26 +169,43 @@ fn compile_with(s: &LinuxSeccomp, searched: bool) -> Result<Filter> {
         emit_section(&mut asm, s, *abi, default, searched)?;
     }
     let program = asm.finish().map_err(|e| anyhow!("linux.seccomp: {e}"))?;
+    let (flags, optional_flags) = filter_flags(s.flags().as_deref(), uses_notify);
+    Ok(Filter {
+        program,
+        flags,
+        optional_flags,
+        uses_notify,
+    })
+}
+
+/// The seccomp(2) flags for the profile's `flags` as runc (1.2 and later) loads them, and
+/// those of them to drop where the kernel refuses them. No `flags` at all (not even an
+/// empty list) asks for SPEC_ALLOW: the filter leaves the speculative store bypass
+/// mitigation to the process, not forced on by seccomp (a kernel booted with
+/// `spec_store_bypass_disable=seccomp` would slow every container down). TSYNC is ignored
+/// (the init is single-threaded; it also excludes NEW_LISTENER); WAIT_KILLABLE_RECV
+/// applies only to a filter with a listener, and only where the kernel has it (5.19).
+fn filter_flags(listed: Option<&[LinuxSeccompFilterFlag]>, uses_notify: bool) -> (u32, u32) {
     let mut flags = 0;
-    for f in s.flags().iter().flatten() {
+    for f in listed.unwrap_or(&[LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow]) {
         flags |= match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FLAG_SPEC_ALLOW,
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => FLAG_WAIT_KILLABLE_RECV,
         };
     }
     if uses_notify {
-        // TSYNC and NEW_LISTENER exclude each other; init is single-threaded anyway.
-        flags = (flags & !FLAG_TSYNC) | FLAG_NEW_LISTENER;
+        flags |= FLAG_NEW_LISTENER;
     } else {
         flags &= !FLAG_WAIT_KILLABLE_RECV;
     }
-    Ok(Filter {
-        program,
-        flags,
-        uses_notify,
-    })
+    let optional = if listed.is_none() {
+        FLAG_SPEC_ALLOW | FLAG_WAIT_KILLABLE_RECV
+    } else {
+        FLAG_WAIT_KILLABLE_RECV
+    };
+    (flags, flags & optional)
 }
 
 /// One architecture's rules, first match winning. A number's first argument-free rule
@@ -408,14 +428,16 @@ pub fn install(f: &Filter) -> Result<Option<std::os::fd::OwnedFd>> {
     let mut flags = f.flags;
     let program = bpf::program_bytes(&f.program);
     loop {
+        if crate::logging::debug_enabled() {
+            // runc's words, which its seccomp tests look for.
+            crate::logging::debug(&format!("seccomp filter flags: {flags}"));
+        }
         match crate::syscalls::seccomp_set_filter(&program, flags) {
             Ok(fd) => return Ok(fd),
-            // Kernels before 5.19 lack WAIT_KILLABLE_RECV: run without it, as runc does.
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINVAL)
-                    && flags & FLAG_WAIT_KILLABLE_RECV != 0 =>
-            {
-                flags &= !FLAG_WAIT_KILLABLE_RECV
+            // A kernel without an optional flag (SPEC_ALLOW before 4.17, WAIT_KILLABLE_RECV
+            // before 5.19): run without it, as runc does.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && flags & f.optional_flags != 0 => {
+                flags &= !f.optional_flags
             }
             Err(e) => return Err(anyhow!("loading seccomp filter: {e}")),
         }

@@ -195,10 +195,47 @@ fn actions_and_flags() {
         "default LOG"
     );
     assert!(f.uses_notify);
+    assert_eq!(f.flags, FLAG_LOG | FLAG_NEW_LISTENER, "TSYNC ignored");
+}
+
+/// The flags runc 1.2 and later load a profile with: SPEC_ALLOW where the profile lists
+/// none (optional: a kernel without it runs the filter without), none for an empty list,
+/// TSYNC ignored, WAIT_KILLABLE_RECV only with a listener.
+#[test]
+fn filter_flags_as_runc_loads_them() {
+    let flags = |json: &str| {
+        let f = filter(json);
+        (f.flags, f.optional_flags)
+    };
+    let deny_mkdir = r#""syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]"#;
+    let notify_mkdir = r#""syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]"#;
+    let with = |flags: &str, rules: &str| {
+        format!(r#"{{"defaultAction":"SCMP_ACT_ALLOW",{flags}{rules}}}"#)
+    };
     assert_eq!(
-        f.flags,
-        FLAG_LOG | FLAG_NEW_LISTENER,
-        "TSYNC dropped for the listener"
+        flags(&with("", deny_mkdir)),
+        (FLAG_SPEC_ALLOW, FLAG_SPEC_ALLOW)
+    );
+    assert_eq!(
+        flags(&with("", notify_mkdir)),
+        (FLAG_SPEC_ALLOW | FLAG_NEW_LISTENER, FLAG_SPEC_ALLOW)
+    );
+    assert_eq!(flags(&with(r#""flags":[],"#, deny_mkdir)), (0, 0));
+    assert_eq!(
+        flags(&with(
+            r#""flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG"],"#,
+            deny_mkdir
+        )),
+        (FLAG_LOG, 0)
+    );
+    let killable = r#""flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],"#;
+    assert_eq!(flags(&with(killable, deny_mkdir)), (0, 0));
+    assert_eq!(
+        flags(&with(killable, notify_mkdir)),
+        (
+            FLAG_WAIT_KILLABLE_RECV | FLAG_NEW_LISTENER,
+            FLAG_WAIT_KILLABLE_RECV
+        )
     );
 }
 
