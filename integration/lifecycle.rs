@@ -885,6 +885,78 @@ fn the_process_starts_with_no_signal_ignored_or_blocked_whatever_rrun_inherited(
     rt.ok(&["delete", "--force", &id]);
 }
 
+/// A created container stops on the signals that stop a created runc container (its Go
+/// init waits for `start` and dies of them), `kill`'s default SIGTERM first, and on no
+/// other; a HUP its caller left ignored stays ignored, as Go keeps it, but not TERM.
+/// pidfd-socket.bats kills a created container with SIGTERM this way; engines stop one so.
+#[test]
+fn a_created_container_stops_on_the_signals_that_stop_runc_s() {
+    let rt = Runtime::new();
+    let b = Bundle::new(&["echo", "started"]);
+    let bundle = b.path().to_str().unwrap();
+    let init_of = |id: &str| rt.state(id)["pid"].as_i64().unwrap() as i32;
+    let signal = |id: &str, sig: i32| {
+        // SAFETY: a plain kill(2) of the container's init, which the test just created.
+        assert_eq!(unsafe { libc::kill(init_of(id), sig) }, 0);
+    };
+    let stopped = |id: &str| rt.state(id)["status"] == "stopped";
+
+    let id = unique("created-term");
+    rt.create(&b, &id);
+    let pid = init_of(&id);
+    rt.ok(&["kill", &id]);
+    wait_until("stopped by kill's TERM", || stopped(&id));
+    assert!(
+        std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |c| c.is_empty()),
+        "the init is gone"
+    );
+    rt.ok(&["delete", &id]);
+
+    let id = unique("created-quit");
+    rt.create(&b, &id);
+    signal(&id, libc::SIGQUIT);
+    wait_until("stopped by QUIT", || stopped(&id));
+    rt.ok(&["delete", &id]);
+
+    // Neither USR1 nor WINCH ends it: `start` still runs the process.
+    let dir = TempDir::new("created-sigs");
+    let out_file = dir.path().join("stdout");
+    let id = unique("created-usr1");
+    let created = rt
+        .cmd()
+        .args(["create", "--bundle", bundle, &id])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    signal(&id, libc::SIGUSR1);
+    signal(&id, libc::SIGWINCH);
+    // TERM takes a few milliseconds to end a created init (above); give these far longer.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(rt.state(&id)["status"], "created");
+    rt.ok(&["start", &id]);
+    wait_until("the process ran", || stopped(&id));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "started\n");
+    rt.ok(&["delete", &id]);
+
+    // The caller ignores HUP, INT and TERM (nohup, a shell's trap ''): HUP is still
+    // ignored, TERM still stops it.
+    let id = unique("created-ignoring");
+    let created = ignoring_signals(&rt, &["create", "--bundle", bundle, &id])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    signal(&id, libc::SIGHUP);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(rt.state(&id)["status"], "created");
+    signal(&id, libc::SIGTERM);
+    wait_until("stopped by TERM though its caller ignored it", || {
+        stopped(&id)
+    });
+    rt.ok(&["delete", &id]);
+}
+
 /// The pid an fd is a pidfd of, from its fdinfo ("Pid:"), as the kernel reports it.
 fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
     use std::os::fd::AsRawFd;

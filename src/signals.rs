@@ -54,6 +54,31 @@ pub fn go_words(sig: i32) -> String {
         .map_or_else(|| format!("signal {sig}"), |w| w.to_string())
 }
 
+/// The signals that end a Go program catching them without a use for them, and how: runc's
+/// init, which is one, waits for `start` that way, so a created runc container stops on
+/// any of these and on no other (checked against runc 1.1.5, signal by signal; engines
+/// stop a created container with SIGTERM). HUP, INT and TERM end it as the signal where the
+/// kernel lets them (Go raises it again with its default); the init of a pid namespace
+/// outlives that, and Go then exits with status 2, as it does for the others (after a
+/// traceback rrun has no use for). Go keeps HUP and INT ignored where its caller did.
+pub const ENDING_A_GO_PROGRAM: [(Signal, bool); 12] = [
+    (Signal::SIGHUP, true),
+    (Signal::SIGINT, true),
+    (Signal::SIGTERM, true),
+    (Signal::SIGQUIT, false),
+    (Signal::SIGILL, false),
+    (Signal::SIGTRAP, false),
+    (Signal::SIGABRT, false),
+    (Signal::SIGBUS, false),
+    (Signal::SIGFPE, false),
+    (Signal::SIGSEGV, false),
+    (Signal::SIGSTKFLT, false),
+    (Signal::SIGSYS, false),
+];
+
+/// The exit status a Go program gives when a signal it could not die of ends it.
+pub const GO_EXIT_STATUS: u8 = 2;
+
 /// The signals a foreground rrun forwards to its container: every one but SIGKILL and
 /// SIGSTOP, which can't be caught, and 32 and 33, which glibc keeps for its threads (its
 /// sigfillset leaves them out; musl's leaves out 34 too, which runc forwards).

@@ -410,6 +410,72 @@ pub fn default_signal_disposition(sig: i32) -> io::Result<()> {
     check(ret).map(|_| ())
 }
 
+/// How a signal given to [`end_on_signal`] ends the process: the exit code, and whether it
+/// first tries to die of the signal itself (which the kernel refuses to the first process
+/// of a pid namespace: it ignores a signal it has no handler for, even from outside).
+#[derive(Clone, Copy)]
+pub struct Ending {
+    pub exit_code: u8,
+    pub by_the_signal_where_possible: bool,
+}
+
+/// Per signal number: its [`Ending`], the exit code in the low byte and BY_THE_SIGNAL.
+static ENDINGS: [std::sync::atomic::AtomicU16; 65] =
+    [const { std::sync::atomic::AtomicU16::new(0) }; 65];
+const BY_THE_SIGNAL: u16 = 0x100;
+
+/// From now until the next exec (which resets caught signals to their defaults), signal
+/// `sig` ends the process as `how` says, whatever it is doing, and it is unblocked.
+pub fn end_on_signal(sig: i32, how: Ending) -> io::Result<()> {
+    let slot = usize::try_from(sig)
+        .ok()
+        .and_then(|s| ENDINGS.get(s))
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let flag = if how.by_the_signal_where_possible {
+        BY_THE_SIGNAL
+    } else {
+        0
+    };
+    slot.store(
+        u16::from(how.exit_code) | flag,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(end_process),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    let signal = nix::sys::signal::Signal::try_from(sig)?;
+    // SAFETY: end_process only reads an atomic and makes async-signal-safe system calls,
+    // and never returns into the interrupted code.
+    unsafe { nix::sys::signal::sigaction(signal, &action) }?;
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+        Some(&sigset_of([sig])),
+        None,
+    )?;
+    Ok(())
+}
+
+extern "C" fn end_process(sig: libc::c_int) {
+    let ending = usize::try_from(sig)
+        .ok()
+        .and_then(|s| ENDINGS.get(s))
+        .map_or(0, |e| e.load(std::sync::atomic::Ordering::Relaxed));
+    if ending & BY_THE_SIGNAL != 0 {
+        let _ = default_signal_disposition(sig);
+        let _ = nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+            Some(&sigset_of([sig])),
+            None,
+        );
+        // SAFETY: kill is async-signal-safe; with the default disposition and the signal
+        // unblocked it ends this process before returning, unless the kernel ignores it.
+        unsafe { libc::kill(libc::getpid(), sig) };
+    }
+    exit_immediately(i32::from(ending & 0xff));
+}
+
 /// Ignores SIGPIPE, as Rust's own start-up does for every program: a write to a closed pipe
 /// then fails with EPIPE instead of killing rrun.
 pub fn ignore_sigpipe() {

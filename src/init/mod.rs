@@ -86,6 +86,12 @@ pub fn run(args: InitArgs) -> ! {
     // The parent reads no more: what init has to say now goes to its own stderr.
     crate::logging::stop_relaying();
     if !start_at_once {
+        let still_ignored = if args.signals_blocked {
+            Some(0)
+        } else {
+            ignored_signals
+        };
+        end_on_signals_as_a_go_init(still_ignored);
         wait_for_start(&prepared.fifo);
     }
     // Nothing of rrun's reaches the startContainer hooks either (nor, later, the process).
@@ -356,6 +362,29 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
 fn set_domainname(name: &str) -> Result<()> {
     std::fs::write("/proc/sys/kernel/domainname", name)
         .map_err(|e| anyhow!("setting domainname {name:?}: {e}"))
+}
+
+/// While it waits for `start` (and runs the startContainer hooks), the init ends on the
+/// signals that end runc's Go init, so `kill` (SIGTERM, by default) stops a created
+/// container as it stops runc's: as the first process of a pid namespace, with no handler,
+/// the init would ignore them. `still_ignored` (bit `n - 1` for signal `n`; unknown if
+/// None) are the signals the caller left ignored that are ignored still; Go keeps HUP and
+/// INT of those ignored.
+fn end_on_signals_as_a_go_init(still_ignored: Option<u64>) {
+    use nix::sys::signal::Signal;
+    let ignored = |sig: Signal| still_ignored.is_none_or(|m| m & (1 << (sig as i32 - 1)) != 0);
+    for (sig, by_the_signal_where_possible) in crate::signals::ENDING_A_GO_PROGRAM {
+        if matches!(sig, Signal::SIGHUP | Signal::SIGINT) && ignored(sig) {
+            continue;
+        }
+        let ending = crate::syscalls::Ending {
+            exit_code: crate::signals::GO_EXIT_STATUS,
+            by_the_signal_where_possible,
+        };
+        // A seccomp profile refusing rt_sigaction leaves the init as it was: nothing to
+        // tell the container's stderr, which the init now writes to.
+        let _ = crate::syscalls::end_on_signal(sig as i32, ending);
+    }
 }
 
 /// Blocks until `start` writes to the fifo. Any other outcome means nobody will start us.
