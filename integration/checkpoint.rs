@@ -509,7 +509,10 @@ fn bad_checkpoint_and_restore_requests_are_refused_naming_the_problem() {
     let b = counting_bundle();
     let before = HostSnapshot::take();
     let err = rt.fails(&["checkpoint", "nosuch"]);
-    assert!(err.contains("container \"nosuch\" does not exist"), "{err}");
+    assert!(
+        err.contains("container does not exist: \"nosuch\""),
+        "{err}"
+    );
 
     // A created container has no process to checkpoint yet.
     let id = unique("cr-created");

@@ -130,14 +130,15 @@ impl Store {
         }
     }
 
-    /// Takes the per-container lock and loads the record. Fails with runc's
-    /// "does not exist" error for unknown ids.
+    /// Takes the per-container lock and loads the record. Fails for an unknown id with
+    /// runc's words, "container does not exist" (engines and scripts look for them), and
+    /// the id.
     pub fn open(&self, id: &str) -> Result<LockedContainer> {
         validate_id(id)?;
         let dir = self.dir(id);
         let lock = match File::open(&dir) {
             Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => bail!("container {id:?} does not exist"),
+            Err(e) if e.kind() == ErrorKind::NotFound => bail!("container does not exist: {id:?}"),
             Err(e) => return Err(e).with_context(|| format!("opening {}", dir.display())),
         };
         let lock = lock_exclusive(lock)?;
@@ -146,7 +147,7 @@ impl Store {
             Ok(data) => serde_json::from_slice(&data)
                 .with_context(|| format!("parsing {}", dir.join(STATE_FILE).display()))?,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                bail!("container {id:?} does not exist")
+                bail!("container does not exist: {id:?}")
             }
             Err(e) => {
                 return Err(e)
