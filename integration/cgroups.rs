@@ -328,7 +328,7 @@ fn pause_resume_and_kill_while_paused() {
             "FROZEN"
         );
     }
-    assert!(rt.fails(&["pause", &id]).contains("already paused"));
+    assert!(rt.fails(&["pause", &id]).contains("container not running"));
     rt.ok(&["resume", &id]);
     assert_eq!(rt.state(&id)["status"], "running");
     rt.ok(&["pause", &id]);
@@ -1130,27 +1130,31 @@ fn update_applies_interdependent_limits() {
     let _ = std::fs::remove_dir(&parent_dir);
 }
 
-/// No command waits on an init that cannot make progress: `start` of a created container
-/// whose cgroup is frozen refuses at once (runc calls it paused), and starts once resumed.
+/// A created container can be paused, as in runc. No command waits on an init that cannot
+/// make progress: `start` of a paused created container refuses at once, in runc's words,
+/// and starts once resumed. Refusals in runc's words too ("container not running",
+/// "container not paused").
 #[test]
-fn start_refuses_a_frozen_created_container_at_once() {
+fn a_created_container_pauses_and_resumes_and_start_refuses_it_paused() {
     let rt = Runtime::new();
     let path = format!("/{}", unique("frozenstart"));
     let mut b = Bundle::new(&["echo", "started"]);
     b.edit(|c| c["linux"]["cgroupsPath"] = json!(path));
     let id = unique("frozenstart");
     rt.create(&b, &id);
-    // Frozen behind rrun's back (`pause` refuses a container that is not running).
-    let (file, frozen, thawed) = if cgroup_v2() {
-        (format!("/sys/fs/cgroup{path}/cgroup.freeze"), "1", "0")
+    // As runc: a created container can be paused; it is "paused" until resumed, then
+    // "created" again.
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.state(&id)["status"], "paused");
+    let frozen = if cgroup_v2() {
+        std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cgroup.freeze")).unwrap()
     } else {
-        (
-            format!("/sys/fs/cgroup/freezer{path}/freezer.state"),
-            "FROZEN",
-            "THAWED",
-        )
+        std::fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state")).unwrap()
     };
-    std::fs::write(&file, frozen).unwrap();
+    assert!(["1", "FROZEN"].contains(&frozen.trim()), "{frozen}");
+    let err = rt.fails(&["pause", &id]);
+    assert!(err.contains("container not running"), "{err}");
+    // Its init could never exec: refused at once, not waited for.
     let started = std::time::Instant::now();
     let err = rt.fails(&["start", &id]);
     assert!(
@@ -1158,10 +1162,15 @@ fn start_refuses_a_frozen_created_container_at_once() {
         "{err}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    std::fs::write(&file, thawed).unwrap();
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.state(&id)["status"], "created");
+    let err = rt.fails(&["resume", &id]);
+    assert!(err.contains("container not paused"), "{err}");
     rt.ok(&["start", &id]);
     wait_until("the container stops", || {
         rt.state(&id)["status"] == "stopped"
     });
+    let err = rt.fails(&["pause", &id]);
+    assert!(err.contains("container not running"), "{err}");
     rt.ok(&["delete", &id]);
 }

@@ -124,7 +124,7 @@ impl Store {
         match fs::DirBuilder::new().mode(mode).create(&dir) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                bail!("container with id {id:?} already exists")
+                bail!("container with given ID already exists: {id:?}")
             }
             Err(e) => Err(e).with_context(|| format!("creating state directory {}", dir.display())),
         }

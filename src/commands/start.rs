@@ -8,7 +8,10 @@ pub fn run(store: &Store, id: &str) -> Result<()> {
         Status::Created => {}
         Status::Stopped => bail!("start: cannot start a container that has stopped"),
         Status::Creating => bail!("start: the container is still being created"),
-        _ => bail!("start: cannot start an already running container"),
+        Status::Running => bail!("start: cannot start an already running container"),
+        // A created container paused, or frozen behind rrun's back: its init could never
+        // exec.
+        Status::Paused => bail!("start: cannot start a container in the paused state"),
     }
     let relay = container::start(&c).map_err(|e| anyhow!("start: {e:#}"))?;
     drop(c);

@@ -116,7 +116,9 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     };
     match super::status(&c) {
         Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Paused if !opts.ignore_paused => bail!("cannot exec in a paused container"),
+        Status::Paused if !opts.ignore_paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
         _ => {}
     }
     let record = c.record.clone();

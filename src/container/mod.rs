@@ -92,11 +92,13 @@ pub fn status(c: &LockedContainer) -> Status {
     if c.record.creating {
         return Status::Creating;
     }
-    if c.fifo_path().exists() {
-        return Status::Created;
-    }
+    // Frozen first, as runc: a created container can be paused too (and is created
+    // again once resumed).
     if is_frozen(&c.record) {
         return Status::Paused;
+    }
+    if c.fifo_path().exists() {
+        return Status::Created;
     }
     Status::Running
 }
