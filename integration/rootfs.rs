@@ -554,6 +554,44 @@ fn recursive_access_time_and_nosymfollow_reach_the_submounts() {
     );
 }
 
+/// `nosymfollow` (Linux 5.10) on a bind and on a tmpfs: a symlink there is not followed
+/// (ELOOP), and `symfollow` after it clears it, as in runc. rrun had passed both on as a
+/// filesystem's data, which a bind ignores: the symlink was followed.
+#[test]
+fn nosymfollow_on_a_bind_and_a_tmpfs_and_symfollow_clears_it() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-nosymfollow");
+    std::fs::write(host.path().join("f"), "hello\n").unwrap();
+    std::os::unix::fs::symlink("f", host.path().join("link")).unwrap();
+    let mut b = Bundle::sh(
+        "cat /nofollow/link 2>&1 | grep -ci -e 'link loop' -e 'levels of symbolic'; \
+         cat /follow/link; ln -s /etc/passwd /tmp-nofollow/link; \
+         cat /tmp-nofollow/link 2>&1 | grep -ci -e 'link loop' -e 'levels of symbolic'; \
+         for m in /nofollow /follow /tmp-nofollow; do \
+           grep \" $m \" /proc/self/mountinfo | cut -d' ' -f5,6; done",
+    );
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(
+            json!({"destination": "/nofollow", "type": "bind", "source": host.path(),
+            "options": ["bind", "nosymfollow"]}),
+        );
+        mounts.push(
+            json!({"destination": "/follow", "type": "bind", "source": host.path(),
+            "options": ["bind", "ro", "nosymfollow", "symfollow"]}),
+        );
+        mounts.push(
+            json!({"destination": "/tmp-nofollow", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosymfollow", "size=1m"]}),
+        );
+    });
+    assert_eq!(
+        rt.output_of(&b),
+        "1\nhello\n1\n/nofollow rw,relatime,nosymfollow\n/follow ro,relatime\n\
+         /tmp-nofollow rw,relatime,nosymfollow\n"
+    );
+}
+
 /// A bind's flags come from a bind remount, as in runc: it sets the flags the mount names
 /// (ro here) and clears the other per-mount ones the source had (nosuid), but keeps the
 /// source's access-time mode where the options name none (noatime here, not relatime).

@@ -91,6 +91,7 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
     ("norelatime", true, libc::MS_RELATIME),
     ("nostrictatime", true, libc::MS_STRICTATIME),
     ("nosuid", false, libc::MS_NOSUID),
+    ("nosymfollow", false, libc::MS_NOSYMFOLLOW),
     ("rbind", false, libc::MS_BIND | libc::MS_REC),
     ("relatime", false, libc::MS_RELATIME),
     ("remount", false, libc::MS_REMOUNT),
@@ -99,6 +100,7 @@ const FLAGS: &[(&str, bool, c_ulong)] = &[
     ("silent", false, libc::MS_SILENT),
     ("strictatime", false, libc::MS_STRICTATIME),
     ("suid", true, libc::MS_NOSUID),
+    ("symfollow", true, libc::MS_NOSYMFOLLOW),
     ("sync", false, libc::MS_SYNCHRONOUS),
 ];
 
@@ -155,6 +157,7 @@ pub fn known_option_names() -> Vec<&'static str> {
         "ridmap",
     ]);
     names.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
+    names.extend(RECURSIVE_ATIME.iter().map(|(n, _)| *n));
     names.sort();
     names
 }
@@ -216,6 +219,25 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// `features` lists what the parser takes as an option (none of it is passed on as a
+    /// filesystem's data), and that is runc's list (`specconv.KnownMountOptions`, runc 1.4).
+    #[test]
+    fn the_known_options_are_runc_s_and_none_is_passed_on_as_data() {
+        let runc = "async atime bind defaults dev diratime dirsync exec idmap iversion lazytime \
+            loud mand noatime nodev nodiratime noexec noiversion nolazytime nomand norelatime \
+            nostrictatime nosuid nosymfollow private ratime rbind rdev rdiratime relatime \
+            remount rexec ridmap rnoatime rnodev rnodiratime rnoexec rnorelatime \
+            rnostrictatime rnosuid rnosymfollow ro rprivate rrelatime rro rrw rshared rslave \
+            rstrictatime rsuid rsymfollow runbindable rw shared silent slave strictatime suid \
+            symfollow sync tmpcopyup unbindable";
+        assert_eq!(known_option_names().join(" "), runc);
+        for name in known_option_names() {
+            assert_eq!(parse(&s(&[name])).data, "", "{name}");
+        }
+        assert_eq!(parse(&s(&["nosymfollow"])).flags, libc::MS_NOSYMFOLLOW);
+        assert_eq!(parse(&s(&["nosymfollow", "symfollow"])).flags, 0);
     }
 
     #[test]
