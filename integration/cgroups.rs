@@ -335,6 +335,18 @@ fn pause_resume_and_kill_while_paused() {
     let before = HostSnapshot::take();
     rt.ok(&["delete", "--force", &id]);
     assert_no_leftovers(&rt, &id, &before);
+
+    // As runc: `kill KILL` of a paused container thaws it, so that it dies (on cgroup v1 a
+    // frozen process can't, and the container stayed paused).
+    let id = unique("pause-kill");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    rt.ok(&["pause", &id]);
+    rt.ok(&["kill", &id, "KILL"]);
+    wait_until("the paused container killed", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &id]);
 }
 
 #[test]

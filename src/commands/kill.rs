@@ -11,10 +11,17 @@ pub fn run(store: &Store, a: &KillArgs) -> Result<()> {
     // in its cgroup, even once the init has gone (nothing else would end them); `--all`
     // also signals a stopped container's leftovers, and is no error when there are none.
     if a.all || (sig == libc::SIGKILL && c.record.shared_pid_ns) {
-        return container::signal_all(&c.record, sig).context("kill");
+        container::signal_all(&c.record, sig).context("kill")?;
+    } else {
+        if container::status(&c) == Status::Stopped {
+            bail!("kill: container not running");
+        }
+        container::signal_init(&c.record, sig).context("kill")?;
     }
-    if container::status(&c) == Status::Stopped {
-        bail!("kill: container not running");
+    // As runc: a frozen process does not die of SIGKILL (cgroup v1) until it is thawed, so
+    // a paused container is thawed once killed, and stops.
+    if sig == libc::SIGKILL {
+        crate::cgroups::thaw(&c.record.cgroup_paths);
     }
-    container::signal_init(&c.record, sig).context("kill")
+    Ok(())
 }
