@@ -347,6 +347,19 @@ fn pause_resume_and_kill_while_paused() {
         rt.state(&id)["status"] == "stopped"
     });
     rt.ok(&["delete", &id]);
+
+    // `kill --all` freezes the container while it signals it and thaws it after, a paused
+    // one too, as runc: TERM then ends the two sleeps, and the shell's wait with them.
+    let b = Bundle::sh("sleep 1000 & sleep 1000 & wait");
+    let id = unique("pause-killall");
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    rt.ok(&["pause", &id]);
+    rt.ok(&["kill", "--all", &id, "TERM"]);
+    wait_until("the paused container stopped by kill --all", || {
+        rt.state(&id)["status"] == "stopped"
+    });
+    rt.ok(&["delete", &id]);
 }
 
 #[test]
