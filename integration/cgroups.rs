@@ -591,6 +591,16 @@ fn events_stats_in_runc_schema() {
         );
     }
     assert!(d["memory"]["raw"]["rss"].is_u64() || d["memory"]["raw"]["anon"].is_u64());
+    // Stopped: both refuse in runc's words.
+    rt.ok(&["kill", &id, "KILL"]);
+    wait_until("stopped", || rt.state(&id)["status"] == "stopped");
+    let err = rt.fails(&["events", "--stats", &id]);
+    assert!(
+        err.contains(&format!("container with id {id} is not running")),
+        "{err}"
+    );
+    let err = rt.fails(&["update", "--pids-limit", "60", &id]);
+    assert!(err.contains("container not running"), "{err}");
     rt.ok(&["delete", "-f", &id]);
     assert!(
         rt.fails(&["events", "--stats", &id])

@@ -11,7 +11,8 @@ pub fn run(store: &Store, a: &EventsArgs) -> Result<()> {
     let interval = parse_interval(&a.interval).context("events: --interval")?;
     let c = store.open(&a.id).context("events")?;
     if container::status(&c) == Status::Stopped {
-        bail!("events: container {} is not running", a.id);
+        // runc's words.
+        bail!("events: container with id {} is not running", a.id);
     }
     let record = c.record.clone();
     drop(c);

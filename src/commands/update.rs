@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 pub fn run(store: &Store, a: &UpdateArgs) -> Result<()> {
     let c = store.open(&a.id).context("update")?;
     if container::status(&c) == Status::Stopped {
-        bail!("update: container {} is not running", a.id);
+        // runc's words (ErrNotRunning), which callers look for.
+        bail!("update: container not running: {} is stopped", a.id);
     }
     let document = match &a.resources {
         Some(path) if path == "-" => std::io::read_to_string(std::io::stdin())
