@@ -693,6 +693,16 @@ fn update_check_before_update_refuses_a_limit_below_usage() {
         "{err}"
     );
     assert_eq!(rt.state(&id)["status"], "running");
+    // Without the check, v1 refuses a limit it can't reclaim down to (EBUSY): runc's words,
+    // with the numbers. (v2 takes it and OOM-kills the container.)
+    if !cgroup_v2() {
+        let err = rt.fails(&["update", "--memory", "4096", &id]);
+        assert!(
+            err.contains("unable to set memory limit to 4096 (current usage: "),
+            "{err}"
+        );
+        assert_eq!(rt.state(&id)["status"], "running");
+    }
     rt.ok(&["delete", "-f", &id]);
 }
 
@@ -1208,4 +1218,23 @@ fn a_created_container_pauses_and_resumes_and_start_refuses_it_paused() {
     let err = rt.fails(&["pause", &id]);
     assert!(err.contains("container not running"), "{err}");
     rt.ok(&["delete", &id]);
+}
+
+/// A memory limit below what the init needs to build the container: runc's words for it,
+/// whichever the kernel does first (the OOM killer ends the init, or v1 refuses a limit
+/// below what the cgroup already holds), never a bare "killed by SIGKILL"; nothing left.
+#[test]
+fn a_memory_limit_too_low_for_the_init_is_named_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let b = with_resources("true", json!({"memory": {"limit": 1000}}));
+    let id = unique("oominit");
+    let before = HostSnapshot::take();
+    let err = rt.fails(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("container init was OOM-killed (memory limit too low?)")
+            || err.contains("unable to set memory limit to 1000 (current usage: "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_no_leftovers(&rt, &id, &before);
 }

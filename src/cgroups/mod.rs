@@ -300,11 +300,22 @@ fn perform_one(
         };
         write().map_err(|e| {
             let invalid = e.raw_os_error() == Some(libc::EINVAL);
-            let e = anyhow::anyhow!(
-                "linux.resources.{}: writing {value:?} to {}: {e}",
-                w.field,
-                path.display()
-            );
+            let e = if e.raw_os_error() == Some(libc::EBUSY) && file == "memory.limit_in_bytes" {
+                // v1 refuses a limit it can't reclaim down to; runc's words, with the
+                // numbers that show why.
+                anyhow::anyhow!(
+                    "linux.resources.{}: unable to set memory limit to {value} (current usage: {}, peak usage: {})",
+                    w.field,
+                    read_u64(&dir.join("memory.usage_in_bytes")),
+                    read_u64(&dir.join("memory.max_usage_in_bytes"))
+                )
+            } else {
+                anyhow::anyhow!(
+                    "linux.resources.{}: writing {value:?} to {}: {e}",
+                    w.field,
+                    path.display()
+                )
+            };
             (e, invalid)
         })
     }

@@ -28,6 +28,10 @@ pub use record::write_pid_file;
 use record::{early_record, record_created, with_init};
 pub(super) use record::{missing_parents, new_record};
 
+/// runc's words for an init the OOM killer ended in its cgroups while it built the
+/// container (`worded_as_an_oom_kill`).
+const INIT_OOM_KILLED: &str = "container init was OOM-killed (memory limit too low?)";
+
 pub struct CreateOptions {
     pub id: String,
     pub bundle: PathBuf,
@@ -150,20 +154,24 @@ pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let init = creation.clone_init(&plan, made)?;
     let (dir, lock, mut record) =
         creation.record_init(&plan, init.reserved, init.record, init.pid)?;
-    creation.set_up_beside_init(
-        plan,
-        &record,
-        init.pid,
-        init.detached_sources,
-        &init.channel,
-    )?;
-    let console = creation.record_created_and_wait(
-        &dir,
-        &mut record,
-        init.pid,
-        &init.channel,
-        init.console,
-    )?;
+    let console = creation
+        .set_up_beside_init(
+            plan,
+            &record,
+            init.pid,
+            init.detached_sources,
+            &init.channel,
+        )
+        .and_then(|()| {
+            creation.record_created_and_wait(
+                &dir,
+                &mut record,
+                init.pid,
+                &init.channel,
+                init.console,
+            )
+        })
+        .map_err(|e| creation.worded_as_an_oom_kill(e))?;
     if let Some(socket) = &pidfd_socket {
         crate::pidfd_socket::send(socket, init.pid, crate::pidfd_socket::STANDARD)?;
     }
@@ -458,6 +466,23 @@ impl Creation<'_> {
             send_cgroup_tree(mount, &cgroup.paths(), channel)?;
         }
         Ok(())
+    }
+
+    /// A failure while the init is in its cgroups, worded as runc words it where the
+    /// kernel's OOM killer struck in them: whatever step noticed (the init's end, a
+    /// hung-up channel), the cause is most likely a memory limit below what the init
+    /// needs, which the step's own words don't say. Read before the rollback removes the
+    /// cgroups. The step's error follows with `--debug`, as with runc.
+    fn worded_as_an_oom_kill(&self, error: anyhow::Error) -> anyhow::Error {
+        let oom_killed = (self.rollback.cgroup.as_deref()).is_some_and(|cg| cg.oom_count() > 0);
+        if !oom_killed {
+            return error;
+        }
+        if crate::logging::debug_enabled() {
+            error.context(INIT_OOM_KILLED)
+        } else {
+            anyhow!(INIT_OOM_KILLED)
+        }
     }
 
     /// Records the container created, while the init builds or once it is built
