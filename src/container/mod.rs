@@ -204,6 +204,14 @@ pub fn signal_all(record: &ContainerRecord, sig: i32) -> Result<()> {
     Ok(())
 }
 
+/// Kills a child of this process that rrun forked and no longer wants (an init or an
+/// exec'd process whose set-up failed), and reaps it.
+fn kill_child_and_reap(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+}
+
 /// Kills everything in the container and waits until it is gone.
 pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
     let alive = init_alive(record);

@@ -108,9 +108,7 @@ impl Drop for Rollback {
             cgroups::thaw(&cg.paths());
         }
         if let Some(pid) = self.pid {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
+            super::kill_child_and_reap(pid);
         }
         if let Some((rootfs, below)) = &self.rootfs_bind {
             crate::rootfs::detach_rootfs_bind(rootfs, *below);

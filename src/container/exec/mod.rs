@@ -79,7 +79,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     drop(ends.console_child);
     let placed = placement.place(pid, record.pid, record.rootless_cgroups);
     if let Err(e) = placed {
-        kill_and_reap(pid);
+        super::kill_child_and_reap(pid);
         return Err(e);
     }
     wait_until_set_up(&opts, pid, &placement, &parent_end)?;
@@ -90,7 +90,7 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
     if let Some(socket) = &ends.pidfd_socket
         && let Err(e) = crate::pidfd_socket::send(socket, pid, crate::pidfd_socket::SETNS)
     {
-        kill_and_reap(pid);
+        super::kill_child_and_reap(pid);
         return Err(e);
     }
     if let Some(p) = &opts.pid_file {
@@ -214,7 +214,7 @@ fn wait_until_set_up(
         join_cgroups: placement.join_cgroups.clone(),
     };
     if let Err(e) = channel.send_unless_failed(&go) {
-        kill_and_reap(pid);
+        super::kill_child_and_reap(pid);
         return Err(e);
     }
     let not_frozen = || {
@@ -231,15 +231,9 @@ fn wait_until_set_up(
     match channel.recv_watching(not_frozen)? {
         Some(Message::Ready) => Ok(()),
         Some(Message::Failed { message }) => {
-            kill_and_reap(pid);
+            super::kill_child_and_reap(pid);
             bail!("{message}")
         }
         _ => bail!("the process exited before it was set up"),
     }
-}
-
-fn kill_and_reap(pid: i32) {
-    let pid = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    let _ = nix::sys::wait::waitpid(pid, None);
 }
