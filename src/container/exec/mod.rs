@@ -82,7 +82,8 @@ pub fn exec(store: &Store, mut opts: ExecOptions) -> Result<i32> {
         super::kill_child_and_reap(pid);
         return Err(e);
     }
-    wait_until_set_up(&opts, pid, &placement, &parent_end)?;
+    let join_cgroups = std::mem::take(&mut placement.join_cgroups);
+    wait_until_set_up(&opts, pid, join_cgroups, &placement.dirs, &parent_end)?;
     let console = match ends.console_parent {
         Some(sock) => Some(crate::tty::recv_console(sock.as_raw_fd())?),
         None => None,
@@ -206,19 +207,18 @@ impl CallersEnds {
 fn wait_until_set_up(
     opts: &ExecOptions,
     pid: i32,
-    placement: &cgroups::Placement,
+    join_cgroups: Vec<PathBuf>,
+    dirs: &[PathBuf],
     channel: &handshake::Channel,
 ) -> Result<()> {
     // The process may have failed before it reads "go" (its initial CPU affinity).
-    let go = Message::Go {
-        join_cgroups: placement.join_cgroups.clone(),
-    };
+    let go = Message::Go { join_cgroups };
     if let Err(e) = channel.send_unless_failed(&go) {
         super::kill_child_and_reap(pid);
         return Err(e);
     }
     let not_frozen = || {
-        if !opts.ignore_paused && crate::cgroups::frozen(&placement.dirs) {
+        if !opts.ignore_paused && crate::cgroups::frozen(dirs) {
             // Killed, not waited for: a frozen process dies only once thawed.
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
