@@ -378,8 +378,8 @@ fn without_namespaces_the_mounts_are_the_callers_under_the_rootfs_until_delete()
 }
 
 /// userns.bats: a bind source only the host's root may reach (under a 0700 directory)
-/// still reaches a container in its own user namespace: rrun detaches the source tree
-/// before the clone, as the host's root, and the init attaches it.
+/// still reaches a container in its own user namespace: rrun detaches the source tree as
+/// the host's root (from inside the init's mount namespace), and the init attaches it.
 #[test]
 fn bind_source_the_user_namespace_cannot_reach_is_still_mounted() {
     use std::os::unix::fs::PermissionsExt;

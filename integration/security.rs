@@ -896,8 +896,120 @@ fn a_created_init_holds_none_of_the_callers_fds() {
     }
 }
 
+/// A host mount that is read-only and nosuid stays so for the root of a user-namespaced
+/// container it is bound into, even with CAP_SYS_ADMIN: the kernel locks those flags on
+/// the mounts a user namespace's mount namespace copies from the host, and a bind is a
+/// copy of that namespace's mount (rrun detaches it from inside the init's namespace, as
+/// runc binds it there). A copy made in rrun's own namespace carried no lock: the
+/// container's root remounted it writable and suid, and wrote to the host's read-only
+/// mount. Also a source only the host's root may reach (the tmpfs under a 0700
+/// directory), which only rrun's side can detach.
+#[test]
+fn a_host_mounts_read_only_and_nosuid_stay_locked_in_a_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new();
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}locked"));
+    std::fs::set_permissions(host.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let src = host.path().join("ro");
+    std::fs::create_dir(&src).unwrap();
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    mount(
+        Some("tmpfs"),
+        &src,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("mode=1777"),
+    )
+    .unwrap();
+    mount(
+        None::<&str>,
+        &src,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
+        None::<&str>,
+    )
+    .unwrap();
+    let mut b = Bundle::sh(
+        "mount -o remount,bind,rw /mnt 2>/dev/null && echo made-writable
+         touch /mnt/written 2>/dev/null && echo wrote
+         mount -o remount,bind,suid /mnt 2>/dev/null && echo made-suid
+         mount -o remount,bind,ro,nosuid,noexec /mnt && echo noexec-added
+         grep ' /mnt ' /proc/self/mounts | cut -d' ' -f4",
+    );
+    b.in_user_namespace().edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/mnt", "type": "bind", "source": &src, "options": ["bind"]}),
+        );
+    });
+    std::fs::create_dir(b.rootfs().join("mnt")).unwrap();
+    let (out, err, code) = rt.run_bundle(&b);
+    let written = src.join("written").exists();
+    umount2(&src, MntFlags::MNT_DETACH).unwrap();
+    assert_eq!(
+        (out.as_str(), code),
+        ("noexec-added\nro,nosuid,noexec,relatime\n", 0),
+        "{err}"
+    );
+    assert!(
+        !written,
+        "the container wrote to the host's read-only mount"
+    );
+}
+
+/// What a host mount covers stays covered in a user-namespaced container: a plain `bind`
+/// (not `rbind`) of a directory with a mount below it would show the directory under that
+/// mount, and the kernel refuses such a copy where the mounts come from a more privileged
+/// namespace, as runc meets it (EINVAL). A copy made in rrun's own namespace showed the
+/// covered file. The run fails naming the mount, and leaves nothing behind.
+#[test]
+fn a_bind_in_a_user_namespace_does_not_uncover_what_a_host_mount_covers() {
+    let rt = Runtime::new();
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}covered"));
+    let covered = host.path().join("covered");
+    std::fs::create_dir(&covered).unwrap();
+    std::fs::write(covered.join("secret"), "under the mount\n").unwrap();
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    mount(
+        Some("tmpfs"),
+        &covered,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let mut b = Bundle::sh("cat /mnt/covered/secret");
+    b.in_user_namespace().edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/mnt", "type": "bind", "source": host.path(), "options": ["bind"]}),
+        );
+    });
+    std::fs::create_dir(b.rootfs().join("mnt")).unwrap();
+    let before = HostSnapshot::take();
+    let id = unique("covered");
+    let out = rt.run_with(&b, &id, &[]);
+    umount2(&covered, MntFlags::MNT_DETACH).unwrap();
+    let err = messages(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{err}");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains(&format!(
+            "mounting \"{}\" on \"/mnt\"",
+            host.path().display()
+        )) && err.contains("EINVAL")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 /// A bind of a host tree in a container with a user namespace of its own (rrun detaches
-/// the source before the clone, as the host's root): what the container mounts on it (its
+/// the source as the host's root): what the container mounts on it (its
 /// `cgroup` tmpfs in a bind of /sys, the masked /sys/firmware) stays in the container. A
 /// bare clone of the host's shared /sys joined the host's peer group, and the container's
 /// /sys/fs/cgroup covered the host's own.

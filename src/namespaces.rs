@@ -292,6 +292,28 @@ pub fn loopback_up_from_outside(pid: i32) -> Result<bool> {
     Ok(up)
 }
 
+/// Runs `f` on a thread of rrun's that has joined the mount namespace of `pid`, and returns
+/// what it returned. A thread of its own: setns into a mount namespace moves the caller's
+/// root and working directory, which a thread shares with the others until it unshares
+/// them, and the rest of rrun stays where it is. The thread ends with `f`.
+pub fn in_mount_namespace_of<T: Send + 'static>(
+    pid: i32,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let path = format!("/proc/{pid}/ns/mnt");
+    let ns = std::fs::File::open(&path).map_err(|e| anyhow!("opening {path}: {e}"))?;
+    let thread = crate::threads::spawn(move || -> Result<T> {
+        nix::sched::unshare(CloneFlags::CLONE_FS).map_err(|e| anyhow!("unshare(CLONE_FS): {e}"))?;
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNS)
+            .map_err(|e| anyhow!("joining the init's mount namespace: {e}"))?;
+        Ok(f())
+    })
+    .map_err(|e| anyhow!("starting a thread in the init's mount namespace: {e}"))?;
+    thread
+        .join()
+        .map_err(|_| anyhow!("the thread in the init's mount namespace panicked"))?
+}
+
 fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
     nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
 }

@@ -9,8 +9,11 @@
 //!  "seal" (rrun's sealed view, an fd, and ──▶ with a user namespace: the clone made
 //!  how to move onto it; only where the        them), moves onto the sealed view,
 //!  init moves itself)                         mounts the config's first kernel
-//!  records, uid/gid maps, oom_score_adj,      filesystems (where its namespaces are
-//!  cgroups                                    its own), waits for "go"
+//!  "mountsource" × n, "mountsourcessent" ───▶ filesystems (where its namespaces are
+//!  (bind sources detached in the init's       its own), takes the bind sources (with
+//!  mount namespace; with a user namespace)    a user namespace), waits for "go"
+//!  records, uid/gid maps, oom_score_adj,
+//!  cgroups
 //!  "go" (+ v1 cgroups to join itself) ──────▶ joins those cgroups, namespaces,
 //!  the cgroups' limits and device rules,      hostname
 //!       ◀──────────────────────────────────── "movenetdevices" (only with netDevices)
@@ -56,6 +59,13 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         copy: bool,
     },
+    /// Parent → init, after "seal" where there is one, in a user namespace of the init's
+    /// own: a bind or idmapped mount's source, detached by rrun from inside the init's
+    /// mount namespace, an fd passed beside the message; `index` is the mount's in the
+    /// config. As many as rrun could detach, then "mountsourcessent".
+    MountSource { index: usize },
+    /// Parent → init: the last of the "mountsource" messages was sent.
+    MountSourcesSent,
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for
     /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
     /// `cgroups::join_self`); build the container.

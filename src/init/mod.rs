@@ -36,8 +36,12 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The socket connected to `listenerPath`, and the message sent with the listener fd.
     pub seccomp_listener: Option<(OwnedFd, String)>,
-    /// Bind sources detached by the parent (containers with their own user namespace).
+    /// Idmapped-mount sources detached by the parent before the clone, by mount index.
     pub detached_sources: Vec<Option<OwnedFd>>,
+    /// In a user namespace of its own: the parent detaches the bind and idmapped sources
+    /// after the clone, from inside the init's mount namespace, and sends them
+    /// ("mountsource"); `detached_sources` is empty then.
+    pub mount_sources_from_parent: bool,
     /// The parent blocks every signal it forwards (`run` in the foreground), and the init
     /// keeps that mask until its last step: no disposition matters before then.
     pub signals_blocked: bool,

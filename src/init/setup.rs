@@ -23,6 +23,13 @@ pub(super) struct Prepared {
 /// init keeps; each phase's comments say why.
 pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     make_namespaces_and_seal(a)?;
+    let received;
+    let detached_sources = if a.mount_sources_from_parent {
+        received = receive_mount_sources(a)?;
+        &received
+    } else {
+        &a.detached_sources
+    };
     // Read when the `cgroup` mount's turn comes, by then long sent.
     let cgroup_tree = || match a.channel.recv_with_fd()? {
         (Some(Message::CgroupTree), tree) => Ok(tree),
@@ -35,7 +42,7 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
         user_ns: a.namespaces.user_ns,
         cgroup_ns: a.namespaces.new_cgroup,
         cgroup_paths: a.cgroup_paths,
-        detached_sources: &a.detached_sources,
+        detached_sources,
         cgroup_tree: a
             .cgroup_tree_from_parent
             .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
@@ -113,6 +120,23 @@ fn make_namespaces_and_seal(a: &InitArgs) -> Result<()> {
         drop(view);
     }
     Ok(())
+}
+
+/// The bind and idmapped sources rrun detached from inside this init's mount namespace,
+/// by mount index ("mountsource" until "mountsourcessent").
+fn receive_mount_sources(a: &InitArgs) -> Result<Vec<Option<OwnedFd>>> {
+    let mut trees = Vec::new();
+    trees.resize_with(a.spec.mounts().as_ref().map_or(0, Vec::len), || None);
+    loop {
+        match a.channel.recv_with_fd()? {
+            (Some(Message::MountSource { index }), Some(tree)) if index < trees.len() => {
+                trees[index] = Some(tree);
+            }
+            (Some(Message::MountSourcesSent), _) => return Ok(trees),
+            // rrun ended, or failed, on the way: it undoes what it made.
+            _ => crate::syscalls::exit_immediately(1),
+        }
+    }
 }
 
 /// Waits for "go" and joins the cgroups it names (those the init was not cloned into).

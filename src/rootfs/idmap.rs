@@ -5,7 +5,7 @@
 //! root writes there is root's on the host.
 //!
 //! The parent does it all, before the init attaches anything: the source is detached with
-//! open_tree (see mount::detach_bind_sources), given MOUNT_ATTR_IDMAP with a user
+//! open_tree (see mount::bind_sources_to_detach), given MOUNT_ATTR_IDMAP with a user
 //! namespace (the container's own for `idmap` without mappings; else one made for the
 //! mapping by a short-lived child, which the kernel requires: a namespace lives only while
 //! a process or an fd holds it), and the init moves the tree into place as any other.
@@ -131,39 +131,37 @@ fn check_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
-/// Detaches the source of each idmapped mount (rbind: the whole tree) into `trees`,
-/// indexed like the mounts, unless already there; a source that can't be opened is an
-/// error naming the mount.
-pub fn detach(
+/// Adds the source of each idmapped mount (rbind: the whole tree) to the sources rrun
+/// detaches, or marks it required where it is there already as a bind source: only a
+/// detached tree can be idmapped, so a source that can't be opened fails the create,
+/// naming the mount.
+pub fn add_sources_to_detach(
     plans: &[IdmapMount],
     spec: &Spec,
     bundle: &std::path::Path,
-    trees: &mut Vec<Option<OwnedFd>>,
-) -> Result<()> {
+    sources: &mut Vec<super::mount::SourceToDetach>,
+) {
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    if plans.is_empty() {
-        return Ok(());
-    }
-    trees.resize_with(mounts.len(), || None);
     for p in plans {
-        if trees[p.index].is_some() {
+        let m = &mounts[p.index];
+        let required = Some(format!(
+            "mounts[{}] ({})",
+            p.index,
+            m.destination().display()
+        ));
+        if let Some(s) = sources.iter_mut().find(|s| s.index == p.index) {
+            s.required = required;
             continue;
         }
-        let m = &mounts[p.index];
-        let source = bundle.join(m.source().clone().unwrap_or_default());
-        let recursive =
-            super::options::parse(m.options().as_deref().unwrap_or(&[])).flags & libc::MS_REC != 0;
-        let tree = super::mount::clone_host_source(&source, recursive).map_err(|e| {
-            anyhow!(
-                "mounts[{}] ({}): opening source {}: {e}",
-                p.index,
-                m.destination().display(),
-                source.display()
-            )
-        })?;
-        trees[p.index] = Some(tree);
+        sources.push(super::mount::SourceToDetach {
+            index: p.index,
+            path: bundle.join(m.source().clone().unwrap_or_default()),
+            recursive: super::options::parse(m.options().as_deref().unwrap_or(&[])).flags
+                & libc::MS_REC
+                != 0,
+            required,
+        });
     }
-    Ok(())
 }
 
 /// Gives each idmapped mount's detached tree its user namespace. `init_pid`: the

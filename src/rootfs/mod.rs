@@ -24,7 +24,8 @@ pub struct RootfsPlan<'a> {
     pub user_ns: bool,
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
-    /// Bind sources detached before the clone (see mount::detach_bind_sources).
+    /// Bind and idmapped sources rrun detached (see mount::bind_sources_to_detach), by
+    /// mount index.
     pub detached_sources: &'a [Option<std::os::fd::OwnedFd>],
     /// See `MountContext::cgroup_tree`.
     pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<std::os::fd::OwnedFd>>>,

@@ -17,45 +17,81 @@ pub struct MountContext<'a> {
     pub cgroup_ns: bool,
     pub cgroup_paths: &'a [PathBuf],
     pub mount_label: Option<&'a str>,
-    /// Detached copies of the bind sources (see [`detach_bind_sources`]), by mount index.
+    /// Detached copies of the bind sources (see [`bind_sources_to_detach`]), by mount index.
     pub detached_sources: &'a [Option<OwnedFd>],
     /// Where rrun builds the `cgroup` mount itself (cgroupfs::detached_tree): takes what it
     /// sent, None where it could not build it.
     pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<OwnedFd>>>,
 }
 
-/// For a container in a user namespace of its own: each bind mount's source as a detached
-/// tree (open_tree), made by rrun as the host's root before the clone. The init, root only
-/// in its user namespace, then attaches it, even where it could not reach the path
-/// (a source under a directory only the host's root may enter), as runc does. A source
-/// inside the rootfs is left to the init: it names what the container's earlier mounts
-/// put there, which a tree detached before them would not show.
-pub fn detach_bind_sources(mounts: &[Mount], bundle: &Path, rootfs: &Path) -> Vec<Option<OwnedFd>> {
-    mounts
-        .iter()
-        .map(|m| {
-            let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
-            if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
-                return None;
-            }
-            let source = m.source().clone().unwrap_or_default();
-            let src = bundle.join(&source);
-            if src.starts_with(rootfs) {
-                return None;
-            }
-            // A source that can't be opened here gets its usual error in the init.
-            clone_host_source(&src, opts.flags & libc::MS_REC != 0).ok()
-        })
-        .collect()
+/// A mount's source that rrun detaches (open_tree) for the init to attach: its index among
+/// the config's mounts, its path, and whether the whole tree under it goes (rbind).
+pub struct SourceToDetach {
+    pub index: usize,
+    pub path: PathBuf,
+    pub recursive: bool,
+    /// Where the source can't be opened, create fails naming the mount (an idmapped
+    /// mount, which only a detached tree can be); otherwise the init binds the path itself
+    /// and meets its usual error there.
+    pub required: Option<String>,
 }
 
-/// A detached copy of a bind source, made in rrun's mount namespace for the init to attach
-/// in the container's: a slave of the host's mounts, as a bind the init made in its own
-/// namespace would be (the kernel makes a mount namespace created in a user namespace a
-/// slave of its parent's). A bare clone of a shared mount joins the host's peer group, so
-/// whatever the container then mounted on it (the `cgroup` tmpfs in a bind of /sys, a
-/// masked path) would appear on the host's own mount.
-pub fn clone_host_source(src: &Path, recursive: bool) -> std::io::Result<OwnedFd> {
+/// For a container in a user namespace of its own: the bind mounts whose sources rrun
+/// detaches, as the host's root, for the init to attach. The init, root only in its user
+/// namespace, then attaches each even where it could not reach the path (a source under a
+/// directory only the host's root may enter), as runc does. A source inside the rootfs
+/// is left to the init: it names what the container's earlier mounts put there, which a
+/// tree detached before them would not show.
+pub fn bind_sources_to_detach(
+    mounts: &[Mount],
+    bundle: &Path,
+    rootfs: &Path,
+) -> Vec<SourceToDetach> {
+    let mut out = Vec::new();
+    for (index, m) in mounts.iter().enumerate() {
+        let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+        if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
+            continue;
+        }
+        let path = bundle.join(m.source().clone().unwrap_or_default());
+        if path.starts_with(rootfs) {
+            continue;
+        }
+        out.push(SourceToDetach {
+            index,
+            path,
+            recursive: opts.flags & libc::MS_REC != 0,
+            required: None,
+        });
+    }
+    out
+}
+
+/// The detached trees of `sources`, indexed like the `count` mounts of the config, made in
+/// the calling thread's mount namespace ([`clone_source`]).
+pub fn detach(sources: &[SourceToDetach], count: usize) -> Result<Vec<Option<OwnedFd>>> {
+    let mut trees = Vec::new();
+    trees.resize_with(count, || None);
+    for s in sources {
+        match (clone_source(&s.path, s.recursive), &s.required) {
+            (Ok(tree), _) => trees[s.index] = Some(tree),
+            (Err(e), Some(name)) => {
+                return Err(anyhow!("{name}: opening source {}: {e}", s.path.display()));
+            }
+            // The init binds the path itself, and meets its usual error there.
+            (Err(_), None) => {}
+        }
+    }
+    Ok(trees)
+}
+
+/// A detached copy of a bind source, made in the calling thread's mount namespace for the
+/// init to attach in the container's: a slave of the host's mounts, as a bind the init
+/// made in its own namespace would be (the kernel makes a mount namespace created in a
+/// user namespace a slave of its parent's). A bare clone of a shared mount joins the
+/// host's peer group, so whatever the container then mounted on it (the `cgroup` tmpfs in
+/// a bind of /sys, a masked path) would appear on the host's own mount.
+pub fn clone_source(src: &Path, recursive: bool) -> std::io::Result<OwnedFd> {
     let tree = crate::syscalls::open_tree_clone(src, recursive)?;
     crate::syscalls::mount_setattr_propagation_recursive(&tree, libc::MS_SLAVE)?;
     Ok(tree)
@@ -269,9 +305,10 @@ pub fn bind_onto(
     if extra != 0 {
         let mounted = reopen()?;
         if tree.is_some() {
-            // A bind made inside the user namespace would have the source's flags locked
-            // (a read-only source stays read-only, as runc's userns tests require); the
-            // tree attached from outside is not locked, so they are kept by hand.
+            // A tree rrun detached in a user namespace's mount namespace has the source's
+            // flags locked there (a read-only source stays read-only, as runc's userns
+            // tests require): kept, the remount is not first refused for clearing them.
+            // An idmapped mount's tree from the host keeps them too.
             extra |= locked_flags(&mounted)?
                 & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         }

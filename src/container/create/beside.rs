@@ -48,6 +48,22 @@ pub(super) fn send_seal(
     parent_end.send_with_fd(&Message::Seal { plan, copy }, view.file())
 }
 
+/// Sends the init the trees rrun detached from inside its mount namespace, each beside a
+/// "mountsource" naming its mount, then "mountsourcessent": the init attaches these where
+/// it would otherwise bind the path itself.
+pub(super) fn send_mount_sources(
+    trees: &[Option<OwnedFd>],
+    parent_end: &handshake::Channel,
+) -> Result<()> {
+    use std::os::fd::AsFd;
+    for (index, tree) in trees.iter().enumerate() {
+        if let Some(tree) = tree {
+            parent_end.send_with_fd(&Message::MountSource { index }, tree.as_fd())?;
+        }
+    }
+    parent_end.send_unless_failed(&Message::MountSourcesSent)
+}
+
 /// What the parent does to the init from outside before it builds the container: its oom
 /// score, its user namespace's id maps, the idmapped mounts (with the maps in place,
 /// before the init attaches anything).

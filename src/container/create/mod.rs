@@ -20,8 +20,8 @@ mod plan;
 mod record;
 
 use beside::{
-    apply_limits, place_in_cgroup, send_cgroup_tree, send_seal, set_up_from_outside,
-    wait_until_built,
+    apply_limits, place_in_cgroup, send_cgroup_tree, send_mount_sources, send_seal,
+    set_up_from_outside, wait_until_built,
 };
 use plan::{Plan, Split};
 pub use record::write_pid_file;
@@ -285,7 +285,13 @@ impl Creation<'_> {
             _ => None,
         };
         let (parent_end, child_end) = handshake::pair()?;
-        let detached_sources = detach_mount_sources(plan, bundle)?;
+        // Made in rrun's mount namespace, the host's, unless the init's is the place.
+        let detached_sources = if self.split.detaches_in_init_mount_ns {
+            Vec::new()
+        } else {
+            let count = bundle.spec.mounts().as_ref().map_or(0, Vec::len);
+            crate::rootfs::mount::detach(&mount_sources_to_detach(plan, bundle), count)?
+        };
         namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
         let mut record = None;
         let clone_target = match &reserved {
@@ -363,11 +369,18 @@ impl Creation<'_> {
         } else {
             None
         };
+        let detached_sources = if self.split.detaches_in_init_mount_ns {
+            let trees = detach_in_init_mount_ns(pid, plan, self.bundle)?;
+            send_mount_sources(&trees, &made.parent_end)?;
+            trees
+        } else {
+            made.detached_sources
+        };
         Ok(ClonedInit {
             pid,
             channel: made.parent_end,
             console: made.console_parent,
-            detached_sources: made.detached_sources,
+            detached_sources,
             reserved: made.reserved,
             record: made.record,
             sealed_view,
@@ -540,14 +553,17 @@ fn make_notify_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Bind and idmapped-mount sources the parent opens on the host before the clone: the
-/// init of a new user namespace may not reach them, and an idmapped mount is made on a
-/// detached tree. Detaching needs privilege over the host's mounts: an ordinary user binds
-/// its own files, which it reaches from the namespace anyway.
-fn detach_mount_sources(plan: &Plan, bundle: &config::Bundle) -> Result<Vec<Option<OwnedFd>>> {
+/// Bind and idmapped-mount sources rrun detaches for the init: the init of a new user
+/// namespace may not reach them, and an idmapped mount is made on a detached tree.
+/// Detaching needs privilege over the host's mounts: an ordinary user binds its own files,
+/// which it reaches from the namespace anyway.
+fn mount_sources_to_detach(
+    plan: &Plan,
+    bundle: &config::Bundle,
+) -> Vec<crate::rootfs::mount::SourceToDetach> {
     let spec = &bundle.spec;
-    let mut detached = if plan.namespaces.new_user && !plan.rootless_euid {
-        crate::rootfs::mount::detach_bind_sources(
+    let mut sources = if plan.namespaces.new_user && !plan.rootless_euid {
+        crate::rootfs::mount::bind_sources_to_detach(
             spec.mounts().as_deref().unwrap_or(&[]),
             &bundle.dir,
             &bundle.rootfs,
@@ -555,8 +571,26 @@ fn detach_mount_sources(plan: &Plan, bundle: &config::Bundle) -> Result<Vec<Opti
     } else {
         Vec::new()
     };
-    crate::rootfs::idmap::detach(&plan.idmaps, spec, &bundle.dir, &mut detached)?;
-    Ok(detached)
+    crate::rootfs::idmap::add_sources_to_detach(&plan.idmaps, spec, &bundle.dir, &mut sources);
+    sources
+}
+
+/// The trees of [`mount_sources_to_detach`] made from inside the init's mount namespace
+/// (`Split::detaches_in_init_mount_ns`), as runc's parent makes them from a thread that
+/// joined it: copies of the mounts the container's namespace holds, with the flags the
+/// kernel locks there (a copy made in rrun's would carry no lock, and the container's
+/// root could make a read-only or nosuid host mount writable or suid again).
+fn detach_in_init_mount_ns(
+    pid: i32,
+    plan: &Plan,
+    bundle: &config::Bundle,
+) -> Result<Vec<Option<OwnedFd>>> {
+    let sources = mount_sources_to_detach(plan, bundle);
+    let count = bundle.spec.mounts().as_ref().map_or(0, Vec::len);
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    namespaces::in_mount_namespace_of(pid, move || crate::rootfs::mount::detach(&sources, count))?
 }
 
 /// What connects the init to its parent and its caller.
@@ -605,6 +639,7 @@ fn run_init(
             (sock, message.to_string())
         }),
         detached_sources,
+        mount_sources_from_parent: split.detaches_in_init_mount_ns,
         rootless_euid: plan.rootless_euid,
         seals: split.init_seals,
         cgroup_tree_from_parent: split.cgroup_mount.is_some(),

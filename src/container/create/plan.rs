@@ -40,6 +40,12 @@ pub(super) struct Split {
     /// pty master, and stops the pty turning "\n" into "\r\n" (`tty::recv_console`),
     /// before the process may write.
     pub(super) records_while_building: bool,
+    /// In a user namespace of its own, the init attaches bind and idmapped sources rrun
+    /// detaches after the clone from inside the init's mount namespace, and sends it
+    /// ("mountsource"): copies of what the container's namespace holds, whose flags the
+    /// kernel locks there (a read-only host mount stays read-only for the container's
+    /// root, as runc's binds made in that namespace do).
+    pub(super) detaches_in_init_mount_ns: bool,
 }
 
 impl Split {
@@ -64,6 +70,7 @@ impl Split {
             reserves_before_clone: clones_into_cgroup || connects_out,
             start_at_once: opts.foreground && !crate::hooks::has(spec, |h| h.poststart()),
             records_while_building: !crate::hooks::has_create_hooks(spec) && !rrun_holds_terminal,
+            detaches_in_init_mount_ns: plan.namespaces.new_user && !plan.rootless_euid,
         }
     }
 }
