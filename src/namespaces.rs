@@ -302,7 +302,8 @@ pub fn in_mount_namespace_of<T: Send + 'static>(
 ) -> Result<T> {
     let path = format!("/proc/{pid}/ns/mnt");
     let ns = std::fs::File::open(&path).map_err(|e| anyhow!("opening {path}: {e}"))?;
-    let thread = crate::threads::spawn(move || -> Result<T> {
+    // A few system calls and `f`'s: a small stack.
+    let thread = crate::threads::spawn_small(64 * 1024, move || -> Result<T> {
         nix::sched::unshare(CloneFlags::CLONE_FS).map_err(|e| anyhow!("unshare(CLONE_FS): {e}"))?;
         nix::sched::setns(&ns, CloneFlags::CLONE_NEWNS)
             .map_err(|e| anyhow!("joining the init's mount namespace: {e}"))?;

@@ -27,15 +27,34 @@ pub fn may_exist() -> bool {
 /// orphaned its container). So, with a second thread alive, nothing may call what musl
 /// runs on every thread through signal 34 (`__synccall`: setuid, setgid, setgroups,
 /// setrlimit and their kin); rrun's threads live beside commands that call none of them.
-#[allow(clippy::disallowed_methods)] // the one place threads start
 pub fn spawn<F, T>(f: F) -> std::io::Result<std::thread::JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    start(std::thread::Builder::new(), f)
+}
+
+/// As [`spawn`], on a stack of `size` bytes: for a thread of a few system calls, whose
+/// default stack (2 MiB, mapped and unmapped around it) costs more than its work (~90 µs
+/// of a `run` here, docs/performance.md, 2026-12-07).
+pub fn spawn_small<F, T>(size: usize, f: F) -> std::io::Result<std::thread::JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    start(std::thread::Builder::new().stack_size(size), f)
+}
+
+#[allow(clippy::disallowed_methods)] // the one place threads start
+fn start<F, T>(builder: std::thread::Builder, f: F) -> std::io::Result<std::thread::JoinHandle<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     MAY_EXIST.store(true, Ordering::SeqCst);
     let callers = crate::syscalls::blocked_signals();
-    let thread = std::thread::Builder::new().spawn(move || {
+    let thread = builder.spawn(move || {
         let _ = crate::syscalls::set_blocked_signals(u64::MAX);
         f()
     });
