@@ -478,7 +478,7 @@ fn idmapped_mounts_that_are_bad_are_refused_naming_the_mount() {
     let rt = Runtime::new();
     let vol = TempDir::new("rrun-idmap-bad");
     let src = vol.path().to_str().unwrap().to_string();
-    let cases: [(serde_json::Value, &str); 3] = [
+    let cases: [(serde_json::Value, &str); 4] = [
         (
             json!({"destination": "/m", "type": "bind", "source": src, "options": ["rbind"],
                    "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 10}, {"containerID": 5, "hostID": 200000, "size": 10}],
@@ -493,6 +493,11 @@ fn idmapped_mounts_that_are_bad_are_refused_naming_the_mount() {
             // procfs can't be idmapped: the kernel says EINVAL, rrun names the mount.
             json!({"destination": "/m", "type": "bind", "source": "/proc", "options": ["rbind", "idmap"]}),
             "is on a filesystem that can't be idmapped",
+        ),
+        (
+            // Detached from inside the init's mount namespace, after the clone.
+            json!({"destination": "/m", "type": "bind", "source": "/nonexistent-idmap-source", "options": ["rbind", "idmap"]}),
+            "opening source /nonexistent-idmap-source: no such file or directory",
         ),
     ];
     for (mount, want) in cases {
