@@ -660,6 +660,80 @@ fn idmapped_volume_of_a_user_namespaced_pod_shows_and_writes_real_owners() {
     }
 }
 
+/// An app's idmapped volume keeps its host mount's read-only and nosuid for the app's
+/// root, CAP_SYS_ADMIN and all: the app joins the pod's user namespace and makes its
+/// mount namespace there, and rrun detaches the volume from inside that namespace once
+/// the init asks ("mountsourcesplease"), so the copy carries the flags the kernel locks.
+/// Detached in rrun's own namespace before the clone, it carried none, and the app made
+/// the host's read-only mount writable and wrote to it. (Named for the v2 guest's skip of
+/// idmapped tests.)
+#[test]
+fn idmapped_volume_of_a_user_namespaced_pod_keeps_its_host_mounts_locked_flags() {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    let rt = Runtime::new();
+    let pod = Pod::start(
+        &rt,
+        PodShape {
+            cri: Cri::Containerd,
+            userns: true,
+            shared_pid: false,
+            systemd: false,
+        },
+    );
+    // A directory of the root filesystem (idmappable on the guests' 6.1 kernels, where
+    // tmpfs is not), bound onto itself read-only and nosuid.
+    let vol = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}pod-locked"));
+    std::fs::set_permissions(
+        vol.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let bind = |flags| {
+        mount(
+            Some(vol.path()),
+            vol.path(),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+    };
+    bind(MsFlags::MS_BIND).unwrap();
+    bind(MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID).unwrap();
+    let app_id = format!("{}-app", pod.sandbox_id);
+    let mut app = pod.app(
+        &app_id,
+        "mount -o remount,bind,rw /data 2>/dev/null && echo made-writable
+         touch /data/written 2>/dev/null && echo wrote
+         mount -o remount,bind,suid /data 2>/dev/null && echo made-suid
+         grep ' /data ' /proc/self/mounts | cut -d' ' -f4 | tr , '\\n' | grep -x 'ro\\|rw\\|nosuid'",
+    );
+    std::fs::create_dir(app.rootfs().join("data")).unwrap();
+    let source = vol.path().display().to_string();
+    app.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "bind", "source": source,
+            "options": ["rbind"],
+            "uidMappings": pod_mappings(), "gidMappings": pod_mappings(),
+        }));
+    });
+    let out = rt.run_with(&app, &app_id, &[]);
+    let written = vol.path().join("written").exists();
+    umount2(vol.path(), MntFlags::MNT_DETACH).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ro\nnosuid\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!written, "the app wrote to the host's read-only mount");
+}
+
 fn user_namespaced_pod(cri: Cri, volume: bool) {
     let rt = Runtime::new();
     let before_pod = HostSnapshot::take();

@@ -18,6 +18,8 @@
 //!  the cgroups' limits and device rules,      hostname
 //!       ◀──────────────────────────────────── "movenetdevices" (only with netDevices)
 //!  the config's netDevices moved in
+//!       ◀──────────────────────────────────── "mountsourcesplease" (a joined user
+//!  "mountsource" × n, "mountsourcessent" ───▶  namespace, idmapped mounts)
 //!  the init's loopback up
 //!  "limitsset" (+ whether the loopback ─────▶ its loopback up if it is not, other
 //!       is up)                                mounts, devices
@@ -60,10 +62,15 @@ pub enum Message {
         copy: bool,
     },
     /// Parent → init, after "seal" where there is one, in a user namespace of the init's
-    /// own: a bind or idmapped mount's source, detached by rrun from inside the init's
-    /// mount namespace, an fd passed beside the message; `index` is the mount's in the
-    /// config. As many as rrun could detach, then "mountsourcessent".
+    /// own (or, in one it joins, after "mountsourcesplease"): a bind or idmapped mount's
+    /// source, detached by rrun from inside the init's mount namespace, an fd passed
+    /// beside the message; `index` is the mount's in the config. As many as rrun could
+    /// detach, then "mountsourcessent".
     MountSource { index: usize },
+    /// Init → parent, where the container joins a user namespace and has idmapped mounts:
+    /// the init's mount namespace is made, in that user namespace; rrun detaches their
+    /// sources there and sends them before "limitsset".
+    MountSourcesPlease,
     /// Parent → init: the last of the "mountsource" messages was sent.
     MountSourcesSent,
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for

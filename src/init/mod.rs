@@ -36,12 +36,10 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// The socket connected to `listenerPath`, and the message sent with the listener fd.
     pub seccomp_listener: Option<(OwnedFd, String)>,
-    /// Idmapped-mount sources detached by the parent before the clone, by mount index.
+    /// Idmapped-mount sources the parent detached before the clone, by mount index.
     pub detached_sources: Vec<Option<OwnedFd>>,
-    /// In a user namespace of its own: the parent detaches the bind and idmapped sources
-    /// after the clone, from inside the init's mount namespace, and sends them
-    /// ("mountsource"); `detached_sources` is empty then.
-    pub mount_sources_from_parent: bool,
+    /// When the init gets the bind and idmapped sources rrun detaches for it.
+    pub mount_sources: MountSourcesFrom,
     /// The parent blocks every signal it forwards (`run` in the foreground), and the init
     /// keeps that mask until its last step: no disposition matters before then.
     pub signals_blocked: bool,
@@ -53,6 +51,23 @@ pub struct InitArgs<'a> {
     pub seals: bool,
     /// The parent builds the container's `cgroup` mount and sends it ("cgrouptree").
     pub cgroup_tree_from_parent: bool,
+}
+
+/// When the init gets the bind and idmapped sources rrun detaches for it (open_tree, as
+/// the host's root). In a user namespace, from inside the init's mount namespace: copies
+/// of that namespace's mounts, with the flags the kernel locks there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MountSourcesFrom {
+    /// Detached in rrun's mount namespace before the clone (idmapped mounts of a container
+    /// without a user namespace): the init inherits them, in `detached_sources`.
+    TheClone,
+    /// Detached right after the clone (a user namespace of the container's own, whose
+    /// mount namespace the clone made): sent before "go".
+    RightAfterTheClone,
+    /// Detached once the init has joined a user namespace and made its mount namespace
+    /// there (idmapped mounts of a container that joins one): the init asks
+    /// ("mountsourcesplease") before "limitsset".
+    TheInitsRequest,
 }
 
 /// Runs init to the exec of the user process; never returns.

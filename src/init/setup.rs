@@ -2,7 +2,9 @@
 //! its phases. What follows "ready" (the wait for `start`, the startContainer hooks, the
 //! exec) is in the module above.
 
-use super::{InitArgs, enter_cwd, send_seccomp_listener, set_domainname, setup_terminal};
+use super::{
+    InitArgs, MountSourcesFrom, enter_cwd, send_seccomp_listener, set_domainname, setup_terminal,
+};
 use crate::init::handshake::Message;
 use crate::process;
 use crate::rootfs::{self, RootfsPlan};
@@ -23,19 +25,16 @@ pub(super) struct Prepared {
 /// init keeps; each phase's comments say why.
 pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     make_namespaces_and_seal(a)?;
-    let received;
-    let detached_sources = if a.mount_sources_from_parent {
-        received = receive_mount_sources(a)?;
-        &received
-    } else {
-        &a.detached_sources
+    let mut received = match a.mount_sources {
+        MountSourcesFrom::RightAfterTheClone => Some(receive_mount_sources(a)?),
+        _ => None,
     };
     // Read when the `cgroup` mount's turn comes, by then long sent.
     let cgroup_tree = || match a.channel.recv_with_fd()? {
         (Some(Message::CgroupTree), tree) => Ok(tree),
         _ => Err(anyhow!("rrun ended before it sent the cgroup mounts")),
     };
-    let plan = RootfsPlan {
+    let plan_with = |detached_sources| RootfsPlan {
         spec: a.spec,
         bundle: a.bundle,
         rootfs: a.rootfs,
@@ -50,9 +49,12 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     };
     // While rrun makes the records and cgroups (its branch before "go" was the longer one
     // without these): the config's first mounts, where they are the kernel's own
-    // filesystems and nothing the init joins later could change what they show.
+    // filesystems and nothing the init joins later could change what they show (no user
+    // namespace: its sources are the clone's).
+    let early_plan;
     let build = if a.own_mount_ns && a.namespaces.init_mounts_before_go() {
-        let mut build = rootfs::Build::begin(&plan)?;
+        early_plan = plan_with(&a.detached_sources);
+        let mut build = rootfs::Build::begin(&early_plan)?;
         build.mount_pseudo_filesystems()?;
         Some(build)
     } else {
@@ -70,10 +72,12 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     join_namespaces(a)?;
     set_names(a.spec)?;
-    wait_for_limits(a)?;
+    if let Some(late) = wait_for_limits(a)? {
+        received = Some(late);
+    }
     match build {
         Some(build) => build.finish()?,
-        None => rootfs::prepare(&plan)?,
+        None => rootfs::prepare(&plan_with(received.as_ref().unwrap_or(&a.detached_sources)))?,
     }
     run_create_hooks(a)?;
     enter_and_protect_rootfs(a, process)?;
@@ -123,7 +127,8 @@ fn make_namespaces_and_seal(a: &InitArgs) -> Result<()> {
 }
 
 /// The bind and idmapped sources rrun detached from inside this init's mount namespace,
-/// by mount index ("mountsource" until "mountsourcessent").
+/// by mount index ("mountsource" until "mountsourcessent"; the config's other mounts,
+/// and the sources rrun could not open, None).
 fn receive_mount_sources(a: &InitArgs) -> Result<Vec<Option<OwnedFd>>> {
     let mut trees = Vec::new();
     trees.resize_with(a.spec.mounts().as_ref().map_or(0, Vec::len), || None);
@@ -193,12 +198,21 @@ fn set_names(spec: &Spec) -> Result<()> {
 }
 
 /// Waits for rrun's cgroup limits ("limitsset"), asking first for the config's network
-/// devices, and brings the loopback up where rrun did not.
-fn wait_for_limits(a: &InitArgs) -> Result<()> {
+/// devices and, in a joined user namespace, the idmapped mounts' sources (returned), and
+/// brings the loopback up where rrun did not.
+fn wait_for_limits(a: &InitArgs) -> Result<Option<Vec<Option<OwnedFd>>>> {
     // Its network namespace is the container's now: rrun moves the config's devices in.
     if !crate::net_devices::of(a.spec).is_empty() {
         a.channel.send(&Message::MoveNetDevices)?;
     }
+    // Its mount namespace is made, in the joined user namespace: rrun detaches the
+    // sources from inside it.
+    let sources = if a.mount_sources == MountSourcesFrom::TheInitsRequest {
+        a.channel.send(&Message::MountSourcesPlease)?;
+        Some(receive_mount_sources(a)?)
+    } else {
+        None
+    };
     // rrun writes the cgroup limits beside the steps above; its device rules deny every
     // device for a moment while it writes them (handshake's `LimitsSet`): no device is
     // made, opened or mounted before they are in place.
@@ -213,7 +227,7 @@ fn wait_for_limits(a: &InitArgs) -> Result<()> {
         crate::syscalls::set_loopback_up()
             .map_err(|e| anyhow!("bringing up the loopback interface: {e}"))?;
     }
-    Ok(())
+    Ok(sources)
 }
 
 /// The prestart and createRuntime hooks (run by rrun, when the init asks), then the

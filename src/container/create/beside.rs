@@ -164,11 +164,16 @@ pub(super) fn wait_until_built(
     }
 }
 
-/// Waits for the init's "movenetdevices": its network namespace is the container's. An
-/// init that failed or ended first fails the create, in its words.
-pub(super) fn wait_for_move_request(pid: i32, parent_end: &handshake::Channel) -> Result<()> {
+/// Waits for the init's request `want` ("movenetdevices": its network namespace is the
+/// container's; "mountsourcesplease": its mount namespace is made). An init that failed
+/// or ended first fails the create, in its words.
+pub(super) fn wait_for_request(
+    pid: i32,
+    parent_end: &handshake::Channel,
+    want: Message,
+) -> Result<()> {
     match parent_end.recv()? {
-        Some(Message::MoveNetDevices) => Ok(()),
+        Some(got) if got == want => Ok(()),
         Some(Message::Failed { message }) => bail!("{message}"),
         _ => bail!(
             "container init exited before the container was built ({})",

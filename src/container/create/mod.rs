@@ -5,7 +5,7 @@
 use crate::cgroups::{self, CgroupDriver};
 use crate::config;
 use crate::init::{
-    self, InitArgs,
+    self, InitArgs, MountSourcesFrom,
     handshake::{self, Message},
 };
 use crate::namespaces;
@@ -286,11 +286,13 @@ impl Creation<'_> {
         };
         let (parent_end, child_end) = handshake::pair()?;
         // Made in rrun's mount namespace, the host's, unless the init's is the place.
-        let detached_sources = if self.split.detaches_in_init_mount_ns {
-            Vec::new()
+        let detached_sources = if self.split.mount_sources == MountSourcesFrom::TheClone {
+            crate::rootfs::mount::detach(
+                &mount_sources_to_detach(plan, bundle),
+                mount_count(bundle),
+            )?
         } else {
-            let count = bundle.spec.mounts().as_ref().map_or(0, Vec::len);
-            crate::rootfs::mount::detach(&mount_sources_to_detach(plan, bundle), count)?
+            Vec::new()
         };
         namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
         let mut record = None;
@@ -369,8 +371,9 @@ impl Creation<'_> {
         } else {
             None
         };
-        let detached_sources = if self.split.detaches_in_init_mount_ns {
-            let trees = detach_in_init_mount_ns(pid, plan, self.bundle)?;
+        let detached_sources = if self.split.mount_sources == MountSourcesFrom::RightAfterTheClone {
+            let sources = mount_sources_to_detach(plan, self.bundle);
+            let trees = detach_in_init_mount_ns(pid, sources, mount_count(self.bundle))?;
             send_mount_sources(&trees, &made.parent_end)?;
             trees
         } else {
@@ -427,6 +430,8 @@ impl Creation<'_> {
         channel: &handshake::Channel,
     ) -> Result<()> {
         let (opts, bundle) = (self.opts, self.bundle);
+        let on_request = self.split.mount_sources == MountSourcesFrom::TheInitsRequest;
+        let sources_on_request = on_request.then(|| mount_sources_to_detach(&plan, bundle));
         // From "go" on, an init in the caller's mount namespace may bind its rootfs there:
         // a failure undoes that too (not before: a duplicate id must not take the bind of
         // the container that has it).
@@ -438,12 +443,14 @@ impl Creation<'_> {
             rootless_euid,
             ..
         } = plan;
+        // Idmapped where detached by now; those detached on the init's request, then.
+        let idmaps_now: &[_] = if on_request { &[] } else { &idmaps };
         set_up_from_outside(
             bundle,
             pid,
             &ns_plan,
             rootless_euid,
-            &idmaps,
+            idmaps_now,
             detached_sources,
         )?;
         // Owned by the rollback before anything is made, so a failure in any hierarchy
@@ -464,8 +471,14 @@ impl Creation<'_> {
         // created.
         apply_limits(opts, &bundle.spec, pid, cgroup.as_ref())?;
         if !crate::net_devices::of(&bundle.spec).is_empty() {
-            beside::wait_for_move_request(pid, channel)?;
+            beside::wait_for_request(pid, channel, Message::MoveNetDevices)?;
             crate::net_devices::move_into(pid, &bundle.spec)?;
+        }
+        if let Some(sources) = sources_on_request {
+            beside::wait_for_request(pid, channel, Message::MountSourcesPlease)?;
+            let trees = detach_in_init_mount_ns(pid, sources, mount_count(bundle))?;
+            crate::rootfs::idmap::apply(&idmaps, &trees, pid, &bundle.spec)?;
+            send_mount_sources(&trees, channel)?;
         }
         // Where the init made a network namespace before "go", and rrun may enter it.
         let new_net = nix::sched::CloneFlags::CLONE_NEWNET;
@@ -582,15 +595,18 @@ fn mount_sources_to_detach(
 /// root could make a read-only or nosuid host mount writable or suid again).
 fn detach_in_init_mount_ns(
     pid: i32,
-    plan: &Plan,
-    bundle: &config::Bundle,
+    sources: Vec<crate::rootfs::mount::SourceToDetach>,
+    count: usize,
 ) -> Result<Vec<Option<OwnedFd>>> {
-    let sources = mount_sources_to_detach(plan, bundle);
-    let count = bundle.spec.mounts().as_ref().map_or(0, Vec::len);
     if sources.is_empty() {
         return Ok(Vec::new());
     }
     namespaces::in_mount_namespace_of(pid, move || crate::rootfs::mount::detach(&sources, count))?
+}
+
+/// How many mounts the config lists (the detached trees are indexed like them).
+fn mount_count(bundle: &config::Bundle) -> usize {
+    bundle.spec.mounts().as_ref().map_or(0, Vec::len)
 }
 
 /// What connects the init to its parent and its caller.
@@ -639,7 +655,7 @@ fn run_init(
             (sock, message.to_string())
         }),
         detached_sources,
-        mount_sources_from_parent: split.detaches_in_init_mount_ns,
+        mount_sources: split.mount_sources,
         rootless_euid: plan.rootless_euid,
         seals: split.init_seals,
         cgroup_tree_from_parent: split.cgroup_mount.is_some(),

@@ -4,6 +4,7 @@
 use super::CreateOptions;
 use crate::cgroups::{self, CgroupDriver};
 use crate::config;
+use crate::init::MountSourcesFrom;
 use crate::namespaces;
 use crate::state::Store;
 use anyhow::{Result, anyhow, bail};
@@ -40,12 +41,12 @@ pub(super) struct Split {
     /// pty master, and stops the pty turning "\n" into "\r\n" (`tty::recv_console`),
     /// before the process may write.
     pub(super) records_while_building: bool,
-    /// In a user namespace of its own, the init attaches bind and idmapped sources rrun
-    /// detaches after the clone from inside the init's mount namespace, and sends it
-    /// ("mountsource"): copies of what the container's namespace holds, whose flags the
-    /// kernel locks there (a read-only host mount stays read-only for the container's
-    /// root, as runc's binds made in that namespace do).
-    pub(super) detaches_in_init_mount_ns: bool,
+    /// When rrun detaches the bind and idmapped sources the init attaches: in a user
+    /// namespace, from inside the init's mount namespace, and sends them ("mountsource"):
+    /// copies of what the container's namespace holds, whose flags the kernel locks there
+    /// (a read-only host mount stays read-only for the container's root, as runc's binds
+    /// made in that namespace do).
+    pub(super) mount_sources: MountSourcesFrom,
 }
 
 impl Split {
@@ -70,7 +71,13 @@ impl Split {
             reserves_before_clone: clones_into_cgroup || connects_out,
             start_at_once: opts.foreground && !crate::hooks::has(spec, |h| h.poststart()),
             records_while_building: !crate::hooks::has_create_hooks(spec) && !rrun_holds_terminal,
-            detaches_in_init_mount_ns: plan.namespaces.new_user && !plan.rootless_euid,
+            mount_sources: if plan.namespaces.new_user && !plan.rootless_euid {
+                MountSourcesFrom::RightAfterTheClone
+            } else if plan.namespaces.user_join.is_some() && !plan.idmaps.is_empty() {
+                MountSourcesFrom::TheInitsRequest
+            } else {
+                MountSourcesFrom::TheClone
+            },
         }
     }
 }
