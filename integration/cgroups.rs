@@ -1063,12 +1063,7 @@ fn a_listed_device_is_not_allowed_unless_a_rule_allows_it() {
         c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
         c["linux"]["devices"] =
             json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYSLOG"));
-        }
+        grant_capability(c, "CAP_SYSLOG");
     });
     let out = rt.output_of(&b);
     assert!(out.contains("Operation not permitted"), "{out}");

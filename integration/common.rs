@@ -41,6 +41,16 @@ impl Drop for TempDir {
     }
 }
 
+/// Gives the container's process capability `name`: bounding, effective and permitted.
+pub fn grant_capability(config: &mut Value, name: &str) {
+    for set in ["bounding", "effective", "permitted"] {
+        config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(name));
+    }
+}
+
 /// An OCI bundle: a busybox rootfs and rrun's default config with the given args.
 pub struct Bundle {
     pub dir: TempDir,

@@ -40,6 +40,19 @@ pub struct PodShape {
     pub systemd: bool,
 }
 
+impl PodShape {
+    /// A `hostUsers: false` pod of `cri`'s, with the cgroupfs driver and no shared pid
+    /// namespace.
+    pub fn user_namespaced(cri: Cri) -> Self {
+        PodShape {
+            cri,
+            userns: true,
+            shared_pid: false,
+            systemd: false,
+        }
+    }
+}
+
 pub const POD_HOST_ID: u32 = 100000;
 const POD_HOSTNAME: &str = "pod-host";
 const POD_ADDRESS: &str = "10.88.0.7";
@@ -671,15 +684,7 @@ fn idmapped_volume_of_a_user_namespaced_pod_shows_and_writes_real_owners() {
 fn idmapped_volume_of_a_user_namespaced_pod_keeps_its_host_mounts_locked_flags() {
     use nix::mount::{MntFlags, MsFlags, mount, umount2};
     let rt = Runtime::new();
-    let pod = Pod::start(
-        &rt,
-        PodShape {
-            cri: Cri::Containerd,
-            userns: true,
-            shared_pid: false,
-            systemd: false,
-        },
-    );
+    let pod = Pod::start(&rt, PodShape::user_namespaced(Cri::Containerd));
     // A directory of the root filesystem (idmappable on the guests' 6.1 kernels, where
     // tmpfs is not), bound onto itself read-only and nosuid.
     let vol = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}pod-locked"));
@@ -710,12 +715,7 @@ fn idmapped_volume_of_a_user_namespaced_pod_keeps_its_host_mounts_locked_flags()
     std::fs::create_dir(app.rootfs().join("data")).unwrap();
     let source = vol.path().display().to_string();
     app.edit(|c| {
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_ADMIN"));
-        }
+        grant_capability(c, "CAP_SYS_ADMIN");
         c["mounts"].as_array_mut().unwrap().push(json!({
             "destination": "/data", "type": "bind", "source": source,
             "options": ["rbind"],
@@ -737,15 +737,7 @@ fn idmapped_volume_of_a_user_namespaced_pod_keeps_its_host_mounts_locked_flags()
 fn user_namespaced_pod(cri: Cri, volume: bool) {
     let rt = Runtime::new();
     let before_pod = HostSnapshot::take();
-    let pod = Pod::start(
-        &rt,
-        PodShape {
-            cri,
-            userns: true,
-            shared_pid: false,
-            systemd: false,
-        },
-    );
+    let pod = Pod::start(&rt, PodShape::user_namespaced(cri));
     let vol = TempDir::new("rrun-pod-volume");
     let app_id = format!("{}-app", pod.sandbox_id);
     let mut script = "id -u; hostname; echo $$".to_string();
@@ -858,15 +850,7 @@ fn user_namespaced_pod(cri: Cri, volume: bool) {
 #[test]
 fn an_app_whose_mappings_are_not_the_pods_is_refused_and_leaves_nothing() {
     let rt = Runtime::new();
-    let pod = Pod::start(
-        &rt,
-        PodShape {
-            cri: Cri::CriO,
-            userns: true,
-            shared_pid: false,
-            systemd: false,
-        },
-    );
+    let pod = Pod::start(&rt, PodShape::user_namespaced(Cri::CriO));
     let before = HostSnapshot::take();
     let app_id = format!("{}-app", pod.sandbox_id);
     let mut app = pod.app(&app_id, "true");

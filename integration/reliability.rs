@@ -512,15 +512,7 @@ fn errors_stay_one_line_with_rust_backtrace_set() {
 fn a_pod_apps_create_killed_at_each_step_is_cleaned_by_delete_force() {
     use crate::pods::{Cri, Pod, PodShape};
     let rt = Runtime::new();
-    let pod = Pod::start(
-        &rt,
-        PodShape {
-            cri: Cri::Containerd,
-            userns: true,
-            shared_pid: false,
-            systemd: false,
-        },
-    );
+    let pod = Pod::start(&rt, PodShape::user_namespaced(Cri::Containerd));
     let steps = [
         ("socketpair", 1, "after the state dir exists"),
         // The intermediate's socket: nothing cloned yet.

@@ -489,12 +489,7 @@ fn podmans_multi_range_mappings_go_through_newuidmap() {
     b.map_subordinate_ids(&s.user);
     let src = data.path().to_str().unwrap().to_string();
     b.edit(|c| {
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_CHOWN"));
-        }
+        grant_capability(c, "CAP_CHOWN");
         c["mounts"].as_array_mut().unwrap().push(
             json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "rw"]}),
         );

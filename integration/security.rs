@@ -937,12 +937,7 @@ fn a_host_mounts_read_only_and_nosuid_stay_locked_in_a_user_namespace() {
          grep ' /mnt ' /proc/self/mounts | cut -d' ' -f4",
     );
     b.in_user_namespace().edit(|c| {
-        for set in ["bounding", "effective", "permitted"] {
-            c["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_ADMIN"));
-        }
+        grant_capability(c, "CAP_SYS_ADMIN");
         c["mounts"].as_array_mut().unwrap().push(
             json!({"destination": "/mnt", "type": "bind", "source": &src, "options": ["bind"]}),
         );
