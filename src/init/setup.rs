@@ -25,7 +25,7 @@ pub(super) struct Prepared {
 /// init keeps; each phase's comments say why.
 pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     make_namespaces_and_seal(a)?;
-    let mut received = match a.mount_sources {
+    let after_clone = match a.mount_sources {
         MountSourcesFrom::RightAfterTheClone => Some(receive_mount_sources(a)?),
         _ => None,
     };
@@ -72,12 +72,11 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
     .map_err(|e| anyhow!("opening {}: {e}", a.fifo.display()))?;
     join_namespaces(a)?;
     set_names(a.spec)?;
-    if let Some(late) = wait_for_limits(a)? {
-        received = Some(late);
-    }
+    let on_request = wait_for_limits(a)?;
+    let sources = (on_request.as_ref().or(after_clone.as_ref())).unwrap_or(&a.detached_sources);
     match build {
         Some(build) => build.finish()?,
-        None => rootfs::prepare(&plan_with(received.as_ref().unwrap_or(&a.detached_sources)))?,
+        None => rootfs::prepare(&plan_with(sources))?,
     }
     run_create_hooks(a)?;
     enter_and_protect_rootfs(a, process)?;
