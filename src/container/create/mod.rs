@@ -589,10 +589,10 @@ fn mount_sources_to_detach(
 }
 
 /// The trees of [`mount_sources_to_detach`] made from inside the init's mount namespace
-/// (`Split::detaches_in_init_mount_ns`), as runc's parent makes them from a thread that
-/// joined it: copies of the mounts the container's namespace holds, with the flags the
-/// kernel locks there (a copy made in rrun's would carry no lock, and the container's
-/// root could make a read-only or nosuid host mount writable or suid again).
+/// (`Split::mount_sources`, in a user namespace), as runc's parent makes them from a
+/// thread that joined it: copies of the mounts the container's namespace holds, with the
+/// flags the kernel locks there (a copy made in rrun's would carry no lock, and the
+/// container's root could make a read-only or nosuid host mount writable or suid again).
 fn detach_in_init_mount_ns(
     pid: i32,
     sources: Vec<crate::rootfs::mount::SourceToDetach>,
