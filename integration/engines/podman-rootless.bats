@@ -62,6 +62,20 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
     p rm -f -t 0 owner
 }
 
+@test "podman rootless: a volume in a user namespace of the container's own (--userns=keep-id)" {
+    # The runtime, root of Podman's user namespace, makes the container's inside it and
+    # detaches the volume from inside the container's mount namespace (rrun: a thread of
+    # its own joins it).
+    as_engine_user mkdir "$WORK/keepid-vol"
+    as_engine_user sh -c "echo from-the-host > '$WORK/keepid-vol/f'"
+    run prun --userns=keep-id -v "$WORK/keepid-vol:/data" "$IMAGE" \
+        sh -c 'cat /data/f; id -u; echo from-the-container > /data/g'
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'from-the-host\n%s' "$ENGINE_UID")" ]
+    [ "$(cat "$WORK/keepid-vol/g")" = from-the-container ]
+    [ "$(stat -c %u "$WORK/keepid-vol/g")" = "$ENGINE_UID" ]
+}
+
 @test "podman rootless: detached container, exec, stop, remove" {
     check_detached_exec_stop_remove
 }
