@@ -5,7 +5,8 @@
 //! root writes there is root's on the host.
 //!
 //! The parent does it all, before the init attaches anything: the source is detached with
-//! open_tree (see mount::bind_sources_to_detach), given MOUNT_ATTR_IDMAP with a user
+//! open_tree (mount::detach; from inside the init's mount namespace where the container
+//! has a user namespace, see container::create), given MOUNT_ATTR_IDMAP with a user
 //! namespace (the container's own for `idmap` without mappings; else one made for the
 //! mapping by a short-lived child, which the kernel requires: a namespace lives only while
 //! a process or an fd holds it), and the init moves the tree into place as any other.

@@ -68,9 +68,13 @@ pub fn bind_sources_to_detach(
 }
 
 /// The detached trees of `sources`, indexed like the `count` mounts of the config, made in
-/// the calling thread's mount namespace ([`clone_source`]).
+/// the calling thread's mount namespace ([`clone_source`]); none at all (an empty list, as
+/// before the clone of most containers) where there are no sources.
 pub fn detach(sources: &[SourceToDetach], count: usize) -> Result<Vec<Option<OwnedFd>>> {
     let mut trees = Vec::new();
+    if sources.is_empty() {
+        return Ok(trees);
+    }
     trees.resize_with(count, || None);
     for s in sources {
         match (clone_source(&s.path, s.recursive), &s.required) {
