@@ -787,3 +787,67 @@ fn a_bind_source_inside_the_rootfs_sees_the_earlier_mounts_in_a_user_namespace()
     });
     assert_eq!(rt.output_of(&b), "hi\ntmpfs\n");
 }
+
+/// An idmapped bind whose source is inside the rootfs shows what the container's earlier
+/// mounts put there (runc's "mount order, container idmap source", with and without a
+/// user namespace): rrun detaches it at its turn, when the init asks, not with the
+/// sources it detaches before the init mounts anything. One more comes first in the
+/// list, before the `cgroup` mount, whose tree rrun sends meanwhile.
+#[test]
+fn an_idmapped_bind_source_inside_the_rootfs_sees_the_earlier_mounts() {
+    let rt = Runtime::new();
+    let host = TempDir::new("rrun-idmap-order");
+    std::fs::create_dir_all(host.path().join("a/x")).unwrap();
+    let owned_by_1000 = |file: &std::path::Path, text: &str| {
+        std::fs::write(file, text).unwrap();
+        std::os::unix::fs::chown(file, Some(1000), Some(1000)).unwrap();
+    };
+    owned_by_1000(&host.path().join("a/x/file"), "a/x\n");
+    // On-disk 1000 is host id 100005 through the mount: uid 5 in the user namespace.
+    for (user_ns, owner) in [(false, "100005:100005"), (true, "5:5")] {
+        let mut b =
+            Bundle::sh("cat /final/x/file /early/file && stat -c %u:%g /final/x/file /early/file");
+        let rootfs = b.rootfs();
+        for d in ["mnt", "final", "early", "data"] {
+            std::fs::create_dir(rootfs.join(d)).unwrap();
+        }
+        owned_by_1000(&rootfs.join("data/file"), "early\n");
+        if user_ns {
+            b.in_user_namespace();
+        }
+        let map = json!([{"containerID": 1000, "hostID": 100005, "size": 1}]);
+        let idmapped = |source: std::path::PathBuf, destination: &str| {
+            json!({"source": source, "destination": destination, "type": "bind",
+                   "options": ["rbind"], "uidMappings": map, "gidMappings": map})
+        };
+        b.edit(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.insert(0, idmapped(rootfs.join("data"), "/early"));
+            mounts.push(json!({"source": host.path().join("a"), "destination": "/mnt", "options": ["rbind"]}));
+            mounts.push(idmapped(rootfs.join("mnt"), "/final"));
+        });
+        assert_eq!(
+            rt.output_of(&b),
+            format!("a/x\nearly\n{owner}\n{owner}\n"),
+            "user namespace: {user_ns}"
+        );
+    }
+    // One that nothing put there: one line naming the mount, and nothing left behind.
+    let mut b = Bundle::sh("true");
+    std::fs::create_dir(b.rootfs().join("final")).unwrap();
+    let missing = b.rootfs().join("mnt/nothing");
+    b.in_user_namespace().edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "source": missing, "destination": "/final", "type": "bind", "options": ["rbind", "idmap"]}));
+    });
+    let before = HostSnapshot::take();
+    let id = unique("idmap-order-missing");
+    let err = rt.fails(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let want = format!(
+        "(/final): opening source {}: no such file or directory",
+        missing.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_no_leftovers(&rt, &id, &before);
+}

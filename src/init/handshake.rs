@@ -27,6 +27,10 @@
 //!  "cgrouptree" (+ those mounts, an fd) ────▶ (taken at the `cgroup` mount)
 //!  state.json, pid file (a)
 //!  "created" (a) ───────────────────────────▶ (read after "ready")
+//!       ◀──────────────────────────────────── "mountsourceplease" (an idmapped mount
+//!  its source detached in the init's mount     whose source is in the rootfs, at its
+//!  namespace, idmapped                         turn; "cgrouptree" and "created" are
+//!  "mountsource" (+ the tree, an fd) ───────▶  set aside meanwhile)
 //!       ◀──────────────────────────────────── "runcreatehooks" (only if there are any)
 //!  prestart + createRuntime hooks
 //!  "hooksdone" ─────────────────────────────▶ createContainer hooks, pivot_root,
@@ -73,6 +77,10 @@ pub enum Message {
     MountSourcesPlease,
     /// Parent → init: the last of the "mountsource" messages was sent.
     MountSourcesSent,
+    /// Init → parent, at an idmapped mount whose source is inside the rootfs, when its
+    /// turn comes: rrun detaches it from inside the init's mount namespace, where the
+    /// container's earlier mounts are, idmaps it and sends it ("mountsource", `index`).
+    MountSourcePlease { index: usize },
     /// Parent → init: ids are mapped and the cgroups made (and joined, but for
     /// `join_cgroups`: v1 `tasks` files the process writes "0" to first, see
     /// `cgroups::join_self`); build the container.
@@ -127,6 +135,10 @@ pub enum Message {
 
 pub struct Channel {
     fd: OwnedFd,
+    /// Messages read while waiting for a reply ([`Channel::recv_reply`]), returned first
+    /// by the next reads: the init asks for a mount's source while rrun's "cgrouptree" and
+    /// "created" may be on their way.
+    set_aside: std::cell::RefCell<std::collections::VecDeque<(Message, Option<OwnedFd>)>>,
 }
 
 pub fn pair() -> Result<(Channel, Channel)> {
@@ -137,7 +149,11 @@ pub fn pair() -> Result<(Channel, Channel)> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| anyhow!("socketpair: {e}"))?;
-    Ok((Channel { fd: a }, Channel { fd: b }))
+    let channel = |fd| Channel {
+        fd,
+        set_aside: Default::default(),
+    };
+    Ok((channel(a), channel(b)))
 }
 
 impl std::os::fd::AsFd for Channel {
@@ -212,6 +228,9 @@ impl Channel {
     pub fn recv_watching(&self, stalled: impl Fn() -> Result<()>) -> Result<Option<Message>> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         use std::os::fd::AsFd;
+        if !self.set_aside.borrow().is_empty() {
+            return self.recv();
+        }
         loop {
             let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::from(1000u16)) {
@@ -231,6 +250,29 @@ impl Channel {
     /// As [`Channel::recv`], with the fd passed beside the message, if one was (the first:
     /// any more are closed).
     pub fn recv_with_fd(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
+        if let Some((msg, fd)) = self.set_aside.borrow_mut().pop_front() {
+            return Ok((Some(msg), fd));
+        }
+        self.recv_from_socket()
+    }
+
+    /// The first message `is_reply` accepts, with its fd, or None when the peer has gone;
+    /// what comes before it is set aside, in order, for the next reads.
+    pub fn recv_reply(
+        &self,
+        is_reply: impl Fn(&Message) -> bool,
+    ) -> Result<(Option<Message>, Option<OwnedFd>)> {
+        loop {
+            match self.recv_from_socket()? {
+                (Some(msg), fd) if !is_reply(&msg) => {
+                    self.set_aside.borrow_mut().push_back((msg, fd));
+                }
+                reply => return Ok(reply),
+            }
+        }
+    }
+
+    fn recv_from_socket(&self) -> Result<(Option<Message>, Option<OwnedFd>)> {
         loop {
             match self.recv_any()? {
                 (Some(Message::Log { level, msg }), _) => crate::logging::relayed(&level, &msg),
@@ -381,6 +423,39 @@ mod tests {
         assert!(fd.is_none());
         drop(a);
         assert!(matches!(b.recv_with_fd().unwrap(), (None, None)));
+    }
+
+    #[test]
+    fn what_comes_before_a_reply_is_read_after_it_in_order() {
+        let (rrun, init) = pair().unwrap();
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        use std::os::fd::AsFd;
+        rrun.send_with_fd(&Message::CgroupTree, file.as_fd())
+            .unwrap();
+        let created = Message::Created {
+            start: false,
+            ignored_signals: None,
+        };
+        rrun.send(&created).unwrap();
+        rrun.send_with_fd(&Message::MountSource { index: 3 }, file.as_fd())
+            .unwrap();
+        rrun.send(&Message::HooksDone).unwrap();
+        let is_reply = |m: &Message| matches!(m, Message::MountSource { index: 3 });
+        let (reply, tree) = init.recv_reply(is_reply).unwrap();
+        assert_eq!(reply, Some(Message::MountSource { index: 3 }));
+        assert!(tree.is_some());
+        // The two set aside, with the fd that came with the first, then the socket's.
+        let (first, fd) = init.recv_with_fd().unwrap();
+        assert_eq!((first, fd.is_some()), (Some(Message::CgroupTree), true));
+        assert_eq!(init.recv_watching(|| Ok(())).unwrap(), Some(created));
+        assert_eq!(init.recv().unwrap(), Some(Message::HooksDone));
+        // A peer gone before the reply: none, and what came before it is kept.
+        rrun.send(&Message::HooksDone).unwrap();
+        drop(rrun);
+        let (reply, fd) = init.recv_reply(is_reply).unwrap();
+        assert!(reply.is_none() && fd.is_none());
+        assert_eq!(init.recv().unwrap(), Some(Message::HooksDone));
+        assert_eq!(init.recv().unwrap(), None);
     }
 
     #[test]

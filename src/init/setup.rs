@@ -34,6 +34,18 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
         (Some(Message::CgroupTree), tree) => Ok(tree),
         _ => Err(anyhow!("rrun ended before it sent the cgroup mounts")),
     };
+    // Asked when an idmapped mount whose source is in the rootfs comes (rrun's other
+    // messages meanwhile are set aside for their turn).
+    let source_at_its_turn = |index| {
+        a.channel.send(&Message::MountSourcePlease { index })?;
+        let is_reply = |m: &Message| matches!(m, Message::MountSource { index: i } if *i == index);
+        match a.channel.recv_reply(is_reply)? {
+            (Some(_), Some(tree)) => Ok(tree),
+            _ => Err(anyhow!(
+                "rrun ended before it sent mounts[{index}]'s source"
+            )),
+        }
+    };
     let plan_with = |detached_sources| RootfsPlan {
         spec: a.spec,
         bundle: a.bundle,
@@ -45,6 +57,7 @@ pub(super) fn setup(a: &InitArgs) -> Result<Prepared> {
         cgroup_tree: a
             .cgroup_tree_from_parent
             .then_some(&cgroup_tree as &dyn Fn() -> Result<Option<OwnedFd>>),
+        source_at_its_turn: &source_at_its_turn,
         shares_host_mounts: !a.own_mount_ns,
     };
     // While rrun makes the records and cgroups (its branch before "go" was the longer one

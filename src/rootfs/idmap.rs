@@ -10,11 +10,14 @@
 //! namespace (the container's own for `idmap` without mappings; else one made for the
 //! mapping by a short-lived child, which the kernel requires: a namespace lives only while
 //! a process or an fd holds it), and the init moves the tree into place as any other.
+//! A source inside the rootfs waits for its mount's turn instead: the init asks for it
+//! then, and the parent detaches it from inside the init's mount namespace, with the
+//! container's earlier mounts in place ([`detached_at_its_turn`]).
 
 use anyhow::{Result, anyhow, bail};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where a mount's user namespace comes from.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,7 +59,7 @@ pub fn plan(spec: &Spec, rootless_euid: bool) -> Result<Vec<IdmapMount>> {
         if !is_idmapped(m) {
             continue;
         }
-        let name = || format!("mounts[{i}] ({})", m.destination().display());
+        let name = || mount_name(i, m);
         let opts = super::options::parse(m.options().as_deref().unwrap_or(&[]));
         if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
             bail!(
@@ -132,6 +135,18 @@ fn check_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
+/// Whether rrun detaches `m`'s source only when the init asks, at the mount's turn
+/// ("mountsourceplease"): an idmapped mount whose source is inside the rootfs names what
+/// the container's earlier mounts put there, which a tree detached before them would not
+/// show (runc's parent, too, makes it on the init's request).
+pub fn detached_at_its_turn(m: &Mount, bundle: &Path, rootfs: &Path) -> bool {
+    is_idmapped(m) && bundle.join(source_of(m)).starts_with(rootfs)
+}
+
+fn source_of(m: &Mount) -> &Path {
+    m.source().as_deref().unwrap_or(Path::new(""))
+}
+
 /// Adds the source of each idmapped mount (rbind: the whole tree) to the sources rrun
 /// detaches, or marks it required where it is there already as a bind source: only a
 /// detached tree can be idmapped, so a source that can't be opened fails the create,
@@ -139,30 +154,34 @@ fn check_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<()> {
 pub fn add_sources_to_detach(
     plans: &[IdmapMount],
     spec: &Spec,
-    bundle: &std::path::Path,
+    bundle: &Path,
     sources: &mut Vec<super::mount::SourceToDetach>,
 ) {
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for p in plans {
         let m = &mounts[p.index];
-        let required = Some(format!(
-            "mounts[{}] ({})",
-            p.index,
-            m.destination().display()
-        ));
-        if let Some(s) = sources.iter_mut().find(|s| s.index == p.index) {
-            s.required = required;
-            continue;
+        let source = source_to_detach(p.index, m, bundle);
+        match sources.iter_mut().find(|s| s.index == p.index) {
+            Some(s) => s.required = source.required,
+            None => sources.push(source),
         }
-        sources.push(super::mount::SourceToDetach {
-            index: p.index,
-            path: bundle.join(m.source().clone().unwrap_or_default()),
-            recursive: super::options::parse(m.options().as_deref().unwrap_or(&[])).flags
-                & libc::MS_REC
-                != 0,
-            required,
-        });
     }
+}
+
+/// The source of idmapped mount `index` as rrun detaches it: required (only a detached
+/// tree can be idmapped, so one that can't be opened fails the create, naming the mount).
+pub fn source_to_detach(index: usize, m: &Mount, bundle: &Path) -> super::mount::SourceToDetach {
+    let flags = super::options::parse(m.options().as_deref().unwrap_or(&[])).flags;
+    super::mount::SourceToDetach {
+        index,
+        path: bundle.join(source_of(m)),
+        recursive: flags & libc::MS_REC != 0,
+        required: Some(mount_name(index, m)),
+    }
+}
+
+fn mount_name(index: usize, m: &Mount) -> String {
+    format!("mounts[{index}] ({})", m.destination().display())
 }
 
 /// Gives each idmapped mount's detached tree its user namespace. `init_pid`: the
@@ -175,14 +194,11 @@ pub fn apply(
 ) -> Result<()> {
     for p in plans {
         let m = &spec.mounts().as_deref().unwrap_or(&[])[p.index];
-        let name = format!("mounts[{}] ({})", p.index, m.destination().display());
+        let name = mount_name(p.index, m);
         let Some(tree) = trees.get(p.index).and_then(Option::as_ref) else {
             bail!(
                 "{name}: source {} could not be opened for an idmapped mount",
-                m.source()
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new(""))
-                    .display()
+                source_of(m).display()
             );
         };
         let userns = match &p.userns {
@@ -195,7 +211,7 @@ pub fn apply(
             if e.raw_os_error() == Some(libc::EINVAL) {
                 anyhow!(
                     "{name}: source {} is on a filesystem that can't be idmapped (mount_setattr: {e})",
-                    m.source().as_deref().unwrap_or(std::path::Path::new("")).display()
+                    source_of(m).display()
                 )
             } else {
                 anyhow!("{name}: idmapping the mount (mount_setattr): {e}")
@@ -240,6 +256,22 @@ mod tests {
         assert_eq!(p[0].userns, MountUserns::Container);
         assert!(!p[0].recursive && p[1].recursive);
         assert!(matches!(p[1].userns, MountUserns::Maps { .. }));
+    }
+
+    #[test]
+    fn only_idmapped_sources_inside_the_rootfs_wait_for_their_turn() {
+        let s = spec(
+            r#"[{"destination":"/a","type":"bind","source":"/b/rootfs/mnt","options":["rbind","idmap"]},
+                {"destination":"/b","type":"bind","source":"rootfs/mnt/x","options":["rbind","idmap"]},
+                {"destination":"/c","type":"bind","source":"/b/rootfs-not","options":["rbind","idmap"]},
+                {"destination":"/d","type":"bind","source":"/b/rootfs/mnt","options":["rbind"]}]"#,
+            r#"{"type":"user"}"#,
+        );
+        let (bundle, rootfs) = (Path::new("/b"), Path::new("/b/rootfs"));
+        let waits: Vec<bool> = (s.mounts().iter().flatten())
+            .map(|m| detached_at_its_turn(m, bundle, rootfs))
+            .collect();
+        assert_eq!(waits, [true, true, false, false]);
     }
 
     #[test]

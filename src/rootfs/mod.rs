@@ -29,6 +29,8 @@ pub struct RootfsPlan<'a> {
     pub detached_sources: &'a [Option<std::os::fd::OwnedFd>],
     /// See `MountContext::cgroup_tree`.
     pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<std::os::fd::OwnedFd>>>,
+    /// See `MountContext::source_at_its_turn`.
+    pub source_at_its_turn: &'a dyn Fn(usize) -> Result<std::os::fd::OwnedFd>,
     /// The config lists no mount namespace: the container's mounts are made in the
     /// caller's, under the rootfs, and the root is changed with chroot.
     pub shares_host_mounts: bool,
@@ -104,6 +106,7 @@ impl<'a> Build<'a> {
                 .and_then(|l| l.mount_label().as_deref()),
             detached_sources: plan.detached_sources,
             cgroup_tree: plan.cgroup_tree,
+            source_at_its_turn: plan.source_at_its_turn,
         }
     }
 

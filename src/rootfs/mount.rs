@@ -22,6 +22,9 @@ pub struct MountContext<'a> {
     /// Where rrun builds the `cgroup` mount itself (cgroupfs::detached_tree): takes what it
     /// sent, None where it could not build it.
     pub cgroup_tree: Option<&'a dyn Fn() -> Result<Option<OwnedFd>>>,
+    /// Asks rrun for the source of mount `index`, detached and idmapped at its turn
+    /// (idmap::detached_at_its_turn): only rrun, the host's root, may idmap it.
+    pub source_at_its_turn: &'a dyn Fn(usize) -> Result<OwnedFd>,
 }
 
 /// A mount's source that rrun detaches (open_tree) for the init to attach: its index among
@@ -151,7 +154,12 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
         } else {
             source.clone()
         };
-        let tree = ctx.detached_sources.get(index).and_then(Option::as_ref);
+        let mut tree = ctx.detached_sources.get(index).and_then(Option::as_ref);
+        let asked;
+        if tree.is_none() && super::idmap::detached_at_its_turn(m, ctx.bundle, ctx.rootfs) {
+            asked = (ctx.source_at_its_turn)(index)?;
+            tree = Some(&asked);
+        }
         bind(ctx.root, &src, tree, dest, &opts).with_context(describe)?;
     } else if typ == "cgroup" {
         super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;

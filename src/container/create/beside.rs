@@ -9,7 +9,7 @@ use crate::config;
 use crate::init::handshake::{self, Message};
 use crate::namespaces;
 use crate::state::ContainerRecord;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -155,6 +155,9 @@ pub(super) fn wait_until_built(
                 crate::container::run_create_hooks(&opts.id, bundle, pid)?;
                 parent_end.send(&Message::HooksDone)?;
             }
+            Some(Message::MountSourcePlease { index }) => {
+                send_source_at_its_turn(bundle, pid, index, parent_end)?;
+            }
             Some(Message::Failed { message }) => bail!("{message}"),
             _ => bail!(
                 "container init exited before the container was built ({})",
@@ -162,6 +165,37 @@ pub(super) fn wait_until_built(
             ),
         }
     }
+}
+
+/// The init's "mountsourceplease": the source of idmapped mount `index`, detached from
+/// inside the init's mount namespace (where the container's earlier mounts are by now),
+/// idmapped, and sent ("mountsource"). The init asks only for the mounts whose source is
+/// in the rootfs; any other index fails the create.
+fn send_source_at_its_turn(
+    bundle: &config::Bundle,
+    pid: i32,
+    index: usize,
+    parent_end: &handshake::Channel,
+) -> Result<()> {
+    use crate::rootfs::idmap;
+    let spec = &bundle.spec;
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    let Some(m) =
+        (mounts.get(index)).filter(|m| idmap::detached_at_its_turn(m, &bundle.dir, &bundle.rootfs))
+    else {
+        bail!(
+            "container init asked for the source of mounts[{index}], which is not its to ask for"
+        );
+    };
+    let mut plans = idmap::plan(spec, false)?;
+    plans.retain(|p| p.index == index);
+    let source = idmap::source_to_detach(index, m, &bundle.dir);
+    let trees = super::detach_in_init_mount_ns(pid, vec![source], mounts.len())?;
+    idmap::apply(&plans, &trees, pid, spec)?;
+    let tree = trees.get(index).and_then(Option::as_ref);
+    let tree = tree.ok_or_else(|| anyhow!("mounts[{index}]: its source was not detached"))?;
+    use std::os::fd::AsFd;
+    parent_end.send_with_fd(&Message::MountSource { index }, tree.as_fd())
 }
 
 /// Waits for the init's request `want` ("movenetdevices": its network namespace is the

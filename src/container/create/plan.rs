@@ -88,6 +88,9 @@ pub(super) struct Plan<'a> {
     pub(super) terminal: bool,
     pub(super) rootless_euid: bool,
     pub(super) namespaces: namespaces::NamespacePlan,
+    /// The idmapped mounts whose sources rrun detaches before the init mounts anything
+    /// (those it detaches at their turn, on the init's request, are left out: see
+    /// `rootfs::idmap::detached_at_its_turn`).
     pub(super) idmaps: Vec<crate::rootfs::idmap::IdmapMount>,
     /// False when the container shares the host's mount namespace (see init).
     pub(super) own_mount_ns: bool,
@@ -140,7 +143,15 @@ impl<'a> Plan<'a> {
         if let Some((path, userns)) = &ns_plan.user_join {
             crate::id_maps::check_joined(spec, path, userns)?;
         }
-        let idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
+        let mut idmaps = crate::rootfs::idmap::plan(spec, rootless_euid)?;
+        let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+        idmaps.retain(|p| {
+            !crate::rootfs::idmap::detached_at_its_turn(
+                &mounts[p.index],
+                &bundle.dir,
+                &bundle.rootfs,
+            )
+        });
         let new_mount_ns = nix::sched::CloneFlags::CLONE_NEWNS;
         let own_mount_ns = ns_plan.makes_new(new_mount_ns)
             || ns_plan
