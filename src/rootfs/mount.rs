@@ -132,7 +132,8 @@ pub fn destination(rootfs: &Path, m: &Mount) -> PathBuf {
         .unwrap_or_else(|_| m.destination().to_path_buf())
 }
 
-/// Mounts one entry. Returns the destination of a read-only tmpfs, which is mounted
+/// Mounts one entry: a bind, the `cgroup` mounts, or a filesystem; then its propagation
+/// and recursive options. Returns the destination of a read-only tmpfs, which is mounted
 /// writable and must be made read-only once everything under it is made (see tmpfs).
 pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option<PathBuf>> {
     let typ = m.typ().as_deref().unwrap_or("");
@@ -140,7 +141,6 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
     let dest = destination(ctx.rootfs, m);
     let dest = dest.as_path();
     let source = m.source().clone().unwrap_or_default();
-    let mut read_only_later = None;
     let describe = || {
         format!(
             "mounting {:?} on {:?}",
@@ -148,90 +148,13 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
             dest.display().to_string()
         )
     };
+    let mut read_only_later = None;
     if opts.is_bind() || typ == "bind" {
-        let src = if source.is_relative() {
-            ctx.bundle.join(&source)
-        } else {
-            source.clone()
-        };
-        let mut tree = ctx.detached_sources.get(index).and_then(Option::as_ref);
-        let asked;
-        if tree.is_none() && super::idmap::detached_at_its_turn(m, ctx.bundle, ctx.rootfs) {
-            asked = (ctx.source_at_its_turn)(index)?;
-            tree = Some(&asked);
-        }
-        bind(ctx.root, &src, tree, dest, &opts).with_context(describe)?;
+        bind_entry(ctx, index, m, dest, &opts).with_context(describe)?;
     } else if typ == "cgroup" {
         super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
     } else {
-        let probed = ctx.root.probe_mount_point(dest).with_context(describe)?;
-        // procfs and sysfs land only on a real directory: a symlink there (from the image
-        // or a volume) would choose where they go (runc's CVE-2019-19921 defence). The
-        // directory checked is the one opened and mounted on.
-        if matches!(typ, "proc" | "sysfs") && matches!(probed, MountPoint::NotADir) {
-            return Err(anyhow!(
-                "{:?} cannot be mounted: {typ} must be mounted on ordinary directory",
-                dest.display().to_string()
-            ));
-        }
-        let (target, covered_mode) = mount_point(ctx.root, dest, probed)
-            .with_context(|| format!("creating mount point {:?}", dest))?;
-        let src_str = if source.as_os_str().is_empty() {
-            PathBuf::from(typ)
-        } else {
-            source.clone()
-        };
-        let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
-        let (data, mount_flags) = if typ == "tmpfs" {
-            super::tmpfs::mount_arguments(covered_mode, &data, opts.flags)
-        } else {
-            (data, opts.flags)
-        };
-        if opts.flags & libc::MS_RDONLY != mount_flags & libc::MS_RDONLY {
-            read_only_later = Some(dest.to_path_buf());
-        }
-        // For tmpcopyup: the covered directory, readable after the tmpfs hides it.
-        let covered = if typ == "tmpfs" && opts.tmpcopyup {
-            Some(
-                ctx.root
-                    .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
-                    .with_context(describe)?,
-            )
-        } else {
-            None
-        };
-        let data = (!data.is_empty()).then_some(data.as_str());
-        let result = mount(
-            Some(&src_str),
-            &fd_path(&target),
-            Some(typ),
-            flags(mount_flags),
-            data,
-        );
-        if result.is_ok()
-            && let Some(covered) = covered
-        {
-            let fresh = ctx
-                .root
-                .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
-                .with_context(describe)?;
-            super::tmpfs::copy_up(&covered, &fresh).with_context(describe)?;
-        }
-        match result {
-            Ok(()) => {}
-            // sysfs can't be mounted without a network namespace of our own: bind the host's,
-            // read-only where asked, as runc does.
-            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
-                let fallback = MountOptions {
-                    flags: opts.flags | libc::MS_BIND | libc::MS_REC,
-                    ..Default::default()
-                };
-                bind(ctx.root, Path::new("/sys"), None, dest, &fallback).with_context(describe)?;
-            }
-            Err(e) => {
-                return Err(anyhow!("{e}")).with_context(|| format!("{} (type {typ})", describe()));
-            }
-        }
+        read_only_later = mount_filesystem(ctx, typ, &source, dest, &opts, &describe)?;
     }
     apply_propagation(ctx.root, dest, &opts.propagation).with_context(describe)?;
     if opts.recursive_set | opts.recursive_clear != 0 {
@@ -243,6 +166,112 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
         )
         .map_err(|e| anyhow!("recursive mount options (mount_setattr): {e}"))
         .with_context(describe)?;
+    }
+    Ok(read_only_later)
+}
+
+/// A bind entry: the tree rrun detached for it (before the init mounted anything, or now,
+/// at its turn, where it is an idmapped one from inside the rootfs), else its source path.
+fn bind_entry(
+    ctx: &MountContext,
+    index: usize,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let source = m.source().as_deref().unwrap_or(Path::new(""));
+    let src = if source.is_relative() {
+        ctx.bundle.join(source)
+    } else {
+        source.to_path_buf()
+    };
+    let mut tree = ctx.detached_sources.get(index).and_then(Option::as_ref);
+    let asked;
+    if tree.is_none() && super::idmap::detached_at_its_turn(m, ctx.bundle, ctx.rootfs) {
+        asked = (ctx.source_at_its_turn)(index)?;
+        tree = Some(&asked);
+    }
+    bind(ctx.root, &src, tree, dest, opts)
+}
+
+/// A filesystem of type `typ` mounted on `dest` (made if missing; procfs and sysfs only on
+/// a real directory), a tmpfs with what it covers copied up where asked, sysfs bound from
+/// the host where it can't be mounted. Returns `dest` where a tmpfs is to be made
+/// read-only later.
+fn mount_filesystem(
+    ctx: &MountContext,
+    typ: &str,
+    source: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+    describe: &dyn Fn() -> String,
+) -> Result<Option<PathBuf>> {
+    let probed = ctx.root.probe_mount_point(dest).with_context(describe)?;
+    // procfs and sysfs land only on a real directory: a symlink there (from the image
+    // or a volume) would choose where they go (runc's CVE-2019-19921 defence). The
+    // directory checked is the one opened and mounted on.
+    if matches!(typ, "proc" | "sysfs") && matches!(probed, MountPoint::NotADir) {
+        return Err(anyhow!(
+            "{:?} cannot be mounted: {typ} must be mounted on ordinary directory",
+            dest.display().to_string()
+        ));
+    }
+    let (target, covered_mode) = mount_point(ctx.root, dest, probed)
+        .with_context(|| format!("creating mount point {:?}", dest))?;
+    let src = if source.as_os_str().is_empty() {
+        Path::new(typ)
+    } else {
+        source
+    };
+    let data = crate::lsm::with_mount_label(&opts.data, typ, ctx.mount_label);
+    let (data, mount_flags) = if typ == "tmpfs" {
+        super::tmpfs::mount_arguments(covered_mode, &data, opts.flags)
+    } else {
+        (data, opts.flags)
+    };
+    let read_only_later =
+        (opts.flags & libc::MS_RDONLY != mount_flags & libc::MS_RDONLY).then(|| dest.to_path_buf());
+    // For tmpcopyup: the covered directory, readable after the tmpfs hides it.
+    let covered = if typ == "tmpfs" && opts.tmpcopyup {
+        Some(
+            ctx.root
+                .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                .with_context(describe)?,
+        )
+    } else {
+        None
+    };
+    let data = (!data.is_empty()).then_some(data.as_str());
+    let result = mount(
+        Some(src),
+        &fd_path(&target),
+        Some(typ),
+        flags(mount_flags),
+        data,
+    );
+    if result.is_ok()
+        && let Some(covered) = covered
+    {
+        let fresh = ctx
+            .root
+            .open_in_root(dest, libc::O_RDONLY | libc::O_DIRECTORY)
+            .with_context(describe)?;
+        super::tmpfs::copy_up(&covered, &fresh).with_context(describe)?;
+    }
+    match result {
+        Ok(()) => {}
+        // sysfs can't be mounted without a network namespace of our own: bind the host's,
+        // read-only where asked, as runc does.
+        Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+            let fallback = MountOptions {
+                flags: opts.flags | libc::MS_BIND | libc::MS_REC,
+                ..Default::default()
+            };
+            bind(ctx.root, Path::new("/sys"), None, dest, &fallback).with_context(describe)?;
+        }
+        Err(e) => {
+            return Err(anyhow!("{e}")).with_context(|| format!("{} (type {typ})", describe()));
+        }
     }
     Ok(read_only_later)
 }
