@@ -113,56 +113,14 @@ pub fn unmount_leftover_root(dir: &Path) {
 }
 
 /// Restores the container; returns the exit code to exit with (that of the restored
-/// process in the foreground, 0 detached).
+/// process in the foreground, 0 detached). In phases: what the request needs opened
+/// (nothing made yet), the container reserved and recorded with the root CRIU restores
+/// into, CRIU's run, the restored container recorded, and in the foreground the wait.
 pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
     state::validate_id(&opts.id)?;
     let bundle = crate::config::load_bundle(&opts.bundle)?;
-    let spec = &bundle.spec;
-    let terminal = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    if terminal && opts.detach && opts.console_socket.is_none() {
-        bail!("cannot allocate tty if rrun will detach without setting console socket");
-    }
-    if !terminal && opts.console_socket.is_some() {
-        bail!("cannot use console socket if rrun will not detach or allocate tty");
-    }
-    let cgroup =
-        cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
-    let dirs = ImageDirs::open(&opts.criu, false)?;
-    let descriptors = read_descriptors(&dirs.images)?;
-    let namespaces = NamespaceFiles::open(spec)?;
-    let console = match &opts.console_socket {
-        Some(p) if terminal => Some(
-            std::os::unix::net::UnixStream::connect(p)
-                .map_err(|e| anyhow!("connecting to console socket {}: {e}", p.display()))?,
-        ),
-        _ => None,
-    };
-
-    let dir = store.reserve(&opts.id)?;
-    let mut rollback = Rollback {
-        dir: Some(dir.clone()),
-        cgroup: None,
-        parents: Vec::new(),
-    };
-    let _lock = state::lock_dir(&dir)?;
-    cgroups::check_unused(cgroup.as_ref())?;
-    let cgroup_paths = cgroup.paths();
-    let parents = if cgroup.systemd_unit().is_some() {
-        Vec::new()
-    } else {
-        super::create::missing_parents(&cgroup_paths)
-    };
-    rollback.parents = parents.clone();
-    state::save_record(
-        &dir,
-        &restored_record(opts, &bundle, None, cgroup.as_ref(), parents.clone())?,
-    )?;
-    let root = CriuRoot::bind(&bundle.rootfs, &dir)?;
-    prepare_mount_points(&root.path, &bundle)?;
+    let inputs = Inputs::open(opts, &bundle)?;
+    let mut reserved = Reserved::make(store, opts, &bundle, inputs.cgroup.as_ref())?;
     if !opts.no_subreaper && !opts.detach {
         crate::syscalls::set_child_subreaper().context("becoming subreaper")?;
     }
@@ -171,13 +129,154 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
     } else {
         Some(super::foreground::block_signals()?)
     };
+    let restored = run_criu(opts, &bundle, inputs, &mut reserved)?;
+    record_restored(opts, &bundle, restored.pid, &mut reserved)?;
+    drop(reserved);
+    match signals {
+        None => Ok(0),
+        Some(signals) => {
+            let code = super::foreground::wait(restored.pid, signals, restored.master, None);
+            if let Ok(c) = store.open(&opts.id) {
+                super::destroy(&c).context("removing container")?;
+            }
+            code
+        }
+    }
+}
 
+/// What a restore reads and opens before it makes anything: a bad request fails here
+/// with nothing to undo.
+struct Inputs {
+    cgroup: Box<dyn CgroupDriver>,
+    dirs: ImageDirs,
+    /// The dump's fds 0, 1 and 2 (which pipes the caller's stdio stands in for).
+    descriptors: Vec<String>,
+    namespaces: NamespaceFiles,
+    /// `--console-socket`, connected, where the process has a terminal.
+    console: Option<std::os::unix::net::UnixStream>,
+}
+
+impl Inputs {
+    fn open(opts: &RestoreOptions, bundle: &Bundle) -> Result<Self> {
+        let spec = &bundle.spec;
+        let terminal = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+        if terminal && opts.detach && opts.console_socket.is_none() {
+            bail!("cannot allocate tty if rrun will detach without setting console socket");
+        }
+        if !terminal && opts.console_socket.is_some() {
+            bail!("cannot use console socket if rrun will not detach or allocate tty");
+        }
+        let cgroup =
+            cgroups::for_container(spec, &opts.id, opts.systemd_cgroup, opts.rootless_cgroups)?;
+        let dirs = ImageDirs::open(&opts.criu, false)?;
+        let descriptors = read_descriptors(&dirs.images)?;
+        let namespaces = NamespaceFiles::open(spec)?;
+        let console = match &opts.console_socket {
+            Some(p) if terminal => Some(
+                std::os::unix::net::UnixStream::connect(p)
+                    .map_err(|e| anyhow!("connecting to console socket {}: {e}", p.display()))?,
+            ),
+            _ => None,
+        };
+        Ok(Inputs {
+            cgroup,
+            dirs,
+            descriptors,
+            namespaces,
+            console,
+        })
+    }
+}
+
+/// The container's id reserved and recorded `creating` (so that `delete --force` finds
+/// what a restore killed half-way leaves), with the rootfs bound where CRIU restores it.
+/// Dropped with its rollback armed, it undoes all of it.
+/// (Fields drop in order: the root unbound, then the rollback, then the lock let go.)
+struct Reserved {
+    /// CRIU's root; unbound once CRIU is done.
+    root: Option<CriuRoot>,
+    rollback: Rollback,
+    /// The state directory's lock, held to the end of the restore.
+    _lock: state::Lock,
+    dir: PathBuf,
+    cgroup_paths: Vec<PathBuf>,
+    /// The cgroup parents missing before the restore, which its end removes.
+    parents: Vec<PathBuf>,
+}
+
+impl Reserved {
+    fn make(
+        store: &Store,
+        opts: &RestoreOptions,
+        bundle: &Bundle,
+        cgroup: &dyn CgroupDriver,
+    ) -> Result<Self> {
+        let dir = store.reserve(&opts.id)?;
+        let mut rollback = Rollback {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            parents: Vec::new(),
+        };
+        let lock = state::lock_dir(&dir)?;
+        cgroups::check_unused(cgroup)?;
+        let cgroup_paths = cgroup.paths();
+        let parents = if cgroup.systemd_unit().is_some() {
+            Vec::new()
+        } else {
+            super::create::missing_parents(&cgroup_paths)
+        };
+        rollback.parents = parents.clone();
+        let record = restored_record(opts, bundle, None, cgroup, parents.clone())?;
+        state::save_record(&dir, &record)?;
+        let root = CriuRoot::bind(&bundle.rootfs, &dir)?;
+        prepare_mount_points(&root.path, bundle)?;
+        Ok(Reserved {
+            root: Some(root),
+            rollback,
+            _lock: lock,
+            dir,
+            cgroup_paths,
+            parents,
+        })
+    }
+}
+
+/// What CRIU brought back: the container's init, rrun's child, and the pty master where
+/// rrun holds the terminal itself.
+struct Restored {
+    pid: i32,
+    master: Option<OwnedFd>,
+}
+
+/// Runs CRIU's restore, answering its notifications: it joins the container's cgroups
+/// first (which the rollback owns from then on), the new network namespace's loopback
+/// comes up and the createRuntime hooks run before the processes do, the pty master goes
+/// to the console socket or to rrun.
+fn run_criu(
+    opts: &RestoreOptions,
+    bundle: &Bundle,
+    inputs: Inputs,
+    reserved: &mut Reserved,
+) -> Result<Restored> {
+    let spec = &bundle.spec;
+    let Inputs {
+        cgroup,
+        dirs,
+        descriptors,
+        namespaces,
+        console,
+    } = inputs;
+    let root = (reserved.root.as_ref()).ok_or_else(|| anyhow!("CRIU's root is not bound"))?;
     let request = restore_request(
         opts,
         &dirs,
-        &bundle,
+        bundle,
         &root.path,
-        &cgroup_paths,
+        &reserved.cgroup_paths,
         &descriptors,
         &namespaces,
     )?;
@@ -188,7 +287,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
         .chain(dirs.work_fd.as_ref().map(|f| f.as_fd()))
         .chain(namespaces.files.iter().map(|(_, f)| f.as_fd()))
         .collect();
-    let cgroup_slot = &mut rollback.cgroup;
+    let cgroup_slot = &mut reserved.rollback.cgroup;
     let result = criu::Call {
         criu: &opts.criu.criu,
         request,
@@ -207,7 +306,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
                 if own_namespace(spec, LinuxNamespaceType::Network) {
                     loopback_up_in(n.pid)?;
                 }
-                super::run_create_hooks(&opts.id, &bundle, n.pid)
+                super::run_create_hooks(&opts.id, bundle, n.pid)
             }
             "post-restore" => {
                 restored_pid.set(n.pid);
@@ -227,33 +326,38 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<i32> {
             _ => Ok(()),
         },
     );
-    drop(root);
+    reserved.root = None;
     result.map_err(|e| checkpoint::criu_error(e, &dirs.log("restore.log"), &opts.criu.criu))?;
     let pid = restored_pid.get();
     if pid <= 0 {
         bail!("CRIU did not report the restored process");
     }
-    let Some(cg) = rollback.cgroup.as_deref() else {
+    Ok(Restored {
+        pid,
+        master: master.into_inner(),
+    })
+}
+
+/// The restored container recorded (with its init's pid, and the pid file), and the
+/// rollback disarmed: the container is the caller's from here.
+fn record_restored(
+    opts: &RestoreOptions,
+    bundle: &Bundle,
+    pid: i32,
+    reserved: &mut Reserved,
+) -> Result<()> {
+    let Some(cg) = reserved.rollback.cgroup.as_deref() else {
         bail!("the container's cgroups were never joined");
     };
-    let record = restored_record(opts, &bundle, Some(pid), cg, parents)?;
-    state::update_record(&dir, &record)?;
+    let parents = std::mem::take(&mut reserved.parents);
+    let record = restored_record(opts, bundle, Some(pid), cg, parents)?;
+    state::update_record(&reserved.dir, &record)?;
     if let Some(p) = &opts.pid_file {
         super::create::write_pid_file(p, pid)?;
     }
-    rollback.dir = None;
-    rollback.cgroup = None;
-    drop(_lock);
-    match signals {
-        None => Ok(0),
-        Some(signals) => {
-            let code = super::foreground::wait(pid, signals, master.into_inner(), None);
-            if let Ok(c) = store.open(&opts.id) {
-                super::destroy(&c).context("removing container")?;
-            }
-            code
-        }
-    }
+    reserved.rollback.dir = None;
+    reserved.rollback.cgroup = None;
+    Ok(())
 }
 
 /// Brings up the loopback of the restored process's new network namespace, as create
