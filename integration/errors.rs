@@ -218,6 +218,14 @@ fn what_would_reach_the_host_is_refused_naming_the_field() {
         "{err}"
     );
     assert_eq!(overcommit(), host_value, "the host's setting untouched");
+    // A ucounts limit without a user namespace would be the host's (runc 1.5's words).
+    let mut b = Bundle::sh("true");
+    b.edit(|c| c["linux"]["sysctl"] = json!({"user.max_user_namespaces": "0"}));
+    let err = create_fails(&rt, &b);
+    assert!(
+        err.contains("linux.sysctl: setting ucounts without a user namespace not allowed: user.max_user_namespaces"),
+        "{err}"
+    );
 }
 
 /// A step that fails late in the init, long after rrun recorded the container as created

@@ -306,6 +306,25 @@ fn sysctl_is_written_in_the_container() {
     assert_eq!(rt.output_of(&b), "1\n1234\n");
 }
 
+/// A ucounts limit (`user.*`, runc 1.5) in a container with a user namespace is that
+/// namespace's own: in effect inside (no user namespace may be made below it), the host's
+/// untouched.
+#[test]
+fn a_ucounts_sysctl_is_the_containers_user_namespaces_own() {
+    let rt = Runtime::new();
+    let host_limit = || std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    let before = host_limit();
+    let script = "unshare -U true 2>/dev/null && echo made || echo refused";
+    let mut b = Bundle::sh(script);
+    b.in_user_namespace();
+    assert_eq!(rt.output_of(&b), "made\n", "without the limit");
+    let mut b = Bundle::sh(&format!("cat /proc/sys/user/max_user_namespaces; {script}"));
+    b.in_user_namespace()
+        .edit(|c| c["linux"]["sysctl"] = json!({"user.max_user_namespaces": "0"}));
+    assert_eq!(rt.output_of(&b), "0\nrefused\n");
+    assert_eq!(host_limit(), before);
+}
+
 /// `linux.rootfsPropagation` is the propagation of the container's own `/`, as the
 /// runtime-tools linux_rootfs_propagation test checks: with "shared", a bind of `/` sees
 /// mounts made later under `/`; with "slave" or "private" it doesn't; an "unbindable" `/`

@@ -4,8 +4,8 @@
 //! would change the host's kernel for everyone. So, as runc does, a key is allowed only
 //! where the container has a namespace of its own for it: the IPC ones with an IPC
 //! namespace, `net.*` with a network namespace that is not the caller's, `kernel.domainname`
-//! with a UTS namespace (`kernel.hostname` has the `hostname` field). Any other is refused
-//! before anything is made.
+//! with a UTS namespace (`kernel.hostname` has the `hostname` field), the ucounts limits
+//! `user.*` with a user namespace (runc 1.5). Any other is refused before anything is made.
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
@@ -64,6 +64,15 @@ pub fn check(linux: &Linux) -> Result<()> {
                 ),
                 _ => {}
             }
+        }
+        // The ucounts limits (`user.max_*`) are the user namespace's own (runc 1.5): with
+        // the host's, a container could lift a limit the host set (user namespaces
+        // turned off, say) for everyone.
+        if key.starts_with("user.") {
+            if namespace(LinuxNamespaceType::User).is_none() {
+                bail!("linux.sysctl: setting ucounts without a user namespace not allowed: {key}");
+            }
+            continue;
         }
         bail!("linux.sysctl: sysctl {key:?} is not in a separate kernel namespace");
     }
@@ -168,6 +177,14 @@ mod tests {
             )
         );
         assert!(refusal(&all, "kernel/core_pattern").is_some());
+        let user = r#"{"type":"user"}"#;
+        assert_eq!(refusal(user, "user.max_user_namespaces"), None);
+        assert_eq!(
+            refusal(&all, "user.max_user_namespaces").as_deref(),
+            Some(
+                "linux.sysctl: setting ucounts without a user namespace not allowed: user.max_user_namespaces"
+            )
+        );
     }
 
     #[test]
