@@ -74,10 +74,29 @@ pub fn run_all_warn(kind: &str, hooks: &[Hook], state: &str) {
     }
 }
 
-/// One hook, as runc runs it: `env` given replaces the environment, none inherits it (or
-/// takes `default_env`); its stdout and stderr are kept for the error, where a failed
-/// hook's own words are most use.
+/// One hook, as runc runs it: started with the state on its stdin, its output collected,
+/// waited for within its timeout; its stdout and stderr are kept for the error, where a
+/// failed hook's own words are most use.
 fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> {
+    let mut child = command(h, default_env)
+        .spawn()
+        .map_err(|e| anyhow!("starting {}: {e}", h.path().display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook may exit without reading its stdin: a broken pipe is not an error.
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let output = Output::collect(h, &mut child)?;
+    let timeout = h
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64));
+    let status = wait_within(&mut child, timeout)?;
+    outcome(status, || output.joined())
+}
+
+/// The hook's command: `env` given replaces the environment, none inherits it (or takes
+/// `default_env`); stdio all pipes.
+fn command(h: &Hook, default_env: Option<&[String]>) -> Command {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
     if let Some((arg0, rest)) = args.split_first() {
@@ -99,68 +118,80 @@ fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> 
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| anyhow!("starting {}: {e}", h.path().display()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook may exit without reading its stdin: a broken pipe is not an error.
-        let _ = stdin.write_all(state.as_bytes());
-    }
-    // The output is read by threads, so a chatty hook never blocks on a full pipe.
-    let collect = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        crate::threads::spawn(move || {
-            let mut out = String::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_string(&mut out);
-            }
-            out
-        })
-    };
-    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let (stdout, stderr) = match (stdout, stderr) {
-        (Ok(out), Ok(err)) => (out, err),
-        (out, err) => {
-            let why = [&out, &err]
-                .into_iter()
-                .find_map(|t| t.as_ref().err().map(|e| e.to_string()))
-                .unwrap_or_default();
-            // Its output can't be read: the hook is stopped, and a reader that started
-            // ends with its pipe.
-            let _ = child.kill();
-            let _ = child.wait();
-            for reader in [out, err].into_iter().flatten() {
-                let _ = reader.join();
-            }
-            bail!("reading the output of {}: {why}", h.path().display());
-        }
-    };
-    let timeout = h
-        .timeout()
-        .filter(|t| *t > 0)
-        .map(|t| Duration::from_secs(t as u64));
-    let status = match timeout {
-        None => child.wait()?,
-        Some(limit) => {
-            let pidfd = crate::syscalls::pidfd_open(child.id() as i32)?;
-            if !crate::container::wait_pidfd(&pidfd, limit) {
+    cmd
+}
+
+/// A hook's stdout and stderr, read by threads, so a chatty hook never blocks on a full
+/// pipe.
+struct Output {
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Output {
+    fn collect(h: &Hook, child: &mut std::process::Child) -> Result<Self> {
+        let collect = |pipe: Option<Box<dyn Read + Send>>| {
+            crate::threads::spawn(move || {
+                let mut out = String::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_string(&mut out);
+                }
+                out
+            })
+        };
+        let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
+        match (stdout, stderr) {
+            (Ok(stdout), Ok(stderr)) => Ok(Output { stdout, stderr }),
+            (out, err) => {
+                let why = [&out, &err]
+                    .into_iter()
+                    .find_map(|t| t.as_ref().err().map(|e| e.to_string()))
+                    .unwrap_or_default();
+                // Its output can't be read: the hook is stopped, and a reader that started
+                // ends with its pipe.
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!(
-                    "hook ran past specified timeout of {:.1}s",
-                    limit.as_secs_f64()
-                );
+                for reader in [out, err].into_iter().flatten() {
+                    let _ = reader.join();
+                }
+                bail!("reading the output of {}: {why}", h.path().display());
             }
-            child.wait()?
         }
-    };
-    let outputs = || {
+    }
+
+    /// What the error of a failed hook ends with.
+    fn joined(self) -> String {
         format!(
             ", stdout: {}, stderr: {}",
-            stdout.join().unwrap_or_default(),
-            stderr.join().unwrap_or_default()
+            self.stdout.join().unwrap_or_default(),
+            self.stderr.join().unwrap_or_default()
         )
+    }
+}
+
+/// The hook's end; one that outlives `timeout` is killed, in runc's words.
+fn wait_within(
+    child: &mut std::process::Child,
+    timeout: Option<Duration>,
+) -> Result<std::process::ExitStatus> {
+    let Some(limit) = timeout else {
+        return Ok(child.wait()?);
     };
+    let pidfd = crate::syscalls::pidfd_open(child.id() as i32)?;
+    if !crate::container::wait_pidfd(&pidfd, limit) {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!(
+            "hook ran past specified timeout of {:.1}s",
+            limit.as_secs_f64()
+        );
+    }
+    Ok(child.wait()?)
+}
+
+/// Success, or runc's words for how the hook ended, with its output.
+fn outcome(status: std::process::ExitStatus, outputs: impl FnOnce() -> String) -> Result<()> {
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
         (Some(code), _) => bail!("exit status {code}{}", outputs()),
