@@ -2,7 +2,10 @@
 //! (the drivers perform the writes), so every conversion is unit-tested without root.
 
 use anyhow::{Result, bail};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxNetwork,
+    LinuxResources,
+};
 
 /// One value to write. The first candidate file that exists is used (v1 kernels with BFQ
 /// have `blkio.bfq.weight` instead of `blkio.weight`, for example).
@@ -97,166 +100,186 @@ fn shared_writes(r: &LinuxResources, out: &mut Vec<Write>) {
     }
 }
 
+/// The v1 writes of `r`, controller by controller; `unified` is refused (v2 only).
 pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        if let Some(v) = set(m.limit()) {
-            out.push(w("memory", "memory.limit", "memory.limit_in_bytes", v));
-        }
-        if let Some(v) = set(m.swap()) {
-            out.push(w("memory", "memory.swap", "memory.memsw.limit_in_bytes", v));
-        }
-        if let Some(v) = set(m.reservation()) {
-            out.push(w(
-                "memory",
-                "memory.reservation",
-                "memory.soft_limit_in_bytes",
-                v,
-            ));
-        }
-        if let Some(v) = set(m.kernel_tcp()) {
-            out.push(w(
-                "memory",
-                "memory.kernelTCP",
-                "memory.kmem.tcp.limit_in_bytes",
-                v,
-            ));
-        }
-        if let Some(v) = m.swappiness() {
-            if v > 100 {
-                bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
-            }
-            out.push(w("memory", "memory.swappiness", "memory.swappiness", v));
-        }
-        if m.disable_oom_killer() == Some(true) {
-            out.push(w(
-                "memory",
-                "memory.disableOOMKiller",
-                "memory.oom_control",
-                1,
-            ));
-        }
-        if m.use_hierarchy() == Some(true) {
-            out.push(w(
-                "memory",
-                "memory.useHierarchy",
-                "memory.use_hierarchy",
-                1,
-            ));
-        }
+        v1_memory_writes(m, &mut out)?;
     }
     if let Some(c) = r.cpu() {
-        if let Some(v) = set(c.shares()) {
-            out.push(w("cpu", "cpu.shares", "cpu.shares", v));
-        }
-        // The period first: a quota is checked against the period in force.
-        if let Some(v) = set(c.period()) {
-            out.push(w("cpu", "cpu.period", "cpu.cfs_period_us", v));
-        }
-        if let Some(v) = set(c.quota()) {
-            out.push(w("cpu", "cpu.quota", "cpu.cfs_quota_us", v));
-        }
-        if let Some(v) = c.burst() {
-            out.push(w("cpu", "cpu.burst", "cpu.cfs_burst_us", v));
-        }
-        if let Some(v) = set(c.realtime_period()) {
-            out.push(w("cpu", "cpu.realtimePeriod", "cpu.rt_period_us", v));
-        }
-        if let Some(v) = set(c.realtime_runtime()) {
-            out.push(w("cpu", "cpu.realtimeRuntime", "cpu.rt_runtime_us", v));
-        }
+        v1_cpu_writes(c, &mut out);
     }
     shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
-        if let Some(v) = set(b.weight()) {
-            out.push(Write {
-                controller: "blkio",
-                candidates: vec![
-                    ("blkio.weight".into(), v.to_string()),
-                    ("blkio.bfq.weight".into(), v.to_string()),
-                ],
-                field: "blockIO.weight",
-                if_present: false,
-            });
-        }
-        if let Some(v) = set(b.leaf_weight()) {
-            out.push(w("blkio", "blockIO.leafWeight", "blkio.leaf_weight", v));
-        }
-        for d in b.weight_device().iter().flatten() {
-            if let Some(v) = set(d.weight()) {
-                let value = format!("{}:{} {v}", d.major(), d.minor());
-                out.push(Write {
-                    controller: "blkio",
-                    candidates: vec![
-                        ("blkio.weight_device".into(), value.clone()),
-                        ("blkio.bfq.weight_device".into(), value),
-                    ],
-                    field: "blockIO.weightDevice",
-                    if_present: false,
-                });
-            }
-            if let Some(v) = set(d.leaf_weight()) {
-                out.push(w(
-                    "blkio",
-                    "blockIO.weightDevice",
-                    "blkio.leaf_weight_device",
-                    format!("{}:{} {v}", d.major(), d.minor()),
-                ));
-            }
-        }
-        for (list, file, field) in [
-            (
-                b.throttle_read_bps_device(),
-                "blkio.throttle.read_bps_device",
-                "blockIO.throttleReadBpsDevice",
-            ),
-            (
-                b.throttle_write_bps_device(),
-                "blkio.throttle.write_bps_device",
-                "blockIO.throttleWriteBpsDevice",
-            ),
-            (
-                b.throttle_read_iops_device(),
-                "blkio.throttle.read_iops_device",
-                "blockIO.throttleReadIOPSDevice",
-            ),
-            (
-                b.throttle_write_iops_device(),
-                "blkio.throttle.write_iops_device",
-                "blockIO.throttleWriteIOPSDevice",
-            ),
-        ] {
-            for d in list.iter().flatten() {
-                out.push(w(
-                    "blkio",
-                    field,
-                    file,
-                    format!("{}:{} {}", d.major(), d.minor(), d.rate()),
-                ));
-            }
-        }
+        v1_blkio_writes(b, &mut out);
     }
     for h in r.hugepage_limits().iter().flatten() {
         hugetlb_writes(h, "limit_in_bytes", &mut out);
     }
     if let Some(n) = r.network() {
-        if let Some(id) = n.class_id() {
-            out.push(w("net_cls", "network.classID", "net_cls.classid", id));
-        }
-        for p in n.priorities().iter().flatten() {
-            out.push(w(
-                "net_prio",
-                "network.priorities",
-                "net_prio.ifpriomap",
-                format!("{} {}", p.name(), p.priority()),
-            ));
-        }
+        v1_network_writes(n, &mut out);
     }
     out.extend(rdma_writes(r));
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         bail!("linux.resources.unified: invalid configuration: cannot use unified on cgroup v1");
     }
     Ok(out)
+}
+
+fn v1_memory_writes(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
+    if let Some(v) = set(m.limit()) {
+        out.push(w("memory", "memory.limit", "memory.limit_in_bytes", v));
+    }
+    if let Some(v) = set(m.swap()) {
+        out.push(w("memory", "memory.swap", "memory.memsw.limit_in_bytes", v));
+    }
+    if let Some(v) = set(m.reservation()) {
+        out.push(w(
+            "memory",
+            "memory.reservation",
+            "memory.soft_limit_in_bytes",
+            v,
+        ));
+    }
+    if let Some(v) = set(m.kernel_tcp()) {
+        out.push(w(
+            "memory",
+            "memory.kernelTCP",
+            "memory.kmem.tcp.limit_in_bytes",
+            v,
+        ));
+    }
+    if let Some(v) = m.swappiness() {
+        if v > 100 {
+            bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
+        }
+        out.push(w("memory", "memory.swappiness", "memory.swappiness", v));
+    }
+    if m.disable_oom_killer() == Some(true) {
+        out.push(w(
+            "memory",
+            "memory.disableOOMKiller",
+            "memory.oom_control",
+            1,
+        ));
+    }
+    if m.use_hierarchy() == Some(true) {
+        out.push(w(
+            "memory",
+            "memory.useHierarchy",
+            "memory.use_hierarchy",
+            1,
+        ));
+    }
+    Ok(())
+}
+
+fn v1_cpu_writes(c: &LinuxCpu, out: &mut Vec<Write>) {
+    if let Some(v) = set(c.shares()) {
+        out.push(w("cpu", "cpu.shares", "cpu.shares", v));
+    }
+    // The period first: a quota is checked against the period in force.
+    if let Some(v) = set(c.period()) {
+        out.push(w("cpu", "cpu.period", "cpu.cfs_period_us", v));
+    }
+    if let Some(v) = set(c.quota()) {
+        out.push(w("cpu", "cpu.quota", "cpu.cfs_quota_us", v));
+    }
+    if let Some(v) = c.burst() {
+        out.push(w("cpu", "cpu.burst", "cpu.cfs_burst_us", v));
+    }
+    if let Some(v) = set(c.realtime_period()) {
+        out.push(w("cpu", "cpu.realtimePeriod", "cpu.rt_period_us", v));
+    }
+    if let Some(v) = set(c.realtime_runtime()) {
+        out.push(w("cpu", "cpu.realtimeRuntime", "cpu.rt_runtime_us", v));
+    }
+}
+
+/// blkio: the weight (`blkio.bfq.*` where the kernel has BFQ and not CFQ), per device
+/// weights, and the throttles.
+fn v1_blkio_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+    if let Some(v) = set(b.weight()) {
+        out.push(Write {
+            controller: "blkio",
+            candidates: vec![
+                ("blkio.weight".into(), v.to_string()),
+                ("blkio.bfq.weight".into(), v.to_string()),
+            ],
+            field: "blockIO.weight",
+            if_present: false,
+        });
+    }
+    if let Some(v) = set(b.leaf_weight()) {
+        out.push(w("blkio", "blockIO.leafWeight", "blkio.leaf_weight", v));
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(v) = set(d.weight()) {
+            let value = format!("{}:{} {v}", d.major(), d.minor());
+            out.push(Write {
+                controller: "blkio",
+                candidates: vec![
+                    ("blkio.weight_device".into(), value.clone()),
+                    ("blkio.bfq.weight_device".into(), value),
+                ],
+                field: "blockIO.weightDevice",
+                if_present: false,
+            });
+        }
+        if let Some(v) = set(d.leaf_weight()) {
+            out.push(w(
+                "blkio",
+                "blockIO.weightDevice",
+                "blkio.leaf_weight_device",
+                format!("{}:{} {v}", d.major(), d.minor()),
+            ));
+        }
+    }
+    for (list, file, field) in [
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+            "blockIO.throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+            "blockIO.throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+            "blockIO.throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+            "blockIO.throttleWriteIOPSDevice",
+        ),
+    ] {
+        for d in list.iter().flatten() {
+            out.push(w(
+                "blkio",
+                field,
+                file,
+                format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+            ));
+        }
+    }
+}
+
+fn v1_network_writes(n: &LinuxNetwork, out: &mut Vec<Write>) {
+    if let Some(id) = n.class_id() {
+        out.push(w("net_cls", "network.classID", "net_cls.classid", id));
+    }
+    for p in n.priorities().iter().flatten() {
+        out.push(w(
+            "net_prio",
+            "network.priorities",
+            "net_prio.ifpriomap",
+            format!("{} {}", p.name(), p.priority()),
+        ));
+    }
 }
 
 fn rdma_writes(r: &LinuxResources) -> Vec<Write> {
