@@ -312,111 +312,30 @@ pub fn v2_swap_max(swap: i64, limit: Option<i64>) -> Result<Option<u64>> {
     }
 }
 
+/// The v2 writes of `r`, controller by controller, then `unified` as given.
 pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
-        // cgroup v2 has no per-cgroup swappiness: a valid value is ignored (as runc does),
-        // an invalid one is still an error.
-        if let Some(v) = m.swappiness().filter(|v| *v > 100) {
-            bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
-        }
-        if let Some(v) = set(m.limit()) {
-            out.push(w("memory", "memory.limit", "memory.max", limit_or_max(v)));
-        }
-        if let Some(v) = set(m.reservation()) {
-            out.push(w(
-                "memory",
-                "memory.reservation",
-                "memory.low",
-                limit_or_max(v),
-            ));
-        }
-        if let Some(swap) = set(m.swap()) {
-            // v1's swap is memory + swap; v2's swap.max is the swap alone.
-            let value = match v2_swap_max(swap, m.limit())? {
-                Some(n) => n.to_string(),
-                None => "max".to_string(),
-            };
-            out.push(w("memory", "memory.swap", "memory.swap.max", value));
-        }
+        v2_memory_writes(m, &mut out)?;
     }
     if let Some(c) = r.cpu() {
-        // An idle cgroup takes no weight (the kernel refuses it, EINVAL, after cpu.idle 1,
-        // and the weight means nothing while idle): set with idle, the shares give way, as
-        // they do through systemd (runc warns there; its cgroupfs path fails instead).
-        if let Some(v) = c.shares().filter(|s| *s > 0 && c.idle() != Some(1)) {
-            out.push(w("cpu", "cpu.shares", "cpu.weight", shares_to_weight(v)));
-        }
-        let (quota, period) = (set(c.quota()), set(c.period()));
-        if quota.is_some() || period.is_some() {
-            let quota = quota
-                .filter(|q| *q > 0)
-                .map(|q| q.to_string())
-                .unwrap_or_else(|| "max".into());
-            // Without a period the kernel keeps the one in force.
-            let value = match period {
-                Some(p) => format!("{quota} {p}"),
-                None => quota,
-            };
-            out.push(w("cpu", "cpu.quota", "cpu.max", value));
-        }
-        if let Some(v) = c.burst() {
-            out.push(w("cpu", "cpu.burst", "cpu.max.burst", v));
-        }
-        if set(c.realtime_period()).is_some() || set(c.realtime_runtime()).is_some() {
-            bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
-        }
+        v2_cpu_writes(c, &mut out)?;
     }
     shared_writes(r, &mut out);
     if let Some(b) = r.block_io() {
-        if let Some(v) = set(b.weight()) {
-            out.push(Write {
-                controller: "io",
-                candidates: vec![
-                    ("io.bfq.weight".into(), v.to_string()),
-                    ("io.weight".into(), blkio_weight_to_io_weight(v).to_string()),
-                ],
-                field: "blockIO.weight",
-                if_present: false,
-            });
-        }
-        for d in b.weight_device().iter().flatten() {
-            if let Some(v) = set(d.weight()) {
-                let dev = format!("{}:{}", d.major(), d.minor());
-                out.push(Write {
-                    controller: "io",
-                    candidates: vec![
-                        ("io.bfq.weight".into(), format!("{dev} {v}")),
-                        (
-                            "io.weight".into(),
-                            format!("{dev} {}", blkio_weight_to_io_weight(v)),
-                        ),
-                    ],
-                    field: "blockIO.weightDevice",
-                    if_present: false,
-                });
-            }
-        }
-        for (list, key) in [
-            (b.throttle_read_bps_device(), "rbps"),
-            (b.throttle_write_bps_device(), "wbps"),
-            (b.throttle_read_iops_device(), "riops"),
-            (b.throttle_write_iops_device(), "wiops"),
-        ] {
-            for d in list.iter().flatten() {
-                out.push(w(
-                    "io",
-                    "blockIO.throttle",
-                    "io.max",
-                    format!("{}:{} {key}={}", d.major(), d.minor(), d.rate()),
-                ));
-            }
-        }
+        v2_io_writes(b, &mut out);
     }
     for h in r.hugepage_limits().iter().flatten() {
         hugetlb_writes(h, "max", &mut out);
     }
     out.extend(rdma_writes(r));
+    unified_writes(r, &mut out)?;
+    Ok(out)
+}
+
+/// `unified`: each key written as given (a line at a time), checked to name a file of a
+/// controller.
+fn unified_writes(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     for (key, value) in r.unified().iter().flatten() {
         if key.contains('/') || key.starts_with('.') || !key.contains('.') {
             bail!("linux.resources.unified: invalid key {key:?}");
@@ -434,7 +353,112 @@ pub fn v2_writes(r: &LinuxResources) -> Result<Vec<Write>> {
             });
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+fn v2_memory_writes(m: &LinuxMemory, out: &mut Vec<Write>) -> Result<()> {
+    // cgroup v2 has no per-cgroup swappiness: a valid value is ignored (as runc does),
+    // an invalid one is still an error.
+    if let Some(v) = m.swappiness().filter(|v| *v > 100) {
+        bail!("linux.resources.memory.swappiness: {v} is not in 0-100");
+    }
+    if let Some(v) = set(m.limit()) {
+        out.push(w("memory", "memory.limit", "memory.max", limit_or_max(v)));
+    }
+    if let Some(v) = set(m.reservation()) {
+        out.push(w(
+            "memory",
+            "memory.reservation",
+            "memory.low",
+            limit_or_max(v),
+        ));
+    }
+    if let Some(swap) = set(m.swap()) {
+        // v1's swap is memory + swap; v2's swap.max is the swap alone.
+        let value = match v2_swap_max(swap, m.limit())? {
+            Some(n) => n.to_string(),
+            None => "max".to_string(),
+        };
+        out.push(w("memory", "memory.swap", "memory.swap.max", value));
+    }
+    Ok(())
+}
+
+fn v2_cpu_writes(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
+    // An idle cgroup takes no weight (the kernel refuses it, EINVAL, after cpu.idle 1,
+    // and the weight means nothing while idle): set with idle, the shares give way, as
+    // they do through systemd (runc warns there; its cgroupfs path fails instead).
+    if let Some(v) = c.shares().filter(|s| *s > 0 && c.idle() != Some(1)) {
+        out.push(w("cpu", "cpu.shares", "cpu.weight", shares_to_weight(v)));
+    }
+    let (quota, period) = (set(c.quota()), set(c.period()));
+    if quota.is_some() || period.is_some() {
+        let quota = quota
+            .filter(|q| *q > 0)
+            .map(|q| q.to_string())
+            .unwrap_or_else(|| "max".into());
+        // Without a period the kernel keeps the one in force.
+        let value = match period {
+            Some(p) => format!("{quota} {p}"),
+            None => quota,
+        };
+        out.push(w("cpu", "cpu.quota", "cpu.max", value));
+    }
+    if let Some(v) = c.burst() {
+        out.push(w("cpu", "cpu.burst", "cpu.max.burst", v));
+    }
+    if set(c.realtime_period()).is_some() || set(c.realtime_runtime()).is_some() {
+        bail!("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
+    }
+    Ok(())
+}
+
+/// io: the weight (`io.bfq.weight` where the kernel has BFQ, else `io.weight` on its own
+/// scale), per device weights, and the throttles in `io.max`.
+fn v2_io_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+    if let Some(v) = set(b.weight()) {
+        out.push(Write {
+            controller: "io",
+            candidates: vec![
+                ("io.bfq.weight".into(), v.to_string()),
+                ("io.weight".into(), blkio_weight_to_io_weight(v).to_string()),
+            ],
+            field: "blockIO.weight",
+            if_present: false,
+        });
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(v) = set(d.weight()) {
+            let dev = format!("{}:{}", d.major(), d.minor());
+            out.push(Write {
+                controller: "io",
+                candidates: vec![
+                    ("io.bfq.weight".into(), format!("{dev} {v}")),
+                    (
+                        "io.weight".into(),
+                        format!("{dev} {}", blkio_weight_to_io_weight(v)),
+                    ),
+                ],
+                field: "blockIO.weightDevice",
+                if_present: false,
+            });
+        }
+    }
+    for (list, key) in [
+        (b.throttle_read_bps_device(), "rbps"),
+        (b.throttle_write_bps_device(), "wbps"),
+        (b.throttle_read_iops_device(), "riops"),
+        (b.throttle_write_iops_device(), "wiops"),
+    ] {
+        for d in list.iter().flatten() {
+            out.push(w(
+                "io",
+                "blockIO.throttle",
+                "io.max",
+                format!("{}:{} {key}={}", d.major(), d.minor(), d.rate()),
+            ));
+        }
+    }
 }
 
 /// A hugepage size's limit, and, where the kernel has reservation accounting (5.7 on), the
