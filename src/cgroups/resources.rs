@@ -33,6 +33,22 @@ fn w(
     }
 }
 
+/// A weight, written to the first of two files the kernel has (the BFQ scheduler's or
+/// the other's), each with its own value.
+fn w_first_of(
+    controller: &'static str,
+    field: &'static str,
+    first: (&str, String),
+    second: (&str, String),
+) -> Write {
+    Write {
+        controller,
+        candidates: vec![(first.0.into(), first.1), (second.0.into(), second.1)],
+        field,
+        if_present: false,
+    }
+}
+
 fn limit_or_max(v: i64) -> String {
     if v < 0 { "max".into() } else { v.to_string() }
 }
@@ -200,15 +216,12 @@ fn v1_cpu_writes(c: &LinuxCpu, out: &mut Vec<Write>) {
 /// weights, and the throttles.
 fn v1_blkio_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     if let Some(v) = set(b.weight()) {
-        out.push(Write {
-            controller: "blkio",
-            candidates: vec![
-                ("blkio.weight".into(), v.to_string()),
-                ("blkio.bfq.weight".into(), v.to_string()),
-            ],
-            field: "blockIO.weight",
-            if_present: false,
-        });
+        out.push(w_first_of(
+            "blkio",
+            "blockIO.weight",
+            ("blkio.weight", v.to_string()),
+            ("blkio.bfq.weight", v.to_string()),
+        ));
     }
     if let Some(v) = set(b.leaf_weight()) {
         out.push(w("blkio", "blockIO.leafWeight", "blkio.leaf_weight", v));
@@ -216,15 +229,12 @@ fn v1_blkio_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     for d in b.weight_device().iter().flatten() {
         if let Some(v) = set(d.weight()) {
             let value = format!("{}:{} {v}", d.major(), d.minor());
-            out.push(Write {
-                controller: "blkio",
-                candidates: vec![
-                    ("blkio.weight_device".into(), value.clone()),
-                    ("blkio.bfq.weight_device".into(), value),
-                ],
-                field: "blockIO.weightDevice",
-                if_present: false,
-            });
+            out.push(w_first_of(
+                "blkio",
+                "blockIO.weightDevice",
+                ("blkio.weight_device", value.clone()),
+                ("blkio.bfq.weight_device", value),
+            ));
         }
         if let Some(v) = set(d.leaf_weight()) {
             out.push(w(
@@ -417,31 +427,25 @@ fn v2_cpu_writes(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
 /// scale), per device weights, and the throttles in `io.max`.
 fn v2_io_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     if let Some(v) = set(b.weight()) {
-        out.push(Write {
-            controller: "io",
-            candidates: vec![
-                ("io.bfq.weight".into(), v.to_string()),
-                ("io.weight".into(), blkio_weight_to_io_weight(v).to_string()),
-            ],
-            field: "blockIO.weight",
-            if_present: false,
-        });
+        out.push(w_first_of(
+            "io",
+            "blockIO.weight",
+            ("io.bfq.weight", v.to_string()),
+            ("io.weight", blkio_weight_to_io_weight(v).to_string()),
+        ));
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(v) = set(d.weight()) {
             let dev = format!("{}:{}", d.major(), d.minor());
-            out.push(Write {
-                controller: "io",
-                candidates: vec![
-                    ("io.bfq.weight".into(), format!("{dev} {v}")),
-                    (
-                        "io.weight".into(),
-                        format!("{dev} {}", blkio_weight_to_io_weight(v)),
-                    ),
-                ],
-                field: "blockIO.weightDevice",
-                if_present: false,
-            });
+            out.push(w_first_of(
+                "io",
+                "blockIO.weightDevice",
+                ("io.bfq.weight", format!("{dev} {v}")),
+                (
+                    "io.weight",
+                    format!("{dev} {}", blkio_weight_to_io_weight(v)),
+                ),
+            ));
         }
     }
     for (list, key) in [
