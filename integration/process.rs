@@ -183,6 +183,12 @@ fn missing_executable_fails_at_create_with_clear_error() {
         "{err}"
     );
     assert_no_leftovers(&rt, &id, &before);
+    // A directory is "permission denied", as Go's exec.LookPath says it in runc's init
+    // (Podman's and Docker's exit code 126; Podman's own suite matches these words).
+    let b = Bundle::new(&["/etc"]);
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(err.contains("exec: \"/etc\": permission denied"), "{err}");
+    assert_no_leftovers(&rt, &id, &before);
 }
 
 /// systemd socket activation: the listening socket rrun was given reaches the container at

@@ -409,8 +409,9 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
 fn check_executable(p: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(p) {
-        Ok(m) if m.is_dir() => bail!("exec: {:?}: is a directory", p.display().to_string()),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+        // Go's exec.LookPath, which runc's init calls, words a directory as it words a
+        // file without an execute bit; engines match "permission denied" (exit code 126).
+        Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
             bail!("exec: {:?}: permission denied", p.display().to_string())
         }
         Ok(_) => Ok(()),
@@ -503,11 +504,10 @@ mod tests {
             "exec: \"no-such-cmd\": executable file not found in $PATH"
         );
         assert!(find_executable("sh", &[]).is_err(), "no PATH, no lookup");
-        assert!(
-            find_executable("/bin", &env)
-                .unwrap_err()
-                .to_string()
-                .contains("is a directory")
+        assert_eq!(
+            find_executable("/bin", &env).unwrap_err().to_string(),
+            "exec: \"/bin\": permission denied",
+            "a directory is worded as Go's exec.LookPath words it"
         );
     }
 }
