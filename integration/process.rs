@@ -191,6 +191,54 @@ fn missing_executable_fails_at_create_with_clear_error() {
     assert_no_leftovers(&rt, &id, &before);
 }
 
+/// An executable the kernel would refuse though its mode bits allow it fails `create` in
+/// runc's words, as runc 1.1's init asks the kernel (faccessat2) before "ready": on a
+/// `noexec` mount (Podman's system test "podman volume: exec/noexec" wants 126, which
+/// Podman gives for these words), and a file only its owner may run, for another user.
+#[test]
+fn an_executable_the_kernel_refuses_fails_at_create() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new();
+    let volume = TempDir::new("rrun-noexec-vol");
+    let script = volume.path().join("myscript");
+    std::fs::write(&script, "#!/bin/sh\necho got here\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut b = Bundle::new(&["/vol/myscript"]);
+    std::fs::create_dir(b.rootfs().join("vol")).unwrap();
+    let source = volume.path().to_str().unwrap().to_string();
+    let with_options = |b: &mut Bundle, options: &[&str]| {
+        b.edit(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.retain(|m| m["destination"] != "/vol");
+            mounts.push(
+                json!({"destination": "/vol", "type": "bind", "source": source,
+                "options": options}),
+            );
+        });
+    };
+    let id = unique("noexec");
+    let before = HostSnapshot::take();
+    with_options(&mut b, &["rbind", "noexec"]);
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("exec /vol/myscript: permission denied"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+    // The same file on an exec mount runs.
+    with_options(&mut b, &["rbind"]);
+    assert_eq!(rt.output_of(&b), "got here\n");
+    // Mode 0700, owned by root: uid 1000 may not run it.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(
+        err.contains("exec /vol/myscript: permission denied"),
+        "{err}"
+    );
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 /// systemd socket activation: the listening socket rrun was given reaches the container at
 /// fd 3 with LISTEN_FDS/LISTEN_PID rewritten, and the container accepts on it.
 #[test]

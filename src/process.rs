@@ -414,7 +414,21 @@ fn check_executable(p: &Path) -> Result<()> {
         Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
             bail!("exec: {:?}: permission denied", p.display().to_string())
         }
-        Ok(_) => Ok(()),
+        // The kernel's own answer, as runc 1.1's init asks it after the lookup: a file on
+        // a `noexec` mount, or one the user may not execute, fails `create` in runc's words
+        // rather than the process after `start`. Where the kernel can't answer (no
+        // faccessat2, or a seccomp filter of the caller's), the mode bits stand, as in runc.
+        Ok(_) => match crate::syscalls::may_execute(p) {
+            Err(e)
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::EINVAL | libc::EPERM)
+                ) =>
+            {
+                bail!("exec {}: {}", p.display(), errno_text(&e))
+            }
+            _ => Ok(()),
+        },
         // runc's words, lowercase as Go prints errno: engines match them (Docker turns
         // "no such file or directory" into exit code 127, "permission denied" into 126).
         Err(e) => bail!(

@@ -203,6 +203,24 @@ pub fn openat2(
     check(fd).map(|fd| own_fd(fd as RawFd))
 }
 
+/// faccessat2(2) with X_OK and AT_EACCESS: whether the calling thread, with its effective
+/// ids and capabilities, may execute `path` (a `noexec` mount says no). A raw syscall:
+/// musl falls back to forking a checker where the kernel lacks faccessat2.
+pub fn may_execute(path: &Path) -> io::Result<()> {
+    let path = cstr(path)?;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call; no other pointers.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    check(ret).map(drop)
+}
+
 /// getdents64(2): the next directory entries of `dir` into `buf`, as the kernel lays them
 /// out (struct linux_dirent64, one after another); 0 at the end.
 pub fn getdents64(dir: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
