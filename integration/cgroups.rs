@@ -871,6 +871,66 @@ fn block_io_weight() {
     }
 }
 
+/// blockIO.weightDevice, as runc sets it. On v2 only BFQ takes a device's own weight
+/// (`io.bfq.weight`); without BFQ on that device the weight is left out and the container
+/// starts: io.weight's per-device form needs the io cost controller, and rrun's write of it
+/// failed create and `update` with EOPNOTSUPP (Podman's `--blkio-weight-device` on a v2
+/// host). On v1, a kernel without CFQ's or BFQ's weight files (this host's) refuses it,
+/// naming the field, with nothing left.
+#[test]
+fn block_io_weight_device_goes_to_bfq_or_nowhere() {
+    let rt = Runtime::new();
+    // A real block device, and whether BFQ schedules it.
+    let (dev, bfq) = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .find_map(|d| {
+            let dev = std::fs::read_to_string(d.path().join("dev")).ok()?;
+            let scheduler =
+                std::fs::read_to_string(d.path().join("queue/scheduler")).unwrap_or_default();
+            Some((dev.trim().to_string(), scheduler.contains("[bfq]")))
+        })
+        .unwrap_or(("7:0".into(), false));
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (u64, u64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let b = with_resources(
+        "sleep 1000",
+        json!({"blockIO": {"weightDevice": [{"major": major, "minor": minor, "weight": 98}]}}),
+    );
+    let id = unique("bioweightdev");
+    let before = HostSnapshot::take();
+    let v1_files = ["blkio.weight_device", "blkio.bfq.weight_device"]
+        .iter()
+        .any(|f| {
+            std::path::Path::new("/sys/fs/cgroup/blkio")
+                .join(f)
+                .exists()
+        });
+    if !cgroup_v2() && !v1_files {
+        let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        assert!(err.contains("blockIO.weightDevice"), "{err}");
+        assert_no_leftovers(&rt, &id, &before);
+        return;
+    }
+    rt.create(&b, &id);
+    if cgroup_v2() {
+        let dirs = cgroup_dirs_named(&id);
+        let read = |f: &str| {
+            dirs.iter()
+                .map(|d| d.join(f))
+                .find(|p| p.exists())
+                .map(|p| std::fs::read_to_string(p).unwrap())
+                .unwrap_or_default()
+        };
+        if bfq {
+            assert!(read("io.bfq.weight").contains(&format!("{dev} 98")));
+        }
+        assert!(!read("io.weight").contains(&dev), "{}", read("io.weight"));
+    }
+    rt.ok(&["delete", "--force", &id]);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 /// Every directory in every hierarchy whose path has a component named `name`.
 fn cgroup_dirs_under(name: &str) -> Vec<std::path::PathBuf> {
     cgroup_dirs_named(name)

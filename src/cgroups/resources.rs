@@ -424,7 +424,7 @@ fn v2_cpu_writes(c: &LinuxCpu, out: &mut Vec<Write>) -> Result<()> {
 }
 
 /// io: the weight (`io.bfq.weight` where the kernel has BFQ, else `io.weight` on its own
-/// scale), per device weights, and the throttles in `io.max`.
+/// scale), per device weights (BFQ's only), and the throttles in `io.max`.
 fn v2_io_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
     if let Some(v) = set(b.weight()) {
         out.push(w_first_of(
@@ -434,18 +434,21 @@ fn v2_io_writes(b: &LinuxBlockIo, out: &mut Vec<Write>) {
             ("io.weight", blkio_weight_to_io_weight(v).to_string()),
         ));
     }
+    // A device's own weight only where BFQ takes it, as runc sets it: io.weight's
+    // per-device form needs the io cost controller enabled for that device, which hosts
+    // rarely have (the kernel says EOPNOTSUPP), and Docker and Podman pass
+    // `--blkio-weight-device` whatever the device's scheduler.
     for d in b.weight_device().iter().flatten() {
         if let Some(v) = set(d.weight()) {
-            let dev = format!("{}:{}", d.major(), d.minor());
-            out.push(w_first_of(
-                "io",
-                "blockIO.weightDevice",
-                ("io.bfq.weight", format!("{dev} {v}")),
-                (
-                    "io.weight",
-                    format!("{dev} {}", blkio_weight_to_io_weight(v)),
-                ),
-            ));
+            out.push(Write {
+                if_present: true,
+                ..w(
+                    "io",
+                    "blockIO.weightDevice",
+                    "io.bfq.weight",
+                    format!("{}:{} {v}", d.major(), d.minor()),
+                )
+            });
         }
     }
     for (list, key) in [
@@ -627,6 +630,32 @@ mod tests {
         let period = f.iter().position(|x| x.0 == "cpu.cfs_period_us").unwrap();
         let quota = f.iter().position(|x| x.0 == "cpu.cfs_quota_us").unwrap();
         assert!(period < quota, "period is written before quota");
+    }
+
+    #[test]
+    fn a_device_weight_on_v2_is_bfqs_alone_and_only_where_it_is() {
+        let r =
+            res(r#"{"blockIO":{"weight":321,"weightDevice":[{"major":7,"minor":0,"weight":98}]}}"#);
+        let ws = v2_writes(&r).unwrap();
+        let device: Vec<_> = ws
+            .iter()
+            .filter(|w| w.field == "blockIO.weightDevice")
+            .collect();
+        assert_eq!(device.len(), 1, "{ws:?}");
+        assert_eq!(
+            device[0].candidates,
+            vec![("io.bfq.weight".to_string(), "7:0 98".to_string())],
+            "never io.weight's per-device form, which needs the io cost controller"
+        );
+        assert!(
+            device[0].if_present,
+            "skipped without BFQ, as runc skips it"
+        );
+        let weight = ws.iter().find(|w| w.field == "blockIO.weight").unwrap();
+        assert!(
+            !weight.if_present,
+            "the weight itself has io.weight to fall back on"
+        );
     }
 
     #[test]
