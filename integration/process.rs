@@ -192,18 +192,20 @@ fn missing_executable_fails_at_create_with_clear_error() {
 }
 
 /// An executable the kernel would refuse though its mode bits allow it fails `create` in
-/// runc's words, as runc 1.1's init asks the kernel (faccessat2) before "ready": on a
-/// `noexec` mount (Podman's system test "podman volume: exec/noexec" wants 126, which
-/// Podman gives for these words), and a file only its owner may run, for another user.
+/// runc's words, as runc's init asks the kernel (faccessat2) once the process's user and
+/// capabilities are in force, before "ready": on a `noexec` mount (Podman's system test
+/// "podman volume: exec/noexec" wants 126, which Podman gives for these words), and a file
+/// only its owner may run, for another user, unless the process has CAP_DAC_OVERRIDE.
 #[test]
 fn an_executable_the_kernel_refuses_fails_at_create() {
     use std::os::unix::fs::PermissionsExt;
     let rt = Runtime::new();
     let volume = TempDir::new("rrun-noexec-vol");
-    let script = volume.path().join("myscript");
-    std::fs::write(&script, "#!/bin/sh\necho got here\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut b = Bundle::new(&["/vol/myscript"]);
+    // busybox, named for the applet it runs.
+    let echo = volume.path().join("echo");
+    std::fs::copy("/bin/busybox", &echo).unwrap();
+    std::fs::set_permissions(&echo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut b = Bundle::new(&["/vol/echo", "got here"]);
     std::fs::create_dir(b.rootfs().join("vol")).unwrap();
     let source = volume.path().to_str().unwrap().to_string();
     let with_options = |b: &mut Bundle, options: &[&str]| {
@@ -220,23 +222,24 @@ fn an_executable_the_kernel_refuses_fails_at_create() {
     let before = HostSnapshot::take();
     with_options(&mut b, &["rbind", "noexec"]);
     let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert!(
-        err.contains("exec /vol/myscript: permission denied"),
-        "{err}"
-    );
+    assert!(err.contains("exec /vol/echo: permission denied"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
     // The same file on an exec mount runs.
     with_options(&mut b, &["rbind"]);
     assert_eq!(rt.output_of(&b), "got here\n");
-    // Mode 0700, owned by root: uid 1000 may not run it.
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Mode 0700, owned by root: uid 1000 may not run it...
+    std::fs::set_permissions(&echo, std::fs::Permissions::from_mode(0o700)).unwrap();
     b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
     let err = rt.fails(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
-    assert!(
-        err.contains("exec /vol/myscript: permission denied"),
-        "{err}"
-    );
+    assert!(err.contains("exec /vol/echo: permission denied"), "{err}");
     assert_no_leftovers(&rt, &id, &before);
+    // ...unless its capabilities let it, as the kernel's execve will.
+    b.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_DAC_OVERRIDE"], "effective": ["CAP_DAC_OVERRIDE"],
+            "permitted": ["CAP_DAC_OVERRIDE"]})
+    });
+    assert_eq!(rt.output_of(&b), "got here\n");
 }
 
 /// systemd socket activation: the listening socket rrun was given reaches the container at

@@ -72,8 +72,30 @@ impl Launch {
         seccomp: Option<&crate::seccomp::Filter>,
     ) -> Result<Option<std::os::fd::OwnedFd>> {
         let early = self.drop_privileges(seccomp)?;
+        self.kernel_lets_it_execute()?;
         let late = self.install_late_seccomp(seccomp)?;
         Ok(early.or(late))
+    }
+
+    /// Asks the kernel whether the process, with its user and capabilities now in force,
+    /// may execute the command, as runc's init does at this point: a file on a `noexec`
+    /// mount, or one only another user may run, fails `create` in runc's words rather than
+    /// the process after `start` (where the mode bits said yes). Where the kernel can't
+    /// answer (no faccessat2, or an earlier seccomp filter that refuses it), the lookup's
+    /// mode bits stand, as in runc.
+    fn kernel_lets_it_execute(&self) -> Result<()> {
+        let path = Path::new(std::ffi::OsStr::from_bytes(self.exe.as_bytes()));
+        match crate::syscalls::may_execute(path) {
+            Err(e)
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::EINVAL | libc::EPERM)
+                ) =>
+            {
+                bail!("exec {}: {}", path.display(), errno_text(&e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The final capability sets. A seccomp filter loaded without no_new_privs needs
@@ -414,21 +436,9 @@ fn check_executable(p: &Path) -> Result<()> {
         Ok(m) if m.is_dir() || m.permissions().mode() & 0o111 == 0 => {
             bail!("exec: {:?}: permission denied", p.display().to_string())
         }
-        // The kernel's own answer, as runc 1.1's init asks it after the lookup: a file on
-        // a `noexec` mount, or one the user may not execute, fails `create` in runc's words
-        // rather than the process after `start`. Where the kernel can't answer (no
-        // faccessat2, or a seccomp filter of the caller's), the mode bits stand, as in runc.
-        Ok(_) => match crate::syscalls::may_execute(p) {
-            Err(e)
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSYS | libc::EINVAL | libc::EPERM)
-                ) =>
-            {
-                bail!("exec {}: {}", p.display(), errno_text(&e))
-            }
-            _ => Ok(()),
-        },
+        // The kernel has the last word once the process's user and capabilities are in
+        // force: [`Launch::lock_down`].
+        Ok(_) => Ok(()),
         // runc's words, lowercase as Go prints errno: engines match them (Docker turns
         // "no such file or directory" into exit code 127, "permission denied" into 126).
         Err(e) => bail!(
