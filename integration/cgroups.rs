@@ -847,13 +847,7 @@ fn block_io_weight() {
     let id = unique("bioweight");
     let out = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
     if out.status.success() {
-        let dirs = cgroup_dirs_named(&id);
-        let read = |f: &str| {
-            dirs.iter()
-                .map(|d| d.join(f))
-                .find(|p| p.exists())
-                .map(|p| std::fs::read_to_string(p).unwrap())
-        };
+        let read = |f: &str| read_in_cgroups_of(&id, f);
         let value = read("io.bfq.weight")
             .or_else(|| read("io.weight"))
             .or_else(|| read("blkio.weight"))
@@ -914,14 +908,7 @@ fn block_io_weight_device_goes_to_bfq_or_nowhere() {
     }
     rt.create(&b, &id);
     if cgroup_v2() {
-        let dirs = cgroup_dirs_named(&id);
-        let read = |f: &str| {
-            dirs.iter()
-                .map(|d| d.join(f))
-                .find(|p| p.exists())
-                .map(|p| std::fs::read_to_string(p).unwrap())
-                .unwrap_or_default()
-        };
+        let read = |f: &str| read_in_cgroups_of(&id, f).unwrap_or_default();
         if bfq {
             assert!(read("io.bfq.weight").contains(&format!("{dev} 98")));
         }
@@ -929,6 +916,15 @@ fn block_io_weight_device_goes_to_bfq_or_nowhere() {
     }
     rt.ok(&["delete", "--force", &id]);
     assert_no_leftovers(&rt, &id, &before);
+}
+
+/// Cgroup file `file` of container `id`: the first of its cgroup directories that has it.
+fn read_in_cgroups_of(id: &str, file: &str) -> Option<String> {
+    cgroup_dirs_named(id)
+        .iter()
+        .map(|d| d.join(file))
+        .find(|p| p.exists())
+        .map(|p| std::fs::read_to_string(p).unwrap())
 }
 
 /// Every directory in every hierarchy whose path has a component named `name`.
