@@ -129,27 +129,53 @@ boot_guest() {
     rm -f "$work/overlay.qcow2"
     qemu-img create -q -f qcow2 -b "$(realpath "$work/base.img")" -F raw "$work/overlay.qcow2"
     qemu_status=0
-    timeout --kill-after=10 "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
-        -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-        -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
-        -drive "file=$work/tests.img,format=raw,if=virtio" \
-        -append "root=/dev/vda rw console=ttyS0 quiet loglevel=5 softlockup_panic=1 panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" | tee "$log" ||
-        qemu_status=$?
+    : > "$log"
+    (
+        timeout --kill-after=10 "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 \
+            -nographic -no-reboot -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+            -drive "file=$work/overlay.qcow2,format=qcow2,if=virtio" \
+            -drive "file=$work/tests.img,format=raw,if=virtio" \
+            -append "root=/dev/vda rw console=ttyS0 quiet loglevel=5 softlockup_panic=1 panic=-1 systemd.mask=serial-getty@ttyS0.service $cg_args" |
+            tee "$log"
+        exit "${PIPESTATUS[0]}"
+    ) &
+    local qemu=$!
+    # The emulated kernel has been seen to hang silently in its first second of boot
+    # (no lockup report, the disks untouched): a guest whose tests have not begun
+    # (guest-run.sh's first line) within GUEST_BOOT_TIMEOUT is stopped, not waited for
+    # to the end of GUEST_TIMEOUT. A boot takes 20 to 60 s here.
+    local waited=0
+    boot_hung=no
+    while kill -0 "$qemu" 2>/dev/null; do
+        if [ "$waited" -ge "$boot_timeout" ] && ! grep -aq 'guest: kernel ' "$log"; then
+            echo "systemd guest: no test began within GUEST_BOOT_TIMEOUT=$boot_timeout s; stopping the guest" >&2
+            boot_hung=yes
+            # `timeout` stops QEMU; the subshell then ends with tee.
+            pkill -TERM -P "$qemu" -x timeout || true
+            break
+        fi
+        sleep 5
+        waited=$((waited + 5))
+    done
+    wait "$qemu" || qemu_status=$?
 }
+boot_timeout=${GUEST_BOOT_TIMEOUT:-300}
 boot_guest
-# As in the v2 guest: a boot whose kernel locked up before the tests ended is booted again,
-# once, its console kept; a test's own failure is never retried.
+# As in the v2 guest: a boot whose kernel locked up or hung before the tests ended is
+# booted again, once, its console kept; a test's own failure is never retried.
 if ! debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null | grep -a 'SYSTEMD-GUEST-EXIT' >/dev/null &&
-    grep -aq 'soft lockup\|Kernel panic' "$log"; then
+    { [ "$boot_hung" = yes ] || grep -aq 'soft lockup\|Kernel panic' "$log"; }; then
     cp "$log" "$work/console-$cgroup-lockup.log"
-    echo "systemd guest: the guest kernel locked up (report in $work/console-$cgroup-lockup.log); booting it again, once" >&2
+    echo "systemd guest: the guest kernel locked up or hung (console in $work/console-$cgroup-lockup.log); booting it again, once" >&2
     boot_guest
 fi
 # The guest's own copy of its output, whole even if the console lost some of it.
 debugfs -R "cat /guest.log" "$work/tests.img" 2>/dev/null > "$work/guest-$cgroup.log" || true
 code=$(grep -a -o 'SYSTEMD-GUEST-EXIT [0-9]*' "$work/guest-$cgroup.log" | tail -1 | awk '{print $2}' || true)
 if [ -z "$code" ]; then
-    if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
+    if [ "$boot_hung" = yes ]; then
+        echo "systemd guest: the tests did not finish: the guest did not begin them within GUEST_BOOT_TIMEOUT=$boot_timeout s, twice" >&2
+    elif [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
         echo "systemd guest: the tests did not finish: the guest was stopped after GUEST_TIMEOUT=$guest_timeout s" >&2
     else
         echo "systemd guest: the tests did not finish (QEMU's exit status $qemu_status)" >&2
