@@ -64,7 +64,8 @@ impl Launch {
             .collect()
     }
 
-    /// The final capability sets and the seccomp filter ([`Launch::drop_privileges`], then
+    /// The final capability sets, the kernel's execute check and the seccomp filter
+    /// ([`Launch::drop_privileges`], [`Launch::kernel_lets_it_execute`], then
     /// [`Launch::install_late_seccomp`]): the container's init runs this before "ready", as
     /// runc's does, `exec` just before its execve. Returns the seccomp notify listener.
     pub fn lock_down(
@@ -84,15 +85,15 @@ impl Launch {
     /// answer (no faccessat2, or an earlier seccomp filter that refuses it), the lookup's
     /// mode bits stand, as in runc.
     fn kernel_lets_it_execute(&self) -> Result<()> {
-        let path = Path::new(std::ffi::OsStr::from_bytes(self.exe.as_bytes()));
-        match crate::syscalls::may_execute(path) {
+        match crate::syscalls::may_execute(&self.exe) {
             Err(e)
                 if !matches!(
                     e.raw_os_error(),
                     Some(libc::ENOSYS | libc::EINVAL | libc::EPERM)
                 ) =>
             {
-                bail!("exec {}: {}", path.display(), errno_text(&e))
+                let path = String::from_utf8_lossy(self.exe.as_bytes());
+                bail!("exec {path}: {}", errno_text(&e))
             }
             _ => Ok(()),
         }

@@ -206,8 +206,7 @@ pub fn openat2(
 /// faccessat2(2) with X_OK and AT_EACCESS: whether the calling thread, with its effective
 /// ids and capabilities, may execute `path` (a `noexec` mount says no). A raw syscall:
 /// musl falls back to forking a checker where the kernel lacks faccessat2.
-pub fn may_execute(path: &Path) -> io::Result<()> {
-    let path = cstr(path)?;
+pub fn may_execute(path: &CStr) -> io::Result<()> {
     // SAFETY: `path` is a NUL-terminated string that outlives the call; no other pointers.
     let ret = unsafe {
         libc::syscall(

@@ -554,8 +554,6 @@ pub fn remove_made_dirs(dirs: &[PathBuf]) {
     }
 }
 
-/// Removes one cgroup directory, retrying briefly: the kernel releases a cgroup a moment
-/// after its last process is reaped.
 /// Subdirectories of a cgroup directory: the sub-cgroups its processes made (a container
 /// may own its cgroup subtree: delegated v2, or a writable v1 mount).
 fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
@@ -571,9 +569,10 @@ fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Removes a cgroup directory and every sub-cgroup in it, deepest first (as runc does: a
-/// container that made sub-cgroups must still delete cleanly). The directory is listed
-/// only when a plain rmdir is refused: listing a cgroup directory costs tens of µs, and
-/// almost no container makes sub-cgroups.
+/// container that made sub-cgroups must still delete cleanly), retrying for about a second
+/// while the kernel says busy: it releases a cgroup a moment after its last process is
+/// reaped. The directory is listed only when a plain rmdir is refused: listing a cgroup
+/// directory costs tens of µs, and almost no container makes sub-cgroups.
 fn remove_dir(dir: &Path) -> Result<()> {
     match fs::remove_dir(dir) {
         Ok(()) => return Ok(()),

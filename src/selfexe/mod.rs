@@ -148,17 +148,30 @@ impl SealedView {
 
 /// Makes the view; `scratch` as for [`ensure_sealed`].
 pub fn sealed_view(scratch: &Path) -> Result<SealedView> {
-    match sealed_overlay(scratch) {
-        Ok((file, mount)) => Ok(SealedView {
+    let view = match sealed_overlay(scratch) {
+        Ok((file, mount)) => SealedView {
             file,
             kind: in_place::View::SameFile,
             _mount: Some(mount),
-        }),
+        },
         Err(e) => {
             crate::logging::debug(&format!("no overlayfs view of rrun ({e:#}): a sealed copy"));
-            sealed_copy_view()
+            sealed_copy_view()?
         }
+    };
+    log_view_made(!view.is_copy());
+    Ok(view)
+}
+
+/// Says with `--debug` that a sealed view was made, in runc's words, which runc's own tests
+/// (and so those of a drop-in) look for. Sealing before the command line is read
+/// ([`crate::commands::seal_before_parsing`]) happens before logging is set up, so it
+/// goes unsaid.
+fn log_view_made(through_overlay: bool) {
+    if through_overlay {
+        crate::logging::debug("runc exeseal: using overlayfs for sealed /proc/self/exe");
     }
+    crate::logging::debug("runc exeseal: using /proc/self/exe clone");
 }
 
 fn sealed_copy_view() -> Result<SealedView> {
@@ -222,10 +235,11 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
     if running_sealed() {
         return Ok(());
     }
-    let sealed = match sealed_overlay(scratch) {
+    let (sealed, through_overlay) = match sealed_overlay(scratch) {
         // The mount dissolves here: the process's mappings and exe link hold the view.
         Ok((view, _mount)) => match in_place::seal_in_place(&view, in_place::View::SameFile) {
             Ok(()) => {
+                log_view_made(true);
                 SEALED.store(YES, Ordering::Relaxed);
                 return Ok(());
             }
@@ -233,14 +247,15 @@ pub fn ensure_sealed(scratch: &Path) -> Result<()> {
                 crate::logging::debug(&format!(
                     "not sealed in place ({e:#}): re-executing from the sealed view"
                 ));
-                OwnedFd::from(view)
+                (OwnedFd::from(view), true)
             }
         },
         Err(e) => {
             crate::logging::debug(&format!("no overlayfs view of rrun ({e}): copying it"));
-            sealed_copy()?
+            (sealed_copy()?, false)
         }
     };
+    log_view_made(through_overlay);
     let args: Vec<CString> = crate::args::args_os()
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
