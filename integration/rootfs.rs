@@ -355,6 +355,73 @@ fn rootfs_propagation_is_that_of_the_container_root() {
     }
 }
 
+/// A Kubernetes volume with Bidirectional propagation, as containerd's CRI writes it (and
+/// critest's mount propagation test makes it): the rootfs is a mount point of its own (the
+/// engine's overlay), `rootfsPropagation` is "rshared" and the volume, an rshared host
+/// mount, is bound "rbind,rshared". The container starts (pivot_root needs the mount the
+/// rootfs's bind is stacked on made private first), and mounts cross both ways: the
+/// container's mount under the volume appears on the host, the host's in the container.
+#[test]
+fn a_bidirectional_volume_on_a_rootfs_that_is_a_mount_point() {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    let rt = Runtime::new();
+    let host = TempDir::new(&format!("{HOST_MOUNT_FIXTURE}bidirectional"));
+    let (rootfs, vol) = (host.path().join("rootfs"), host.path().join("vol"));
+    for d in [&rootfs, &vol.join("inside"), &vol.join("outside")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let mut b = Bundle::sh(
+        "mount -t tmpfs tmpfs /vol/inside && touch /vol/inside/made-in-container && \
+         while [ ! -e /vol/outside/made-on-host ]; do sleep 0.02; done && echo seen > /vol/seen; \
+         sleep 1000",
+    );
+    std::fs::create_dir_all(b.rootfs().join("vol")).unwrap();
+    let bind = |src: &std::path::Path, dst: &std::path::Path| {
+        mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap()
+    };
+    bind(&b.rootfs(), &rootfs);
+    bind(&vol, &vol);
+    let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
+    mount(None::<&str>, &vol, None::<&str>, shared, None::<&str>).unwrap();
+    b.edit(|c| {
+        c["root"]["path"] = json!(rootfs);
+        c["linux"]["rootfsPropagation"] = json!("rshared");
+        grant_capability(c, "CAP_SYS_ADMIN");
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/vol", "type": "bind", "source": &vol, "options": ["rbind", "rshared", "rw"]}),
+        );
+    });
+    let id = unique("bidir");
+    let created = rt.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let mut seen_both_ways = false;
+    if created.status.success() {
+        rt.ok(&["start", &id]);
+        wait_until("the container's mount on the host", || {
+            vol.join("inside/made-in-container").exists()
+        });
+        mount(
+            Some("tmpfs"),
+            &vol.join("outside"),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        std::fs::write(vol.join("outside/made-on-host"), "").unwrap();
+        wait_until("the host's mount in the container", || {
+            vol.join("seen").exists()
+        });
+        seen_both_ways = true;
+        rt.ok(&["delete", "-f", &id]);
+    }
+    for m in [vol.join("outside"), vol.join("inside"), vol.clone(), rootfs] {
+        let _ = umount2(&m, MntFlags::MNT_DETACH);
+    }
+    let err = String::from_utf8_lossy(&created.stderr);
+    assert!(created.status.success(), "{err}");
+    assert!(seen_both_ways);
+}
+
 /// mask.bats: a path listed twice is masked once, and masked directories share one empty
 /// read-only tmpfs.
 #[test]

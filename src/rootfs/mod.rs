@@ -257,10 +257,12 @@ pub fn detach_rootfs_bind(rootfs: &Path, below: u64) {
     }
 }
 
+/// Makes private the mount the rootfs is on: the rootfs itself where it is a mount point (an
+/// engine's overlay), as runc does. The rootfs's bind onto itself is stacked on that mount,
+/// which pivot_root refuses as the new root's parent if it is shared.
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     let mounts = crate::procfs::mounts().context("reading mountinfo")?;
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let mount_point = holding(&mounts, parent)
+    let mount_point = holding(&mounts, rootfs)
         .map(|m| m.mount_point.clone())
         .unwrap_or_else(|| PathBuf::from("/"));
     sys_mount(
