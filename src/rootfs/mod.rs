@@ -216,7 +216,7 @@ fn set_tree_propagation(plan: &RootfsPlan) -> Result<()> {
     .map_err(|e| anyhow!("setting rootfs propagation: {e}"))?;
     if propagation & libc::MS_SHARED != 0 {
         // pivot_root refuses a new root whose parent mount is shared.
-        make_parent_mount_private(plan.rootfs)?;
+        make_rootfs_mount_private(plan.rootfs)?;
     }
     Ok(())
 }
@@ -260,7 +260,7 @@ pub fn detach_rootfs_bind(rootfs: &Path, below: u64) {
 /// Makes private the mount the rootfs is on: the rootfs itself where it is a mount point (an
 /// engine's overlay), as runc does. The rootfs's bind onto itself is stacked on that mount,
 /// which pivot_root refuses as the new root's parent if it is shared.
-fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+fn make_rootfs_mount_private(rootfs: &Path) -> Result<()> {
     let mounts = crate::procfs::mounts().context("reading mountinfo")?;
     let mount_point = holding(&mounts, rootfs)
         .map(|m| m.mount_point.clone())
