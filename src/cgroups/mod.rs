@@ -8,7 +8,7 @@ mod hierarchy;
 pub mod resources;
 pub mod systemd;
 mod v1;
-mod v2;
+pub(crate) mod v2;
 
 pub use hierarchy::{Hierarchy, exists_while_we_run, host_hierarchies};
 

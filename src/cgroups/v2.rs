@@ -190,13 +190,24 @@ impl CgroupDriver for V2 {
         super::fs::write(&file, if frozen { "1" } else { "0" })
             .with_context(|| format!("writing {}", file.display()))?;
         let want = if frozen { "frozen 1" } else { "frozen 0" };
-        wait_for(
-            &format!("{} to say {want}", self.dir.join("cgroup.events").display()),
-            || {
-                super::fs::read_to_string(&self.dir.join("cgroup.events"))
-                    .is_ok_and(|s| s.lines().any(|l| l == want))
-            },
-        )
+        let events = self.dir.join("cgroup.events");
+        let gone = std::cell::Cell::new(None);
+        wait_for(&format!("{} to say {want}", events.display()), || {
+            match super::fs::read_to_string(&events) {
+                Ok(s) => s.lines().any(|l| l == want),
+                // Removed meanwhile (systemd removes a scope whose processes have all
+                // died): nothing is left to wait for.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    gone.set(Some(e));
+                    true
+                }
+                Err(_) => false,
+            }
+        })?;
+        match gone.take() {
+            Some(e) => Err(e).with_context(|| format!("reading {}", events.display())),
+            None => Ok(()),
+        }
     }
 
     fn stats(&self) -> Result<Value> {
