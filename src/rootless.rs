@@ -197,16 +197,11 @@ pub fn check_spec(spec: &oci_spec::runtime::Spec) -> anyhow::Result<()> {
 /// Whether `e` is, at bottom, the kernel saying no for lack of permission (EACCES, EPERM,
 /// or EROFS: a read-only cgroupfs, for an unprivileged user much the same).
 pub fn is_permission_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        let io = c
-            .downcast_ref::<std::io::Error>()
-            .or_else(|| c.downcast_ref::<crate::cgroups::OsError>().map(|os| &os.0));
-        io.is_some_and(|io| {
-            matches!(
-                io.raw_os_error(),
-                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
-            )
-        })
+    crate::cgroups::os_errors(e).any(|io| {
+        matches!(
+            io.raw_os_error(),
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+        )
     })
 }
 

@@ -121,9 +121,17 @@ pub struct Rootless {
 pub use crate::rootless::is_permission_error;
 
 /// An errno from a cgroup file, worded as runc (Go) words it, "permission denied": tools
-/// and runc's own tests match those words (is_permission_error looks inside it).
+/// and runc's own tests match those words ([`os_errors`] looks inside it).
 #[derive(Debug)]
 pub struct OsError(pub std::io::Error);
+
+/// The kernel's errors in `e`'s chain: plain I/O errors and those of cgroup files.
+pub fn os_errors(e: &anyhow::Error) -> impl Iterator<Item = &std::io::Error> {
+    e.chain().filter_map(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .or_else(|| c.downcast_ref::<OsError>().map(|os| &os.0))
+    })
+}
 
 impl std::fmt::Display for OsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -55,11 +55,7 @@ fn signal_frozen(
 
 /// Whether an error comes from a file that does not exist (ENOENT).
 fn names_a_missing_file(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
-    })
+    crate::cgroups::os_errors(e).any(|io| io.kind() == std::io::ErrorKind::NotFound)
 }
 
 #[cfg(test)]
