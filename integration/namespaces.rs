@@ -178,6 +178,47 @@ fn joins_namespaces_by_path() {
     rt.ok(&["delete", "-f", &id]);
 }
 
+/// A container joining another's pid namespace (Docker's `--pid container:NAME`, with
+/// its prestart hook) starts, and its hooks run in rrun's pid namespace, as runc's do:
+/// rrun joins the container's only to clone the init. Before, the hooks were born in the
+/// container's namespace, and rrun could start no thread to read their output ("reading
+/// the output of /bin/sh: resource temporarily unavailable").
+#[test]
+fn hooks_of_a_container_joining_a_pid_namespace_run_in_rrun_s() {
+    let rt = Runtime::new();
+    let first = Bundle::new(&["sleep", "1000"]);
+    let owner = unique("pidowner");
+    rt.create(&first, &owner);
+    let pid = rt.state(&owner)["pid"].as_i64().unwrap();
+    let ns_of = |p: &str| std::fs::read_link(p).unwrap().display().to_string();
+    let (theirs, ours) = (
+        ns_of(&format!("/proc/{pid}/ns/pid")),
+        ns_of("/proc/self/ns/pid"),
+    );
+    let mut b = Bundle::sh("readlink /proc/self/ns/pid");
+    let log = b.path().join("hooks.log");
+    let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} $(readlink /proc/self/ns/pid) >> {}", log.display())]});
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            }
+        }
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    assert_eq!(rt.output_of(&b), format!("{theirs}\n"));
+    rt.ok(&["delete", "-f", &owner]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("prestart {ours}\ncreateRuntime {ours}\npoststart {ours}\npoststop {ours}\n")
+    );
+}
+
 #[test]
 fn user_namespace_with_mappings() {
     let rt = Runtime::new();
@@ -212,16 +253,21 @@ fn user_namespace_with_mappings() {
     );
 }
 
+/// The container's clocks have its offsets; its hooks, run by rrun, keep the host's time
+/// namespace (rrun makes the container's for the clone alone).
 #[test]
 fn time_namespace_offsets() {
     let rt = Runtime::new();
     let mut b = Bundle::sh("cut -d. -f1 /proc/uptime");
+    let log = b.path().join("hooks.log");
+    let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} $(readlink /proc/self/ns/time) >> {}", log.display())]});
     b.edit(|c| {
         c["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()
             .push(json!({"type": "time"}));
         c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400 * 365, "nanosecs": 0}});
+        c["hooks"] = json!({"prestart": [hook("prestart")], "poststop": [hook("poststop")]});
     });
     let inside: u64 = rt.output_of(&b).trim().parse().unwrap();
     let host: f64 = std::fs::read_to_string("/proc/uptime")
@@ -234,6 +280,12 @@ fn time_namespace_offsets() {
     assert!(
         inside >= 86400 * 365 + host as u64 - 5,
         "uptime inside {inside} vs host {host}"
+    );
+    let ours = std::fs::read_link("/proc/self/ns/time").unwrap();
+    let ours = ours.display();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("prestart {ours}\npoststop {ours}\n")
     );
 }
 

@@ -7,11 +7,13 @@
 //!   while the parent makes the records and cgroups (`early_unshare`). A new cgroup
 //!   namespace is unshared by init *after* it joined its cgroup, so that cgroup is its root.
 //! - A pid namespace given by path only affects children, so the parent joins it before
-//!   cloning (no extra fork either). A new time namespace is unshared by the parent too
-//!   (that too affects only children), since its offsets must be written before any
-//!   process lives in it. A time namespace given by path is joined by init: setns moves
-//!   its caller too, and a parent in it would read the init's start time shifted by its
-//!   boottime offset (the container would then look like another process to `state`).
+//!   cloning (no extra fork either), and returns to its own right after: its hooks and
+//!   threads stay out of the container's. A new time namespace is unshared by the parent
+//!   too (that too affects only children), since its offsets must be written before any
+//!   process lives in it, and left after the clone as well. A time namespace given by
+//!   path is joined by init: setns moves its caller too, and a parent in it would read the
+//!   init's start time shifted by its boottime offset (the container would then look like
+//!   another process to `state`).
 //! - Other namespaces given by path are joined by init in runc's order: first those it
 //!   may join as it is (a namespace not owned by the joined user namespace can only be
 //!   joined from outside it), then the user namespace, then the rest (an ordinary user
@@ -319,8 +321,61 @@ fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
     nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
 }
 
-/// Parent side, before clone: join the pid namespace and create a new time namespace.
-pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
+/// rrun's own pid and time namespaces for its children, kept while the parent has
+/// switched to the container's for the clone (see [`parent_prepare`]).
+#[must_use = "rrun's children go on being born in the container's namespaces until restored"]
+pub struct OwnNamespaces {
+    pid: Option<OwnedFd>,
+    time: Option<OwnedFd>,
+}
+
+impl OwnNamespaces {
+    /// Back in rrun's own namespaces for what it starts after the clone: hooks, which
+    /// runc runs from its own namespaces (in the container's time namespace they would
+    /// read its shifted clocks), and threads, which the kernel refuses to a process whose
+    /// children go to another pid namespace than its own (EINVAL, which musl's
+    /// pthread_create reports as EAGAIN).
+    pub fn restore(self) -> Result<()> {
+        if let Some(fd) = self.pid {
+            nix::sched::setns(&fd, CloneFlags::CLONE_NEWPID)
+                .map_err(|e| anyhow!("returning to rrun's own pid namespace: {e}"))?;
+        }
+        if let Some(fd) = self.time {
+            // Entering a time namespace takes privilege over the user namespace that owns
+            // it: a rrun that is root only in a user namespace of its own made the
+            // container's but can't come back to the host's. Its hooks keep the
+            // container's clocks, as all hooks did before.
+            match nix::sched::setns(&fd, flag(LinuxNamespaceType::Time)) {
+                Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+                Err(e) => bail!("returning to rrun's own time namespace: {e}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parent side, before clone: join the pid namespace and create a new time namespace, for
+/// the clone alone: the caller restores rrun's own right after it.
+pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<OwnNamespaces> {
+    let open_own = |t, link: &str| open_ns(t, &PathBuf::from(link));
+    let own = OwnNamespaces {
+        pid: (!p.parent_joins.is_empty())
+            .then(|| {
+                open_own(
+                    LinuxNamespaceType::Pid,
+                    "/proc/thread-self/ns/pid_for_children",
+                )
+            })
+            .transpose()?,
+        time: (p.new_time)
+            .then(|| {
+                open_own(
+                    LinuxNamespaceType::Time,
+                    "/proc/thread-self/ns/time_for_children",
+                )
+            })
+            .transpose()?,
+    };
     for (t, fd) in &p.parent_joins {
         setns(*t, fd)?;
     }
@@ -345,7 +400,7 @@ pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<()> {
                 .context("writing /proc/self/timens_offsets")?;
         }
     }
-    Ok(())
+    Ok(own)
 }
 
 /// Joins the namespaces given by path that are not joined yet, in runc's order.

@@ -252,6 +252,8 @@ struct BeforeClone {
     child_end: handshake::Channel,
     detached_sources: Vec<Option<OwnedFd>>,
     clone_target: Option<OwnedFd>,
+    /// Restored in rrun right after the clone.
+    own_namespaces: namespaces::OwnNamespaces,
 }
 
 /// rrun's side of the cloned init.
@@ -294,7 +296,7 @@ impl Creation<'_> {
         } else {
             Vec::new()
         };
-        namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
+        let own_namespaces = namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
         let mut record = None;
         let clone_target = match &reserved {
             Some((dir, _)) if self.split.clones_into_cgroup => {
@@ -319,6 +321,7 @@ impl Creation<'_> {
             child_end,
             detached_sources,
             clone_target,
+            own_namespaces,
         })
     }
 
@@ -334,6 +337,7 @@ impl Creation<'_> {
             CloneResult::Child => {
                 init::first_cpu::leave(callers_cpu);
                 drop(made.parent_end);
+                drop(made.own_namespaces);
                 // The init must not share the state lock: were this rrun killed, the init
                 // would hold it until it execs, and every command on the container would
                 // block. Closing this copy releases nothing (the parent's still holds the
@@ -359,6 +363,7 @@ impl Creation<'_> {
             CloneResult::Parent(pid) => pid,
         };
         self.rollback.pid = Some(pid);
+        made.own_namespaces.restore()?;
         if works_beside {
             init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
         }
