@@ -336,18 +336,16 @@ impl OwnNamespaces {
     /// children go to another pid namespace than its own (EINVAL, which musl's
     /// pthread_create reports as EAGAIN).
     pub fn restore(self) -> Result<()> {
-        if let Some(fd) = self.pid {
-            nix::sched::setns(&fd, CloneFlags::CLONE_NEWPID)
-                .map_err(|e| anyhow!("returning to rrun's own pid namespace: {e}"))?;
-        }
-        if let Some(fd) = self.time {
-            // Entering a time namespace takes privilege over the user namespace that owns
-            // it: a rrun that is root only in a user namespace of its own made the
-            // container's but can't come back to the host's. Its hooks keep the
-            // container's clocks, as all hooks did before.
-            match nix::sched::setns(&fd, flag(LinuxNamespaceType::Time)) {
+        let kinds = [LinuxNamespaceType::Pid, LinuxNamespaceType::Time];
+        for (kind, fd) in kinds.into_iter().zip([self.pid, self.time]) {
+            let Some(fd) = fd else { continue };
+            // Entering a namespace takes privilege over the user namespace that owns it:
+            // a rrun that is root only in a user namespace (rootless Podman's) joined or
+            // made the container's but can't come back to the host's. There its children
+            // stay in the container's, as they all did before.
+            match nix::sched::setns(&fd, flag(kind)) {
                 Ok(()) | Err(nix::errno::Errno::EPERM) => {}
-                Err(e) => bail!("returning to rrun's own time namespace: {e}"),
+                Err(e) => bail!("returning to rrun's own {} namespace: {e}", name(kind)),
             }
         }
         Ok(())

@@ -92,6 +92,18 @@ check_restart() {
     cli rm restarted
 }
 
+# a container joins another's pid and ipc namespaces (`--pid/--ipc container:NAME`; Docker
+# also runs its prestart hook, which rrun must start from its own pid namespace)
+check_shares_another_containers_namespaces() {
+    cli run -d --network none --ipc shareable --name sharer "$IMAGE" sh -c 'echo shared > /dev/shm/note; exec sleep 1000' 2>/dev/null ||
+        cli run -d --network none --ipc private --name sharer "$IMAGE" sh -c 'echo shared > /dev/shm/note; exec sleep 1000'
+    run cli_run --pid container:sharer --ipc container:sharer "$IMAGE" sh -c 'cat /dev/shm/note; ps -o comm | grep -c sleep'
+    cli rm -f sharer
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = shared ]
+    [ "${lines[1]}" = 1 ]
+}
+
 # a missing command shows the runtime's error
 check_missing_command() {
     if [[ "$ENGINE" == podman* ]] && systemd_driver && [ "$(basename "$RUNTIME_UNDER_TEST")" = runc ]; then

@@ -113,6 +113,10 @@ unit_of() { echo "docker-$(d inspect -f '{{.Id}}' "$1").scope"; }
     check_restart
 }
 
+@test "docker: a container joins another's pid and ipc namespaces" {
+    check_shares_another_containers_namespaces
+}
+
 @test "docker: a missing command shows the runtime's error" {
     check_missing_command
 }

@@ -114,6 +114,10 @@ logs_say() { p logs "$1" 2>&1 | grep -q "$2"; }
     check_restart
 }
 
+@test "podman rootless: a container joins another's pid and ipc namespaces" {
+    check_shares_another_containers_namespaces
+}
+
 @test "podman rootless: a missing command shows the runtime's error" {
     check_missing_command
 }

@@ -105,6 +105,10 @@ unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
     check_restart
 }
 
+@test "podman: a container joins another's pid and ipc namespaces" {
+    check_shares_another_containers_namespaces
+}
+
 @test "podman: a missing command shows the runtime's error" {
     check_missing_command
 }
