@@ -104,7 +104,7 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
     .map_err(|e| anyhow!("tmpfs: {e}"))?;
     let tmpfs = reopen(ctx.root, dest)?;
     let mut flags_pending = Vec::new();
-    for h in hierarchies {
+    for h in in_the_tmpfs(hierarchies) {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
@@ -118,16 +118,11 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             .iter()
             .find(|p| p.starts_with(&h.mount_point))
             .map(|p| p.as_path());
-        let (fstype, data) = if h.is_v2() {
-            ("cgroup2", None)
-        } else {
-            ("cgroup", Some(h.controllers.join(",")))
-        };
         let bound = mount_one(
             ctx,
             &sub,
-            fstype,
-            data.as_deref(),
+            "cgroup",
+            Some(&h.controllers.join(",")),
             opts.flags,
             BindFlags::Later,
             host_dir,
@@ -143,6 +138,14 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         remount_read_only(ctx, dest, opts.flags)?;
     }
     Ok(())
+}
+
+/// The hierarchies a v1 host's container sees in its tmpfs: the v1 ones. A hybrid host's
+/// cgroup2 (`unified`) stays out, as in runc (every version), whose containers see only
+/// the v1 hierarchies: software that found it there would take the host for a hybrid one
+/// and look for its own cgroup in it.
+fn in_the_tmpfs(hierarchies: &[Hierarchy]) -> impl Iterator<Item = &Hierarchy> {
+    hierarchies.iter().filter(|h| !h.is_v2())
 }
 
 /// A co-mounted hierarchy such as cpu,cpuacct is also reachable under each name: links in
@@ -345,7 +348,7 @@ pub fn detached_tree(
         .and_then(|()| crate::syscalls::fsconfig_set_string(&ctx, "mode", "755"))
         .map_err(|e| anyhow!("tmpfs: {e}"))?;
     let tmpfs = crate::syscalls::fsmount_created(&ctx, 0).map_err(|e| anyhow!("tmpfs: {e}"))?;
-    for h in host_hierarchies()? {
+    for h in in_the_tmpfs(host_hierarchies()?) {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
