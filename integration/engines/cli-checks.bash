@@ -98,6 +98,8 @@ check_shares_another_containers_namespaces() {
     cli run -d --network none --ipc shareable --name sharer "$IMAGE" sh -c 'echo shared > /dev/shm/note; exec sleep 1000' 2>/dev/null ||
         cli run -d --network none --ipc private --name sharer "$IMAGE" sh -c 'echo shared > /dev/shm/note; exec sleep 1000'
     run cli_run --pid container:sharer --ipc container:sharer "$IMAGE" sh -c 'cat /dev/shm/note; ps -o comm | grep -c sleep'
+    # (Killed first: Podman's `rm -f` gives the sleep, pid 1, ten seconds to take SIGTERM.)
+    cli kill sharer >/dev/null
     cli rm -f sharer
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = shared ]
