@@ -261,7 +261,7 @@ fn the_cgroup_mounts_rrun_builds_are_those_the_init_builds() {
     let rt = Runtime::new();
     let script = "grep ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5-; \
         cd /sys/fs/cgroup && for f in *; do echo \"$f $(readlink $f)\"; done; \
-        cat pids/pids.max; touch x 2>&1 | grep -c 'Read-only'";
+        cat pids/pids.max; touch x && echo writable";
     let b = Bundle::sh(script);
     let built_by_rrun = rt
         .cmd()
@@ -295,7 +295,8 @@ fn the_cgroup_mounts_rrun_builds_are_those_the_init_builds() {
     let seen = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
     let by_rrun = seen(&built_by_rrun);
     assert!(by_rrun.contains("\n/sys/fs/cgroup/pids ro,"), "{by_rrun}");
-    assert!(by_rrun.ends_with("max\n1\n"), "{by_rrun}");
+    // The tmpfs holding them is writable, as runc and crun leave it.
+    assert!(by_rrun.ends_with("max\nwritable\n"), "{by_rrun}");
     // A hybrid host's cgroup2 is not among them, as in runc.
     if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
         assert!(!by_rrun.contains("unified"), "{by_rrun}");

@@ -72,9 +72,6 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
         let target = ctx.root.mkdir_all(dest, 0o755)?;
         crate::syscalls::move_mount_onto(&tree, &target)
             .map_err(|e| anyhow!("attaching the cgroup mounts rrun made: {e}"))?;
-        if opts.flags & libc::MS_RDONLY != 0 {
-            remount_read_only(ctx, dest, opts.flags)?;
-        }
         return Ok(());
     }
     let target = ctx.root.mkdir_all(dest, 0o755)?;
@@ -133,11 +130,24 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             flags_pending.push((sub, source));
         }
     }
-    apply_bind_flags(ctx, &tmpfs, &flags_pending, opts.flags)?;
-    if opts.flags & libc::MS_RDONLY != 0 {
-        remount_read_only(ctx, dest, opts.flags)?;
+    if apply_bind_flags(ctx, &tmpfs, &flags_pending, opts.flags)? {
+        keep_the_tmpfs_writable(&tmpfs, opts.flags)?;
     }
     Ok(())
+}
+
+/// The tmpfs holding a v1 host's hierarchies stays writable whatever the mount's flags
+/// say, as runc and crun (every version) leave it: they give `ro` to the hierarchies
+/// only. (A systemd in the container, say, may make its links there.) Where the flags
+/// were given to the tmpfs with the hierarchies under it, in one call, its `ro` is taken
+/// back.
+fn keep_the_tmpfs_writable(tmpfs: &OwnedFd, fl: libc::c_ulong) -> Result<()> {
+    if fl & libc::MS_RDONLY == 0 {
+        return Ok(());
+    }
+    let (read_only, _) = super::options::bind_remount_attrs(libc::MS_RDONLY);
+    crate::syscalls::mount_setattr_one(tmpfs, 0, read_only)
+        .map_err(|e| anyhow!("the cgroup tmpfs kept writable: {e}"))
 }
 
 /// The hierarchies a v1 host's container sees in its tmpfs: the v1 ones. A hybrid host's
@@ -177,28 +187,28 @@ enum Bound {
 
 /// Gives the hierarchies bound into the tmpfs the mount's flags with one mount_setattr
 /// over the tmpfs and every mount under it, where a remount of each bind costs nine
-/// remounts and as many lookups. The tmpfs itself has these flags already (ro aside,
-/// which its own remount adds after). Where that call is refused (a kernel before 5.12;
-/// a flag the kernel locks in a user namespace, which a remount keeps by hand), each bind
-/// is remounted as before.
+/// remounts and as many lookups; returns whether the tmpfs took them too (it has them
+/// already, `ro` aside: see [`keep_the_tmpfs_writable`]). Where that call is refused (a
+/// kernel before 5.12; a flag the kernel locks in a user namespace, which a remount keeps
+/// by hand), each bind is remounted as before.
 fn apply_bind_flags(
     ctx: &MountContext,
     tmpfs: &OwnedFd,
     pending: &[(MountPoint, PathBuf)],
     fl: libc::c_ulong,
-) -> Result<()> {
+) -> Result<bool> {
     if pending.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let (set, clear) = super::options::bind_remount_attrs(fl);
     if crate::syscalls::mount_setattr_recursive(tmpfs, set, clear).is_ok() {
-        return Ok(());
+        return Ok(true);
     }
     for (sub, source) in pending {
         remount_bind(&sub.reopen(ctx)?, bind_extra_flags(fl))
             .map_err(|e| binding_failed(source, sub, e))?;
     }
-    Ok(())
+    Ok(false)
 }
 
 fn binding_failed(source: &Path, sub: &MountPoint, e: anyhow::Error) -> anyhow::Error {
@@ -275,18 +285,6 @@ fn mount_one(
             }
         }
     }
-}
-
-fn remount_read_only(ctx: &MountContext, dest: &Path, fl: libc::c_ulong) -> Result<()> {
-    let target = reopen(ctx.root, dest)?;
-    mount(
-        None::<&str>,
-        &fd_path(&target),
-        None::<&str>,
-        flags(libc::MS_REMOUNT | fl),
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("remounting {} read-only: {e}", dest.display()))
 }
 
 /// Whether rrun may build the container's /sys/fs/cgroup itself ([`detached_tree`]): a v1
@@ -368,6 +366,7 @@ pub fn detached_tree(
     let (set, clear) = super::options::bind_remount_attrs(fl);
     crate::syscalls::mount_setattr_recursive(&tmpfs, set, clear)
         .map_err(|e| anyhow!("the cgroup mounts' flags: {e}"))?;
+    keep_the_tmpfs_writable(&tmpfs, fl)?;
     crate::syscalls::mount_setattr_propagation_recursive(&tmpfs, propagation)
         .map_err(|e| anyhow!("the cgroup mounts' propagation: {e}"))?;
     Ok(tmpfs)
