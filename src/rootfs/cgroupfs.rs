@@ -137,8 +137,8 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
 }
 
 /// The tmpfs holding a v1 host's hierarchies stays writable whatever the mount's flags
-/// say, as runc and crun (every version) leave it: they give `ro` to the hierarchies
-/// only. (A systemd in the container, say, may make its links there.) Where the flags
+/// say, as runc (every version) and crun (1.8, checked) leave it: they give `ro` to the
+/// hierarchies only. (A systemd in the container, say, may make its links there.) Where the flags
 /// were given to the tmpfs with the hierarchies under it, in one call, its `ro` is taken
 /// back.
 fn keep_the_tmpfs_writable(tmpfs: &OwnedFd, fl: libc::c_ulong) -> Result<()> {
