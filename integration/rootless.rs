@@ -476,6 +476,68 @@ fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_u
     assert_nothing_left(&s, &id);
 }
 
+/// Rootless Podman's `--pid container:NAME` with a hook: rrun, root only in a user
+/// namespace, joins the other container's pid namespace for the clone and may not leave
+/// it, so its hooks start there, and the kernel refuses rrun any new thread; the hook's
+/// output is read without one (a build that read it with threads failed: "reading the
+/// output of /bin/sh: Resource temporarily unavailable").
+#[test]
+fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespace() {
+    let s = Session::new(user("rrun-rl-a"));
+    let as_podman_writes_it = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "user");
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+    };
+    let mut owner_bundle = s.bundle("sleep 1000");
+    owner_bundle.edit(as_podman_writes_it);
+    let mut joiner = s.bundle("readlink /proc/self/ns/pid");
+    let log = joiner.dir.path().join("hooks.log");
+    joiner.edit(|c| {
+        as_podman_writes_it(c);
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = json!("/proc/OWNER_PID/ns/pid");
+            }
+        }
+        let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} ran >> {}", log.display())]});
+        c["hooks"] = json!({"prestart": [hook("prestart")], "poststop": [hook("poststop")]});
+    });
+    let (owner, id) = (unique("rl-pidowner"), unique("rl-pidjoiner"));
+    let script = format!(
+        "set -e; rrun() {{ {rrun} --root {root} \"$@\"; }}
+         rrun create --bundle {owner_bundle} --pid-file {dir}/owner.pid {owner}
+         pid=$(cat {dir}/owner.pid)
+         echo owner $(readlink /proc/$pid/ns/pid)
+         sed -i s/OWNER_PID/$pid/ {joiner}/config.json
+         rrun run --bundle {joiner} {id} || echo run failed
+         rrun delete -f {owner}",
+        rrun = s.rrun.display(),
+        root = s.state_root().display(),
+        owner_bundle = owner_bundle.path(),
+        dir = joiner.path(),
+        joiner = joiner.path(),
+    );
+    let mut cmd = s.command("unshare");
+    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c", &script]);
+    let out = output_through_files(cmd, s.outputs.path());
+    let text = stdout(&out);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    let owners = lines[0].strip_prefix("owner ").unwrap();
+    assert_eq!(lines[1..], [owners], "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "prestart ran\npoststop ran\n"
+    );
+    assert_nothing_left(&s, &owner);
+    assert_nothing_left(&s, &id);
+}
+
 #[test]
 fn podmans_multi_range_mappings_go_through_newuidmap() {
     let u = user("rrun-rl-a");

@@ -2,11 +2,14 @@
 //! `args` and `env` as given, and is killed if it outlives its `timeout`.
 
 use anyhow::{Result, anyhow, bail};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use oci_spec::runtime::Hook;
-use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// Whether the config has hooks of the kind `which` picks.
 pub fn has(
@@ -81,17 +84,27 @@ fn run_one(h: &Hook, state: &str, default_env: Option<&[String]>) -> Result<()> 
     let mut child = command(h, default_env)
         .spawn()
         .map_err(|e| anyhow!("starting {}: {e}", h.path().display()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook may exit without reading its stdin: a broken pipe is not an error.
-        let _ = stdin.write_all(state.as_bytes());
-    }
-    let output = Output::collect(h, &mut child)?;
-    let timeout = h
+    let deadline = h
         .timeout()
         .filter(|t| *t > 0)
-        .map(|t| Duration::from_secs(t as u64));
-    let status = wait_within(&mut child, timeout)?;
-    outcome(status, || output.joined())
+        .map(|t| (Duration::from_secs(t as u64), Instant::now()));
+    let mut pipes = Pipes::take(&mut child, state.as_bytes());
+    match pipes.serve_until_exit(&mut child, deadline.map(|(t, since)| since + t)) {
+        Ok(Some(status)) => outcome(status, || pipes.joined()),
+        ended_early => {
+            // Past its timeout, or its pipes failed: the hook is stopped, not left behind.
+            let _ = child.kill();
+            let _ = child.wait();
+            match (ended_early, deadline) {
+                (Err(e), _) => Err(e.context(format!("talking to {}", h.path().display()))),
+                (_, Some((limit, _))) => bail!(
+                    "hook ran past specified timeout of {:.1}s",
+                    limit.as_secs_f64()
+                ),
+                _ => unreachable!("a hook without a timeout is waited for until it exits"),
+            }
+        }
+    }
 }
 
 /// The hook's command: `env` given replaces the environment, none inherits it (or takes
@@ -121,73 +134,155 @@ fn command(h: &Hook, default_env: Option<&[String]>) -> Command {
     cmd
 }
 
-/// A hook's stdout and stderr, read by threads, so a chatty hook never blocks on a full
-/// pipe.
-struct Output {
-    stdout: std::thread::JoinHandle<String>,
-    stderr: std::thread::JoinHandle<String>,
+/// rrun's ends of a hook's pipes, served by one poll loop in rrun's own thread: the state
+/// written as the hook reads it and its stdout and stderr read as it writes them, so
+/// neither side blocks on a full pipe whatever their sizes. Without threads because rrun,
+/// root only in a user namespace, can't leave a pid namespace it joined for a container,
+/// and the kernel then refuses it any new thread (EINVAL; musl says EAGAIN).
+struct Pipes<'a> {
+    stdin: Option<OwnedFd>,
+    unwritten: &'a [u8],
+    /// stdout and stderr, each dropped at its end of file.
+    outputs: [Option<OwnedFd>; 2],
+    collected: [Vec<u8>; 2],
 }
 
-impl Output {
-    fn collect(h: &Hook, child: &mut std::process::Child) -> Result<Self> {
-        let collect = |pipe: Option<Box<dyn Read + Send>>| {
-            crate::threads::spawn(move || {
-                let mut out = String::new();
-                if let Some(mut p) = pipe {
-                    let _ = p.read_to_string(&mut out);
-                }
-                out
-            })
+/// How long rrun looks away between checks for the hook's exit where the kernel has no
+/// pidfd (before 5.3) to wake it.
+const EXIT_CHECK_WITHOUT_PIDFD: Duration = Duration::from_millis(10);
+
+impl<'a> Pipes<'a> {
+    fn take(child: &mut Child, state: &'a [u8]) -> Self {
+        let nonblocking = |fd: OwnedFd| {
+            // A failure leaves it blocking: poll still says when it is ready.
+            let _ = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+            fd
         };
-        let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
-        let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
-        match (stdout, stderr) {
-            (Ok(stdout), Ok(stderr)) => Ok(Output { stdout, stderr }),
-            (out, err) => {
-                let why = [&out, &err]
-                    .into_iter()
-                    .find_map(|t| t.as_ref().err().map(|e| e.to_string()))
-                    .unwrap_or_default();
-                // Its output can't be read: the hook is stopped, and a reader that started
-                // ends with its pipe.
-                let _ = child.kill();
-                let _ = child.wait();
-                for reader in [out, err].into_iter().flatten() {
-                    let _ = reader.join();
-                }
-                bail!("reading the output of {}: {why}", h.path().display());
+        Pipes {
+            // An empty state has nothing to wait for: the hook's stdin is closed at once.
+            stdin: (child.stdin.take())
+                .filter(|_| !state.is_empty())
+                .map(|p| nonblocking(p.into())),
+            unwritten: state,
+            outputs: [
+                child.stdout.take().map(|p| nonblocking(p.into())),
+                child.stderr.take().map(|p| nonblocking(p.into())),
+            ],
+            collected: [Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Serves the pipes until the hook exits (its status) or `deadline` passes (None).
+    /// What the hook wrote before it exited is all read; a process it left behind holding
+    /// its stdout is not waited for.
+    fn serve_until_exit(
+        &mut self,
+        child: &mut Child,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ExitStatus>> {
+        let exit = crate::syscalls::pidfd_open(child.id() as i32).ok();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.read_what_is_there()?;
+                return Ok(Some(status));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            let wait = match (&exit, left) {
+                (Some(_), left) => left,
+                (None, left) => Some(left.map_or(EXIT_CHECK_WITHOUT_PIDFD, |l| {
+                    l.min(EXIT_CHECK_WITHOUT_PIDFD)
+                })),
+            };
+            let ready = self.poll(exit.as_ref(), wait)?;
+            if ready.stdin {
+                self.write_some()?;
+            }
+            if ready.outputs {
+                self.read_what_is_there()?;
             }
         }
     }
 
+    /// Waits up to `wait` (forever: None) for a pipe to be ready or the hook to exit.
+    fn poll(&self, exit: Option<&OwnedFd>, wait: Option<Duration>) -> Result<Ready> {
+        let wanted_in = self.stdin.as_ref().filter(|_| !self.unwritten.is_empty());
+        let mut fds: Vec<PollFd> = Vec::with_capacity(4);
+        if let Some(fd) = wanted_in {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
+        }
+        for fd in self.outputs.iter().flatten().chain(exit) {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = wait.map_or(PollTimeout::NONE, |w| {
+            // Rounded up, so a wait shorter than a millisecond is not a busy loop.
+            let ms = w.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        });
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => bail!("polling its pipes: {e}"),
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        let stdin = wanted_in.is_some() && ready(&fds[0]);
+        let first_output = usize::from(wanted_in.is_some());
+        let outputs = fds[first_output..]
+            .iter()
+            .take(self.outputs.iter().flatten().count())
+            .any(ready);
+        Ok(Ready { stdin, outputs })
+    }
+
+    /// Writes what the pipe takes of the state; at its end (or when the hook closed its
+    /// stdin: a hook need not read it) the pipe is closed, so the hook sees end of file.
+    fn write_some(&mut self) -> Result<()> {
+        let Some(fd) = &self.stdin else {
+            return Ok(());
+        };
+        match nix::unistd::write(fd, self.unwritten) {
+            Ok(n) => self.unwritten = &self.unwritten[n..],
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => self.unwritten = &[],
+        }
+        if self.unwritten.is_empty() {
+            self.stdin = None;
+        }
+        Ok(())
+    }
+
+    /// Reads stdout and stderr until each is empty for now or at its end.
+    fn read_what_is_there(&mut self) -> Result<()> {
+        let mut buf = [0u8; 16 * 1024];
+        for (pipe, collected) in self.outputs.iter_mut().zip(&mut self.collected) {
+            while let Some(fd) = pipe {
+                match nix::unistd::read(fd, &mut buf) {
+                    Ok(0) => *pipe = None,
+                    Ok(n) => collected.extend_from_slice(&buf[..n]),
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => bail!("reading its output: {e}"),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What the error of a failed hook ends with.
-    fn joined(self) -> String {
+    fn joined(&self) -> String {
         format!(
             ", stdout: {}, stderr: {}",
-            self.stdout.join().unwrap_or_default(),
-            self.stderr.join().unwrap_or_default()
+            String::from_utf8_lossy(&self.collected[0]),
+            String::from_utf8_lossy(&self.collected[1])
         )
     }
 }
 
-/// The hook's end; one that outlives `timeout` is killed, in runc's words.
-fn wait_within(
-    child: &mut std::process::Child,
-    timeout: Option<Duration>,
-) -> Result<std::process::ExitStatus> {
-    let Some(limit) = timeout else {
-        return Ok(child.wait()?);
-    };
-    let pidfd = crate::syscalls::pidfd_open(child.id() as i32)?;
-    if !crate::container::wait_pidfd(&pidfd, limit) {
-        let _ = child.kill();
-        let _ = child.wait();
-        bail!(
-            "hook ran past specified timeout of {:.1}s",
-            limit.as_secs_f64()
-        );
-    }
-    Ok(child.wait()?)
+/// Which of a hook's pipes a poll found ready.
+struct Ready {
+    stdin: bool,
+    outputs: bool,
 }
 
 /// Success, or runc's words for how the hook ended, with its output.
@@ -249,6 +344,50 @@ mod tests {
         );
         assert!(start.elapsed() < Duration::from_secs(5));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A failed hook's words are what it wrote before it exited; a process it left running
+    /// with its stdout (a daemon it started) is not waited for.
+    #[test]
+    fn a_failed_hooks_output_is_reported_without_waiting_for_what_it_left_running() {
+        let left = std::env::temp_dir().join(format!("rrun-hook-left-{}", std::process::id()));
+        let h = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","echo out; echo err >&2; sleep 30 & echo $! > {}; exit 3"]}}"#,
+            left.display()
+        ));
+        let start = std::time::Instant::now();
+        let err = run_all("prestart", &[h], "{}").unwrap_err().to_string();
+        let waited = start.elapsed();
+        if let Ok(pid) = std::fs::read_to_string(&left) {
+            let _ = crate::syscalls::send_signal(pid.trim().parse().unwrap(), libc::SIGKILL);
+        }
+        let _ = std::fs::remove_file(&left);
+        assert_eq!(
+            err,
+            "error running prestart hook #0: exit status 3, stdout: out\n, stderr: err\n"
+        );
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+    }
+
+    /// A state larger than a pipe holds, given to a hook that writes more than a pipe holds
+    /// before it reads: neither side waits for the other.
+    #[test]
+    fn a_large_state_and_a_chatty_hook_do_not_block_each_other() {
+        let state = format!("{{\"id\":\"{}\"}}", "x".repeat(1 << 20));
+        let h = hook(
+            r#"{"path":"/bin/sh","args":["sh","-c","head -c 300000 /dev/zero | tr '\\0' o; wc -c >&2; exit 1"],"timeout":60}"#,
+        );
+        let err = run_all("createRuntime", &[h], &state)
+            .unwrap_err()
+            .to_string();
+        let expected_stdout = "o".repeat(300000);
+        assert_eq!(
+            err,
+            format!(
+                "error running createRuntime hook #0: exit status 1, stdout: {expected_stdout}, stderr: {}\n",
+                state.len()
+            )
+        );
     }
 
     #[test]
