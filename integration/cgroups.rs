@@ -829,6 +829,34 @@ fn block_io_throttle_is_applied() {
     rt.ok(&["delete", &id]);
 }
 
+/// On cgroup v2 without a cgroup namespace, the container's /sys/fs/cgroup is a fresh
+/// cgroup2 mount, the host's whole tree, as runc makes it (Docker's `--cgroupns host`):
+/// the path in /proc/self/cgroup leads to the container's cgroup there. A build before
+/// bound the container's cgroup alone, where that path led nowhere. (v1 binds each
+/// hierarchy's container cgroup, as runc does: `the_cgroup_mounts_rrun_builds_are_...`.)
+#[test]
+fn without_a_cgroup_namespace_v2_shows_the_whole_tree_where_proc_self_cgroup_leads() {
+    if !cgroup_v2() {
+        return;
+    }
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "p=$(cut -d: -f3 /proc/self/cgroup); echo $p; \
+         grep -qx 1 /sys/fs/cgroup$p/cgroup.procs && echo leads there; \
+         [ -e /sys/fs/cgroup/cgroup.events ] || echo the root",
+    );
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "cgroup");
+    });
+    let out = rt.output_of(&b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].len() > 1 && lines[0].starts_with('/'), "{out}");
+    assert_eq!(lines[1..], ["leads there", "the root"], "{out}");
+}
+
 /// `unified` sets cgroup v2 files as given; on v1 it is refused (see the test above).
 #[test]
 fn unified_keys_on_v2_and_network_on_v1() {

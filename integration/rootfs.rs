@@ -120,6 +120,40 @@ fn cgroup_mount_flags_hold_on_every_hierarchy() {
     );
 }
 
+/// The cgroup filesystems mounted afresh (in a cgroup namespace) show runc's sources: the
+/// config's "cgroup" on cgroup2, "cgroup" on a v1 hierarchy and "systemd" on systemd's
+/// named one (a build before showed the filesystem type, "cgroup2", there).
+#[test]
+fn fresh_cgroup_mounts_show_runcs_sources() {
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "awk '$5 ~ \"^/sys/fs/cgroup\" { for (i = 7; i <= NF; i++) if ($i == \"-\") print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo",
+    );
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "cgroup"}));
+    });
+    let out = rt.output_of(&b);
+    let mut fresh = 0;
+    for line in out.lines() {
+        let [dest, fstype, source] = line.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("{out}");
+        };
+        let expected = match fstype {
+            "tmpfs" => "tmpfs",
+            "cgroup" | "cgroup2" if dest.ends_with("/systemd") => "systemd",
+            "cgroup" | "cgroup2" => "cgroup",
+            // A symlink's target is no mount; nothing else belongs here.
+            _ => panic!("{dest}: a {fstype} mount: {out}"),
+        };
+        fresh += usize::from(fstype.starts_with("cgroup"));
+        assert_eq!(source, expected, "{dest} ({fstype}): {out}");
+    }
+    assert!(fresh > 0, "{out}");
+}
+
 #[test]
 fn a_cgroup_mount_flag_the_user_namespace_locks_fails_the_run_naming_the_hierarchy() {
     // In a user namespace the kernel locks the flags of the host's mounts; this host's v1

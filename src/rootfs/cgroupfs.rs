@@ -66,7 +66,14 @@ impl MountPoint<'_> {
     }
 }
 
-pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Result<()> {
+/// The `cgroup` mount at `dest`; `source` is the config's, which a cgroup2 mount shows
+/// (runc's: Docker's and Podman's configs say "cgroup").
+pub fn mount_cgroups(
+    ctx: &MountContext,
+    dest: &Path,
+    source: &str,
+    opts: &MountOptions,
+) -> Result<()> {
     // rrun built it beside the init's first steps ([`detached_tree`]): attach it whole.
     if let Some(tree) = ctx.cgroup_tree.map(|take| take()).transpose()?.flatten() {
         let target = ctx.root.mkdir_all(dest, 0o755)?;
@@ -77,16 +84,35 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
     let target = ctx.root.mkdir_all(dest, 0o755)?;
     let hierarchies = host_hierarchies()?;
     if is_unified_host() {
-        let own = hierarchies.first().map(own_dir).unwrap_or_default();
+        // (The host's mount, as rrun found it; where it found none, cgroup2's usual place.)
+        let host_tree = hierarchies.first().map_or_else(
+            || PathBuf::from("/sys/fs/cgroup"),
+            |h| h.mount_point.clone(),
+        );
+        let own = hierarchies
+            .first()
+            .map_or_else(|| host_tree.clone(), own_dir);
+        let fresh = FreshMount {
+            source: if source.is_empty() { "cgroup2" } else { source },
+            fstype: "cgroup2",
+            data: None,
+        };
+        // As runc: a fresh cgroup2 mount, cgroup namespace or not (without one it shows the
+        // host's whole tree, where the path in /proc/self/cgroup leads); refused, a bind of
+        // what it would have shown: the container's cgroup in its namespace, else the
+        // host's whole tree.
+        let instead = match ctx.cgroup_paths.first() {
+            Some(dir) if ctx.cgroup_ns && dir.exists() => dir.as_path(),
+            _ if ctx.cgroup_ns => &own,
+            _ => host_tree.as_path(),
+        };
         return mount_one(
             ctx,
             &MountPoint::InRootfs(dest),
-            "cgroup2",
-            None,
+            &fresh,
             opts.flags,
             BindFlags::Now,
-            ctx.cgroup_paths.first().map(|p| p.as_path()),
-            &own,
+            Source::Fresh { instead },
         )
         .map(|_| ());
     }
@@ -115,16 +141,24 @@ pub fn mount_cgroups(ctx: &MountContext, dest: &Path, opts: &MountOptions) -> Re
             .iter()
             .find(|p| p.starts_with(&h.mount_point))
             .map(|p| p.as_path());
-        let bound = mount_one(
-            ctx,
-            &sub,
-            "cgroup",
-            Some(&h.controllers.join(",")),
-            opts.flags,
-            BindFlags::Later,
-            host_dir,
-            &own_dir(h),
-        )?;
+        let data = h.controllers.join(",");
+        let fresh = FreshMount {
+            // runc's names: the named systemd hierarchy shows "systemd", the rest "cgroup".
+            source: if data == "name=systemd" {
+                "systemd"
+            } else {
+                "cgroup"
+            },
+            fstype: "cgroup",
+            data: Some(&data),
+        };
+        let own = own_dir(h);
+        let source = match host_dir {
+            Some(dir) if !ctx.cgroup_ns => Source::Bind { dir, instead: &own },
+            Some(dir) if dir.exists() => Source::Fresh { instead: dir },
+            _ => Source::Fresh { instead: &own },
+        };
+        let bound = mount_one(ctx, &sub, &fresh, opts.flags, BindFlags::Later, source)?;
         link_comounted(&tmpfs, h, name);
         if let Bound::FlagsPending { source } = bound {
             flags_pending.push((sub, source));
@@ -226,20 +260,34 @@ fn own_dir(h: &Hierarchy) -> PathBuf {
         .join(crate::rootfs::secure::clean_relative(&h.own_cgroup))
 }
 
-/// In a cgroup namespace a fresh cgroup mount shows the container's cgroup as its root;
-/// without one, bind the container's directory so it sees no more than that. Where the
-/// container is in no cgroup of its own (rootless: not made, or a fresh mount refused in
-/// a user namespace), its init's own cgroup `own` is bound instead, as runc does.
-#[allow(clippy::too_many_arguments)]
+/// A cgroup filesystem mounted afresh: what the mount shows as its source, its type and
+/// its options (a v1 hierarchy's controllers).
+struct FreshMount<'a> {
+    source: &'a str,
+    fstype: &'static str,
+    data: Option<&'a str>,
+}
+
+/// What a hierarchy's mount point gets.
+enum Source<'a> {
+    /// A bind of the container's cgroup, so that it sees no more than that (v1 without a
+    /// cgroup namespace); where it is gone, `instead`.
+    Bind { dir: &'a Path, instead: &'a Path },
+    /// A fresh mount (in a cgroup namespace it shows the container's cgroup as its root);
+    /// where the kernel refuses one (a user namespace's root: EPERM without a cgroup
+    /// namespace of its own, EBUSY where the host's cgroup2 mount has other options), a
+    /// bind of `instead`, what it would have shown, as runc does. Where the container is
+    /// in no cgroup of its own (rootless: not made), that is its init's own cgroup.
+    Fresh { instead: &'a Path },
+}
+
 fn mount_one(
     ctx: &MountContext,
     sub: &MountPoint,
-    fstype: &str,
-    data: Option<&str>,
+    fresh: &FreshMount,
     fl: libc::c_ulong,
     bind_flags: BindFlags,
-    host_dir: Option<&Path>,
-    own: &Path,
+    source: Source,
 ) -> Result<Bound> {
     // A bind ignores flags: a remount (or apply_bind_flags) gives them, where there are any.
     let later = matches!(bind_flags, BindFlags::Later) && bind_extra_flags(fl) != 0;
@@ -259,29 +307,23 @@ fn mount_one(
             Bound::Done
         })
     };
-    match host_dir {
-        Some(dir) if !ctx.cgroup_ns => match bind(dir) {
-            Err(_) if !dir.exists() => bind(own),
+    match source {
+        Source::Bind { dir, instead } => match bind(dir) {
+            Err(_) if !dir.exists() => bind(instead),
             other => other,
         },
-        _ => {
+        Source::Fresh { instead } => {
             let target = sub.make(ctx)?;
             match mount(
-                Some(fstype),
+                Some(fresh.source),
                 &fd_path(&target),
-                Some(fstype),
+                Some(fresh.fstype),
                 flags(fl),
-                data,
+                fresh.data,
             ) {
                 Ok(()) => Ok(Bound::Done),
-                // A user namespace's root may not mount cgroupfs (EPERM without a cgroup
-                // namespace of its own; EBUSY, with one, where the host's cgroup2 mount
-                // has other options): bind what it would have shown, as runc does.
-                Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => match host_dir {
-                    Some(dir) if dir.exists() => bind(dir),
-                    _ => bind(own),
-                },
-                Err(e) => Err(anyhow!("{fstype} on {}: {e}", sub.path().display())),
+                Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => bind(instead),
+                Err(e) => Err(anyhow!("{} on {}: {e}", fresh.fstype, sub.path().display())),
             }
         }
     }

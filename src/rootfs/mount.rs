@@ -152,7 +152,8 @@ pub fn mount_entry(ctx: &MountContext, index: usize, m: &Mount) -> Result<Option
     if opts.is_bind() || typ == "bind" {
         bind_entry(ctx, index, m, dest, &opts).with_context(describe)?;
     } else if typ == "cgroup" {
-        super::cgroupfs::mount_cgroups(ctx, dest, &opts).with_context(describe)?;
+        let source = source.to_string_lossy();
+        super::cgroupfs::mount_cgroups(ctx, dest, &source, &opts).with_context(describe)?;
     } else {
         read_only_later = mount_filesystem(ctx, typ, &source, dest, &opts, &describe)?;
     }
