@@ -732,6 +732,79 @@ fn proc_sys_and_sys_are_not_writable() {
     assert_eq!(out.matches("Read-only file system").count(), 3, "{out}");
 }
 
+/// Where AppArmor is enabled (the systemd guest, where RRUN_EXPECT_APPARMOR=1 makes its
+/// absence a failure), the config's profile confines the container's process and an
+/// `exec`'s, as runc's does: the label is theirs and the profile's rule holds. A build that
+/// looked for AppArmor from inside the container (its /sys has no securityfs) left both
+/// unconfined, Docker's `docker-default` too. The test loads a profile of its own.
+#[test]
+fn the_apparmor_profile_confines_the_process_and_an_exec() {
+    if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        assert!(
+            std::env::var_os("RRUN_EXPECT_APPARMOR").is_none(),
+            "RRUN_EXPECT_APPARMOR is set, but AppArmor is not enabled"
+        );
+        eprintln!("AppArmor is not enabled here: skipped");
+        return;
+    }
+    let profile = "rrun-test-confined";
+    let text = format!(
+        "profile {profile} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  capability,\n  network,\n  mount,\n  umount,\n  pivot_root,\n  signal,\n  ptrace,\n  unix,\n  deny /tmp/denied-by-the-profile w,\n}}\n"
+    );
+    let dir = TempDir::new("rrun-apparmor");
+    let file = dir.path().join(profile);
+    std::fs::write(&file, text).unwrap();
+    let loaded = std::process::Command::new("apparmor_parser")
+        .arg("-r")
+        .arg(&file)
+        .output()
+        .expect("apparmor_parser (the apparmor package) is needed where AppArmor is on");
+    assert!(loaded.status.success(), "{loaded:?}");
+
+    let rt = Runtime::new();
+    let mut b = Bundle::sh(
+        "cat /proc/self/attr/current; touch /tmp/denied-by-the-profile 2>&1; touch /tmp/allowed && echo allowed; exec sleep 1000",
+    );
+    std::fs::create_dir_all(b.rootfs().join("tmp")).unwrap();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["process"]["apparmorProfile"] = json!(profile);
+    });
+    let id = unique("apparmor");
+    let log = b.path().join("out");
+    let out = std::fs::File::create(&log).unwrap();
+    let status = rt
+        .cmd()
+        .args(["run", "-d", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    wait_until("the container's first lines", || {
+        std::fs::read_to_string(&log).unwrap().contains("allowed")
+    });
+    let inside = std::fs::read_to_string(&log).unwrap();
+    let exec = rt.ok(&["exec", &id, "cat", "/proc/self/attr/current"]);
+    rt.ok(&["delete", "-f", &id]);
+    let _ = std::process::Command::new("apparmor_parser")
+        .arg("-R")
+        .arg(&file)
+        .status();
+    let lines: Vec<&str> = inside.lines().collect();
+    assert_eq!(lines[0], format!("{profile} (enforce)"), "{inside}");
+    assert!(lines[1].contains("Permission denied"), "{inside}");
+    assert_eq!(lines[2], "allowed", "{inside}");
+    assert_eq!(exec.trim_end(), format!("{profile} (enforce)"));
+}
+
 /// Without AppArmor or SELinux on the host, labels are ignored as runc ignores them (this
 /// machine has neither; where one is enabled the label is applied instead).
 #[test]

@@ -25,10 +25,11 @@ cd /tmp
 # user's systemd delegates no cgroups, so of the rootless tests only the systemd one
 # (runc's refusal there) differs from the host's; the idmapped mounts depend on the kernel,
 # not on the cgroup layout, and ran on v2. A block device's mount under the eBPF device
-# filter: the v2 initramfs guest has no loop driver nor mkfs.ext4.
+# filter: the v2 initramfs guest has no loop driver nor mkfs.ext4. AppArmor is enabled
+# here (this host has none): its profile confining a container and an exec.
 tests=(systemd:: pods:: reliability::a_pod checkpoint::)
 if [ "$mode" = v2 ]; then
-    tests+=(rootless:: namespaces::idmapped_ cgroups::a_block_device_)
+    tests+=(rootless:: namespaces::idmapped_ cgroups::a_block_device_ security::the_apparmor_)
 else
     tests+=(rootless::with_the_users_systemd)
 fi
@@ -47,17 +48,17 @@ if [ "$mode" = v1 ]; then
         pods:: reliability::a_pod checkpoint:: --skip "$in_scope"
     tests=(systemd:: "$in_scope" rootless::with_the_users_systemd)
 fi
-RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 step "$here/bin/integration" --test-threads=2 "${tests[@]}"
+RRUN_EXPECT_SYSTEMD=1 RRUN_EXPECT_CRIU=1 RRUN_EXPECT_APPARMOR=1 step "$here/bin/integration" --test-threads=2 "${tests[@]}"
 if [ "$mode" = v2 ] && [ "${2:-}" != no-engines ]; then
     export ENGINE_CGROUP_DRIVER=systemd
     suites=("$here"/project/integration/engines/{containerd,podman,docker,podman-rootless}.bats)
     # Here, the checks whose outcome the systemd driver or cgroup v2 decides (a scope made,
     # stopped and made again; exec into it; limits, the unit's properties, stats, the
-    # freezer; delegated cgroups for rootless Podman) and CRIU, which runs only here. The
+    # freezer; delegated cgroups for rootless Podman), CRIU and AppArmor, only here. The
     # others (a plain run's output, exit codes, tty, kill, user, read-only, capabilities,
     # env, a missing command) take the same path on either driver and run on the host
     # (`make test-engines`): under emulation the whole suites took over ten minutes.
-    guest_checks='detached|pause|limits|ps and metrics|top and stats|starts again|checkpoint'
+    guest_checks='detached|pause|limits|ps and metrics|top and stats|starts again|checkpoint|AppArmor'
     step "$here"/project/integration/engines/run-suites.sh --filter "$guest_checks" "${suites[@]}"
 fi
 exit $status

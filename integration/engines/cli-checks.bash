@@ -106,6 +106,22 @@ check_shares_another_containers_namespaces() {
     [ "${lines[1]}" = 1 ]
 }
 
+# where AppArmor is enabled, the container and an exec run confined by the engine's
+# default profile (its name a glob: $1)
+check_apparmor_profile() {
+    [ -e /sys/kernel/security/apparmor ] || skip "AppArmor is not enabled here"
+    local profile=$1
+    run cli_run "$IMAGE" cat /proc/self/attr/current
+    [ "$status" -eq 0 ]
+    [[ "$output" == $profile" (enforce)" ]]
+    cli run -d --network none --name confined "$IMAGE" sleep 1000
+    run cli exec confined cat /proc/self/attr/current
+    cli kill confined >/dev/null
+    cli rm -f confined
+    [ "$status" -eq 0 ]
+    [[ "$output" == $profile" (enforce)" ]]
+}
+
 # a missing command shows the runtime's error
 check_missing_command() {
     if [[ "$ENGINE" == podman* ]] && systemd_driver && [ "$(basename "$RUNTIME_UNDER_TEST")" = runc ]; then

@@ -117,6 +117,10 @@ unit_of() { echo "docker-$(d inspect -f '{{.Id}}' "$1").scope"; }
     check_shares_another_containers_namespaces
 }
 
+@test "docker: AppArmor's docker-default confines the container and an exec" {
+    check_apparmor_profile docker-default
+}
+
 @test "docker: a missing command shows the runtime's error" {
     check_missing_command
 }

@@ -109,6 +109,10 @@ unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
     check_shares_another_containers_namespaces
 }
 
+@test "podman: AppArmor's containers-default confines the container and an exec" {
+    check_apparmor_profile 'containers-default-*'
+}
+
 @test "podman: a missing command shows the runtime's error" {
     check_missing_command
 }

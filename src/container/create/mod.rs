@@ -296,6 +296,7 @@ impl Creation<'_> {
         } else {
             Vec::new()
         };
+        crate::lsm::look_at_the_hosts_lsms(bundle.spec.process().as_ref());
         let own_namespaces = namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
         let mut record = None;
         let clone_target = match &reserved {

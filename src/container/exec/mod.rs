@@ -149,6 +149,7 @@ impl Prepared {
             crate::process::inherit_unset_from(&mut opts.process, container_process);
         }
         crate::scheduling::check_process(&opts.process)?;
+        crate::lsm::look_at_the_hosts_lsms(Some(&opts.process));
         let scheduling = crate::scheduling::ContainerScheduling::of(&bundle.spec)?;
         let affinity = crate::process::ExecAffinity::of(&opts.process)?;
         let profile = (bundle.spec.linux().as_ref()).and_then(|l| l.seccomp().as_ref());
