@@ -97,14 +97,25 @@ pub fn mount_cgroups(
             fstype: "cgroup2",
             data: None,
         };
-        // As runc: a fresh cgroup2 mount, cgroup namespace or not (without one it shows the
-        // host's whole tree, where the path in /proc/self/cgroup leads); refused, a bind of
-        // what it would have shown: the container's cgroup in its namespace, else the
-        // host's whole tree.
-        let instead = match ctx.cgroup_paths.first() {
-            Some(dir) if ctx.cgroup_ns && dir.exists() => dir.as_path(),
-            _ if ctx.cgroup_ns => &own,
-            _ => host_tree.as_path(),
+        let what = if ctx.cgroup_ns {
+            // A fresh cgroup2 mount, the container's cgroup its root; refused, a bind of
+            // what it would have shown.
+            Source::Fresh {
+                instead: match ctx.cgroup_paths.first() {
+                    Some(dir) if dir.exists() => dir.as_path(),
+                    _ => &own,
+                },
+            }
+        } else {
+            // The host's whole tree, which a fresh mount would show here too (runc 1.1
+            // mounts one), and where the path in /proc/self/cgroup leads; but bound: a
+            // cgroup2 mount made in the host's cgroup namespace sets the host's hierarchy
+            // flags, and without options takes `nsdelegate` and `memory_recursiveprot`
+            // away from every cgroup on the host (runc's issue 5258, fixed by the same bind).
+            Source::Bind {
+                dir: &host_tree,
+                instead: &host_tree,
+            }
         };
         return mount_one(
             ctx,
@@ -112,7 +123,7 @@ pub fn mount_cgroups(
             &fresh,
             opts.flags,
             BindFlags::Now,
-            Source::Fresh { instead },
+            what,
         )
         .map(|_| ());
     }
