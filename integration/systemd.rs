@@ -599,6 +599,20 @@ fn a_container_in_the_hosts_cgroup_namespace_leaves_the_hosts_cgroup2_flags() {
     if !have_systemd() || !cgroup_v2() {
         return;
     }
+    if !host_cgroup2_options().contains("nsdelegate") {
+        // systemd mounted it so at boot; CRIU's restore of a container's cgroup2 mount
+        // (checkpoint:: here, runc's restores alike) clears them as runc 1.1's mount does:
+        // given back, so that this test can see rrun take them.
+        let given = std::process::Command::new("mount")
+            .args([
+                "-o",
+                "remount,nsdelegate,memory_recursiveprot",
+                "/sys/fs/cgroup",
+            ])
+            .status()
+            .unwrap();
+        assert!(given.success());
+    }
     let before = host_cgroup2_options();
     assert!(before.contains("nsdelegate"), "systemd's mount: {before}");
     let rt = Runtime::new();
