@@ -130,10 +130,11 @@ fn fresh_cgroup_mounts_show_runcs_sources() {
         "awk '$5 ~ \"^/sys/fs/cgroup\" { for (i = 7; i <= NF; i++) if ($i == \"-\") print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo",
     );
     b.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "cgroup"}));
+        // (`rrun spec` lists one on a cgroup v2 host already.)
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        if !namespaces.iter().any(|n| n["type"] == "cgroup") {
+            namespaces.push(json!({"type": "cgroup"}));
+        }
     });
     let out = rt.output_of(&b);
     let mut fresh = 0;

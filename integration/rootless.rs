@@ -318,6 +318,18 @@ fn assert_nothing_left(s: &Session, id: &str) {
     assert!(dirs.is_empty(), "cgroups left behind: {dirs:?}");
 }
 
+/// A config as rootless Podman writes it for a runtime it runs inside its user namespace:
+/// no user namespace of the container's own, so no mappings.
+fn without_a_user_namespace(c: &mut Value) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "user");
+    let linux = c["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+}
+
 #[test]
 fn an_ordinary_user_runs_a_container_with_its_output_and_exit_code() {
     let s = Session::new(user("rrun-rl-a"));
@@ -442,12 +454,9 @@ fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_u
     let mut b = s.bundle("ip -o link show lo");
     // Podman's config there: no user namespace of the container's own, a network one.
     b.edit(|c| {
+        without_a_user_namespace(c);
         let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
-        namespaces.retain(|n| n["type"] != "user");
         namespaces.push(json!({"type": "network"}));
-        let linux = c["linux"].as_object_mut().unwrap();
-        linux.remove("uidMappings");
-        linux.remove("gidMappings");
     });
     let id = unique("rl-netns");
     let root = s.state_root();
@@ -484,21 +493,12 @@ fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_u
 #[test]
 fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespace() {
     let s = Session::new(user("rrun-rl-a"));
-    let as_podman_writes_it = |c: &mut Value| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|n| n["type"] != "user");
-        let linux = c["linux"].as_object_mut().unwrap();
-        linux.remove("uidMappings");
-        linux.remove("gidMappings");
-    };
     let mut owner_bundle = s.bundle("sleep 1000");
-    owner_bundle.edit(as_podman_writes_it);
+    owner_bundle.edit(without_a_user_namespace);
     let mut joiner = s.bundle("readlink /proc/self/ns/pid");
     let log = joiner.dir.path().join("hooks.log");
     joiner.edit(|c| {
-        as_podman_writes_it(c);
+        without_a_user_namespace(c);
         for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
             if ns["type"] == "pid" {
                 ns["path"] = json!("/proc/OWNER_PID/ns/pid");
@@ -616,15 +616,7 @@ fn configs_an_ordinary_user_cannot_run_are_refused_naming_the_field() {
     let cases: [(&str, Change); 3] = [
         (
             "linux.namespaces: rootless container requires user namespaces",
-            |c| {
-                c["linux"]["namespaces"]
-                    .as_array_mut()
-                    .unwrap()
-                    .retain(|n| n["type"] != "user");
-                let linux = c["linux"].as_object_mut().unwrap();
-                linux.remove("uidMappings");
-                linux.remove("gidMappings");
-            },
+            without_a_user_namespace,
         ),
         (
             "process.user.additionalGids: cannot set any additional groups",
