@@ -164,12 +164,12 @@ pub fn mount_cgroups(
             data: Some(&data),
         };
         let own = own_dir(h);
-        let source = match host_dir {
+        let what = match host_dir {
             Some(dir) if !ctx.cgroup_ns => Source::Bind { dir, instead: &own },
             Some(dir) if dir.exists() => Source::Fresh { instead: dir },
             _ => Source::Fresh { instead: &own },
         };
-        let bound = mount_one(ctx, &sub, &fresh, opts.flags, BindFlags::Later, source)?;
+        let bound = mount_one(ctx, &sub, &fresh, opts.flags, BindFlags::Later, what)?;
         link_comounted(&tmpfs, h, name);
         if let Bound::FlagsPending { source } = bound {
             flags_pending.push((sub, source));
@@ -281,8 +281,9 @@ struct FreshMount<'a> {
 
 /// What a hierarchy's mount point gets.
 enum Source<'a> {
-    /// A bind of the container's cgroup, so that it sees no more than that (v1 without a
-    /// cgroup namespace); where it is gone, `instead`.
+    /// A bind of `dir`: on v1 without a cgroup namespace the container's cgroup, so that
+    /// it sees no more than that, and where it is gone, `instead`; on v2 without one, the
+    /// host's whole tree (both the same).
     Bind { dir: &'a Path, instead: &'a Path },
     /// A fresh mount (in a cgroup namespace it shows the container's cgroup as its root);
     /// where the kernel refuses one (a user namespace's root: EPERM without a cgroup
