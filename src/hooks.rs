@@ -209,13 +209,13 @@ impl<'a> Pipes<'a> {
     /// Waits up to `wait` (forever: None) for a pipe to be ready or the hook to exit.
     fn poll(&self, exit: Option<&OwnedFd>, wait: Option<Duration>) -> Result<Ready> {
         let wanted_in = self.stdin.as_ref().filter(|_| !self.unwritten.is_empty());
-        let mut fds: Vec<PollFd> = Vec::with_capacity(4);
-        if let Some(fd) = wanted_in {
-            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
-        }
-        for fd in self.outputs.iter().flatten().chain(exit) {
-            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-        }
+        // stdout and stderr first, then the state's pipe, then the exit.
+        let mut fds: Vec<PollFd> = (self.outputs.iter().flatten())
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let open_outputs = fds.len();
+        fds.extend(wanted_in.map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLOUT)));
+        fds.extend(exit.map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN)));
         let timeout = wait.map_or(PollTimeout::NONE, |w| {
             // Rounded up, so a wait shorter than a millisecond is not a busy loop.
             let ms = w.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
@@ -226,12 +226,8 @@ impl<'a> Pipes<'a> {
             Err(e) => bail!("polling its pipes: {e}"),
         }
         let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-        let stdin = wanted_in.is_some() && ready(&fds[0]);
-        let first_output = usize::from(wanted_in.is_some());
-        let outputs = fds[first_output..]
-            .iter()
-            .take(self.outputs.iter().flatten().count())
-            .any(ready);
+        let outputs = fds[..open_outputs].iter().any(ready);
+        let stdin = wanted_in.is_some() && ready(&fds[open_outputs]);
         Ok(Ready { stdin, outputs })
     }
 
