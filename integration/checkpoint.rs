@@ -249,6 +249,44 @@ fn a_counting_container_continues_where_it_stopped() {
     assert_no_leftovers(&rt, &id, &before);
 }
 
+/// To read a container's cgroups at a dump and make them at a restore, CRIU mounts each
+/// hierarchy afresh in rrun's cgroup namespace, the host's; a cgroup2 mount made there sets
+/// the hierarchy's flags for the whole host, and CRIU's sets none: before rrun gave CRIU a
+/// yard of the host's own mounts, a checkpoint and a restore each cleared systemd's
+/// `nsdelegate` and `memory_recursiveprot` (runc's still do).
+#[test]
+fn checkpoint_and_restore_leave_the_hosts_cgroup2_flags() {
+    if !have_criu() {
+        return;
+    }
+    let Some(cgroup2) = cgroup2_with_systemds_flags() else {
+        eprintln!("skipped: no cgroup2 mount");
+        return;
+    };
+    let flags = cgroup2_options(&cgroup2);
+    let rt = Runtime::new();
+    let b = counting_bundle();
+    let id = unique("cr-flags");
+    let before = HostSnapshot::take();
+    let _p = run_counting(&rt, &b, &id, &[]);
+    let images = TempDir::new("rrun-cr-images");
+    let image = images.path().join("img");
+    let image = image.to_str().unwrap();
+    rt.ok(&["checkpoint", "--image-path", image, &id]);
+    assert_eq!(cgroup2_options(&cgroup2), flags, "after the checkpoint");
+    let mut restored = restore_counting(&rt, &b, &id, image, &[], &[]);
+    assert_eq!(cgroup2_options(&cgroup2), flags, "after the restore");
+    number(&mut restored);
+    let dir = rt.root.path().join(&id);
+    assert!(
+        !dir.join("criu-cgroup-yard").exists(),
+        "the yard outlived CRIU: {:?}",
+        std::fs::read_dir(&dir).map(|d| d.count())
+    );
+    rt.ok(&["delete", "--force", &id]);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 #[test]
 fn leave_running_keeps_the_container_and_a_new_id_restores_the_copy() {
     if !have_criu() {

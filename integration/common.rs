@@ -694,3 +694,51 @@ fn a_process_mentions_an_id_only_as_a_whole_word() {
         "/tmp/bundle-1-2"
     ));
 }
+
+/// The host's cgroup2 mount showing the hierarchy from its root (/sys/fs/cgroup on v2,
+/// /sys/fs/cgroup/unified on a hybrid host), if there is one.
+pub fn host_cgroup2_mount() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo.lines().find_map(|l| {
+        let (mount, fs) = l.split_once(" - ")?;
+        let mount: Vec<&str> = mount.split(' ').collect();
+        (fs.starts_with("cgroup2 ") && mount.get(3) == Some(&"/")).then(|| PathBuf::from(mount[4]))
+    })
+}
+
+/// The super options of the cgroup2 mount at `at`: the hierarchy's flags, the host's.
+pub fn cgroup2_options(at: &Path) -> String {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .find_map(|l| {
+            let (mount, fs) = l.split_once(" - ")?;
+            let fs: Vec<&str> = fs.split(' ').collect();
+            (mount.split(' ').nth(4) == at.to_str() && fs[0] == "cgroup2")
+                .then(|| fs[2].to_string())
+        })
+        .unwrap_or_else(|| panic!("no cgroup2 mount at {}", at.display()))
+}
+
+/// The host's cgroup2 mount, with the flags systemd gives it (`nsdelegate`,
+/// `memory_recursiveprot`) given back if something cleared them: runc's checkpoints and
+/// restores do (CRIU's own cgroup2 mounts), as runc 1.1's cgroup mount does. The tests
+/// that check that rrun leaves them need them there to see it.
+pub fn cgroup2_with_systemds_flags() -> Option<PathBuf> {
+    let at = host_cgroup2_mount()?;
+    if !cgroup2_options(&at).contains("nsdelegate") {
+        let given = Command::new("mount")
+            .args(["-o", "remount,nsdelegate,memory_recursiveprot"])
+            .arg(&at)
+            .status()
+            .unwrap();
+        assert!(given.success(), "remounting {}", at.display());
+    }
+    let options = cgroup2_options(&at);
+    assert!(
+        options.contains("nsdelegate"),
+        "{}: {options}",
+        at.display()
+    );
+    Some(at)
+}

@@ -575,20 +575,6 @@ fn a_user_namespaced_container_with_a_writable_cgroup_mount_owns_its_cgroup() {
     }
 }
 
-/// The super options of the host's cgroup2 mount at /sys/fs/cgroup (its hierarchy's flags).
-fn host_cgroup2_options() -> String {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    mountinfo
-        .lines()
-        .find_map(|l| {
-            let (mount, fs) = l.split_once(" - ")?;
-            let fs: Vec<&str> = fs.split(' ').collect();
-            (mount.split(' ').nth(4) == Some("/sys/fs/cgroup") && fs[0] == "cgroup2")
-                .then(|| fs[2].to_string())
-        })
-        .expect("a cgroup2 mount at /sys/fs/cgroup")
-}
-
 /// systemd mounts cgroup2 with `nsdelegate` and `memory_recursiveprot`, flags of the whole
 /// hierarchy: a container without a cgroup namespace of its own (Docker's `--cgroupns
 /// host`) gets a bind of the host's tree, where a fresh cgroup2 mount, made in the host's
@@ -599,22 +585,8 @@ fn a_container_in_the_hosts_cgroup_namespace_leaves_the_hosts_cgroup2_flags() {
     if !have_systemd() || !cgroup_v2() {
         return;
     }
-    if !host_cgroup2_options().contains("nsdelegate") {
-        // systemd mounted it so at boot; CRIU's restore of a container's cgroup2 mount
-        // (checkpoint:: here, runc's restores alike) clears them as runc 1.1's mount does:
-        // given back, so that this test can see rrun take them.
-        let given = std::process::Command::new("mount")
-            .args([
-                "-o",
-                "remount,nsdelegate,memory_recursiveprot",
-                "/sys/fs/cgroup",
-            ])
-            .status()
-            .unwrap();
-        assert!(given.success());
-    }
-    let before = host_cgroup2_options();
-    assert!(before.contains("nsdelegate"), "systemd's mount: {before}");
+    let cgroup2 = cgroup2_with_systemds_flags().expect("a cgroup2 mount");
+    let before = cgroup2_options(&cgroup2);
     let rt = Runtime::new();
     let mut b = Bundle::sh("p=$(cut -d: -f3 /proc/self/cgroup); cat /sys/fs/cgroup$p/cgroup.type");
     b.edit(|c| {
@@ -624,5 +596,5 @@ fn a_container_in_the_hosts_cgroup_namespace_leaves_the_hosts_cgroup2_flags() {
             .retain(|n| n["type"] != "cgroup");
     });
     assert_eq!(rt.output_of(&b), "domain\n");
-    assert_eq!(host_cgroup2_options(), before);
+    assert_eq!(cgroup2_options(&cgroup2), before);
 }

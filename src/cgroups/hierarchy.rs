@@ -207,6 +207,55 @@ pub fn parse(mountinfo: &str, own_cgroups: &str) -> Vec<Hierarchy> {
     out
 }
 
+/// Where each hierarchy of `own_cgroups` (/proc/self/cgroup's text) is mounted showing it
+/// from its root, as (the controllers as that file lists them, `""` for cgroup2; the mount
+/// point), in that file's order; None where one has no such mount in `mountinfo` (a bind
+/// of a subtree shows its root as that subtree's path). What a program that would
+/// otherwise mount every hierarchy afresh (CRIU) can be given instead.
+pub fn mounted_from_their_roots(
+    own_cgroups: &str,
+    mountinfo: &str,
+) -> Option<Vec<(String, PathBuf)>> {
+    let mounts: Vec<(Vec<String>, PathBuf)> = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fields: Vec<&str> = left.split(' ').collect();
+            let rfields: Vec<&str> = right.split(' ').collect();
+            if fields.len() < 5 || rfields.len() < 3 || fields[3] != "/" {
+                return None;
+            }
+            let mut controllers: Vec<String> = match rfields[0] {
+                "cgroup2" => Vec::new(),
+                "cgroup" => rfields[2]
+                    .split(',')
+                    .filter(|o| is_controller_option(o))
+                    .map(str::to_string)
+                    .collect(),
+                _ => return None,
+            };
+            controllers.sort();
+            let mount_point = PathBuf::from(crate::procfs::unescape_mount_field(fields[4]));
+            Some((controllers, mount_point))
+        })
+        .collect();
+    own_cgroups
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let listed = line.split(':').nth(1)?;
+            let mut wanted: Vec<String> = listed
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            wanted.sort();
+            let (_, mount_point) = mounts.iter().find(|(c, _)| *c == wanted)?;
+            Some((listed.to_string(), mount_point.clone()))
+        })
+        .collect()
+}
+
 fn is_controller_option(o: &str) -> bool {
     !matches!(
         o,
@@ -284,6 +333,50 @@ mod tests {
         ("/sys/fs/cgroup/systemd", V1),
         ("/sys/fs/cgroup/unified", V2),
     ];
+
+    #[test]
+    fn every_hierarchy_mounted_from_its_root_is_found_in_proc_self_cgroups_order() {
+        let found = mounted_from_their_roots(OWN, MOUNTINFO).unwrap();
+        let names: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(c, p)| (c.as_str(), p.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("name=systemd", "/sys/fs/cgroup/systemd"),
+                ("memory", "/sys/fs/cgroup/memory"),
+                ("cpu", "/sys/fs/cgroup/cpu"),
+                ("", "/sys/fs/cgroup/unified"),
+            ]
+        );
+        // Joint controllers in either order; a second mount of a subtree passed over.
+        let mountinfo = "50 23 0:40 /kubepods /mnt/cpu rw - cgroup cgroup rw,cpuacct,cpu\n\
+                         51 23 0:40 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu\n\
+                         52 23 0:41 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+        let found = mounted_from_their_roots("2:cpu,cpuacct:/a\n0::/b\n", mountinfo).unwrap();
+        assert_eq!(
+            found,
+            [
+                (
+                    "cpu,cpuacct".to_string(),
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+                ),
+                (String::new(), PathBuf::from("/sys/fs/cgroup")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hierarchy_mounted_only_from_a_subtree_or_nowhere_gives_no_answer() {
+        let subtree = "50 23 0:40 /kubepods /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        assert_eq!(mounted_from_their_roots("4:memory:/a\n", subtree), None);
+        // cgroup2 listed (as every kernel lists it) but mounted nowhere.
+        assert_eq!(
+            mounted_from_their_roots("0::/\n", MOUNTINFO.lines().next().unwrap()),
+            None
+        );
+    }
 
     #[test]
     fn hierarchies_at_their_default_places_are_what_mountinfo_lists() {

@@ -10,7 +10,7 @@ pub mod systemd;
 mod v1;
 pub(crate) mod v2;
 
-pub use hierarchy::{Hierarchy, exists_while_we_run, host_hierarchies};
+pub use hierarchy::{Hierarchy, exists_while_we_run, host_hierarchies, mounted_from_their_roots};
 
 use anyhow::Result;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //! restore maps back to sources (see [`external_mounts`]); joined namespaces are external
 //! too. The container stays as it was if anything fails.
 
+use super::cgroup_yard::CgroupYard;
 use crate::cgroups;
 use crate::criu::{self, CriuStdio, rpc};
 use crate::state::{ContainerRecord, LockedContainer};
@@ -111,7 +112,8 @@ pub fn checkpoint(c: &LockedContainer, opts: &CriuOptions, dump: &DumpOptions) -
             f.set_mem_track(true)
         })?;
     }
-    let mut o = common_opts(opts, &dirs, spec, "dump.log");
+    let yard = CgroupYard::make(&c.dir.join(CGROUP_YARD))?;
+    let mut o = common_opts(opts, &dirs, spec, "dump.log", yard.as_ref());
     o.set_pid(c.record.pid);
     o.set_root(c.record.rootfs.clone());
     o.set_leave_running(dump.leave_running);
@@ -221,8 +223,17 @@ impl ImageDirs {
     }
 }
 
+/// The cgroup yard's name in the container's state directory, while CRIU runs.
+pub const CGROUP_YARD: &str = "criu-cgroup-yard";
+
 /// The options checkpoint and restore give CRIU alike.
-pub fn common_opts(opts: &CriuOptions, dirs: &ImageDirs, spec: &Spec, log: &str) -> rpc::Criu_opts {
+pub fn common_opts(
+    opts: &CriuOptions,
+    dirs: &ImageDirs,
+    spec: &Spec,
+    log: &str,
+    yard: Option<&CgroupYard>,
+) -> rpc::Criu_opts {
     let mut o = rpc::Criu_opts::new();
     o.set_images_dir_fd(dirs.images_fd.as_raw_fd());
     if let Some(w) = &dirs.work_fd {
@@ -232,6 +243,9 @@ pub fn common_opts(opts: &CriuOptions, dirs: &ImageDirs, spec: &Spec, log: &str)
     o.set_log_file(log.into());
     o.set_manage_cgroups(true);
     o.set_manage_cgroups_mode(opts.manage_cgroups_mode);
+    if let Some(yard) = yard {
+        o.set_cgroup_yard(yard.path().display().to_string());
+    }
     o.set_notify_scripts(true);
     o.set_shell_job(opts.shell_job);
     o.set_tcp_established(opts.tcp_established);

@@ -1,6 +1,7 @@
 //! A container as the commands see it: its record, its live status, and the operations
 //! that act on its processes and resources.
 
+pub mod cgroup_yard;
 pub mod checkpoint;
 pub mod create;
 pub mod exec;

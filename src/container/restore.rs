@@ -6,6 +6,7 @@
 //! stdio in place of the checkpointed pipes. CRIU restores the container's init as rrun's
 //! child (`rst_sibling`), so `restore` without `--detach` waits for it as `run` does.
 
+use super::cgroup_yard::CgroupYard;
 use super::checkpoint::{self, CriuOptions, DESCRIPTORS_FILE, ImageDirs};
 use crate::cgroups::{self, CgroupDriver};
 use crate::config::Bundle;
@@ -270,15 +271,15 @@ fn run_criu(
         namespaces,
         console,
     } = inputs;
-    let root = (reserved.root.as_ref()).ok_or_else(|| anyhow!("CRIU's root is not bound"))?;
+    let yard = CgroupYard::make(&reserved.dir.join(checkpoint::CGROUP_YARD))?;
     let request = restore_request(
         opts,
         &dirs,
         bundle,
-        &root.path,
-        &reserved.cgroup_paths,
+        reserved,
         &descriptors,
         &namespaces,
+        yard.as_ref(),
     )?;
     let restored_pid = Cell::new(0);
     let master: RefCell<Option<OwnedFd>> = RefCell::new(None);
@@ -435,13 +436,17 @@ fn restore_request(
     opts: &RestoreOptions,
     dirs: &ImageDirs,
     bundle: &Bundle,
-    root: &Path,
-    cgroup_paths: &[PathBuf],
+    reserved: &Reserved,
     descriptors: &[String],
     namespaces: &NamespaceFiles,
+    yard: Option<&CgroupYard>,
 ) -> Result<rpc::Criu_req> {
     let spec = &bundle.spec;
-    let mut o = checkpoint::common_opts(&opts.criu, dirs, spec, "restore.log");
+    let root = &(reserved.root.as_ref())
+        .ok_or_else(|| anyhow!("CRIU's root is not bound"))?
+        .path;
+    let cgroup_paths = &reserved.cgroup_paths;
+    let mut o = checkpoint::common_opts(&opts.criu, dirs, spec, "restore.log", yard);
     o.set_root(root.display().to_string());
     o.set_rst_sibling(true);
     o.set_evasive_devices(true);
