@@ -125,6 +125,67 @@ fn delete_force_kills_a_running_container() {
     assert!(processes_mentioning(&marker).is_empty());
 }
 
+/// A v1 freezer cgroup of the test's own, frozen, holding a process moved into it; thawed
+/// and removed when dropped, whatever the test got to.
+struct ForeignFrozenCgroup(std::path::PathBuf);
+
+impl ForeignFrozenCgroup {
+    fn freeze(pid: i64) -> Self {
+        let dir = std::path::Path::new("/sys/fs/cgroup/freezer").join(unique("foreign-freezer"));
+        std::fs::create_dir(&dir).unwrap();
+        let cg = ForeignFrozenCgroup(dir);
+        std::fs::write(cg.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(cg.0.join("freezer.state"), "FROZEN").unwrap();
+        cg
+    }
+
+    fn thaw(&self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+    }
+}
+
+impl Drop for ForeignFrozenCgroup {
+    fn drop(&mut self) {
+        self.thaw();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::remove_dir(&self.0).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// An init SIGKILL can't end (frozen by a freezer cgroup that isn't the container's, as
+/// crun's test_delete makes it) fails `delete --force` in runc's words after its bound,
+/// and the container stays, so that once the init can die a `delete --force` removes all
+/// of it. (Before, rrun went on to remove the cgroups the init still held and failed on
+/// those, "device or resource busy", some eight seconds later.)
+#[test]
+fn delete_force_of_an_init_sigkill_cannot_end_fails_and_keeps_the_container() {
+    if cgroup_v2() || !std::path::Path::new("/sys/fs/cgroup/freezer/tasks").exists() {
+        eprintln!("skipped: no v1 freezer hierarchy");
+        return;
+    }
+    let rt = Runtime::new();
+    let b = Bundle::new(&["sleep", "1000"]);
+    let id = unique("frozen-elsewhere");
+    let before = HostSnapshot::take();
+    rt.create(&b, &id);
+    rt.ok(&["start", &id]);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let foreign = ForeignFrozenCgroup::freeze(pid);
+    let err = rt.fails(&["delete", "--force", &id]);
+    assert!(
+        err.contains("container init still running") && err.contains(&pid.to_string()),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(rt.state(&id)["pid"], pid, "the container is kept");
+    foreign.thaw();
+    rt.ok(&["delete", "--force", &id]);
+    drop(foreign);
+    assert_no_leftovers(&rt, &id, &before);
+}
+
 #[test]
 fn delete_of_created_container_kills_init() {
     let rt = Runtime::new();

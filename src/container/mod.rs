@@ -227,8 +227,16 @@ pub fn kill_and_wait(record: &ContainerRecord) -> Result<()> {
         None
     };
     signal_all(record, libc::SIGKILL)?;
-    if let Some(fd) = pidfd {
-        let _ = wait_pidfd(&fd, Duration::from_secs(10));
+    // An init SIGKILL can't end (frozen by a freezer cgroup not the container's, stuck in
+    // the kernel) keeps its cgroups busy: fail as runc does, in its words, and keep the
+    // record, so that a later `delete --force` finds the container again.
+    if let Some(fd) = pidfd
+        && !wait_pidfd(&fd, Duration::from_secs(10))
+    {
+        bail!(
+            "container init still running: pid {} has not exited 10 s after SIGKILL",
+            record.pid
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while processes(record).map(|p| !p.is_empty()).unwrap_or(false) {
