@@ -171,38 +171,13 @@ fn at_default_places(
 /// Parses mountinfo and /proc/self/cgroup text (split out for unit tests).
 pub fn parse(mountinfo: &str, own_cgroups: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fields: Vec<&str> = left.split(' ').collect();
-        let rfields: Vec<&str> = right.split(' ').collect();
-        if fields.len() < 5 || rfields.len() < 3 {
-            continue;
-        }
-        let fstype = rfields[0];
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let mount_point = PathBuf::from(crate::procfs::unescape_mount_field(fields[4]));
-        let controllers: Vec<String> = if fstype == "cgroup2" {
-            Vec::new()
-        } else {
-            rfields[2]
-                .split(',')
-                .filter(|o| is_controller_option(o))
-                .map(str::to_string)
-                .collect()
-        };
-        if fstype == "cgroup" && controllers.is_empty() {
-            continue;
-        }
+    for m in cgroup_mounts(mountinfo) {
         // The same hierarchy may be mounted twice; the first mount wins.
-        if out.iter().any(|h| h.controllers == controllers) {
+        if out.iter().any(|h| h.controllers == m.controllers) {
             continue;
         }
-        let own_cgroup = own_cgroup_for(own_cgroups, &controllers);
-        out.push(Hierarchy::new(mount_point, controllers, own_cgroup));
+        let own_cgroup = own_cgroup_for(own_cgroups, &m.controllers);
+        out.push(Hierarchy::new(m.mount_point, m.controllers, own_cgroup));
     }
     out
 }
@@ -216,44 +191,70 @@ pub fn mounted_from_their_roots(
     own_cgroups: &str,
     mountinfo: &str,
 ) -> Option<Vec<(String, PathBuf)>> {
-    let mounts: Vec<(Vec<String>, PathBuf)> = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fields: Vec<&str> = left.split(' ').collect();
-            let rfields: Vec<&str> = right.split(' ').collect();
-            if fields.len() < 5 || rfields.len() < 3 || fields[3] != "/" {
-                return None;
-            }
-            let mut controllers: Vec<String> = match rfields[0] {
-                "cgroup2" => Vec::new(),
-                "cgroup" => rfields[2]
-                    .split(',')
-                    .filter(|o| is_controller_option(o))
-                    .map(str::to_string)
-                    .collect(),
-                _ => return None,
-            };
-            controllers.sort();
-            let mount_point = PathBuf::from(crate::procfs::unescape_mount_field(fields[4]));
-            Some((controllers, mount_point))
-        })
+    let sorted = |mut controllers: Vec<String>| {
+        controllers.sort();
+        controllers
+    };
+    let mounts: Vec<(Vec<String>, PathBuf)> = cgroup_mounts(mountinfo)
+        .filter(|m| m.from_the_root)
+        .map(|m| (sorted(m.controllers), m.mount_point))
         .collect();
     own_cgroups
         .lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
             let listed = line.split(':').nth(1)?;
-            let mut wanted: Vec<String> = listed
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
-            wanted.sort();
+            let wanted = sorted(
+                listed
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
             let (_, mount_point) = mounts.iter().find(|(c, _)| *c == wanted)?;
             Some((listed.to_string(), mount_point.clone()))
         })
         .collect()
+}
+
+/// A cgroup or cgroup2 mount that mountinfo lists.
+struct CgroupMount {
+    mount_point: PathBuf,
+    /// v1 controllers (`memory`, `name=systemd`, ...) in the mount's option order; empty
+    /// for cgroup2.
+    controllers: Vec<String>,
+    /// Whether it shows the hierarchy from its root (not a bind of a subtree).
+    from_the_root: bool,
+}
+
+/// The cgroup and cgroup2 mounts of `mountinfo`, in its order; a v1 mount naming no
+/// controller is passed over.
+fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = CgroupMount> + '_ {
+    mountinfo.lines().filter_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        if fields.len() < 5 || rfields.len() < 3 {
+            return None;
+        }
+        let controllers: Vec<String> = match rfields[0] {
+            "cgroup2" => Vec::new(),
+            "cgroup" => rfields[2]
+                .split(',')
+                .filter(|o| is_controller_option(o))
+                .map(str::to_string)
+                .collect(),
+            _ => return None,
+        };
+        if rfields[0] == "cgroup" && controllers.is_empty() {
+            return None;
+        }
+        Some(CgroupMount {
+            mount_point: PathBuf::from(crate::procfs::unescape_mount_field(fields[4])),
+            controllers,
+            from_the_root: fields[3] == "/",
+        })
+    })
 }
 
 fn is_controller_option(o: &str) -> bool {
