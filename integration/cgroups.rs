@@ -359,6 +359,9 @@ fn pause_resume_and_kill_while_paused() {
     let id = unique("pause-killall");
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
+    // The shell, pid 1, ignores TERM: paused before it has forked the sleeps, it would
+    // wait for ever (a CI run caught that race).
+    wait_until("the two sleeps", || rt.pids(&id).len() == 3);
     rt.ok(&["pause", &id]);
     rt.ok(&["kill", "--all", &id, "TERM"]);
     wait_until("the paused container stopped by kill --all", || {
@@ -375,12 +378,7 @@ fn ps_lists_the_container_processes() {
     rt.create(&b, &id);
     rt.ok(&["start", &id]);
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
-    wait_until("children", || {
-        serde_json::from_str::<Vec<i64>>(&rt.ok(&["ps", "--format", "json", &id]))
-            .unwrap()
-            .len()
-            == 3
-    });
+    wait_until("children", || rt.pids(&id).len() == 3);
     let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "-f", "json", &id])).unwrap();
     assert!(pids.contains(&pid));
     let table = rt.ok(&["ps", &id]);

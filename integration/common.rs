@@ -297,6 +297,11 @@ impl Runtime {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The container's processes, as `ps --format json` lists them.
+    pub fn pids(&self, id: &str) -> Vec<i64> {
+        serde_json::from_str(&self.ok(&["ps", "--format", "json", id])).unwrap()
+    }
+
     /// `rrun create` (output through files, see `run`), failing the test on an error.
     pub fn create(&self, b: &Bundle, id: &str) {
         let out = self.run(&["create", "--bundle", b.path().to_str().unwrap(), id]);
