@@ -485,26 +485,32 @@ fn root_of_a_user_namespace_runs_a_container_with_its_own_network_and_loopback_u
     assert_nothing_left(&s, &id);
 }
 
-/// Rootless Podman's `--pid container:NAME` with a hook: rrun, root only in a user
-/// namespace, joins the other container's pid namespace for the clone and may not leave
-/// it, so its hooks start there, and the kernel refuses rrun any new thread; the hook's
-/// output is read without one (a build that read it with threads failed: "reading the
-/// output of /bin/sh: Resource temporarily unavailable").
+/// Rootless Podman's `--pid container:NAME` with a hook, and a time namespace: rrun, root
+/// only in a user namespace, could enter the other container's pid namespace, and a new
+/// time namespace, for the clone and not come back to the host's, so it leaves them to an
+/// intermediate process that clones the init; its hooks run in its own, as runc's do.
+/// Builds that entered them themselves ran the hooks in the container's pid and time
+/// namespaces, and before that failed to start the threads that read a hook's output
+/// ("reading the output of /bin/sh: Resource temporarily unavailable").
 #[test]
-fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespace() {
+fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespace_in_its_own() {
     let s = Session::new(user("rrun-rl-a"));
     let mut owner_bundle = s.bundle("sleep 1000");
     owner_bundle.edit(without_a_user_namespace);
-    let mut joiner = s.bundle("readlink /proc/self/ns/pid");
+    let mut joiner = s.bundle("readlink /proc/self/ns/pid; cut -d. -f1 /proc/uptime");
     let log = joiner.dir.path().join("hooks.log");
     joiner.edit(|c| {
         without_a_user_namespace(c);
-        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for ns in namespaces.iter_mut() {
             if ns["type"] == "pid" {
                 ns["path"] = json!("/proc/OWNER_PID/ns/pid");
             }
         }
-        let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} ran >> {}", log.display())]});
+        namespaces.push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400}});
+        // Each hook says which pid and time namespaces it runs in.
+        let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} ran in $(readlink /proc/self/ns/pid /proc/self/ns/time) >> {}", log.display())]});
         c["hooks"] = json!({"prestart": [hook("prestart")], "poststop": [hook("poststop")]});
     });
     let (owner, id) = (unique("rl-pidowner"), unique("rl-pidjoiner"));
@@ -513,6 +519,7 @@ fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespac
          rrun create --bundle {owner_bundle} --pid-file {dir}/owner.pid {owner}
          pid=$(cat {dir}/owner.pid)
          echo owner $(readlink /proc/$pid/ns/pid)
+         echo caller $(readlink /proc/self/ns/pid /proc/self/ns/time)
          sed -i s/OWNER_PID/$pid/ {joiner}/config.json
          rrun run --bundle {joiner} {id} || echo run failed
          rrun delete -f {owner}",
@@ -529,10 +536,16 @@ fn root_of_a_user_namespace_runs_the_hooks_of_a_container_joining_a_pid_namespac
     assert!(out.status.success(), "{out:?}");
     let lines: Vec<&str> = text.lines().collect();
     let owners = lines[0].strip_prefix("owner ").unwrap();
-    assert_eq!(lines[1..], [owners], "{out:?}");
+    let callers = lines[1].strip_prefix("caller ").unwrap();
+    assert!(!callers.starts_with(owners), "{out:?}");
+    assert_eq!(lines[2], owners, "{out:?}");
+    // The container's clocks carry its offset, whoever made its time namespace.
+    let uptime: u64 = lines[3].parse().unwrap();
+    assert!(uptime >= 86400, "{out:?}");
+    assert_eq!(lines.len(), 4, "{out:?}");
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
-        "prestart ran\npoststop ran\n"
+        format!("prestart ran in {callers}\npoststop ran in {callers}\n")
     );
     assert_nothing_left(&s, &owner);
     assert_nothing_left(&s, &id);

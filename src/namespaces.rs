@@ -10,7 +10,9 @@
 //!   cloning (no extra fork either), and returns to its own right after: its hooks and
 //!   threads stay out of the container's. A new time namespace is unshared by the parent
 //!   too (that too affects only children), since its offsets must be written before any
-//!   process lives in it, and left after the clone as well. A time namespace given by
+//!   process lives in it, and left after the clone as well. A parent that could not
+//!   return (root only in a user namespace) leaves both to a short-lived intermediate
+//!   process that clones the init for it. A time namespace given by
 //!   path is joined by init: setns moves its caller too, and a parent in it would read the
 //!   init's start time shifted by its boottime offset (the container would then look like
 //!   another process to `state`).
@@ -185,35 +187,51 @@ pub fn plan(spec: &Spec) -> Result<NamespacePlan> {
     Ok(p)
 }
 
-/// Clones the container's init, as `clone_process(flags)` would; with an intermediate
-/// user namespace, through a child that joins it and clones the init as rrun's own child
-/// (CLONE_PARENT), reports its pid and exits: the extra process lives for a setns and a
-/// clone, and never outlives create.
-/// `cgroup`: a cgroup v2 directory to clone the init straight into (not with an
-/// intermediate, whose callers have none to give).
+/// Clones the container's init, as `clone_process(flags)` would; through an intermediate
+/// where some namespace must be entered by another process than rrun: a child that
+/// enters them (the joined user namespace and those given by path, see
+/// [`NamespacePlan::intermediate`]; the pid and time namespaces rrun could not come back
+/// from, see [`parent_prepare`]), clones the init as rrun's own child (CLONE_PARENT),
+/// reports its pid and exits: the extra process lives for a few setns and a clone, and
+/// never outlives create.
+/// `cgroup`: a cgroup v2 directory to clone the init straight into.
 pub fn clone_init(
     p: &NamespacePlan,
+    for_the_clone: &ForTheClone,
     cgroup: Option<&OwnedFd>,
 ) -> Result<crate::syscalls::CloneResult> {
     use crate::syscalls::{CloneResult, clone_into_cgroup, clone_process};
+    let clone = |flags: libc::c_int| match cgroup {
+        Some(dir) => clone_into_cgroup(flags, dir.as_raw_fd()),
+        None => clone_process(flags),
+    };
     let flags = p.clone_flags.bits();
-    if !p.intermediate {
-        let cloned = match cgroup {
-            Some(dir) => clone_into_cgroup(flags, dir.as_raw_fd()),
-            None => clone_process(flags),
-        };
-        return cloned.map_err(|e| anyhow!("cloning container init: {e}"));
+    if !p.intermediate && !for_the_clone.left_to_the_intermediate() {
+        return clone(flags).map_err(|e| anyhow!("cloning container init: {e}"));
     }
     let (report, reported) = std::os::unix::net::UnixStream::pair()
         .map_err(|e| anyhow!("socket for the intermediate process: {e}"))?;
     match clone_process(0).map_err(|e| anyhow!("forking the intermediate process: {e}"))? {
         CloneResult::Child => {
             drop(reported);
-            let result = join_by_path(p).and_then(|_| {
-                clone_process(flags | libc::CLONE_PARENT).map_err(|e| {
-                    anyhow!("cloning container init in the joined user namespace: {e}")
+            let entered = if for_the_clone.left_to_the_intermediate() {
+                enter_for_the_clone(p, &for_the_clone.time_offsets)
+            } else {
+                Ok(())
+            };
+            let result = entered
+                .and_then(|_| {
+                    if p.intermediate {
+                        join_by_path(p)
+                    } else {
+                        Ok(())
+                    }
                 })
-            });
+                .and_then(|_| {
+                    clone(flags | libc::CLONE_PARENT).map_err(|e| {
+                        anyhow!("cloning container init from the intermediate process: {e}")
+                    })
+                });
             let message = match result {
                 Ok(CloneResult::Child) => {
                     drop(report);
@@ -321,84 +339,137 @@ fn setns(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
     nix::sched::setns(fd, flag(t)).map_err(|e| anyhow!("joining {} namespace: {e}", name(t)))
 }
 
-/// rrun's own pid and time namespaces for its children, kept while the parent has
-/// switched to the container's for the clone (see [`parent_prepare`]).
+/// The container's pid namespace (joined by path) and new time namespace: a process enters
+/// them for its children alone, and the init is the child they are for. rrun enters them
+/// itself for the clone and comes back to its own right after, so that its hooks and
+/// threads stay out of the container's, as runc's do; where it could not come back, the
+/// intermediate process that clones the init enters them instead (see [`parent_prepare`]).
 #[must_use = "rrun's children go on being born in the container's namespaces until restored"]
-pub struct OwnNamespaces {
+pub struct ForTheClone {
+    /// rrun's own pid and time namespaces for its children, where it entered the
+    /// container's itself; None where the intermediate enters them.
+    own: Option<OwnNamespaces>,
+    /// What a new time namespace's /proc/self/timens_offsets gets.
+    time_offsets: String,
+}
+
+struct OwnNamespaces {
     pid: Option<OwnedFd>,
     time: Option<OwnedFd>,
 }
 
-impl OwnNamespaces {
+impl ForTheClone {
+    /// Whether the intermediate process enters the container's pid and time namespaces.
+    fn left_to_the_intermediate(&self) -> bool {
+        self.own.is_none()
+    }
+
     /// Back in rrun's own namespaces for what it starts after the clone: hooks, which
     /// runc runs from its own namespaces (in the container's time namespace they would
     /// read its shifted clocks), and threads, which the kernel refuses to a process whose
     /// children go to another pid namespace than its own (EINVAL, which musl's
     /// pthread_create reports as EAGAIN).
     pub fn restore(self) -> Result<()> {
+        let Some(own) = self.own else { return Ok(()) };
         let kinds = [LinuxNamespaceType::Pid, LinuxNamespaceType::Time];
-        for (kind, fd) in kinds.into_iter().zip([self.pid, self.time]) {
-            let Some(fd) = fd else { continue };
-            // Entering a namespace takes privilege over the user namespace that owns it:
-            // a rrun that is root only in a user namespace (rootless Podman's) joined or
-            // made the container's but can't come back to the host's. There its children
-            // stay in the container's, as they all did before.
-            match nix::sched::setns(&fd, flag(kind)) {
-                Ok(()) | Err(nix::errno::Errno::EPERM) => {}
-                Err(e) => bail!("returning to rrun's own {} namespace: {e}", name(kind)),
+        for (kind, fd) in kinds.into_iter().zip([own.pid, own.time]) {
+            if let Some(fd) = fd {
+                nix::sched::setns(&fd, flag(kind)).map_err(|e| {
+                    anyhow!("returning to rrun's own {} namespace: {e}", name(kind))
+                })?;
             }
         }
         Ok(())
     }
 }
 
-/// Parent side, before clone: join the pid namespace and create a new time namespace, for
-/// the clone alone: the caller restores rrun's own right after it.
-pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<OwnNamespaces> {
-    let open_own = |t, link: &str| open_ns(t, &PathBuf::from(link));
-    let own = OwnNamespaces {
-        pid: (!p.parent_joins.is_empty())
-            .then(|| {
-                open_own(
-                    LinuxNamespaceType::Pid,
-                    "/proc/thread-self/ns/pid_for_children",
-                )
-            })
-            .transpose()?,
-        time: (p.new_time)
-            .then(|| {
-                open_own(
-                    LinuxNamespaceType::Time,
-                    "/proc/thread-self/ns/time_for_children",
-                )
-            })
-            .transpose()?,
+/// Parent side, before the clone: the container's pid and time namespaces for the clone
+/// alone (see [`ForTheClone`]). Entering a namespace takes privilege over the user
+/// namespace that owns it, so a rrun that is root only in a user namespace (rootless
+/// Podman's) may enter the container's and not come back to the host's: whether it may
+/// is tried first, by entering its own, and where not, the intermediate process enters
+/// them and rrun stays where it is.
+pub fn parent_prepare(p: &NamespacePlan, spec: &Spec) -> Result<ForTheClone> {
+    let time_offsets = if p.new_time {
+        time_offsets_text(spec)?
+    } else {
+        String::new()
     };
+    let pid = own_for_children(
+        !p.parent_joins.is_empty(),
+        LinuxNamespaceType::Pid,
+        "/proc/thread-self/ns/pid_for_children",
+    )?;
+    let time = own_for_children(
+        p.new_time,
+        LinuxNamespaceType::Time,
+        "/proc/thread-self/ns/time_for_children",
+    )?;
+    let own = match (pid, time) {
+        (Own::ToReturnTo(pid), Own::ToReturnTo(time)) => Some(OwnNamespaces { pid, time }),
+        _ => None,
+    };
+    let for_the_clone = ForTheClone { own, time_offsets };
+    if !for_the_clone.left_to_the_intermediate() {
+        enter_for_the_clone(p, &for_the_clone.time_offsets)?;
+    }
+    Ok(for_the_clone)
+}
+
+/// rrun's own namespace of one kind for its children, where the clone needs another.
+enum Own {
+    /// Opened, and entered once to see that rrun may come back to it (None: not needed).
+    ToReturnTo(Option<OwnedFd>),
+    /// rrun may not enter it (EPERM): once in the container's, it would stay there.
+    OutOfReach,
+}
+
+fn own_for_children(needed: bool, t: LinuxNamespaceType, link: &str) -> Result<Own> {
+    if !needed {
+        return Ok(Own::ToReturnTo(None));
+    }
+    let fd = open_ns(t, &PathBuf::from(link))?;
+    match nix::sched::setns(&fd, flag(t)) {
+        Ok(()) => Ok(Own::ToReturnTo(Some(fd))),
+        Err(nix::errno::Errno::EPERM) => Ok(Own::OutOfReach),
+        Err(e) => bail!("entering rrun's own {} namespace: {e}", name(t)),
+    }
+}
+
+/// Joins the config's pid namespace and makes a new time namespace with its offsets, for
+/// the caller's children.
+fn enter_for_the_clone(p: &NamespacePlan, time_offsets: &str) -> Result<()> {
     for (t, fd) in &p.parent_joins {
         setns(*t, fd)?;
     }
     if p.new_time {
         nix::sched::unshare(flag(LinuxNamespaceType::Time))
             .map_err(|e| anyhow!("creating time namespace: {e}"))?;
-        if let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) {
-            let mut text = String::new();
-            for (clock, off) in offsets {
-                let clock = match clock.as_str() {
-                    "monotonic" => "monotonic",
-                    "boottime" => "boottime",
-                    other => bail!("linux.timeOffsets: unknown clock {other:?}"),
-                };
-                text.push_str(&format!(
-                    "{clock} {} {}\n",
-                    off.secs().unwrap_or(0),
-                    off.nanosecs().unwrap_or(0)
-                ));
-            }
-            std::fs::write("/proc/self/timens_offsets", text)
+        if !time_offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", time_offsets)
                 .context("writing /proc/self/timens_offsets")?;
         }
     }
-    Ok(own)
+    Ok(())
+}
+
+/// `linux.timeOffsets` as /proc/self/timens_offsets takes them.
+fn time_offsets_text(spec: &Spec) -> Result<String> {
+    let mut text = String::new();
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone());
+    for (clock, off) in offsets.unwrap_or_default() {
+        let clock = match clock.as_str() {
+            "monotonic" => "monotonic",
+            "boottime" => "boottime",
+            other => bail!("linux.timeOffsets: unknown clock {other:?}"),
+        };
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    Ok(text)
 }
 
 /// Joins the namespaces given by path that are not joined yet, in runc's order.
@@ -509,6 +580,29 @@ mod tests {
         assert!(
             err.starts_with("linux.namespaces: opening net namespace path /nonexistent/ns"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn time_offsets_are_written_as_the_kernel_reads_them_and_unknown_clocks_refused() {
+        let spec = |offsets: &str| -> Spec {
+            serde_json::from_str(&format!(
+                r#"{{"ociVersion":"1.0.2","linux":{{"namespaces":[{{"type":"time"}}],"timeOffsets":{offsets}}}}}"#
+            ))
+            .unwrap()
+        };
+        let text = time_offsets_text(&spec(
+            r#"{"boottime":{"secs":86400},"monotonic":{"secs":-5,"nanosecs":7}}"#,
+        ))
+        .unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        assert_eq!(lines, ["boottime 86400 0", "monotonic -5 7"]);
+        assert!(text.ends_with('\n'));
+        let err = time_offsets_text(&spec(r#"{"realtime":{"secs":1}}"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linux.timeOffsets: unknown clock \"realtime\""
         );
     }
 }

@@ -252,8 +252,9 @@ struct BeforeClone {
     child_end: handshake::Channel,
     detached_sources: Vec<Option<OwnedFd>>,
     clone_target: Option<OwnedFd>,
-    /// Restored in rrun right after the clone.
-    own_namespaces: namespaces::OwnNamespaces,
+    /// The pid and time namespaces entered for the clone; rrun's own restored right
+    /// after it.
+    for_the_clone: namespaces::ForTheClone,
 }
 
 /// rrun's side of the cloned init.
@@ -297,7 +298,7 @@ impl Creation<'_> {
             Vec::new()
         };
         crate::lsm::look_at_the_hosts_lsms(bundle.spec.process().as_ref());
-        let own_namespaces = namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
+        let for_the_clone = namespaces::parent_prepare(&plan.namespaces, &bundle.spec)?;
         let mut record = None;
         let clone_target = match &reserved {
             Some((dir, _)) if self.split.clones_into_cgroup => {
@@ -322,7 +323,7 @@ impl Creation<'_> {
             child_end,
             detached_sources,
             clone_target,
-            own_namespaces,
+            for_the_clone,
         })
     }
 
@@ -332,13 +333,17 @@ impl Creation<'_> {
         // Only an init with namespaces to make before "go" has work to do beside rrun's.
         let works_beside = !plan.namespaces.early_unshare.is_empty();
         let callers_cpu = works_beside.then(init::first_cpu::callers).flatten();
-        let cloned = namespaces::clone_init(&plan.namespaces, made.clone_target.as_ref());
+        let cloned = namespaces::clone_init(
+            &plan.namespaces,
+            &made.for_the_clone,
+            made.clone_target.as_ref(),
+        );
         drop(made.clone_target);
         let pid = match cloned? {
             CloneResult::Child => {
                 init::first_cpu::leave(callers_cpu);
                 drop(made.parent_end);
-                drop(made.own_namespaces);
+                drop(made.for_the_clone);
                 // The init must not share the state lock: were this rrun killed, the init
                 // would hold it until it execs, and every command on the container would
                 // block. Closing this copy releases nothing (the parent's still holds the
@@ -364,7 +369,7 @@ impl Creation<'_> {
             CloneResult::Parent(pid) => pid,
         };
         self.rollback.pid = Some(pid);
-        made.own_namespaces.restore()?;
+        made.for_the_clone.restore()?;
         if works_beside {
             init::first_cpu::away_from_caller(nix::unistd::Pid::from_raw(pid));
         }
