@@ -144,7 +144,13 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 pub fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result<CloneResult> {
     let args = CloneArgs {
         flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
+        // The kernel gives a CLONE_PARENT child its caller's exit signal, and clone3
+        // refuses one given with it (EINVAL).
+        exit_signal: if flags & libc::CLONE_PARENT == 0 {
+            libc::SIGCHLD as u64
+        } else {
+            0
+        },
         cgroup: cgroup as u64,
         ..Default::default()
     };
@@ -1138,4 +1144,84 @@ pub fn set_mm_map(map: &MmMap) -> io::Result<()> {
         )
     };
     check(ret).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The directory of a cgroup2 mount this test may make a cgroup in: the unified
+    /// hierarchy's root (a hybrid host's /sys/fs/cgroup/unified, a v2 host's
+    /// /sys/fs/cgroup), None where there is none or it can't be written.
+    fn scratch_cgroup2(name: &str) -> Option<std::path::PathBuf> {
+        let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .into_iter()
+            .map(std::path::Path::new)
+            .find(|p| p.join("cgroup.procs").exists() && !p.join("tasks").exists())?;
+        let dir = root.join(name);
+        std::fs::create_dir(&dir).ok()?;
+        Some(dir)
+    }
+
+    /// The intermediate process clones the init into its cgroup as its caller's child
+    /// (CLONE_PARENT | CLONE_INTO_CGROUP): the kernel refuses clone3 an exit signal with
+    /// CLONE_PARENT, and takes the caller's.
+    #[test]
+    fn a_clone_into_a_cgroup_can_be_given_to_the_callers_parent() {
+        let name = format!("rrun-unit-clone-parent-{}", std::process::id());
+        let Some(dir) = scratch_cgroup2(&name) else {
+            eprintln!("skipped: no cgroup2 mount this test may write");
+            return;
+        };
+        let fd = std::fs::File::open(&dir).unwrap();
+        let (report, reported) = std::os::unix::net::UnixStream::pair().unwrap();
+        // The intermediate makes only system calls: this test process has other threads.
+        let intermediate = match clone_process(0).unwrap() {
+            CloneResult::Child => {
+                let result = clone_into_cgroup(libc::CLONE_PARENT, fd.as_raw_fd());
+                let pid: i32 = match result {
+                    Ok(CloneResult::Child) => loop {
+                        // SAFETY: pause only waits for the test's SIGKILL.
+                        unsafe { libc::pause() };
+                    },
+                    Ok(CloneResult::Parent(pid)) => pid,
+                    Err(e) => -e.raw_os_error().unwrap_or(1),
+                };
+                // SAFETY: writes 4 bytes from a live local to an open socket.
+                unsafe { libc::write(report.as_raw_fd(), (&pid as *const i32).cast(), 4) };
+                exit_immediately(0)
+            }
+            CloneResult::Parent(pid) => pid,
+        };
+        drop(report);
+        let mut bytes = [0u8; 4];
+        std::io::Read::read_exact(&mut &reported, &mut bytes).unwrap();
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(intermediate), None).unwrap();
+        let pid = i32::from_ne_bytes(bytes);
+        if pid <= 0 {
+            let _ = std::fs::remove_dir(&dir);
+            panic!("{}", io::Error::from_raw_os_error(-pid));
+        }
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        // Ours to reap, as the init is rrun's: it was born our child.
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        let _ = std::fs::remove_dir(&dir);
+        assert!(
+            cgroup.lines().any(|l| l == format!("0::/{name}")),
+            "{cgroup}"
+        );
+        assert_eq!(
+            status.unwrap(),
+            nix::sys::wait::WaitStatus::Signaled(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+                false
+            )
+        );
+    }
 }
