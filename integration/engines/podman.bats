@@ -117,6 +117,18 @@ unit_of() { echo "libpod-$(p inspect -f '{{.Id}}' "$1").scope"; }
     check_missing_command
 }
 
+@test "podman: with the runtime in runtime_supports_json, its error is the message alone" {
+    # Podman passes --log-format=json (and --log) only to the runtimes its
+    # runtime_supports_json names, and then shows the log's "msg"; to the others it
+    # passes nothing, and shows their stderr line whole, time= and level= with it.
+    # docs/engines.md tells users to list rrun.
+    sed 's/^\[engine\]$/[engine]\nruntime_supports_json = ["under-test"]/' "$CONTAINERS_CONF" \
+        > "$WORK/json.conf"
+    CONTAINERS_CONF=$WORK/json.conf run -127 prun "$IMAGE" /no/such/command
+    [[ "$output" == *'exec: "/no/such/command": stat /no/such/command: no such file or directory'* ]]
+    [[ "$output" != *"level="* && "$output" != *"time="* ]]
+}
+
 # The count a container's log shows last.
 last_count() { p logs "$1" | tail -1; }
 count_passes() { [ "$(last_count "$1")" -gt "$2" ]; }
