@@ -214,24 +214,18 @@ pub fn clone_init(
     match clone_process(0).map_err(|e| anyhow!("forking the intermediate process: {e}"))? {
         CloneResult::Child => {
             drop(reported);
-            let entered = if for_the_clone.left_to_the_intermediate() {
-                enter_for_the_clone(p, &for_the_clone.time_offsets)
-            } else {
-                Ok(())
-            };
-            let result = entered
-                .and_then(|_| {
-                    if p.intermediate {
-                        join_by_path(p)
-                    } else {
-                        Ok(())
-                    }
+            let enter_and_clone = || -> Result<CloneResult> {
+                if for_the_clone.left_to_the_intermediate() {
+                    enter_for_the_clone(p, &for_the_clone.time_offsets)?;
+                }
+                if p.intermediate {
+                    join_by_path(p)?;
+                }
+                clone(flags | libc::CLONE_PARENT).map_err(|e| {
+                    anyhow!("cloning container init from the intermediate process: {e}")
                 })
-                .and_then(|_| {
-                    clone(flags | libc::CLONE_PARENT).map_err(|e| {
-                        anyhow!("cloning container init from the intermediate process: {e}")
-                    })
-                });
+            };
+            let result = enter_and_clone();
             let message = match result {
                 Ok(CloneResult::Child) => {
                     drop(report);
