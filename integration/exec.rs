@@ -216,8 +216,7 @@ fn a_bad_exec_cpu_affinity_fails_the_exec_and_leaves_nothing() {
         write_process_with_affinity(&file, &["sleep", "1000"], affinity.clone());
         let err = rt.fails_with(255, &["exec", "--process", file.to_str().unwrap(), &id]);
         assert!(err.contains(expected), "{affinity}: {err}");
-        let pids = rt.ok(&["ps", "--format", "json", &id]);
-        let pids: Vec<i32> = serde_json::from_str(&pids).unwrap();
+        let pids = rt.pids(&id);
         assert_eq!(pids.len(), 1, "{affinity}: only the init is left: {pids:?}");
     }
     assert_eq!(rt.state(&id)["status"], "running");
@@ -300,8 +299,7 @@ fn exec_detach_and_pid_file() {
         std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
             .is_ok_and(|c| c.starts_with("sleep\u{0}777"))
     });
-    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "-f", "json", &id])).unwrap();
-    assert!(pids.contains(&pid));
+    assert!(rt.pids(&id).contains(&pid));
     rt.ok(&["delete", "-f", &id]);
 }
 
@@ -597,9 +595,7 @@ fn exec_forwards_signals_and_gets_the_seccomp_filter_and_time_namespace() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("exec'd sleep", || {
-        rt.ok(&["ps", "-f", "json", &id]).matches(',').count() >= 1
-    });
+    wait_until("exec'd sleep", || rt.pids(&id).len() >= 2);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
